@@ -1,0 +1,41 @@
+# Build, test and run the authorizer. `make test` is what CI runs (after .ci/run installs the toolchain).
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGET := wasm32-unknown-unknown
+WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
+# Rust 1.95 emits these post-MVP features; binaryen 108 must be told, or it refuses the module.
+WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+	--enable-mutable-globals --enable-multivalue --enable-reference-types
+
+.PHONY: all build wasm cli test unit lint demo bench fuzz clean
+
+all: build
+
+## The filter, size-optimised: dist/authz.wasm
+wasm: dist/authz.wasm
+
+dist/authz.wasm: $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+	$(CARGO) build --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz
+	@mkdir -p dist
+	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) $(WASM_RAW) -o $@
+	@echo "dist/authz.wasm: $$(stat -c %s $@) bytes (before wasm-opt: $$(stat -c %s $(WASM_RAW)))"
+
+## The native CLI: target/release/authz
+cli:
+	$(CARGO) build --locked --release -p authz-cli
+
+build: wasm cli
+
+## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy.
+test: build lint unit
+
+unit: wasm
+	$(CARGO) test --locked --release --workspace
+
+lint:
+	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf dist

@@ -1,0 +1,1 @@
+//! The wasmtime proxy-wasm host (in progress).

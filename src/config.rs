@@ -1,0 +1,311 @@
+//! Configuration: `Raw*` serde types (unknown fields refused) → a validated, compiled [`Config`].
+
+use crate::policy::{PolicyStore, RawPolicies};
+use crate::request::ApiTarget;
+use crate::routes::{Route, RouteAuth};
+use crate::token::{Issuer, KeySet, RawJwks, TokenUses, TokenVerifier, VerifyingKey};
+use serde::{Deserialize, Deserializer};
+
+/// Largest accepted configuration document; larger ones are refused before parsing.
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+/// Clock skew tolerated by default, as Envoy's jwt_authn does.
+const DEFAULT_SKEW_SECONDS: u64 = 60;
+const MAX_SKEW_SECONDS: u64 = 300;
+/// Cognito tokens are 1–4 KB; a cap keeps hostile tokens from costing anything.
+const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A configuration that cannot be loaded, named by the path of the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    /// Dotted path into the configuration, `issuers[0].jwks.keys[2].n`; `.` for the document itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn at(path: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self { path: path.into(), message: message.to_string() }
+    }
+}
+
+/// The whole configuration document as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub api: RawApi,
+    pub issuers: Vec<RawIssuer>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    pub policies: Option<RawPolicies>,
+    #[serde(default)]
+    pub identity_headers: RawIdentityHeaders,
+    pub clock_skew_seconds: Option<u64>,
+    pub max_token_bytes: Option<usize>,
+}
+
+/// `api`: the fixed part of every method ARN.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub region: String,
+    pub account_id: String,
+    pub api_id: String,
+    pub stage: String,
+}
+
+/// One trusted user pool as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    pub issuer: String,
+    pub jwks: RawJwks,
+    pub token_use: Vec<String>,
+    /// Absent: an error. `null`: the client check is explicitly off. A list: the accepted clients.
+    #[serde(default, deserialize_with = "explicit_null")]
+    pub client_ids: Option<Option<Vec<String>>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn explicit_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// One route as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub method: String,
+    pub path: String,
+    /// `"none"` makes the route public; `"token"` (the default) requires a valid token.
+    pub auth: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Names of the headers that carry the caller's identity upstream.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityHeaders {
+    pub sub: Option<String>,
+    pub username: Option<String>,
+    pub client_id: Option<String>,
+    pub groups: Option<String>,
+    pub scopes: Option<String>,
+}
+
+/// The headers an allowed request carries upstream; client-sent copies are always removed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    pub sub: String,
+    pub username: String,
+    pub client_id: String,
+    pub groups: String,
+    pub scopes: String,
+}
+
+impl IdentityHeaders {
+    /// All five names, for stripping.
+    pub fn names(&self) -> [&str; 5] {
+        [&self.sub, &self.username, &self.client_id, &self.groups, &self.scopes]
+    }
+}
+
+/// A validated configuration, ready to authorize requests.
+#[derive(Debug)]
+pub struct Config {
+    pub api: ApiTarget,
+    pub verifier: TokenVerifier,
+    pub routes: Vec<Route>,
+    pub policies: Option<PolicyStore>,
+    pub identity_headers: IdentityHeaders,
+}
+
+fn check_chars(path: &str, value: &str, what: &str, ok: impl Fn(u8) -> bool) -> Result<(), ConfigError> {
+    if value.is_empty() || !value.bytes().all(ok) {
+        return Err(ConfigError::at(path, format!("`{value}` is not a valid {what}")));
+    }
+    Ok(())
+}
+
+fn validate_api(raw: &RawApi) -> Result<ApiTarget, ConfigError> {
+    check_chars("api.region", &raw.region, "region", |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')?;
+    if raw.account_id.len() != 12 || !raw.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::at("api.account_id", format!("`{}` is not a 12-digit account id", raw.account_id)));
+    }
+    check_chars("api.api_id", &raw.api_id, "API id", |b| b.is_ascii_alphanumeric())?;
+    check_chars("api.stage", &raw.stage, "stage name", |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')?;
+    Ok(ApiTarget {
+        region: raw.region.clone(),
+        account_id: raw.account_id.clone(),
+        api_id: raw.api_id.clone(),
+        stage: raw.stage.clone(),
+    })
+}
+
+fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
+    let url = raw.issuer.as_str();
+    if !url.starts_with("https://") || url.ends_with('/') || url.contains(['?', '#', ' ']) {
+        return Err(ConfigError::at(
+            format!("{path}.issuer"),
+            format!("`{url}` is not an https issuer URL without trailing slash"),
+        ));
+    }
+    if raw.jwks.keys.is_empty() {
+        return Err(ConfigError::at(format!("{path}.jwks.keys"), "at least one key is required"));
+    }
+    let mut keys = KeySet::default();
+    for (index, jwk) in raw.jwks.keys.iter().enumerate() {
+        let key_path = format!("{path}.jwks.keys[{index}]");
+        let key = VerifyingKey::try_from(jwk).map_err(|err| ConfigError::at(&key_path, err))?;
+        keys.insert(key)
+            .map_err(|kid| ConfigError::at(format!("{key_path}.kid"), format!("duplicate kid `{kid}`")))?;
+    }
+    let mut token_use = TokenUses::default();
+    for (index, value) in raw.token_use.iter().enumerate() {
+        match value.as_str() {
+            "access" => token_use.access = true,
+            "id" => token_use.id = true,
+            other => {
+                return Err(ConfigError::at(
+                    format!("{path}.token_use[{index}]"),
+                    format!("`{other}` is not `access` or `id`"),
+                ))
+            }
+        }
+    }
+    if !(token_use.access || token_use.id) {
+        return Err(ConfigError::at(format!("{path}.token_use"), "list `access`, `id` or both"));
+    }
+    let client_ids = match &raw.client_ids {
+        None => {
+            return Err(ConfigError::at(
+                format!("{path}.client_ids"),
+                "required: list the accepted app clients, or write `null` to accept any client of this pool",
+            ))
+        }
+        Some(None) => None,
+        Some(Some(ids)) if ids.is_empty() => {
+            return Err(ConfigError::at(format!("{path}.client_ids"), "an empty list would refuse every token"))
+        }
+        Some(Some(ids)) => Some(ids.clone()),
+    };
+    Ok(Issuer { issuer: raw.issuer.clone(), keys, token_use, client_ids })
+}
+
+fn validate_route(raw: &RawRoute, path: &str) -> Result<Route, ConfigError> {
+    let auth = match (raw.auth.as_deref(), &raw.scopes) {
+        (Some("none"), None) => RouteAuth::Public,
+        (Some("none"), Some(_)) => {
+            return Err(ConfigError::at(format!("{path}.scopes"), "a route with `auth: none` cannot require scopes"))
+        }
+        (None | Some("token"), scopes) => {
+            let scopes = scopes.clone().unwrap_or_default();
+            if raw.scopes.is_some() && scopes.is_empty() {
+                return Err(ConfigError::at(format!("{path}.scopes"), "an empty list would refuse every token"));
+            }
+            for (index, scope) in scopes.iter().enumerate() {
+                if scope.is_empty() || scope.contains([' ', '\t']) {
+                    return Err(ConfigError::at(format!("{path}.scopes[{index}]"), "a scope is one non-empty word"));
+                }
+            }
+            RouteAuth::Token { scopes }
+        }
+        (Some(other), _) => {
+            return Err(ConfigError::at(format!("{path}.auth"), format!("`{other}` is not `none` or `token`")))
+        }
+    };
+    Route::new(&raw.method, &raw.path, auth).map_err(|err| ConfigError::at(path, err))
+}
+
+fn header_name(path: &str, value: Option<&String>, default: &str) -> Result<String, ConfigError> {
+    let name = value.map_or(default, String::as_str);
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    let reserved = matches!(name, "authorization" | "host" | "connection" | "content-length" | "transfer-encoding" | "te" | "upgrade");
+    if !valid || reserved {
+        return Err(ConfigError::at(path, format!("`{name}` is not a usable lower-case header name")));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigError> {
+    let headers = IdentityHeaders {
+        sub: header_name("identity_headers.sub", raw.sub.as_ref(), "x-authz-sub")?,
+        username: header_name("identity_headers.username", raw.username.as_ref(), "x-authz-username")?,
+        client_id: header_name("identity_headers.client_id", raw.client_id.as_ref(), "x-authz-client-id")?,
+        groups: header_name("identity_headers.groups", raw.groups.as_ref(), "x-authz-groups")?,
+        scopes: header_name("identity_headers.scopes", raw.scopes.as_ref(), "x-authz-scopes")?,
+    };
+    let names = headers.names();
+    for (index, name) in names.iter().enumerate() {
+        if names.iter().skip(index + 1).any(|other| other == name) {
+            return Err(ConfigError::at("identity_headers", format!("`{name}` is used twice")));
+        }
+    }
+    Ok(headers)
+}
+
+impl Config {
+    /// Parses and validates a JSON configuration document.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        if bytes.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::at(".", format!("configuration is {} bytes, over {MAX_CONFIG_BYTES}", bytes.len())));
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+            let path = err.path().to_string();
+            ConfigError::at(path, err.into_inner())
+        })?;
+        de.end().map_err(|err| ConfigError::at(".", err))?;
+        Self::try_from(&raw)
+    }
+}
+
+impl TryFrom<&RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let api = validate_api(&raw.api)?;
+        if raw.issuers.is_empty() {
+            return Err(ConfigError::at("issuers", "at least one issuer is required"));
+        }
+        let issuers = raw
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(index, issuer)| validate_issuer(issuer, &format!("issuers[{index}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (index, issuer) in issuers.iter().enumerate() {
+            if issuers.iter().take(index).any(|earlier| earlier.issuer == issuer.issuer) {
+                return Err(ConfigError::at(format!("issuers[{index}].issuer"), "issuer listed twice"));
+            }
+        }
+        let skew = raw.clock_skew_seconds.unwrap_or(DEFAULT_SKEW_SECONDS);
+        if skew > MAX_SKEW_SECONDS {
+            return Err(ConfigError::at("clock_skew_seconds", format!("at most {MAX_SKEW_SECONDS}")));
+        }
+        let max_token_bytes = raw.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+        if !(256..=65_536).contains(&max_token_bytes) {
+            return Err(ConfigError::at("max_token_bytes", "must be between 256 and 65536"));
+        }
+        let routes = raw
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(index, route)| validate_route(route, &format!("routes[{index}]")))
+            .collect::<Result<_, _>>()?;
+        let policies = raw
+            .policies
+            .as_ref()
+            .map(|policies| PolicyStore::compile(policies, &api, "policies"))
+            .transpose()
+            .map_err(|err| ConfigError::at(err.path, err.message))?;
+        Ok(Self {
+            api,
+            verifier: TokenVerifier { issuers, skew, max_token_bytes },
+            routes,
+            policies,
+            identity_headers: validate_headers(&raw.identity_headers)?,
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! What the authorizer decided, and how every host renders it: fixed public bodies, details only for logs.
+
+use crate::policy::StatementRef;
+use crate::request::RequestError;
+use crate::token::{AuthorizationError, TokenError};
+use std::fmt;
+
+/// API Gateway's bodies, byte for byte.
+pub const UNAUTHORIZED_BODY: &str = r#"{"message":"Unauthorized"}"#;
+pub const FORBIDDEN_BODY: &str = r#"{"Message":"User is not authorized to access this resource"}"#;
+pub const EXPLICIT_DENY_BODY: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
+pub const BAD_REQUEST_BODY: &str = r#"{"message":"Bad Request"}"#;
+pub const URI_TOO_LONG_BODY: &str = r#"{"message":"Request-URI Too Long"}"#;
+
+/// The kind of answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Forward upstream.
+    Allow,
+    /// 401: no usable token.
+    Unauthorized,
+    /// 403: no policy allows it.
+    Forbidden,
+    /// 403: a policy denies it.
+    ExplicitDeny,
+    /// 400: the request cannot be read one way only.
+    BadRequest,
+    /// 414: the method ARN is over API Gateway's limit.
+    UriTooLong,
+}
+
+impl Outcome {
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Allow => 200,
+            Self::Unauthorized => 401,
+            Self::Forbidden | Self::ExplicitDeny => 403,
+            Self::BadRequest => 400,
+            Self::UriTooLong => 414,
+        }
+    }
+
+    /// The short name the CLI prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden | Self::ExplicitDeny => "deny",
+            Self::BadRequest | Self::UriTooLong => "bad_request",
+        }
+    }
+
+    /// The fixed body clients see; `None` when the request goes upstream.
+    pub fn body(self) -> Option<&'static str> {
+        match self {
+            Self::Allow => None,
+            Self::Unauthorized => Some(UNAUTHORIZED_BODY),
+            Self::Forbidden => Some(FORBIDDEN_BODY),
+            Self::ExplicitDeny => Some(EXPLICIT_DENY_BODY),
+            Self::BadRequest => Some(BAD_REQUEST_BODY),
+            Self::UriTooLong => Some(URI_TOO_LONG_BODY),
+        }
+    }
+}
+
+/// Why: for logs and the CLI, never for clients.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// A route with `auth: none`.
+    PublicRoute { route: String },
+    /// Token valid, scopes and policies satisfied.
+    Allowed { sub: String, statements: Vec<StatementRef> },
+    Request(RequestError),
+    Authorization(AuthorizationError),
+    Token(TokenError),
+    /// The route wants scopes and the token is an ID token.
+    NotAnAccessToken { route: String },
+    /// None of the route's scopes is in the token.
+    MissingScope { route: String, required: Vec<String> },
+    /// No policy statement allows the request.
+    ImplicitDeny { arn: String, sub: String },
+    /// These statements deny it.
+    ExplicitDeny { arn: String, sub: String, statements: Vec<StatementRef> },
+}
+
+fn join(statements: &[StatementRef]) -> String {
+    statements.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PublicRoute { route } => write!(f, "public route `{route}`"),
+            Self::Allowed { sub, statements } if statements.is_empty() => write!(f, "token of `{sub}` accepted"),
+            Self::Allowed { sub, statements } => write!(f, "`{sub}` allowed by {}", join(statements)),
+            Self::Request(err) => write!(f, "{err}"),
+            Self::Authorization(err) => write!(f, "{err}"),
+            Self::Token(err) => write!(f, "{err}"),
+            Self::NotAnAccessToken { route } => write!(f, "route `{route}` requires scopes, which only access tokens carry"),
+            Self::MissingScope { route, required } => {
+                write!(f, "route `{route}` requires one of scopes `{}`", required.join(" "))
+            }
+            Self::ImplicitDeny { arn, sub } => write!(f, "no statement allows `{sub}` on `{arn}`"),
+            Self::ExplicitDeny { arn, sub, statements } => {
+                write!(f, "`{sub}` denied on `{arn}` by {}", join(statements))
+            }
+        }
+    }
+}
+
+/// The authorizer's answer to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub reason: Reason,
+    /// On allow: identity headers to set upstream (after stripping every configured identity header).
+    pub upstream_headers: Vec<(String, String)>,
+    /// On allow: the normalised request target, when it differs from what the client sent.
+    pub rewrite_path: Option<String>,
+    /// On 401: the `WWW-Authenticate` challenge (RFC 6750).
+    pub challenge: Option<String>,
+}
+
+impl Decision {
+    pub(crate) fn deny(outcome: Outcome, reason: Reason) -> Self {
+        Self { outcome, reason, upstream_headers: Vec::new(), rewrite_path: None, challenge: None }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.outcome.status()
+    }
+
+    /// Whether the request goes upstream.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allow
+    }
+
+    /// The headers of a local response (empty on allow).
+    pub fn response_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = Vec::new();
+        if self.outcome != Outcome::Allow {
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        if let Some(challenge) = &self.challenge {
+            headers.push(("www-authenticate", challenge.clone()));
+        }
+        headers
+    }
+}

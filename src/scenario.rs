@@ -1,0 +1,302 @@
+//! Scenario corpora (`policies/scenarios/*.json`): a configuration, keys to mint, and requests with the
+//! answer expected. Every host (native core, wasmtime filter, CLI, real Envoy) runs the same files through this
+//! loader, so they are compared on identical inputs. Native only.
+
+use crate::mint::{CognitoClaims, DevKey, MintError};
+use crate::token::JwsAlg;
+use crate::HttpRequest;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A corpus file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub description: String,
+    /// Unix seconds the requests are decided at.
+    pub now: u64,
+    /// Keys to mint; `"$jwk:<kid>"` strings in `config` become their public JWKs.
+    pub keys: Vec<RawKey>,
+    pub config: Value,
+    pub cases: Vec<RawCase>,
+}
+
+/// A key to mint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub kid: String,
+    #[serde(default = "default_alg")]
+    pub alg: String,
+}
+
+fn default_alg() -> String {
+    "RS256".to_owned()
+}
+
+/// One request and its expected answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCase {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The token to mint; none means no `authorization` header unless `authorization` is given.
+    pub token: Option<RawToken>,
+    /// The authorization header value; `{token}` is replaced by the minted token. Default `Bearer {token}`.
+    pub authorization: Option<String>,
+    pub source_ip: Option<String>,
+    pub expect: Expect,
+}
+
+/// A Cognito-shaped token to mint for a case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    pub key: String,
+    /// `access` (default), `id` or `client_credentials`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Default for access tokens: Cognito's `aws.cognito.signin.user.admin`.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Default: the first configured issuer.
+    pub issuer: Option<String>,
+    /// Default: the first client id of that issuer.
+    pub client_id: Option<String>,
+    /// Seconds relative to `now`.
+    #[serde(default)]
+    pub iat_offset: i64,
+    #[serde(default = "default_lifetime")]
+    pub exp_offset: i64,
+    /// Adds an `nbf` claim this many seconds from `now`.
+    pub nbf_offset: Option<i64>,
+    /// Claims merged over the minted ones (`null` removes a claim).
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+    /// Header members merged over `{kid, alg}` (`null` removes one).
+    #[serde(default)]
+    pub header: Map<String, Value>,
+}
+
+fn default_lifetime() -> i64 {
+    3600
+}
+
+/// What a host must answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: u16,
+    /// Headers an allowed request carries upstream, exactly (identity headers only).
+    #[serde(default)]
+    pub upstream: Option<BTreeMap<String, String>>,
+    /// A substring of the logged reason.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A loaded corpus with its keys minted.
+pub struct Scenario {
+    pub description: String,
+    pub now: u64,
+    /// The configuration with the minted public keys in place.
+    pub config: Value,
+    pub cases: Vec<Case>,
+    pub keys: BTreeMap<String, DevKey>,
+}
+
+/// One ready request.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub request: HttpRequest,
+    pub expect: Expect,
+}
+
+/// Why a corpus could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("corpus is not valid: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error("case `{case}`: {message}")]
+    Case { case: String, message: String },
+    #[error(transparent)]
+    Mint(#[from] MintError),
+}
+
+fn substitute(value: &mut Value, keys: &BTreeMap<String, DevKey>) {
+    match value {
+        Value::String(text) => {
+            if let Some(key) = text.strip_prefix("$jwk:").and_then(|kid| keys.get(kid)) {
+                *value = key.public_jwk();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| substitute(item, keys)),
+        Value::Object(map) => map.values_mut().for_each(|item| substitute(item, keys)),
+        _ => {}
+    }
+}
+
+fn merge(target: &mut Value, overrides: &Map<String, Value>) {
+    if let Value::Object(map) = target {
+        for (key, value) in overrides {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads a corpus and mints its keys and tokens for the corpus's own `now`.
+    pub fn load(text: &str) -> Result<Self, ScenarioError> {
+        Self::load_at(text, None)
+    }
+
+    /// Reads a corpus with every time rebased to `now` when given: hosts that read the real clock (Envoy,
+    /// workerd) run the same cases at the current time.
+    pub fn load_at(text: &str, now: Option<u64>) -> Result<Self, ScenarioError> {
+        let mut raw: RawScenario = serde_json::from_str(text)?;
+        if let Some(now) = now {
+            raw.now = now;
+        }
+        let mut keys = BTreeMap::new();
+        for key in &raw.keys {
+            let minted = match JwsAlg::parse_name(&key.alg) {
+                Some(JwsAlg::Es256) => DevKey::generate_es256(&key.kid)?,
+                Some(JwsAlg::EdDsa) => DevKey::generate_ed25519(&key.kid)?,
+                Some(alg) => DevKey::generate_rsa_with(&key.kid, 2048, alg)?,
+                None => return Err(MintError::Generate(format!("unknown alg `{}`", key.alg)).into()),
+            };
+            keys.insert(key.kid.clone(), minted);
+        }
+        let mut config = raw.config;
+        substitute(&mut config, &keys);
+        let cases = raw
+            .cases
+            .iter()
+            .map(|case| Self::case(case, &config, &keys, raw.now))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { description: raw.description, now: raw.now, config, cases, keys })
+    }
+
+    /// The configuration as the bytes a host is given.
+    pub fn config_bytes(&self) -> Vec<u8> {
+        self.config.to_string().into_bytes()
+    }
+
+    fn case(raw: &RawCase, config: &Value, keys: &BTreeMap<String, DevKey>, now: u64) -> Result<Case, ScenarioError> {
+        let fail = |message: String| ScenarioError::Case { case: raw.name.clone(), message };
+        let mut headers = raw.headers.clone();
+        let token = match &raw.token {
+            None => None,
+            Some(token) => {
+                let key = keys.get(&token.key).ok_or_else(|| fail(format!("no key `{}`", token.key)))?;
+                let issuer_json = config.pointer("/issuers/0");
+                let issuer = token
+                    .issuer
+                    .clone()
+                    .or_else(|| issuer_json.and_then(|i| i.get("issuer")).and_then(Value::as_str).map(str::to_owned))
+                    .ok_or_else(|| fail("no issuer".into()))?;
+                let client = token
+                    .client_id
+                    .clone()
+                    .or_else(|| issuer_json.and_then(|i| i.pointer("/client_ids/0")).and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_else(|| "app-client-1".to_owned());
+                let username = token.username.clone().unwrap_or_else(|| "alice".to_owned());
+                let groups: Vec<&str> = token.groups.iter().map(String::as_str).collect();
+                let scopes: Option<Vec<&str>> = token.scopes.as_ref().map(|s| s.iter().map(String::as_str).collect());
+                let scopes = scopes.as_deref();
+                let claims = match token.kind.as_deref().unwrap_or("access") {
+                    "access" => {
+                        let claims = CognitoClaims::access(&issuer, &client, &username, now);
+                        match scopes {
+                            Some(scopes) => claims.scopes(scopes),
+                            None => claims,
+                        }
+                    }
+                    "id" => CognitoClaims::id(&issuer, &client, &username, now),
+                    "client_credentials" => CognitoClaims::client_credentials(&issuer, &client, scopes.unwrap_or_default(), now),
+                    other => return Err(fail(format!("unknown token kind `{other}`"))),
+                };
+                let iat = now.saturating_add_signed(token.iat_offset);
+                let exp = now.saturating_add_signed(token.exp_offset);
+                let mut claims = claims.groups(&groups).valid(iat, exp).to_json();
+                if let (Some(offset), Value::Object(map)) = (token.nbf_offset, &mut claims) {
+                    map.insert("nbf".into(), now.saturating_add_signed(offset).into());
+                }
+                merge(&mut claims, &token.claims);
+                let mut header = serde_json::json!({"kid": key.kid(), "alg": key.alg().name()});
+                merge(&mut header, &token.header);
+                Some(key.sign_with_header(&header, &claims))
+            }
+        };
+        let authorization = match (&raw.authorization, &token) {
+            (Some(template), token) => Some(template.replace("{token}", token.as_deref().unwrap_or_default())),
+            (None, Some(token)) => Some(format!("Bearer {token}")),
+            (None, None) => None,
+        };
+        if let Some(value) = authorization {
+            headers.push(("authorization".to_owned(), value));
+        }
+        let source_ip = match &raw.source_ip {
+            Some(ip) => Some(ip.parse().map_err(|_| fail(format!("`{ip}` is not an IP address")))?),
+            None => None,
+        };
+        let request = HttpRequest {
+            method: raw.method.clone(),
+            path: raw.path.clone(),
+            headers,
+            source_ip,
+            secure_transport: Some(true),
+        };
+        Ok(Case { name: raw.name.clone(), request, expect: raw.expect.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::Authorizer;
+
+    /// Every corpus in `policies/scenarios/` through the native core.
+    #[test]
+    fn every_corpus_passes_natively() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios");
+        let mut ran = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let scenario = Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let authorizer = Authorizer::from_json(&scenario.config_bytes())
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            for case in &scenario.cases {
+                let decision = authorizer.authorize(&case.request, scenario.now);
+                let context = format!("{}: {}: {} ({})", path.display(), case.name, decision.status(), decision.reason);
+                assert_eq!(decision.status(), case.expect.status, "{context}");
+                if let Some(reason) = &case.expect.reason {
+                    assert!(decision.reason.to_string().contains(reason.as_str()), "{context}: wanted `{reason}`");
+                }
+                if let Some(upstream) = &case.expect.upstream {
+                    let actual: BTreeMap<String, String> = decision.upstream_headers.iter().cloned().collect();
+                    assert_eq!(&actual, upstream, "{context}");
+                }
+                ran += 1;
+            }
+        }
+        assert!(ran >= 30, "only {ran} cases ran");
+    }
+}

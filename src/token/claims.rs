@@ -1,0 +1,141 @@
+//! Cognito claim rules (as aws-jwt-verify applies them), run on a token whose signature has been verified.
+
+use super::{Issuer, TokenError, TokenUse};
+use serde_json::{Map, Value};
+
+/// NumericDate values past 9999-12-31 are refused as absurd rather than compared.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// The identity a verified token carries.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// Which configured issuer signed it.
+    pub issuer: String,
+    /// `access` or `id`.
+    pub token_use: TokenUse,
+    /// `sub`: the principal.
+    pub sub: String,
+    /// `username` (access) or `cognito:username` (id); client-credentials tokens have none.
+    pub username: Option<String>,
+    /// `client_id` (access) or `aud` (id).
+    pub client_id: String,
+    /// `cognito:groups`, in token order.
+    pub groups: Vec<String>,
+    /// `scope` split on spaces; empty for ID tokens.
+    pub scopes: Vec<String>,
+    /// `exp` in seconds.
+    pub expires_at: f64,
+    /// Every claim, for policy condition keys.
+    pub claims: Map<String, Value>,
+}
+
+fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(TokenError::InvalidClaim { claim: name, why: "not a string" }),
+    }
+}
+
+fn required_string<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, TokenError> {
+    string_claim(claims, name)?.ok_or(TokenError::MissingClaim(name))
+}
+
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(number)) => match number.as_f64() {
+            Some(value) if value.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&value) => Ok(Some(value)),
+            _ => Err(TokenError::InvalidClaim { claim: name, why: "not a plausible NumericDate" }),
+        },
+        Some(_) => Err(TokenError::InvalidClaim { claim: name, why: "not a number" }),
+    }
+}
+
+/// Applies every Cognito rule of `issuer` at time `now` (unix seconds) with `skew` seconds of tolerance.
+pub fn validate(
+    issuer: &Issuer,
+    claims: Map<String, Value>,
+    now: u64,
+    skew: u64,
+) -> Result<VerifiedToken, TokenError> {
+    let now = now as f64;
+    let skew = skew as f64;
+    let expires_at = numeric_date(&claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+    if now >= expires_at + skew {
+        return Err(TokenError::Expired);
+    }
+    if let Some(nbf) = numeric_date(&claims, "nbf")? {
+        if nbf > now + skew {
+            return Err(TokenError::NotYetValid);
+        }
+    }
+    if let Some(iat) = numeric_date(&claims, "iat")? {
+        if iat > now + skew {
+            return Err(TokenError::IssuedInFuture);
+        }
+    }
+
+    let token_use = match required_string(&claims, "token_use")? {
+        "access" => TokenUse::Access,
+        "id" => TokenUse::Id,
+        other => return Err(TokenError::TokenUseNotAllowed(other.to_owned())),
+    };
+    if !issuer.token_use.allows(token_use) {
+        return Err(TokenError::TokenUseNotAllowed(token_use.as_str().to_owned()));
+    }
+
+    let client_id = match token_use {
+        TokenUse::Access => required_string(&claims, "client_id")?.to_owned(),
+        TokenUse::Id => match claims.get("aud") {
+            Some(Value::String(aud)) => aud.clone(),
+            // Cognito writes one audience; a list is accepted only when it names exactly one.
+            Some(Value::Array(auds)) => match auds.as_slice() {
+                [Value::String(aud)] => aud.clone(),
+                _ => return Err(TokenError::InvalidClaim { claim: "aud", why: "not exactly one audience" }),
+            },
+            Some(_) => return Err(TokenError::InvalidClaim { claim: "aud", why: "not a string" }),
+            None => return Err(TokenError::MissingClaim("aud")),
+        },
+    };
+    if let Some(allowed) = &issuer.client_ids {
+        if !allowed.contains(&client_id) {
+            return Err(TokenError::ClientNotAllowed(client_id));
+        }
+    }
+
+    let sub = required_string(&claims, "sub")?.to_owned();
+    let username = match token_use {
+        TokenUse::Access => string_claim(&claims, "username")?,
+        TokenUse::Id => string_claim(&claims, "cognito:username")?,
+    }
+    .map(str::to_owned);
+    let groups = match claims.get("cognito:groups") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(group) => Ok(group.clone()),
+                _ => Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" }),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" })
+        }
+    };
+    let scopes = string_claim(&claims, "scope")?
+        .map(|scope| scope.split(' ').filter(|word| !word.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+
+    Ok(VerifiedToken {
+        issuer: issuer.issuer.clone(),
+        token_use,
+        sub,
+        username,
+        client_id,
+        groups,
+        scopes,
+        expires_at,
+        claims,
+    })
+}
