@@ -1,0 +1,1 @@
+//! Real-host harnesses (in progress).
