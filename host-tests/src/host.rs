@@ -1,0 +1,171 @@
+//! [`FilterHost`]: a compiled module checked the way Envoy checks it before running it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, ExternType, InstancePre, Module};
+
+use crate::error::HostError;
+use crate::functions::{self, ABI_MARKER, OTHER_ABI_MARKERS};
+use crate::plugin::Plugin;
+use crate::shared::Shared;
+use crate::state::HostState;
+
+/// How often the epoch advances; a call's time limit is counted in these ticks.
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+
+/// The default time limit of one call into the VM.
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every plugin of one host shares: the engine, the linked module, and the cross-VM state.
+pub(crate) struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) shared: Arc<Shared>,
+    next_vm: AtomicU64,
+}
+
+impl Runtime {
+    pub(crate) fn next_vm(&self) -> u64 {
+        self.next_vm.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A proxy-wasm module compiled once, from which plugins (VMs) are started, like Envoy's base VM.
+pub struct FilterHost {
+    runtime: Arc<Runtime>,
+    imports: Vec<String>,
+    call_timeout: Duration,
+}
+
+impl FilterHost {
+    /// Compile a module (binary or WAT) and refuse it, naming the culprit, where Envoy would refuse it: no
+    /// `proxy_abi_version_0_2_1` export, an import Envoy does not link or with another signature, no exported
+    /// `memory` or allocator, or a callback export with the wrong signature.
+    pub fn load(wasm: &[u8]) -> Result<Self, HostError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| host_failure("engine", &e))?;
+        let module =
+            Module::new(&engine, wasm).map_err(|e| HostError::InvalidModule { message: format!("{e:#}") })?;
+        check_abi(&module)?;
+        let imports = check_imports(&module)?;
+        check_exports(&module)?;
+        let linker = crate::linker::linker(&engine)?;
+        let pre = linker.instantiate_pre(&module).map_err(|e| host_failure("link", &e))?;
+        let runtime = Arc::new(Runtime { engine, pre, shared: Arc::new(Shared::default()), next_vm: AtomicU64::new(1) });
+        spawn_ticker(Arc::downgrade(&runtime))
+            .map_err(|e| HostError::Host { callback: "load".to_string(), message: format!("no epoch thread: {e}") })?;
+        Ok(FilterHost { runtime, imports, call_timeout: DEFAULT_CALL_TIMEOUT })
+    }
+
+    /// Instantiate a VM and start it as Envoy does: `_initialize` (then `main`) or `_start`, then a root context
+    /// (`proxy_on_context_create`, `proxy_on_vm_start(vm_config)`, `proxy_on_configure(plugin_config)`).
+    /// Returns the plugin and whether `proxy_on_vm_start` and `proxy_on_configure` both returned true.
+    pub fn start(&self, vm_config: &[u8], plugin_config: &[u8]) -> Result<(Plugin, bool), HostError> {
+        Plugin::start(Arc::clone(&self.runtime), self.call_timeout, vm_config, plugin_config)
+    }
+
+    /// The module's imports as `module.name`, in declaration order.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// Limit each call into VMs started afterwards to `timeout` of wall-clock time (default 10 s); a guest that
+    /// runs longer is interrupted and reported as [`HostError::Timeout`].
+    pub fn set_call_timeout(&mut self, timeout: Duration) {
+        self.call_timeout = timeout;
+    }
+}
+
+fn host_failure(callback: &str, e: &wasmtime::Error) -> HostError {
+    HostError::Host { callback: callback.to_string(), message: format!("{e:#}") }
+}
+
+fn check_abi(module: &Module) -> Result<(), HostError> {
+    let names: Vec<&str> = module.exports().map(|e| e.name()).collect();
+    if names.contains(&ABI_MARKER) {
+        return Ok(());
+    }
+    let reason = match OTHER_ABI_MARKERS.iter().find(|m| names.contains(m)) {
+        Some(other) => format!("the module declares `{other}`; this host implements only ABI v0.2.1"),
+        None => "missing: Envoy refuses a module without a known Proxy-Wasm ABI version".to_string(),
+    };
+    Err(HostError::Export { name: ABI_MARKER.to_string(), reason })
+}
+
+fn check_imports(module: &Module) -> Result<Vec<String>, HostError> {
+    let mut names = Vec::new();
+    for import in module.imports() {
+        let (m, n) = (import.module(), import.name());
+        let refuse = |reason: String| HostError::Import { module: m.to_string(), name: n.to_string(), reason };
+        let ExternType::Func(ty) = import.ty() else {
+            return Err(refuse("only function imports are supported".to_string()));
+        };
+        let Some(sig) = functions::host_function(m, n) else {
+            return Err(refuse("no such host function (Envoy: \"missing import\")".to_string()));
+        };
+        if !sig.matches(&ty) {
+            return Err(refuse(format!(
+                "import type mismatch: the module wants {}, Envoy provides {sig}",
+                show_type(&ty)
+            )));
+        }
+        names.push(format!("{m}.{n}"));
+    }
+    Ok(names)
+}
+
+fn check_exports(module: &Module) -> Result<(), HostError> {
+    let mut has_memory = false;
+    let mut has_allocator = false;
+    for export in module.exports() {
+        let name = export.name();
+        match export.ty() {
+            ExternType::Memory(_) if name == "memory" => has_memory = true,
+            ExternType::Func(ty) => {
+                if let Some(sig) = functions::callback(name) {
+                    if !sig.matches(&ty) {
+                        return Err(HostError::Export {
+                            name: name.to_string(),
+                            reason: format!("bad function signature: Envoy wants {sig}, the module exports {}", show_type(&ty)),
+                        });
+                    }
+                    has_allocator |= name == "malloc" || name == "proxy_on_memory_allocate";
+                }
+            }
+            _ => {}
+        }
+    }
+    if !has_memory {
+        return Err(HostError::Export { name: "memory".to_string(), reason: "the module exports no memory".to_string() });
+    }
+    if !has_allocator {
+        return Err(HostError::Export {
+            name: "malloc".to_string(),
+            reason: "missing: Envoy needs `malloc` or `proxy_on_memory_allocate` to hand data to the module".to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn show_type(ty: &wasmtime::FuncType) -> String {
+    let list = |it: &mut dyn Iterator<Item = wasmtime::ValType>| it.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    format!("({}) -> ({})", list(&mut ty.params()), list(&mut ty.results()))
+}
+
+/// Advance the engine's epoch every [`TICK`] while any host or plugin of it is alive (Envoy does the same to
+/// bound each call).
+fn spawn_ticker(runtime: Weak<Runtime>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("authz-host-epoch".to_string())
+        .spawn(move || loop {
+            std::thread::sleep(TICK);
+            match runtime.upgrade() {
+                Some(rt) => rt.engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .map(|_| ())
+}
