@@ -11,19 +11,30 @@ use serde_json::{Map, Value};
 /// and JWE members).
 const REFUSED_HEADER_PARAMS: [&str; 5] = ["crit", "b64", "cty", "zip", "enc"];
 
-/// A token split and decoded, its signature not yet checked.
+/// A compact JWS split and decoded, its signature not yet checked and its payload not yet read.
 #[derive(Debug)]
-pub struct UntrustedToken<'a> {
+pub struct UntrustedJws<'a> {
     /// `base64url(header) '.' base64url(payload)`: the bytes the signature covers.
     pub signing_input: &'a [u8],
     /// The header `alg`, compared with the key's algorithm, never used to pick one.
     pub alg: String,
     /// The header `kid`, used verbatim as a lookup key.
+    pub kid: Option<String>,
+    /// The decoded payload bytes.
+    pub payload: Vec<u8>,
+    /// The raw signature bytes.
+    pub signature: Vec<u8>,
+}
+
+/// A token whose payload is a strict JSON object, its signature not yet checked.
+#[derive(Debug)]
+pub struct UntrustedToken<'a> {
+    /// The JWS it came from; `kid` is known to be present.
+    pub jws: UntrustedJws<'a>,
+    /// The header `kid`.
     pub kid: String,
     /// The claims, parsed as strict JSON.
     pub claims: Map<String, Value>,
-    /// The raw signature bytes.
-    pub signature: Vec<u8>,
 }
 
 fn decode(segment: &str, part: &'static str) -> Result<Vec<u8>, TokenError> {
@@ -40,8 +51,8 @@ fn part_message(part: &'static str) -> &'static str {
     }
 }
 
-/// Splits and decodes a compact JWS of at most `max_len` bytes.
-pub fn parse(token: &str, max_len: usize) -> Result<UntrustedToken<'_>, TokenError> {
+/// Splits and decodes a compact JWS of at most `max_len` bytes; the payload may be anything.
+pub fn parse_jws(token: &str, max_len: usize) -> Result<UntrustedJws<'_>, TokenError> {
     if token.len() > max_len {
         return Err(TokenError::TooLarge { len: token.len(), max: max_len });
     }
@@ -60,7 +71,7 @@ pub fn parse(token: &str, max_len: usize) -> Result<UntrustedToken<'_>, TokenErr
         .as_bytes();
 
     let header = json::parse_object(&decode(header_b64, "header")?)
-        .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
+        .map_err(|_| TokenError::Malformed("header is not a strict JSON object"))?;
     for param in REFUSED_HEADER_PARAMS {
         if header.contains_key(param) {
             return Err(TokenError::UnsupportedHeader(param));
@@ -72,12 +83,21 @@ pub fn parse(token: &str, max_len: usize) -> Result<UntrustedToken<'_>, TokenErr
         None => return Err(TokenError::Malformed("header has no `alg`")),
     };
     let kid = match header.get("kid") {
-        Some(Value::String(kid)) => kid.clone(),
+        Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(TokenError::Malformed("header `kid` is not a string")),
-        None => return Err(TokenError::MissingKid),
+        None => None,
     };
-    let claims = json::parse_object(&decode(payload_b64, "payload")?)
-        .map_err(|_| TokenError::Malformed("payload is not a strict JSON object"))?;
+    let payload = decode(payload_b64, "payload")?;
     let signature = decode(signature_b64, "signature")?;
-    Ok(UntrustedToken { signing_input, alg, kid, claims, signature })
+    Ok(UntrustedJws { signing_input, alg, kid, payload, signature })
+}
+
+/// Splits and decodes a compact JWS of at most `max_len` bytes whose header names a key and whose payload is a
+/// strict JSON object.
+pub fn parse(token: &str, max_len: usize) -> Result<UntrustedToken<'_>, TokenError> {
+    let jws = parse_jws(token, max_len)?;
+    let kid = jws.kid.clone().ok_or(TokenError::MissingKid)?;
+    let claims = json::parse_object(&jws.payload)
+        .map_err(|_| TokenError::Malformed("payload is not a strict JSON object"))?;
+    Ok(UntrustedToken { jws, kid, claims })
 }

@@ -131,6 +131,8 @@ pub enum KeyError {
     Base64(&'static str),
     #[error("RSA modulus has {bits} bits; at least {MIN_RSA_BITS} are required")]
     WeakRsa { bits: usize },
+    #[error("RSA modulus has the ROCA fingerprint (CVE-2017-15361): its private key can be computed")]
+    RocaVulnerable,
     #[error("invalid RSA key: {0}")]
     Rsa(String),
     #[error("unsupported curve `{0}`")]
@@ -154,6 +156,33 @@ fn absent(field: &'static str, value: &Option<String>, kty: &str) -> Result<(), 
         Some(_) => Err(KeyError::Unexpected { field, kty: kty.to_owned() }),
         None => Ok(()),
     }
+}
+
+/// The small primes of the ROCA test (Nemec et al., CCS 2017): every modulus made by the flawed Infineon
+/// generator is, modulo each of them, a power of 65537.
+const ROCA_PRIMES: [u32; 38] = [
+    3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109,
+    113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+];
+
+/// Whether `n` lies, modulo every ROCA prime, in the subgroup 65537 generates. A sound key does so with a
+/// probability far below 2^-100; an Infineon key always does.
+fn has_roca_fingerprint(n: &BigUint) -> bool {
+    let bytes = n.to_bytes_be();
+    ROCA_PRIMES.iter().all(|&p| {
+        let residue = bytes.iter().fold(0u32, |acc, &byte| (acc * 256 + u32::from(byte)) % p);
+        let generator = 65_537 % p;
+        let mut power = 1;
+        loop {
+            if power == residue {
+                return true;
+            }
+            power = power * generator % p;
+            if power == 1 {
+                return false;
+            }
+        }
+    })
 }
 
 impl TryFrom<&RawJwk> for VerifyingKey {
@@ -191,6 +220,9 @@ impl TryFrom<&RawJwk> for VerifyingKey {
                 let bits = key.n().bits();
                 if bits < MIN_RSA_BITS {
                     return Err(KeyError::WeakRsa { bits });
+                }
+                if has_roca_fingerprint(key.n()) {
+                    return Err(KeyError::RocaVulnerable);
                 }
                 KeyMaterial::Rsa { alg: rsa_alg, key: Box::new(key) }
             }
@@ -255,6 +287,11 @@ impl VerifyingKey {
         match &self.material {
             KeyMaterial::Rsa { alg, key } => {
                 if signature.len() != key.size() {
+                    return false;
+                }
+                // rsa 0.9 refuses a PKCS#1 v1.5 signature not below the modulus but not a PSS one, and s + n
+                // verifies exactly as s: a second spelling of the same token. Refused here for every padding.
+                if BigUint::from_bytes_be(signature) >= *key.n() {
                     return false;
                 }
                 match RsaSignature::try_from_slice(signature) {

@@ -5,6 +5,11 @@ mod extract;
 mod jws;
 mod keys;
 
+#[cfg(test)]
+mod attacks;
+#[cfg(test)]
+mod vectors;
+
 pub use claims::VerifiedToken;
 pub use extract::{bearer_token, AuthorizationError};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};
@@ -119,16 +124,22 @@ impl TokenVerifier {
             issuer: issuer.issuer.clone(),
             kid: untrusted.kid.clone(),
         })?;
-        if untrusted.alg != key.alg().name() {
-            return Err(TokenError::AlgorithmMismatch {
-                token: untrusted.alg,
-                key: key.alg().name(),
-                kid: untrusted.kid,
-            });
-        }
-        if !key.verify(untrusted.signing_input, &untrusted.signature) {
-            return Err(TokenError::BadSignature);
-        }
+        verify_signature(key, &untrusted.jws)?;
         claims::validate(issuer, untrusted.claims, now, self.skew)
     }
+}
+
+/// Checks a JWS against the one key its `kid` named: the header `alg` must be the key's own, then the signature.
+fn verify_signature(key: &VerifyingKey, jws: &jws::UntrustedJws<'_>) -> Result<(), TokenError> {
+    if jws.alg != key.alg().name() {
+        return Err(TokenError::AlgorithmMismatch {
+            token: jws.alg.clone(),
+            key: key.alg().name(),
+            kid: key.kid().to_owned(),
+        });
+    }
+    if !key.verify(jws.signing_input, &jws.signature) {
+        return Err(TokenError::BadSignature);
+    }
+    Ok(())
 }
