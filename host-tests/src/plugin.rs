@@ -215,8 +215,9 @@ impl Plugin {
     /// Run one whole HTTP stream whose request headers (`:method`, `:path`, `:authority`, `:scheme`, ...)
     /// arrive with `end_of_stream`: `proxy_on_context_create(stream, root)`, `proxy_on_request_headers`,
     /// for a local reply `proxy_on_response_headers` and `proxy_on_response_body`, then, in Envoy's order,
-    /// `proxy_on_log`, `proxy_on_done`, `proxy_on_delete`.
-    pub fn http_request(&mut self, headers: &[(String, String)]) -> Result<HttpOutcome, HostError> {
+    /// `proxy_on_log`, `proxy_on_done`, `proxy_on_delete`. Header names and values are bytes as Envoy passes them
+    /// (`&[(String, String)]`, `&[(&str, &str)]` or raw `&[(Vec<u8>, Vec<u8>)]` with obs-text).
+    pub fn http_request<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, headers: &[(K, V)]) -> Result<HttpOutcome, HostError> {
         self.check_alive()?;
         if !self.configured {
             return Err(HostError::Rejected);
