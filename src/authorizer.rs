@@ -3,7 +3,7 @@
 use crate::config::{Config, ConfigError, IdentityHeaders};
 use crate::decision::{Decision, Outcome, Reason};
 use crate::policy::{PolicyDecision, Principal, INVOKE};
-use crate::request::{normalize_method, normalize_path, HttpRequest, RequestError};
+use crate::request::{normalize_method, HttpRequest, RequestError};
 use crate::routes::{self, RouteAuth};
 use crate::token::{bearer_token, TokenError, TokenUse, VerifiedToken};
 
@@ -56,12 +56,17 @@ impl Authorizer {
 
     /// Decides one request at unix time `now` (seconds).
     pub fn authorize(&self, request: &HttpRequest, now: u64) -> Decision {
+        // Size first: nothing below reads more than these limits allow.
+        if let Err(err) = self.config.request.check_headers(request) {
+            return Decision::deny(Outcome::BadRequest, Reason::Request(err));
+        }
         let method = match normalize_method(&request.method) {
             Ok(method) => method,
             Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
         };
-        let path = match normalize_path(&request.path) {
+        let path = match crate::request::normalize_path_with(&request.path, &self.config.request) {
             Ok(path) => path,
+            Err(err @ RequestError::PathTooLong { .. }) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
             Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
         };
         let arn = match self.config.api.method_arn(method, &path) {

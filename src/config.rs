@@ -42,6 +42,9 @@ pub struct RawConfig {
     pub identity_headers: RawIdentityHeaders,
     pub clock_skew_seconds: Option<u64>,
     pub max_token_bytes: Option<usize>,
+    /// How request targets are read and how large requests may be; strict when absent.
+    #[serde(default)]
+    pub request: crate::request::RawRequestOptions,
 }
 
 /// `api`: the fixed part of every method ARN.
@@ -114,6 +117,7 @@ impl IdentityHeaders {
 #[derive(Debug)]
 pub struct Config {
     pub api: ApiTarget,
+    pub request: crate::request::RequestOptions,
     pub verifier: TokenVerifier,
     pub routes: Vec<Route>,
     pub policies: Option<PolicyStore>,
@@ -302,6 +306,8 @@ impl TryFrom<&RawConfig> for Config {
             .map_err(|err| ConfigError::at(err.path, err.message))?;
         Ok(Self {
             api,
+            request: crate::request::RequestOptions::try_from(&raw.request)
+                .map_err(|err| ConfigError::at(format!("request.{}", err.field), err.message))?,
             verifier: TokenVerifier { issuers, skew, max_token_bytes },
             routes,
             policies,

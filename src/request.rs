@@ -31,6 +31,11 @@ impl HttpRequest {
             .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+
+    /// The total size of header names and values, the measure of [`RequestOptions::max_header_bytes`].
+    pub fn header_bytes(&self) -> usize {
+        self.headers.iter().fold(0, |total, (name, value)| total.saturating_add(name.len()).saturating_add(value.len()))
+    }
 }
 
 /// Why a request cannot be authorized as sent (answered with 400 or 414).
@@ -40,8 +45,119 @@ pub enum RequestError {
     Method(String),
     #[error("path is ambiguous or malformed: {0}")]
     Path(&'static str),
+    #[error("request target is {len} bytes, over the limit of {max}")]
+    PathTooLong { len: usize, max: usize },
+    #[error("request headers are {len} bytes, over the limit of {max}")]
+    HeadersTooLarge { len: usize, max: usize },
     #[error("method ARN is {0} bytes, over API Gateway's limit of {MAX_METHOD_ARN_BYTES}")]
     ArnTooLong(usize),
+}
+
+/// What happens to `%2F` in a path, after Envoy's `path_with_escaped_slashes_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscapedSlashes {
+    /// `REJECT_REQUEST` (default): 400, since upstreams disagree on whether it separates segments.
+    Reject,
+    /// `UNESCAPE_AND_FORWARD`: decoded to `/` before normalisation; the upstream gets the decoded path.
+    UnescapeAndForward,
+}
+
+/// How request targets are read before the method ARN is built (the `request` section of configuration).
+///
+/// Every setting keeps one invariant: the path the policy sees is the path the upstream gets. Turning a
+/// normalisation off therefore refuses the requests that would need it, never forwards them as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// Decode escaped unreserved characters, upper-case other escapes and remove `.`/`..` segments (rewriting
+    /// the upstream path); when off, such targets are refused.
+    pub normalize_path: bool,
+    /// Merge repeated slashes (rewriting the upstream path); when off, such targets are refused.
+    pub merge_slashes: bool,
+    /// What an encoded slash does.
+    pub escaped_slashes: EscapedSlashes,
+    /// Longest request target (path and query) read; longer ones get 414 before any other work.
+    pub max_path_bytes: usize,
+    /// Largest total of header names and values; larger requests get 400 before any other work.
+    pub max_header_bytes: usize,
+}
+
+/// Envoy refuses request headers over 60 KiB by default; this bound holds on hosts that allow more.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Far above API Gateway's 1600-byte method ARN limit, so only hostile targets reach it.
+pub const DEFAULT_MAX_PATH_BYTES: usize = 8 * 1024;
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        Self {
+            normalize_path: true,
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::Reject,
+            max_path_bytes: DEFAULT_MAX_PATH_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+        }
+    }
+}
+
+/// The `request` section as written; every field is optional and defaults to the strict choice.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequestOptions {
+    pub normalize_path: Option<bool>,
+    pub merge_slashes: Option<bool>,
+    /// `REJECT_REQUEST` (default) or `UNESCAPE_AND_FORWARD`.
+    pub path_with_escaped_slashes_action: Option<String>,
+    pub max_path_bytes: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+}
+
+/// A `request` setting that cannot be used, named by its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestOptionError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl TryFrom<&RawRequestOptions> for RequestOptions {
+    type Error = RequestOptionError;
+
+    fn try_from(raw: &RawRequestOptions) -> Result<Self, RequestOptionError> {
+        let fail = |field: &'static str, message: String| RequestOptionError { field, message };
+        let escaped_slashes = match raw.path_with_escaped_slashes_action.as_deref() {
+            None | Some("REJECT_REQUEST") => EscapedSlashes::Reject,
+            Some("UNESCAPE_AND_FORWARD") => EscapedSlashes::UnescapeAndForward,
+            // KEEP_UNCHANGED would let the policy see `a%2Fb` while an upstream reads `a/b`.
+            Some(other) => {
+                return Err(fail(
+                    "path_with_escaped_slashes_action",
+                    format!("`{other}` is not `REJECT_REQUEST` or `UNESCAPE_AND_FORWARD`"),
+                ))
+            }
+        };
+        let bounded = |field: &'static str, value: Option<usize>, default: usize, min: usize, max: usize| match value {
+            None => Ok(default),
+            Some(value) if (min..=max).contains(&value) => Ok(value),
+            Some(_) => Err(fail(field, format!("must be between {min} and {max}"))),
+        };
+        Ok(Self {
+            normalize_path: raw.normalize_path.unwrap_or(true),
+            merge_slashes: raw.merge_slashes.unwrap_or(true),
+            escaped_slashes,
+            max_path_bytes: bounded("max_path_bytes", raw.max_path_bytes, DEFAULT_MAX_PATH_BYTES, 256, 65_536)?,
+            max_header_bytes: bounded("max_header_bytes", raw.max_header_bytes, DEFAULT_MAX_HEADER_BYTES, 1024, 1 << 20)?,
+        })
+    }
+}
+
+impl RequestOptions {
+    /// Refuses a request whose headers are over the limit, before anything reads them.
+    pub fn check_headers(&self, request: &HttpRequest) -> Result<(), RequestError> {
+        let len = request.header_bytes();
+        if len > self.max_header_bytes {
+            return Err(RequestError::HeadersTooLarge { len, max: self.max_header_bytes });
+        }
+        Ok(())
+    }
 }
 
 /// The request method as API Gateway writes it in the ARN: upper case, from a fixed set.
@@ -91,12 +207,24 @@ fn hex(digit: u8) -> Option<u8> {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+/// [`normalize_path_with`] under the default (strict) options.
+pub fn normalize_path(target: &str) -> Result<NormalizedPath, RequestError> {
+    normalize_path_with(target, &RequestOptions::default())
+}
+
 /// Puts a request target in its one canonical spelling, or refuses it where spellings could be read two ways.
 ///
 /// Unreserved characters are decoded (`%7E` → `~`, `%2e` → `.`), other escapes keep upper-case hex, `//` merges,
-/// `.` and `..` segments are removed. Encoded `/` or `\`, control characters, NUL, raw non-ASCII, `;` path
-/// parameters, `..` above the root and bad escapes are refused: upstreams disagree on what they mean.
-pub fn normalize_path(target: &str) -> Result<NormalizedPath, RequestError> {
+/// `.` and `..` segments are removed. Encoded `/` (unless configured to unescape) or `\`, control characters,
+/// NUL, raw non-ASCII, `;` path parameters, fragments, `..` above the root and bad escapes are refused:
+/// upstreams disagree on what they mean. With `normalize_path` or `merge_slashes` off, a target that would need
+/// that step is refused instead of rewritten.
+pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<NormalizedPath, RequestError> {
+    if target.len() > options.max_path_bytes {
+        return Err(RequestError::PathTooLong { len: target.len(), max: options.max_path_bytes });
+    }
     let (raw_path, query) = match target.split_once('?') {
         Some((path, query)) => (path, Some(query.to_owned())),
         None => (target, None),
@@ -104,26 +232,32 @@ pub fn normalize_path(target: &str) -> Result<NormalizedPath, RequestError> {
     if !raw_path.starts_with('/') {
         return Err(RequestError::Path("does not start with `/`"));
     }
+    let not_normal = RequestError::Path("not in normal form and normalize_path is off");
     let bytes = raw_path.as_bytes();
     let mut decoded = String::with_capacity(raw_path.len());
     let mut index = 0;
     while let Some(&byte) = bytes.get(index) {
         match byte {
             b'%' => {
-                let value = match (bytes.get(index + 1).copied().and_then(hex), bytes.get(index + 2).copied().and_then(hex)) {
+                let (high, low) = (bytes.get(index + 1).copied(), bytes.get(index + 2).copied());
+                let value = match (high.and_then(hex), low.and_then(hex)) {
                     (Some(high), Some(low)) => high * 16 + low,
                     _ => return Err(RequestError::Path("invalid percent escape")),
                 };
-                if is_unreserved(value) {
-                    decoded.push(char::from(value));
+                if value == b'/' && options.escaped_slashes == EscapedSlashes::UnescapeAndForward {
+                    decoded.push('/');
                 } else if matches!(value, b'/' | b'\\') {
                     return Err(RequestError::Path("encoded slash or backslash"));
                 } else if value < 0x20 || value == 0x7f {
                     return Err(RequestError::Path("encoded control character"));
+                } else if !options.normalize_path && (is_unreserved(value) || high.is_some_and(|d| d.is_ascii_lowercase()) || low.is_some_and(|d| d.is_ascii_lowercase())) {
+                    return Err(not_normal);
+                } else if is_unreserved(value) {
+                    decoded.push(char::from(value));
                 } else {
                     decoded.push('%');
-                    decoded.push(char::from(b"0123456789ABCDEF".get(usize::from(value >> 4)).copied().unwrap_or(b'0')));
-                    decoded.push(char::from(b"0123456789ABCDEF".get(usize::from(value & 15)).copied().unwrap_or(b'0')));
+                    decoded.push(char::from(HEX_DIGITS.get(usize::from(value >> 4)).copied().unwrap_or(b'0')));
+                    decoded.push(char::from(HEX_DIGITS.get(usize::from(value & 15)).copied().unwrap_or(b'0')));
                 }
                 index += 3;
             }
@@ -138,15 +272,24 @@ pub fn normalize_path(target: &str) -> Result<NormalizedPath, RequestError> {
         }
     }
 
-    let trailing_slash = decoded.len() > 1 && (decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/.."));
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split('/') {
+    // `decoded` starts with `/`; what follows is one segment per slash, the last one possibly empty.
+    let raw_segments: Vec<&str> = decoded.get(1..).unwrap_or_default().split('/').collect();
+    let count = raw_segments.len();
+    let mut segments: Vec<&str> = Vec::with_capacity(count);
+    let mut trailing_slash = false;
+    for (position, segment) in raw_segments.into_iter().enumerate() {
+        let last = position + 1 == count;
         match segment {
-            "" | "." => {}
+            "" if last => trailing_slash = true,
+            "" if options.merge_slashes => {}
+            "" => return Err(RequestError::Path("repeated slashes and merge_slashes is off")),
+            "." | ".." if !options.normalize_path => return Err(not_normal),
+            "." => trailing_slash = last,
             ".." => {
                 if segments.pop().is_none() {
                     return Err(RequestError::Path("`..` above the root"));
                 }
+                trailing_slash = last;
             }
             other => segments.push(other),
         }
@@ -224,6 +367,155 @@ mod tests {
         ] {
             assert!(normalize_path(target).is_err(), "{target}");
         }
+    }
+
+    fn with(options: RequestOptions, target: &str) -> Result<String, RequestError> {
+        normalize_path_with(target, &options).map(|normalized| normalized.target())
+    }
+
+    /// Spellings an attacker uses to reach `/admin` past a policy that allows `/pets/*`: each becomes `/admin`
+    /// (which the policy then judges) or is refused; none keeps a `pets/` prefix with `admin` behind it.
+    #[test]
+    fn bypass_spellings_become_the_path_they_reach_or_are_refused() {
+        let reaches_admin = [
+            "/pets/../admin",
+            "/pets/%2e%2e/admin",
+            "/pets/%2E%2E/admin",
+            "/pets/.%2e/admin",
+            "/pets/%2e./admin",
+            "/pets/./../admin",
+            "/pets/1/../../admin",
+            "//admin",
+            "///admin",
+            "/./admin",
+            "/pets//../admin",
+            "/%61dmin",
+            "/%61%64%6D%69%6E",
+        ];
+        for target in reaches_admin {
+            let normalized = normalize_path(target).unwrap();
+            assert_eq!(normalized.path, "/admin", "{target}");
+            assert!(normalized.changed, "{target}");
+        }
+        let refused = [
+            "/pets%2F..%2Fadmin",
+            "/pets/..%2Fadmin",
+            "/pets/..%2fadmin",
+            "/pets%5c..%5cadmin",
+            "/pets\\..\\admin",
+            "/pets;/../admin",
+            "/pets/..;/admin",
+            "/admin;x=1",
+            "/pets/%00/../admin",
+            "/pets/%2",
+            "/pets/%g0",
+            "/pets/%%32%65",
+            "/../admin",
+            "/pets/../../admin",
+            "/pets/%2e%2e/%2e%2e/admin",
+            "/pets/\u{0}",
+            "/pets/\u{7f}",
+            "/pets/\n",
+            "/pets/\t",
+            "/pets/ admin",
+            "/pets/\u{ff0e}\u{ff0e}/admin",
+            "/pets/#/../admin",
+            "admin",
+            "*",
+            "http://host/admin",
+            "",
+        ];
+        for target in refused {
+            assert!(normalize_path(target).is_err(), "{target:?}");
+        }
+    }
+
+    #[test]
+    fn case_variants_of_escapes_have_one_spelling() {
+        assert_eq!(norm("/a%c3%a9").unwrap(), "/a%C3%A9");
+        assert_eq!(norm("/a%C3%A9").unwrap(), "/a%C3%A9");
+        assert_eq!(norm("/%7e%7E").unwrap(), "/~~");
+        // Letters in the path itself are case-sensitive, as in API Gateway and IAM: `/PETS` is not `/pets`.
+        assert_eq!(norm("/PETS/1").unwrap(), "/PETS/1");
+        for target in ["/a%2f", "/a%2F", "/a%5c", "/a%5C"] {
+            assert!(normalize_path(target).is_err(), "{target}");
+        }
+    }
+
+    #[test]
+    fn the_query_is_never_normalised_or_read() {
+        assert_eq!(norm("/pets/1?next=/../admin&x=%2F").unwrap(), "/pets/1?next=/../admin&x=%2F");
+        assert_eq!(norm("/pets/../admin?x").unwrap(), "/admin?x");
+        assert_eq!(norm("/?").unwrap(), "/?");
+    }
+
+    #[test]
+    fn normalisation_is_idempotent() {
+        for target in ["//a/./b/../c/", "/%7e/%c3%a9//x/..", "/a/b/c/../../d", "/", "/a/"] {
+            let once = normalize_path(target).unwrap();
+            let twice = normalize_path(&once.target()).unwrap();
+            assert_eq!(once.path, twice.path);
+            assert!(!twice.changed, "{target}");
+        }
+    }
+
+    #[test]
+    fn overlong_targets_are_refused_before_reading() {
+        let options = RequestOptions { max_path_bytes: 300, ..RequestOptions::default() };
+        let long = format!("/{}", "a".repeat(300));
+        assert_eq!(with(options.clone(), &long), Err(RequestError::PathTooLong { len: 301, max: 300 }));
+        assert!(with(options.clone(), &long[..300]).is_ok());
+        // Overlong even when it would normalise to something short, and even when malformed.
+        let dots = format!("/a{}", "/.".repeat(200));
+        assert!(matches!(with(options.clone(), &dots), Err(RequestError::PathTooLong { .. })));
+        let huge = "%".repeat(1_000_000);
+        assert!(matches!(normalize_path(&huge), Err(RequestError::PathTooLong { .. })));
+    }
+
+    #[test]
+    fn normalisation_turned_off_refuses_instead_of_forwarding() {
+        let off = RequestOptions { normalize_path: false, ..RequestOptions::default() };
+        for target in ["/pets/../admin", "/pets/./1", "/%70ets", "/a%c3%a9", "/pets/.."] {
+            assert!(with(off.clone(), target).is_err(), "{target}");
+        }
+        assert_eq!(with(off.clone(), "/a%C3%A9/b/").unwrap(), "/a%C3%A9/b/");
+        assert_eq!(with(off.clone(), "//pets").unwrap(), "/pets");
+        let no_merge = RequestOptions { merge_slashes: false, ..RequestOptions::default() };
+        for target in ["//pets", "/pets//1", "/pets//"] {
+            assert!(with(no_merge.clone(), target).is_err(), "{target}");
+        }
+        assert_eq!(with(no_merge.clone(), "/pets/").unwrap(), "/pets/");
+        assert_eq!(with(no_merge, "/pets/../admin").unwrap(), "/admin");
+    }
+
+    #[test]
+    fn escaped_slashes_can_be_unescaped_then_normalised() {
+        let unescape = RequestOptions { escaped_slashes: EscapedSlashes::UnescapeAndForward, ..RequestOptions::default() };
+        assert_eq!(with(unescape.clone(), "/pets%2F..%2Fadmin").unwrap(), "/admin");
+        assert_eq!(with(unescape.clone(), "/a%2fb").unwrap(), "/a/b");
+        assert_eq!(with(unescape.clone(), "/a%2F%2Fb").unwrap(), "/a/b");
+        assert!(with(unescape.clone(), "/a%5Cb").is_err());
+        assert!(with(unescape, "/%2F..").is_err());
+    }
+
+    #[test]
+    fn request_options_load_strict_by_default_and_refuse_unknown_actions() {
+        let raw: RawRequestOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(RequestOptions::try_from(&raw).unwrap(), RequestOptions::default());
+        let raw: RawRequestOptions = serde_json::from_str(r#"{"path_with_escaped_slashes_action": "KEEP_UNCHANGED"}"#).unwrap();
+        assert_eq!(RequestOptions::try_from(&raw).unwrap_err().field, "path_with_escaped_slashes_action");
+        let raw: RawRequestOptions = serde_json::from_str(r#"{"max_header_bytes": 10}"#).unwrap();
+        assert_eq!(RequestOptions::try_from(&raw).unwrap_err().field, "max_header_bytes");
+        assert!(serde_json::from_str::<RawRequestOptions>(r#"{"normalise_path": false}"#).is_err());
+    }
+
+    #[test]
+    fn header_size_is_checked_on_names_and_values() {
+        let options = RequestOptions { max_header_bytes: 1024, ..RequestOptions::default() };
+        let mut request = HttpRequest { headers: vec![("a".into(), "b".repeat(1022))], ..HttpRequest::default() };
+        assert!(options.check_headers(&request).is_ok());
+        request.headers.push(("cd".into(), String::new()));
+        assert_eq!(options.check_headers(&request), Err(RequestError::HeadersTooLarge { len: 1025, max: 1024 }));
     }
 
     #[test]
