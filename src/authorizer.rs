@@ -2,7 +2,7 @@
 
 use crate::config::{Config, ConfigError, IdentityHeaders};
 use crate::decision::{Decision, Outcome, Reason};
-use crate::policy::{PolicyDecision, Principal, INVOKE};
+use crate::policy::{DenyWhy, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
 use crate::routes::{self, RouteAuth};
 use crate::token::{bearer_token, TokenError, TokenUse, VerifiedToken};
@@ -119,11 +119,13 @@ impl Authorizer {
                     client_id: Some(&verified.client_id),
                     username: verified.username.as_deref(),
                 };
-                let evaluation = store.evaluate(&principal, INVOKE, &arn);
+                let context = RequestContext::new(request, &verified, now, self.config.source_ip);
+                let evaluation = store.evaluate(&principal, INVOKE, &arn, &context);
                 match evaluation.decision {
                     PolicyDecision::Allow => evaluation.statements,
                     PolicyDecision::ImplicitDeny => {
-                        let reason = Reason::ImplicitDeny { arn, sub: verified.sub };
+                        let why = evaluation.why().unwrap_or(DenyWhy::NoAllow);
+                        let reason = Reason::ImplicitDeny { arn, sub: verified.sub, why };
                         return Decision::deny(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {

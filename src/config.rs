@@ -1,6 +1,6 @@
 //! Configuration: `Raw*` serde types (unknown fields refused) → a validated, compiled [`Config`].
 
-use crate::policy::{PolicyStore, RawPolicies};
+use crate::policy::{PolicyStore, PolicyWarning, RawPolicies, RawSourceIp, SourceIp};
 use crate::request::ApiTarget;
 use crate::routes::{Route, RouteAuth};
 use crate::token::{Issuer, KeySet, RawJwks, TokenUses, TokenVerifier, VerifyingKey};
@@ -38,6 +38,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub routes: Vec<RawRoute>,
     pub policies: Option<RawPolicies>,
+    /// Where `aws:SourceIp` comes from (the downstream address unless trusted proxies are configured).
+    #[serde(default)]
+    pub source_ip: RawSourceIp,
     #[serde(default)]
     pub identity_headers: RawIdentityHeaders,
     pub clock_skew_seconds: Option<u64>,
@@ -121,6 +124,7 @@ pub struct Config {
     pub verifier: TokenVerifier,
     pub routes: Vec<Route>,
     pub policies: Option<PolicyStore>,
+    pub source_ip: SourceIp,
     pub identity_headers: IdentityHeaders,
 }
 
@@ -250,6 +254,11 @@ fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigE
 }
 
 impl Config {
+    /// Policy statements that load but can never match an execute-api request; adapters log them.
+    pub fn warnings(&self) -> &[PolicyWarning] {
+        self.policies.as_ref().map_or(&[], PolicyStore::warnings)
+    }
+
     /// Parses and validates a JSON configuration document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
         if bytes.len() > MAX_CONFIG_BYTES {
@@ -311,6 +320,8 @@ impl TryFrom<&RawConfig> for Config {
             verifier: TokenVerifier { issuers, skew, max_token_bytes },
             routes,
             policies,
+            source_ip: SourceIp::try_from(&raw.source_ip)
+                .map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message))?,
             identity_headers: validate_headers(&raw.identity_headers)?,
         })
     }

@@ -1,6 +1,6 @@
 //! What the authorizer decided, and how every host renders it: fixed public bodies, details only for logs.
 
-use crate::policy::StatementRef;
+use crate::policy::{DenyWhy, StatementRef};
 use crate::request::RequestError;
 use crate::token::{AuthorizationError, TokenError};
 use std::fmt;
@@ -78,8 +78,8 @@ pub enum Reason {
     NotAnAccessToken { route: String },
     /// None of the route's scopes is in the token.
     MissingScope { route: String, required: Vec<String> },
-    /// No policy statement allows the request.
-    ImplicitDeny { arn: String, sub: String },
+    /// No policy statement allows the request, and why.
+    ImplicitDeny { arn: String, sub: String, why: DenyWhy },
     /// These statements deny it.
     ExplicitDeny { arn: String, sub: String, statements: Vec<StatementRef> },
 }
@@ -101,7 +101,7 @@ impl fmt::Display for Reason {
             Self::MissingScope { route, required } => {
                 write!(f, "route `{route}` requires one of scopes `{}`", required.join(" "))
             }
-            Self::ImplicitDeny { arn, sub } => write!(f, "no statement allows `{sub}` on `{arn}`"),
+            Self::ImplicitDeny { arn, sub, why } => write!(f, "no statement allows `{sub}` on `{arn}`: {why}"),
             Self::ExplicitDeny { arn, sub, statements } => {
                 write!(f, "`{sub}` denied on `{arn}` by {}", join(statements))
             }

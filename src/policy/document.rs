@@ -1,27 +1,32 @@
-//! Policy documents: JSON → validated statements, every error named by its path in the configuration.
+//! Policy documents: JSON → validated, compiled statements, every error named by its path in the configuration.
 
-use super::pattern::{wildcard_match, ArnPattern};
+use super::condition::Condition;
+use super::context::ConditionContext;
+use super::error::{error, PolicyError};
+use super::pattern::{compile_wildcards, match_tokens, ArnFields, ArnPattern, Tok};
+use super::variable::parse_pieces;
+use super::INVOKE;
 use crate::request::ApiTarget;
 use serde_json::{Map, Value};
 
-/// A policy document that could not be compiled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct PolicyError {
-    /// Where in the configuration, e.g. `policies.groups.admins.Statement[2].Effect`.
-    pub path: String,
-    pub message: String,
-}
-
-fn error(path: &str, message: impl Into<String>) -> PolicyError {
-    PolicyError { path: path.to_owned(), message: message.into() }
-}
+/// API Gateway's limit on one `Resource` value.
+pub const MAX_RESOURCE_CHARS: usize = 512;
 
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Allow,
     Deny,
+}
+
+impl Effect {
+    /// `Allow` or `Deny`, as written in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "Allow",
+            Self::Deny => "Deny",
+        }
+    }
 }
 
 /// The policy language version, which decides whether `${...}` is a variable.
@@ -35,41 +40,62 @@ pub enum Version {
 /// `Action` or `NotAction`: lower-cased patterns (action names are case-insensitive).
 #[derive(Debug, Clone)]
 pub struct ActionMatch {
-    negated: bool,
-    patterns: Vec<String>,
+    pub(crate) negated: bool,
+    patterns: Vec<Vec<Tok>>,
+    /// Whether the action part applies to `execute-api:Invoke`, decided at load.
+    pub(crate) invoke: bool,
 }
 
 impl ActionMatch {
+    fn new(negated: bool, patterns: Vec<Vec<Tok>>) -> Self {
+        let invoke_lower = INVOKE.to_ascii_lowercase();
+        let any = patterns.iter().any(|pattern| match_tokens(pattern, &invoke_lower));
+        Self { negated, patterns, invoke: any != negated }
+    }
+
     /// Whether the statement's action part applies to `action`.
     pub fn applies(&self, action: &str) -> bool {
+        if action.eq_ignore_ascii_case(INVOKE) {
+            return self.invoke;
+        }
         let action = action.to_ascii_lowercase();
-        let any = self.patterns.iter().any(|pattern| wildcard_match(pattern, &action));
+        let any = self.patterns.iter().any(|pattern| match_tokens(pattern, &action));
         any != self.negated
     }
 }
 
 /// One resource pattern.
 #[derive(Debug, Clone)]
-enum ResourcePattern {
+pub(crate) enum ResourcePattern {
     Any,
-    Arn(ArnPattern),
+    Arn(Box<ArnPattern>),
 }
 
 /// `Resource` or `NotResource`.
 #[derive(Debug, Clone)]
 pub struct ResourceMatch {
-    negated: bool,
-    patterns: Vec<ResourcePattern>,
+    pub(crate) negated: bool,
+    /// Each pattern with its text as written (after shorthand expansion).
+    pub(crate) patterns: Vec<(ResourcePattern, String)>,
 }
 
 impl ResourceMatch {
-    /// Whether the statement's resource part applies to the method ARN.
-    pub fn applies(&self, arn: &str) -> bool {
-        let any = self.patterns.iter().any(|pattern| match pattern {
+    /// Whether the statement's resource part applies to the (split) request ARN.
+    pub(crate) fn applies(&self, arn: Option<&ArnFields<'_>>, ctx: &dyn ConditionContext) -> bool {
+        let any = self.patterns.iter().any(|(pattern, _)| match pattern {
             ResourcePattern::Any => true,
-            ResourcePattern::Arn(pattern) => pattern.matches(arn),
+            ResourcePattern::Arn(pattern) => arn.is_some_and(|arn| pattern.matches_fields(arn, ctx)),
         });
         any != self.negated
+    }
+
+    /// The element's name as written.
+    pub(crate) fn element(&self) -> &'static str {
+        if self.negated {
+            "NotResource"
+        } else {
+            "Resource"
+        }
     }
 }
 
@@ -80,6 +106,37 @@ pub struct Statement {
     pub effect: Effect,
     pub action: ActionMatch,
     pub resource: ResourceMatch,
+    /// Every condition of the block; all must hold.
+    pub conditions: Vec<Condition>,
+}
+
+/// One request as statements see it, split once.
+pub(crate) struct PolicyRequest<'a> {
+    pub action: &'a str,
+    pub arn: Option<ArnFields<'a>>,
+    pub ctx: &'a dyn ConditionContext,
+}
+
+/// How a statement relates to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applies {
+    No,
+    Yes,
+    /// Action and resource match, but condition `n` (in block order) does not hold.
+    ConditionFailed(usize),
+}
+
+impl Statement {
+    /// Whether the statement applies: action part, resource part, then every condition.
+    pub(crate) fn evaluate(&self, request: &PolicyRequest<'_>) -> Applies {
+        if !self.action.applies(request.action) || !self.resource.applies(request.arn.as_ref(), request.ctx) {
+            return Applies::No;
+        }
+        match self.conditions.iter().position(|condition| !condition.holds(request.ctx)) {
+            Some(index) => Applies::ConditionFailed(index),
+            None => Applies::Yes,
+        }
+    }
 }
 
 /// A validated policy document.
@@ -87,16 +144,21 @@ pub struct Statement {
 pub struct Document {
     pub version: Version,
     pub statements: Vec<Statement>,
+    /// Whether `Statement` was written as a list (paths then carry an index).
+    pub(crate) listed: bool,
 }
 
-/// Values that may be written as one string or a list of strings.
-fn strings<'a>(value: &'a Value, path: &str) -> Result<Vec<&'a str>, PolicyError> {
+/// Values that may be written as one string or a list of strings, with the path of each.
+fn strings<'a>(value: &'a Value, path: &str) -> Result<Vec<(&'a str, String)>, PolicyError> {
     match value {
-        Value::String(one) => Ok(vec![one.as_str()]),
+        Value::String(one) => Ok(vec![(one.as_str(), path.to_owned())]),
         Value::Array(items) if !items.is_empty() => items
             .iter()
             .enumerate()
-            .map(|(index, item)| item.as_str().ok_or_else(|| error(&format!("{path}[{index}]"), "expected a string")))
+            .map(|(index, item)| {
+                let item_path = format!("{path}[{index}]");
+                item.as_str().map(|text| (text, item_path.clone())).ok_or_else(|| error(&item_path, "expected a string"))
+            })
             .collect(),
         Value::Array(_) => Err(error(path, "expected at least one value")),
         _ => Err(error(path, "expected a string or a list of strings")),
@@ -118,50 +180,48 @@ fn one_of<'a>(
     }
 }
 
-fn parse_action(pattern: &str, path: &str) -> Result<String, PolicyError> {
+fn parse_action(pattern: &str, version: Version, path: &str) -> Result<Vec<Tok>, PolicyError> {
+    if version == Version::V2012_10_17 && pattern.contains("${") {
+        return Err(error(path, "policy variables are not allowed in actions"));
+    }
     if pattern == "*" {
-        return Ok(pattern.to_owned());
+        return Ok(vec![Tok::Star]);
     }
     match pattern.split_once(':') {
         Some((service, action)) if !service.is_empty() && !action.is_empty() && !action.contains(':') => {
-            Ok(pattern.to_ascii_lowercase())
+            Ok(compile_wildcards(&pattern.to_ascii_lowercase()))
         }
         _ => Err(error(path, format!("`{pattern}` is not `*` or `service:action`"))),
     }
 }
 
-fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) -> Result<ResourcePattern, PolicyError> {
-    if version == Version::V2012_10_17 && pattern.contains("${") {
-        return Err(error(path, "policy variables are not supported yet"));
+fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) -> Result<(ResourcePattern, String), PolicyError> {
+    if pattern.chars().count() > MAX_RESOURCE_CHARS {
+        return Err(error(path, format!("longer than API Gateway's {MAX_RESOURCE_CHARS} characters")));
     }
     if pattern == "*" {
-        return Ok(ResourcePattern::Any);
+        return Ok((ResourcePattern::Any, pattern.to_owned()));
     }
     // API Gateway resource policies write `execute-api:/{stage}/{METHOD}/{path}` for "this API".
-    let expanded;
-    let pattern = match pattern.strip_prefix("execute-api:/") {
-        Some(rest) => {
-            expanded = format!("arn:aws:execute-api:{}:{}:{}/{}", api.region, api.account_id, api.api_id, rest);
-            expanded.as_str()
-        }
-        None => pattern,
+    let expanded = match pattern.strip_prefix("execute-api:/") {
+        Some(rest) => format!("arn:aws:execute-api:{}:{}:{}/{}", api.region, api.account_id, api.api_id, rest),
+        None => pattern.to_owned(),
     };
-    ArnPattern::parse(pattern)
-        .map(ResourcePattern::Arn)
-        .ok_or_else(|| error(path, format!("`{pattern}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)")))
+    let pieces = parse_pieces(&expanded, version == Version::V2012_10_17, true).map_err(|message| error(path, message))?;
+    let arn = ArnPattern::from_pieces(pieces).ok_or_else(|| {
+        error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
+    })?;
+    if arn.variables_outside_resource() {
+        return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
+    }
+    Ok((ResourcePattern::Arn(Box::new(arn)), expanded))
 }
 
-fn parse_statement(
-    value: &Value,
-    api: &ApiTarget,
-    version: Version,
-    path: &str,
-) -> Result<Statement, PolicyError> {
+fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &str) -> Result<Statement, PolicyError> {
     let statement = value.as_object().ok_or_else(|| error(path, "expected an object"))?;
     for key in statement.keys() {
         match key.as_str() {
-            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" => {}
-            "Condition" => return Err(error(&format!("{path}.Condition"), "conditions are not supported yet")),
+            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition" => {}
             "Principal" | "NotPrincipal" => {
                 return Err(error(&format!("{path}.{key}"), "an identity policy has no principal"))
             }
@@ -182,17 +242,24 @@ fn parse_statement(
     let (negated, actions, action_path) = one_of(statement, "Action", "NotAction", path)?;
     let patterns = strings(actions, &action_path)?
         .into_iter()
-        .map(|pattern| parse_action(pattern, &action_path))
+        .map(|(pattern, item_path)| parse_action(pattern, version, &item_path))
         .collect::<Result<_, _>>()?;
-    let action = ActionMatch { negated, patterns };
+    let action = ActionMatch::new(negated, patterns);
     let (negated, resources, resource_path) = one_of(statement, "Resource", "NotResource", path)?;
     let patterns = strings(resources, &resource_path)?
         .into_iter()
-        .map(|pattern| parse_resource(pattern, api, version, &resource_path))
+        .map(|(pattern, item_path)| parse_resource(pattern, api, version, &item_path))
         .collect::<Result<_, _>>()?;
     let resource = ResourceMatch { negated, patterns };
-    Ok(Statement { sid, effect, action, resource })
+    let conditions = match statement.get("Condition") {
+        None => Vec::new(),
+        Some(block) => Condition::parse_block(block, version, &format!("{path}.Condition"))?,
+    };
+    Ok(Statement { sid, effect, action, resource, conditions })
 }
+
+/// Statements with the path each was found at.
+pub(crate) type Located<'a> = Vec<(&'a Statement, String)>;
 
 impl Document {
     /// Validates one document found at `path`; `api` expands `execute-api:/...` shorthand resources.
@@ -209,6 +276,11 @@ impl Document {
             Some(Value::String(version)) if version == "2008-10-17" => Version::V2008_10_17,
             Some(_) => return Err(error(&format!("{path}.Version"), "must be `2012-10-17` or `2008-10-17`")),
         };
+        if let Some(id) = document.get("Id") {
+            if !id.is_string() {
+                return Err(error(&format!("{path}.Id"), "expected a string"));
+            }
+        }
         let statement_path = format!("{path}.Statement");
         let statements = match document.get("Statement") {
             Some(Value::Array(items)) => items
@@ -220,7 +292,8 @@ impl Document {
             Some(_) => return Err(error(&statement_path, "expected a statement or a list of statements")),
             None => return Err(error(path, "`Statement` is required")),
         };
-        Ok(Self { version, statements })
+        let listed = matches!(document.get("Statement"), Some(Value::Array(_)));
+        Ok(Self { version, statements, listed })
     }
 
     /// A document, or a list of documents, as written under a group, client or user.
@@ -233,5 +306,22 @@ impl Document {
                 .collect(),
             other => Ok(vec![Self::parse(other, api, path)?]),
         }
+    }
+
+    /// Each statement with its path, given the path of a document or list of documents written at `path`.
+    pub(crate) fn locate<'a>(documents: &'a [Self], path: &str, listed: bool) -> Located<'a> {
+        let mut located = Vec::new();
+        for (index, document) in documents.iter().enumerate() {
+            let document_path = if listed { format!("{path}[{index}]") } else { path.to_owned() };
+            for (statement_index, statement) in document.statements.iter().enumerate() {
+                let statement_path = if !document.listed {
+                    format!("{document_path}.Statement")
+                } else {
+                    format!("{document_path}.Statement[{statement_index}]")
+                };
+                located.push((statement, statement_path));
+            }
+        }
+        located
     }
 }

@@ -1,0 +1,495 @@
+//! `Condition` blocks: every operator family with `...IfExists` and the `ForAnyValue:`/`ForAllValues:` set
+//! qualifiers, compiled at load; evaluated against a request's condition keys.
+
+use super::context::{ConditionContext, KeyName, Values};
+use super::error::{error, PolicyError};
+use super::pattern::{split_arn, ArnPattern, Pattern};
+use super::value::{parse_base64, parse_bool, parse_instant, Decimal, Instant};
+use super::variable::{parse_pieces, Piece, Template};
+use super::Version;
+use ipnet::IpNet;
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// How a condition treats a multi-valued key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetQualifier {
+    /// A plain operator: a multi-valued key never satisfies it.
+    Single,
+    /// `ForAnyValue:`: some request value must match; false on an empty or absent set.
+    ForAnyValue,
+    /// `ForAllValues:`: every request value must match; true on an empty or absent set.
+    ForAllValues,
+}
+
+/// The comparison of ordered operator families (request value on the left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    fn holds<T: Ord>(self, request: &T, policy: &T) -> bool {
+        match self {
+            Self::Eq => request == policy,
+            Self::Lt => request < policy,
+            Self::Le => request <= policy,
+            Self::Gt => request > policy,
+            Self::Ge => request >= policy,
+        }
+    }
+}
+
+/// An operator family, in its positive form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    StringEquals,
+    StringEqualsIgnoreCase,
+    StringLike,
+    Numeric(Cmp),
+    Date(Cmp),
+    Bool,
+    Binary,
+    Ip,
+    Arn,
+    Null,
+}
+
+/// An `ArnLike` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ArnValue {
+    /// `*`: any value.
+    Any,
+    Pattern(Box<ArnPattern>),
+}
+
+/// The policy values of one condition, parsed for their family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Test {
+    StringEquals(Vec<Template>),
+    StringEqualsIgnoreCase(Vec<Template>),
+    StringLike(Vec<Pattern>),
+    Numeric(Cmp, Vec<Decimal>),
+    Date(Cmp, Vec<Instant>),
+    Bool(Vec<bool>),
+    Binary(Vec<Vec<u8>>),
+    Ip(Vec<IpNet>),
+    Arn(Vec<ArnValue>),
+    /// `true`: the key must be absent; `false`: present.
+    Null(Vec<bool>),
+}
+
+/// One operator applied to one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// The operator as written (`ForAnyValue:StringLikeIfExists`).
+    pub operator: String,
+    pub key: KeyName,
+    test: Test,
+    negated: bool,
+    if_exists: bool,
+    set: SetQualifier,
+}
+
+/// `(family, negated, if_exists, set)` for an operator name, `None` if it is not one.
+fn parse_operator(name: &str) -> Option<(Family, bool, bool, SetQualifier)> {
+    let (set, rest) = if let Some(rest) = name.strip_prefix("ForAnyValue:") {
+        (SetQualifier::ForAnyValue, rest)
+    } else if let Some(rest) = name.strip_prefix("ForAllValues:") {
+        (SetQualifier::ForAllValues, rest)
+    } else {
+        (SetQualifier::Single, name)
+    };
+    let (base, if_exists) = match rest.strip_suffix("IfExists") {
+        Some(base) => (base, true),
+        None => (rest, false),
+    };
+    let (family, negated) = match base {
+        "StringEquals" => (Family::StringEquals, false),
+        "StringNotEquals" => (Family::StringEquals, true),
+        "StringEqualsIgnoreCase" => (Family::StringEqualsIgnoreCase, false),
+        "StringNotEqualsIgnoreCase" => (Family::StringEqualsIgnoreCase, true),
+        "StringLike" => (Family::StringLike, false),
+        "StringNotLike" => (Family::StringLike, true),
+        "NumericEquals" => (Family::Numeric(Cmp::Eq), false),
+        "NumericNotEquals" => (Family::Numeric(Cmp::Eq), true),
+        "NumericLessThan" => (Family::Numeric(Cmp::Lt), false),
+        "NumericLessThanEquals" => (Family::Numeric(Cmp::Le), false),
+        "NumericGreaterThan" => (Family::Numeric(Cmp::Gt), false),
+        "NumericGreaterThanEquals" => (Family::Numeric(Cmp::Ge), false),
+        "DateEquals" => (Family::Date(Cmp::Eq), false),
+        "DateNotEquals" => (Family::Date(Cmp::Eq), true),
+        "DateLessThan" => (Family::Date(Cmp::Lt), false),
+        "DateLessThanEquals" => (Family::Date(Cmp::Le), false),
+        "DateGreaterThan" => (Family::Date(Cmp::Gt), false),
+        "DateGreaterThanEquals" => (Family::Date(Cmp::Ge), false),
+        "Bool" => (Family::Bool, false),
+        "BinaryEquals" => (Family::Binary, false),
+        "IpAddress" => (Family::Ip, false),
+        "NotIpAddress" => (Family::Ip, true),
+        "ArnEquals" | "ArnLike" => (Family::Arn, false),
+        "ArnNotEquals" | "ArnNotLike" => (Family::Arn, true),
+        "Null" if !if_exists && set == SetQualifier::Single => (Family::Null, false),
+        _ => return None,
+    };
+    Some((family, negated, if_exists, set))
+}
+
+/// Condition values as text: strings, numbers and booleans (IAM reads JSON numbers and booleans as text).
+fn value_texts(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+    let one = |value: &Value, path: &str| match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Number(number) => Ok(number.to_string()),
+        Value::Bool(flag) => Ok(flag.to_string()),
+        _ => Err(error(path, "expected a string, number or boolean")),
+    };
+    match value {
+        Value::Array(items) if items.is_empty() => Err(error(path, "expected at least one value")),
+        Value::Array(items) => {
+            items.iter().enumerate().map(|(index, item)| one(item, &format!("{path}[{index}]"))).collect()
+        }
+        other => Ok(vec![one(other, path)?]),
+    }
+}
+
+fn parse_ip(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+fn parse_test(family: Family, texts: &[String], version: Version, path: &str) -> Result<Test, PolicyError> {
+    let variables = version == Version::V2012_10_17;
+    let item_path = |index: usize| if texts.len() == 1 { path.to_owned() } else { format!("{path}[{index}]") };
+    let pieces = |index: usize, text: &str, wildcards: bool| -> Result<Vec<Piece>, PolicyError> {
+        parse_pieces(text, variables, wildcards).map_err(|message| error(&item_path(index), message))
+    };
+    let typed = |what: &str, parse: &dyn Fn(&str) -> bool| -> Result<(), PolicyError> {
+        for (index, text) in texts.iter().enumerate() {
+            if variables && text.contains("${") {
+                return Err(error(&item_path(index), "policy variables are allowed only in string and ARN conditions"));
+            }
+            if !parse(text) {
+                return Err(error(&item_path(index), format!("`{text}` is not {what}")));
+            }
+        }
+        Ok(())
+    };
+    let test = match family {
+        Family::StringEquals | Family::StringEqualsIgnoreCase => {
+            let templates = texts
+                .iter()
+                .enumerate()
+                .map(|(index, text)| Ok(Template::new(pieces(index, text, false)?)))
+                .collect::<Result<Vec<_>, PolicyError>>()?;
+            if family == Family::StringEquals {
+                Test::StringEquals(templates)
+            } else {
+                Test::StringEqualsIgnoreCase(templates)
+            }
+        }
+        Family::StringLike => Test::StringLike(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(index, text)| Ok(Pattern::new(pieces(index, text, true)?)))
+                .collect::<Result<_, PolicyError>>()?,
+        ),
+        Family::Arn => Test::Arn(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(index, text)| {
+                    if text == "*" {
+                        return Ok(ArnValue::Any);
+                    }
+                    ArnPattern::from_pieces(pieces(index, text, true)?)
+                        .map(|pattern| ArnValue::Pattern(Box::new(pattern)))
+                        .ok_or_else(|| error(&item_path(index), format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)")))
+                })
+                .collect::<Result<_, PolicyError>>()?,
+        ),
+        Family::Numeric(cmp) => {
+            typed("a number", &|text| Decimal::parse(text).is_some())?;
+            Test::Numeric(cmp, texts.iter().filter_map(|text| Decimal::parse(text)).collect())
+        }
+        Family::Date(cmp) => {
+            typed("an ISO 8601 date or epoch seconds", &|text| parse_instant(text).is_some())?;
+            Test::Date(cmp, texts.iter().filter_map(|text| parse_instant(text)).collect())
+        }
+        Family::Bool => {
+            typed("`true` or `false`", &|text| parse_bool(text).is_some())?;
+            Test::Bool(texts.iter().filter_map(|text| parse_bool(text)).collect())
+        }
+        Family::Null => {
+            typed("`true` or `false`", &|text| parse_bool(text).is_some())?;
+            Test::Null(texts.iter().filter_map(|text| parse_bool(text)).collect())
+        }
+        Family::Binary => {
+            typed("base64", &|text| parse_base64(text).is_some())?;
+            Test::Binary(texts.iter().filter_map(|text| parse_base64(text)).collect())
+        }
+        Family::Ip => {
+            typed("an IPv4 or IPv6 address or CIDR block", &|text| parse_ip(text).is_some())?;
+            Test::Ip(texts.iter().filter_map(|text| parse_ip(text)).collect())
+        }
+    };
+    Ok(test)
+}
+
+/// Unicode case-insensitive equality without allocating.
+fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
+}
+
+impl Condition {
+    /// Parses a whole `Condition` block found at `path`.
+    pub(crate) fn parse_block(value: &Value, version: Version, path: &str) -> Result<Vec<Self>, PolicyError> {
+        let block = value.as_object().ok_or_else(|| error(path, "expected an object of condition operators"))?;
+        let mut conditions = Vec::new();
+        for (operator, keys) in block {
+            let operator_path = format!("{path}.{operator}");
+            let (family, negated, if_exists, set) =
+                parse_operator(operator).ok_or_else(|| error(&operator_path, "unknown operator"))?;
+            let keys = keys.as_object().ok_or_else(|| error(&operator_path, "expected an object of condition keys"))?;
+            if keys.is_empty() {
+                return Err(error(&operator_path, "expected at least one condition key"));
+            }
+            for (key, values) in keys {
+                let key_path = format!("{operator_path}.{key}");
+                if key.is_empty() || key.contains("${") {
+                    return Err(error(&key_path, "not a condition key name"));
+                }
+                let texts = value_texts(values, &key_path)?;
+                let test = parse_test(family, &texts, version, &key_path)?;
+                conditions.push(Self { operator: operator.clone(), key: KeyName::new(key), test, negated, if_exists, set });
+            }
+        }
+        Ok(conditions)
+    }
+
+    /// The qualifier this condition uses.
+    pub fn set_qualifier(&self) -> SetQualifier {
+        self.set
+    }
+
+    /// Whether it is a `Null` test.
+    pub fn is_null_test(&self) -> bool {
+        matches!(self.test, Test::Null(_))
+    }
+
+    /// The policy variables in its values.
+    pub(crate) fn variables(&self) -> Vec<&super::variable::Variable> {
+        let mut found = Vec::new();
+        match &self.test {
+            Test::StringEquals(templates) | Test::StringEqualsIgnoreCase(templates) => {
+                for template in templates {
+                    if let Template::Variables(pieces) = template {
+                        found.extend(super::variable::variables(pieces));
+                    }
+                }
+            }
+            Test::StringLike(patterns) => found.extend(patterns.iter().flat_map(Pattern::variables)),
+            Test::Arn(values) => {
+                for value in values {
+                    if let ArnValue::Pattern(arn) = value {
+                        found.extend(arn.variables());
+                    }
+                }
+            }
+            _ => {}
+        }
+        found
+    }
+
+    /// What the condition holds to for one absent key (for warnings about keys no request carries).
+    pub fn when_absent(&self) -> bool {
+        match (&self.test, self.set) {
+            (Test::Null(expected), _) => expected.iter().any(|absent| *absent),
+            (_, SetQualifier::ForAllValues) => true,
+            (_, SetQualifier::ForAnyValue) => self.if_exists,
+            (_, SetQualifier::Single) => self.if_exists || self.negated,
+        }
+    }
+
+    /// Whether the condition holds for this request.
+    pub fn holds(&self, ctx: &dyn ConditionContext) -> bool {
+        let values = ctx.values(&self.key);
+        if let Test::Null(expected) = &self.test {
+            let absent = values.is_none();
+            return expected.contains(&absent);
+        }
+        match (self.set, values) {
+            (SetQualifier::Single, None) => self.if_exists || self.negated,
+            (SetQualifier::Single, Some(Values::Many(_))) => false,
+            (SetQualifier::Single, Some(Values::One(value))) => self.matches_any(&value, ctx) != self.negated,
+            (SetQualifier::ForAnyValue, None) => self.if_exists,
+            (SetQualifier::ForAllValues, None) => true,
+            (set, Some(values)) => {
+                let one;
+                let values: &[std::borrow::Cow<'_, str>] = match &values {
+                    Values::One(value) => {
+                        one = [value.clone()];
+                        &one
+                    }
+                    Values::Many(values) => values,
+                };
+                let each = |value: &std::borrow::Cow<'_, str>| self.matches_any(value, ctx) != self.negated;
+                if set == SetQualifier::ForAnyValue {
+                    values.iter().any(each)
+                } else {
+                    values.iter().all(each)
+                }
+            }
+        }
+    }
+
+    /// Whether one request value matches any policy value (the positive form of the operator).
+    fn matches_any(&self, value: &str, ctx: &dyn ConditionContext) -> bool {
+        match &self.test {
+            Test::StringEquals(templates) => {
+                templates.iter().any(|template| template.resolve(ctx).is_some_and(|expected| expected == value))
+            }
+            Test::StringEqualsIgnoreCase(templates) => templates
+                .iter()
+                .any(|template| template.resolve(ctx).is_some_and(|expected| eq_ignore_case(&expected, value))),
+            Test::StringLike(patterns) => patterns.iter().any(|pattern| pattern.matches(value, ctx)),
+            Test::Numeric(cmp, expected) => {
+                Decimal::parse(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy)))
+            }
+            Test::Date(cmp, expected) => {
+                parse_instant(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy)))
+            }
+            Test::Bool(expected) => parse_bool(value).is_some_and(|actual| expected.contains(&actual)),
+            Test::Binary(expected) => parse_base64(value).is_some_and(|actual| expected.contains(&actual)),
+            Test::Ip(networks) => value
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| networks.iter().any(|network| network.contains(&ip.to_canonical()) || network.contains(&ip))),
+            Test::Arn(patterns) => {
+                let fields = split_arn(value);
+                patterns.iter().any(|pattern| match pattern {
+                    ArnValue::Any => true,
+                    ArnValue::Pattern(pattern) => fields.is_some_and(|fields| pattern.matches_fields(&fields, ctx)),
+                })
+            }
+            Test::Null(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::policy::context::MapContext;
+    use serde_json::json;
+
+    fn holds(block: Value, ctx: &MapContext) -> bool {
+        let conditions = Condition::parse_block(&block, Version::V2012_10_17, "Condition").unwrap();
+        conditions.iter().all(|condition| condition.holds(ctx))
+    }
+
+    fn err(block: Value) -> String {
+        Condition::parse_block(&block, Version::V2012_10_17, "Condition").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn missing_keys_negation_and_if_exists() {
+        let empty = MapContext::new();
+        assert!(!holds(json!({"StringEquals": {"k": "a"}}), &empty));
+        assert!(holds(json!({"StringNotEquals": {"k": "a"}}), &empty));
+        assert!(holds(json!({"StringEqualsIfExists": {"k": "a"}}), &empty));
+        assert!(holds(json!({"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}), &empty));
+        assert!(!holds(json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}), &empty));
+        assert!(holds(json!({"Null": {"k": "true"}}), &empty));
+        assert!(!holds(json!({"Null": {"k": "false"}}), &empty));
+        let present = MapContext::new().with("K", "b");
+        assert!(holds(json!({"Null": {"k": "false"}}), &present));
+        assert!(holds(json!({"StringNotEquals": {"k": ["a", "c"]}}), &present));
+        assert!(!holds(json!({"StringNotEquals": {"k": ["a", "b"]}}), &present));
+        assert!(holds(json!({"StringEquals": {"k": ["a", "b"]}}), &present));
+    }
+
+    #[test]
+    fn set_qualifiers() {
+        let groups = MapContext::new().with_list("g", &["a", "b"]);
+        let empty = MapContext::new();
+        assert!(!holds(json!({"StringEquals": {"g": "a"}}), &groups));
+        assert!(!holds(json!({"StringNotEquals": {"g": "z"}}), &groups));
+        assert!(holds(json!({"ForAnyValue:StringEquals": {"g": "a"}}), &groups));
+        assert!(!holds(json!({"ForAllValues:StringEquals": {"g": "a"}}), &groups));
+        assert!(holds(json!({"ForAllValues:StringEquals": {"g": ["a", "b", "c"]}}), &groups));
+        assert!(!holds(json!({"ForAnyValue:StringEquals": {"g": "a"}}), &empty));
+        assert!(holds(json!({"ForAllValues:StringEquals": {"g": "a"}}), &empty));
+        assert!(holds(json!({"ForAnyValue:StringEqualsIfExists": {"g": "a"}}), &empty));
+        assert!(holds(json!({"ForAnyValue:StringNotEquals": {"g": "a"}}), &groups));
+        assert!(!holds(json!({"ForAllValues:StringNotEquals": {"g": "a"}}), &groups));
+        assert!(holds(json!({"ForAllValues:StringNotLike": {"g": "x*"}}), &groups));
+    }
+
+    #[test]
+    fn typed_families() {
+        let ctx = MapContext::new()
+            .with("n", "10.50")
+            .with("t", "2025-06-01T12:00:00Z")
+            .with("b", "TRUE")
+            .with("ip", "2001:db8::1")
+            .with("ip4", "::ffff:192.0.2.7")
+            .with("bin", "aGVsbG8=")
+            .with("arn", "arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/x");
+        assert!(holds(json!({"NumericEquals": {"n": "10.5"}}), &ctx));
+        assert!(holds(json!({"NumericLessThan": {"n": 11}}), &ctx));
+        assert!(!holds(json!({"NumericGreaterThan": {"n": 10.5}}), &ctx));
+        assert!(holds(json!({"NumericGreaterThanEquals": {"n": "10.5"}, "NumericNotEquals": {"n": "3"}}), &ctx));
+        assert!(holds(json!({"DateGreaterThan": {"t": "2025-01-01"}}), &ctx));
+        assert!(holds(json!({"DateLessThan": {"t": 1767225600}}), &ctx));
+        assert!(holds(json!({"DateEquals": {"t": "2025-06-01T14:00:00+02:00"}}), &ctx));
+        assert!(holds(json!({"Bool": {"b": true}}), &ctx));
+        assert!(holds(json!({"IpAddress": {"ip": "2001:db8::/32", "ip4": "192.0.2.0/24"}}), &ctx));
+        assert!(holds(json!({"NotIpAddress": {"ip": "2001:db9::/32"}}), &ctx));
+        assert!(holds(json!({"IpAddress": {"ip": "2001:db8::1"}}), &ctx));
+        assert!(holds(json!({"BinaryEquals": {"bin": "aGVsbG8="}}), &ctx));
+        assert!(holds(json!({"ArnLike": {"arn": "arn:aws:execute-api:*:*:api/*/GET/*"}}), &ctx));
+        assert!(holds(json!({"ArnEquals": {"arn": "arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/x"}}), &ctx));
+        assert!(!holds(json!({"ArnLike": {"arn": "arn:aws:execute-api:*:*:api/*/POST/*"}}), &ctx));
+        assert!(holds(json!({"ArnNotLike": {"arn": "arn:aws:s3:::*"}}), &ctx));
+        assert!(!holds(json!({"ArnLike": {"arn": "arn:aws:execute-api:us-*:*:*"}}), &MapContext::new().with("arn", "not-an-arn")));
+        assert!(!holds(json!({"NumericEquals": {"n": "1"}}), &MapContext::new().with("n", "abc")));
+        assert!(holds(json!({"NumericNotEquals": {"n": "1"}}), &MapContext::new().with("n", "abc")));
+    }
+
+    #[test]
+    fn string_families_and_variables() {
+        let ctx = MapContext::new().with("aws:username", "Alice").with("p", "home/Alice/docs").with("star", "a*b");
+        assert!(holds(json!({"StringEqualsIgnoreCase": {"aws:username": "alice"}}), &ctx));
+        assert!(!holds(json!({"StringEquals": {"aws:username": "alice"}}), &ctx));
+        assert!(holds(json!({"StringLike": {"p": "home/${aws:username}/*"}}), &ctx));
+        assert!(!holds(json!({"StringLike": {"p": "home/${aws:nobody}/*"}}), &ctx));
+        assert!(holds(json!({"StringNotLike": {"p": "home/${aws:nobody}/*"}}), &ctx));
+        assert!(holds(json!({"StringLike": {"p": "home/${aws:nobody, 'Alice'}/*"}}), &ctx));
+        assert!(holds(json!({"StringEquals": {"star": "a${*}b"}}), &ctx));
+        assert!(holds(json!({"StringLike": {"star": "a${*}b"}}), &ctx));
+        assert!(!holds(json!({"StringLike": {"star": "a${*}c"}}), &MapContext::new().with("star", "abbc")));
+        let legacy = Condition::parse_block(&json!({"StringEquals": {"p": "${aws:username}"}}), Version::V2008_10_17, "C").unwrap();
+        assert!(legacy[0].holds(&MapContext::new().with("p", "${aws:username}")));
+    }
+
+    #[test]
+    fn validation_names_the_path() {
+        assert_eq!(err(json!({"IpAdress": {"aws:SourceIp": "1.2.3.4"}})), "Condition.IpAdress: unknown operator");
+        assert_eq!(err(json!({"NullIfExists": {"k": "true"}})), "Condition.NullIfExists: unknown operator");
+        assert_eq!(err(json!({"IpAddress": {"aws:SourceIp": ["1.2.3.4", "1.2.3.400"]}})),
+            "Condition.IpAddress.aws:SourceIp[1]: `1.2.3.400` is not an IPv4 or IPv6 address or CIDR block");
+        assert_eq!(err(json!({"NumericLessThan": {"n": "${aws:EpochTime}"}})),
+            "Condition.NumericLessThan.n: policy variables are allowed only in string and ARN conditions");
+        assert_eq!(err(json!({"StringEquals": {"k": []}})), "Condition.StringEquals.k: expected at least one value");
+        assert_eq!(err(json!({"StringEquals": {"k": {"a": 1}}})), "Condition.StringEquals.k: expected a string, number or boolean");
+        assert_eq!(err(json!({"StringEquals": []})), "Condition.StringEquals: expected an object of condition keys");
+        assert_eq!(err(json!({"ArnLike": {"k": "arn:aws:s3"}})), "Condition.ArnLike.k: `arn:aws:s3` is not an ARN (`arn:partition:service:region:account:resource`)");
+        assert_eq!(err(json!({"DateLessThan": {"k": "tomorrow"}})), "Condition.DateLessThan.k: `tomorrow` is not an ISO 8601 date or epoch seconds");
+        assert_eq!(err(json!({"Bool": {"k": "yes"}})), "Condition.Bool.k: `yes` is not `true` or `false`");
+        assert_eq!(err(json!({"StringLike": {"k": "${oops"}})), "Condition.StringLike.k: unterminated policy variable (`${` without `}`)");
+    }
+}

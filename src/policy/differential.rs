@@ -1,0 +1,1 @@
+//! Randomized differential test against the `iam-rs` crate (written later in this file).

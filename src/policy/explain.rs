@@ -1,0 +1,150 @@
+//! Explanations: which statements decided, and on an implicit deny, why nothing allowed.
+
+use super::document::Effect;
+use std::fmt;
+
+/// Whose documents a statement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Group,
+    Client,
+    User,
+    /// A document evaluated on its own (the CLI, the corpus).
+    Policy,
+}
+
+impl SourceKind {
+    /// The configuration key the documents sit under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Group => "groups",
+            Self::Client => "clients",
+            Self::User => "users",
+            Self::Policy => "policy",
+        }
+    }
+}
+
+/// Names one statement for explanations: `groups.admins[0].Statement[2]` plus its Sid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRef {
+    pub source: SourceKind,
+    /// The group, client or user name (empty for [`SourceKind::Policy`]).
+    pub name: String,
+    pub document: usize,
+    pub statement: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+}
+
+impl StatementRef {
+    /// Where the statement is, without its Sid: `groups.admins[0].Statement[2]`, `policy[1].Statement[0]`.
+    pub fn location(&self) -> String {
+        match self.source {
+            SourceKind::Policy => format!("policy[{}].Statement[{}]", self.document, self.statement),
+            source => format!("{}.{}[{}].Statement[{}]", source.as_str(), self.name, self.document, self.statement),
+        }
+    }
+}
+
+impl fmt::Display for StatementRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.location())?;
+        if let Some(sid) = &self.sid {
+            write!(f, " ({sid})")?;
+        }
+        Ok(())
+    }
+}
+
+/// An Allow statement whose action and resource matched, but one of whose conditions did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmetCondition {
+    pub statement: StatementRef,
+    /// The operator as written.
+    pub operator: String,
+    /// The condition key as written.
+    pub key: String,
+    /// Whether the request had the key at all.
+    pub key_present: bool,
+}
+
+impl fmt::Display for UnmetCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let absent = if self.key_present { "" } else { ", key absent" };
+        write!(f, "{}: Condition.{}.{} does not hold{absent}", self.statement, self.operator, self.key)
+    }
+}
+
+/// The three outcomes of IAM evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyDecision {
+    Allow,
+    ExplicitDeny,
+    ImplicitDeny,
+}
+
+impl PolicyDecision {
+    /// `allow`, `explicit_deny` or `implicit_deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::ExplicitDeny => "explicit_deny",
+            Self::ImplicitDeny => "implicit_deny",
+        }
+    }
+}
+
+/// Why a request was not allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyWhy {
+    /// No group, client or user of the caller has a document.
+    NoDocuments,
+    /// Documents apply, but no Allow statement matches the action and resource.
+    NoAllow,
+    /// Allow statements match the action and resource, but their conditions do not hold.
+    ConditionsNotMet(Vec<UnmetCondition>),
+    /// These Deny statements apply.
+    Denied(Vec<StatementRef>),
+}
+
+impl fmt::Display for DenyWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |items: Vec<String>| items.join("; ");
+        match self {
+            Self::NoDocuments => f.write_str("no policy document applies to the caller"),
+            Self::NoAllow => f.write_str("no Allow statement matches the action and resource"),
+            Self::ConditionsNotMet(unmet) => {
+                write!(f, "conditions not met: {}", join(unmet.iter().map(ToString::to_string).collect()))
+            }
+            Self::Denied(statements) => {
+                write!(f, "denied by {}", join(statements.iter().map(ToString::to_string).collect()))
+            }
+        }
+    }
+}
+
+/// A decision, the statements that made it (the matching Denies, or else the matching Allows), and what an
+/// implicit deny needs to be explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub decision: PolicyDecision,
+    pub statements: Vec<StatementRef>,
+    /// Allow statements that matched the action and resource but not their conditions (kept on implicit deny).
+    pub unmet: Vec<UnmetCondition>,
+    /// How many documents applied to the caller.
+    pub documents: usize,
+}
+
+impl Evaluation {
+    /// Why the request was denied; `None` when it was allowed.
+    pub fn why(&self) -> Option<DenyWhy> {
+        match self.decision {
+            PolicyDecision::Allow => None,
+            PolicyDecision::ExplicitDeny => Some(DenyWhy::Denied(self.statements.clone())),
+            PolicyDecision::ImplicitDeny if self.documents == 0 => Some(DenyWhy::NoDocuments),
+            PolicyDecision::ImplicitDeny if self.unmet.is_empty() => Some(DenyWhy::NoAllow),
+            PolicyDecision::ImplicitDeny => Some(DenyWhy::ConditionsNotMet(self.unmet.clone())),
+        }
+    }
+}

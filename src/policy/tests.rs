@@ -1,0 +1,148 @@
+//! Store-level tests: documents per group, client and user; errors with paths; warnings; both evaluators.
+
+#![allow(clippy::unwrap_used)]
+use super::*;
+use serde_json::json;
+
+fn api() -> ApiTarget {
+    ApiTarget {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        api_id: "a1b2c3d4e5".into(),
+        stage: "dev".into(),
+    }
+}
+
+fn store(policies: Value) -> Result<PolicyStore, PolicyError> {
+    let raw: RawPolicies = serde_json::from_value(policies).unwrap();
+    PolicyStore::compile(&raw, &api(), "policies")
+}
+
+const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/petstore/v1/pets";
+
+fn principal(groups: &[String]) -> Principal<'_> {
+    Principal { groups, client_id: Some("app"), username: Some("alice") }
+}
+
+/// Both evaluators, asserted equal.
+fn evaluate(store: &PolicyStore, principal: &Principal<'_>, arn: &str, ctx: &dyn ConditionContext) -> Evaluation {
+    let compiled = store.evaluate(principal, INVOKE, arn, ctx);
+    assert_eq!(compiled, store.evaluate_linear(principal, INVOKE, arn, ctx), "{arn}");
+    compiled
+}
+
+#[test]
+fn allow_deny_and_implicit_deny() {
+    let store = store(json!({"groups": {
+        "vets": {"Version": "2012-10-17", "Statement": [{"Sid": "PetStore-API", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/*/petstore/v1/*"}]},
+        "banned": {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "EXECUTE-API:*", "Resource": "*"}}
+    }}))
+    .unwrap();
+    let vets = ["vets".to_owned()];
+    let allowed = evaluate(&store, &principal(&vets), ARN, &NoContext);
+    assert_eq!(allowed.decision, PolicyDecision::Allow);
+    assert_eq!(allowed.statements[0].to_string(), "groups.vets[0].Statement[0] (PetStore-API)");
+    let both = ["vets".to_owned(), "banned".to_owned()];
+    let denied = evaluate(&store, &principal(&both), ARN, &NoContext);
+    assert_eq!(denied.decision, PolicyDecision::ExplicitDeny);
+    assert_eq!(denied.statements[0].name, "banned");
+    let other = evaluate(&store, &principal(&vets), &ARN.replace("v1", "v2"), &NoContext);
+    assert_eq!(other.decision, PolicyDecision::ImplicitDeny);
+    assert_eq!(other.why(), Some(DenyWhy::NoAllow));
+    let nobody = evaluate(&store, &principal(&[]), ARN, &NoContext);
+    assert_eq!(nobody.decision, PolicyDecision::ImplicitDeny);
+    assert_eq!(nobody.why(), Some(DenyWhy::NoDocuments));
+    assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+}
+
+#[test]
+fn clients_users_not_action_not_resource_and_shorthand() {
+    let store = store(json!({
+        "clients": {"app": [{"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "execute-api:/dev/GET/*"}]}]},
+        "users": {"alice": {"Statement": [{"Effect": "Deny", "Action": "*", "NotResource": "execute-api:/*/GET/petstore/*"}]}}
+    }))
+    .unwrap();
+    let evaluation = evaluate(&store, &principal(&[]), ARN, &NoContext);
+    assert_eq!(evaluation.decision, PolicyDecision::Allow);
+    let post = evaluate(&store, &principal(&[]), &ARN.replace("GET/petstore", "POST/x"), &NoContext);
+    assert_eq!(post.decision, PolicyDecision::ExplicitDeny);
+    let other_api = evaluate(&store, &principal(&[]), &ARN.replace("a1b2c3d4e5", "zzzzzzzzzz"), &NoContext);
+    assert_eq!(other_api.decision, PolicyDecision::ExplicitDeny);
+}
+
+#[test]
+fn conditions_explain_an_implicit_deny() {
+    let store = store(json!({"groups": {"office": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Office", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}}}))
+    .unwrap();
+    let office = ["office".to_owned()];
+    let inside = MapContext::new().with("aws:SourceIp", "192.0.2.10");
+    assert_eq!(evaluate(&store, &principal(&office), ARN, &inside).decision, PolicyDecision::Allow);
+    let outside = MapContext::new().with("aws:SourceIp", "198.51.100.1");
+    let denied = evaluate(&store, &principal(&office), ARN, &outside);
+    assert_eq!(denied.decision, PolicyDecision::ImplicitDeny);
+    assert_eq!(
+        denied.why().unwrap().to_string(),
+        "conditions not met: groups.office[0].Statement[0] (Office): Condition.IpAddress.aws:SourceIp does not hold"
+    );
+    let absent = evaluate(&store, &principal(&office), ARN, &NoContext);
+    assert!(absent.why().unwrap().to_string().ends_with("does not hold, key absent"));
+}
+
+#[test]
+fn errors_name_the_path() {
+    let cases = [
+        (json!({"groups": {"admins": {"Statement": [{"Effect": "allow", "Action": "*", "Resource": "*"}]}}}),
+         "policies.groups.admins.Statement[0].Effect: must be exactly `Allow` or `Deny`"),
+        (json!({"groups": {"admins": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:x"}]}}}),
+         "policies.groups.admins.Statement[0].Resource: `arn:aws:x` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"),
+        (json!({"users": {"a": [{"Statement": []}, {"Statement": {"Effect": "Allow", "Action": "*"}}]}}),
+         "policies.users.a[1].Statement: one of `Resource` or `NotResource` is required"),
+        (json!({"groups": {"g": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": ["*", 3], "Resource": "*"}}}}),
+         "policies.groups.g.Statement.Action[1]: expected a string"),
+        (json!({"groups": {"g": {"Statment": []}}}), "policies.groups.g.Statment: unknown policy element"),
+        (json!({"groups": {"g": {"Version": "2012-10-18", "Statement": []}}}), "policies.groups.g.Version: must be `2012-10-17` or `2008-10-17`"),
+        (json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "Invoke", "Resource": "*"}}}}),
+         "policies.groups.g.Statement.Action: `Invoke` is not `*` or `service:action`"),
+        (json!({"groups": {"admins": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"IpAdress": {"aws:SourceIp": "192.0.2.0/24"}}}]}}}),
+         "policies.groups.admins.Statement[2].Condition.IpAdress: unknown operator"),
+        (json!({"groups": {"g": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:execute-api:${aws:username}:*:*"}}}}),
+         "policies.groups.g.Statement.Resource: policy variables are allowed only in the resource part of an ARN (after the fifth colon)"),
+        (json!({"groups": {"g": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "execute-api:${x}", "Resource": "*"}}}}),
+         "policies.groups.g.Statement.Action: policy variables are not allowed in actions"),
+    ];
+    for (policies, expected) in cases {
+        assert_eq!(store(policies).unwrap_err().to_string(), expected);
+    }
+}
+
+#[test]
+fn warnings_for_statements_that_never_match() {
+    let store = store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ["arn:aws:execute-api:*:*:*/dev/ANY/*", "arn:aws:execute-api:eu-west-1:*:*", "arn:aws:s3:::bucket/*", "execute-api:/prod/GET/*"]},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1", "claim:cognito:groups": "a"}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/users/${aws:userid}"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/get/*"}
+    ]}}}))
+    .unwrap();
+    let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    let expected = [
+        "policies.groups.g.Statement[0].Action: does not apply to `execute-api:Invoke`",
+        "policies.groups.g.Statement[1].Resource[0]: `arn:aws:execute-api:*:*:*/dev/ANY/*`: its method segment `ANY` is not a verb",
+        "policies.groups.g.Statement[1].Resource[1]: `arn:aws:execute-api:eu-west-1:*:*` never matches a request to this API: its region never matches `us-east-1`",
+        "policies.groups.g.Statement[1].Resource[2]: `arn:aws:s3:::bucket/*` never matches a request to this API: its service never matches `execute-api`",
+        "policies.groups.g.Statement[1].Resource[3]: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/*` never matches a request to this API: its resource part never starts `a1b2c3d4e5/dev/`",
+        "policies.groups.g.Statement[2].Condition.StringEquals.aws:SourceVpc: `aws:SourceVpc` is never present in this authorizer's requests (see docs/condition-keys.md): the condition is always false",
+        "policies.groups.g.Statement[2].Condition.StringEquals.claim:cognito:groups: `claim:cognito:groups` is multi-valued",
+        "policies.groups.g.Statement[3].Resource: variable `${aws:userid}` is never set",
+        "policies.groups.g.Statement[4].Resource: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/get/*` never matches a request to this API: no method fits",
+    ];
+    assert_eq!(warnings.len(), expected.len(), "{warnings:#?}");
+    for (warning, expected) in warnings.iter().zip(expected) {
+        assert!(warning.starts_with(expected), "{warning}\nwanted: {expected}");
+    }
+}

@@ -1,0 +1,191 @@
+//! Policy variables (`Version` 2012-10-17 only): `${key}`, `${key, 'default'}` and the escapes `${*}`, `${?}`,
+//! `${$}`. Strings are split into pieces once, at load; a request only fills in the variables.
+
+use super::context::{ConditionContext, KeyName, Values};
+use std::borrow::Cow;
+
+/// A `${key}` or `${key, 'default'}` reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Variable {
+    pub key: KeyName,
+    pub default: Option<String>,
+}
+
+impl Variable {
+    /// The value for this request: a single-valued key, else the default; `None` when there is neither.
+    ///
+    /// Multi-valued keys never substitute (IAM allows only single-valued keys as variables).
+    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Option<Cow<'a, str>> {
+        match ctx.values(&self.key) {
+            Some(Values::One(value)) => Some(value),
+            _ => self.default.as_deref().map(Cow::Borrowed),
+        }
+    }
+}
+
+/// A parsed stretch of a policy string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Text(String),
+    /// `*` where wildcards apply.
+    Star,
+    /// `?` where wildcards apply.
+    One,
+    Var(Variable),
+}
+
+/// The end of a `${...}` starting at `open` (the index of `}`), skipping a single-quoted default.
+fn variable_end(text: &str, open: usize) -> Option<usize> {
+    let mut quoted = false;
+    for (index, c) in text.char_indices().skip_while(|(index, _)| *index < open + 2) {
+        match c {
+            '\'' => quoted = !quoted,
+            '}' if !quoted => return Some(index),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_variable(inner: &str) -> Result<Variable, String> {
+    let (key, default) = match inner.split_once(',') {
+        None => (inner.trim(), None),
+        Some((key, default)) => {
+            let default = default.trim();
+            let value = default
+                .strip_prefix('\'')
+                .and_then(|rest| rest.strip_suffix('\''))
+                .ok_or_else(|| format!("default of `${{{inner}}}` must be single-quoted, as in `${{key, 'value'}}`"))?;
+            (key.trim(), Some(value.to_owned()))
+        }
+    };
+    if key.is_empty() || key.contains(|c: char| c.is_whitespace() || matches!(c, '$' | '{' | '}' | '\'' | ',')) {
+        return Err(format!("`${{{inner}}}` is not a policy variable"));
+    }
+    Ok(Variable { key: KeyName::new(key), default })
+}
+
+/// Splits `text` into pieces. With `variables` (2012-10-17) `${...}` is a variable or an escape; without, it is
+/// literal text. With `wildcards`, `*` and `?` are wildcards; an escaped `${*}` or `${?}` never is.
+pub(crate) fn parse_pieces(text: &str, variables: bool, wildcards: bool) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut at = 0usize;
+    let flush = |literal: &mut String, pieces: &mut Vec<Piece>| {
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(literal)));
+        }
+    };
+    while let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) {
+        if variables && c == '$' && text.get(at + 1..).is_some_and(|rest| rest.starts_with('{')) {
+            let end = variable_end(text, at).ok_or("unterminated policy variable (`${` without `}`)")?;
+            let inner = text.get(at + 2..end).unwrap_or_default();
+            at = end + 1;
+            match inner {
+                "*" | "?" | "$" => literal.push_str(inner),
+                _ => {
+                    let variable = parse_variable(inner)?;
+                    flush(&mut literal, &mut pieces);
+                    pieces.push(Piece::Var(variable));
+                }
+            }
+            continue;
+        }
+        at += c.len_utf8();
+        match c {
+            '*' if wildcards => {
+                flush(&mut literal, &mut pieces);
+                pieces.push(Piece::Star);
+            }
+            '?' if wildcards => {
+                flush(&mut literal, &mut pieces);
+                pieces.push(Piece::One);
+            }
+            other => literal.push(other),
+        }
+    }
+    flush(&mut literal, &mut pieces);
+    Ok(pieces)
+}
+
+/// A literal string that may hold variables (`StringEquals` values and the like).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Template {
+    Fixed(String),
+    Variables(Vec<Piece>),
+}
+
+impl Template {
+    /// Compiles pieces parsed without wildcards.
+    pub(crate) fn new(pieces: Vec<Piece>) -> Self {
+        if pieces.iter().any(|piece| matches!(piece, Piece::Var(_))) {
+            return Self::Variables(pieces);
+        }
+        let mut text = String::new();
+        for piece in &pieces {
+            match piece {
+                Piece::Text(literal) => text.push_str(literal),
+                Piece::Star => text.push('*'),
+                Piece::One => text.push('?'),
+                Piece::Var(_) => {}
+            }
+        }
+        Self::Fixed(text)
+    }
+
+    /// The text for this request; `None` when a variable has no value and no default.
+    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Option<Cow<'a, str>> {
+        match self {
+            Self::Fixed(text) => Some(Cow::Borrowed(text)),
+            Self::Variables(pieces) => {
+                let mut text = String::new();
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(literal) => text.push_str(literal),
+                        Piece::Star => text.push('*'),
+                        Piece::One => text.push('?'),
+                        Piece::Var(variable) => text.push_str(&variable.resolve(ctx)?),
+                    }
+                }
+                Some(Cow::Owned(text))
+            }
+        }
+    }
+}
+
+/// Every variable in `pieces`.
+pub(crate) fn variables(pieces: &[Piece]) -> impl Iterator<Item = &Variable> {
+    pieces.iter().filter_map(|piece| match piece {
+        Piece::Var(variable) => Some(variable),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn text(s: &str) -> Piece {
+        Piece::Text(s.to_owned())
+    }
+
+    #[test]
+    fn variables_defaults_and_escapes() {
+        let pieces = parse_pieces("home/${aws:username}/*", true, true).unwrap();
+        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces[0], text("home/"));
+        assert!(matches!(&pieces[1], Piece::Var(v) if v.key.lower() == "aws:username" && v.default.is_none()));
+        assert_eq!(pieces[3], Piece::Star);
+        let pieces = parse_pieces("${claim:custom:team, 'company-wide'}", true, true).unwrap();
+        assert!(matches!(&pieces[0], Piece::Var(v) if v.default.as_deref() == Some("company-wide")));
+        let pieces = parse_pieces("${x, 'a}b'}", true, true).unwrap();
+        assert!(matches!(&pieces[0], Piece::Var(v) if v.default.as_deref() == Some("a}b")));
+        assert_eq!(parse_pieces("a${*}b${?}${$}", true, true).unwrap(), vec![text("a*b?$")]);
+        assert_eq!(parse_pieces("${aws:username}", false, false).unwrap(), vec![text("${aws:username}")]);
+        assert_eq!(parse_pieces("a${*}", false, true).unwrap(), vec![text("a${"), Piece::Star, text("}")]);
+        assert!(parse_pieces("a${b", true, true).is_err());
+        assert!(parse_pieces("${}", true, true).is_err());
+        assert!(parse_pieces("${a, b}", true, true).is_err());
+    }
+}
