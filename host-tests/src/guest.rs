@@ -56,7 +56,8 @@ pub(crate) fn alloc(caller: &mut Caller<'_, HostState>, size: u32) -> wasmtime::
     state.restriction = Restriction::Malloc;
     state.active = 0;
     state.effective = None;
-    let index = state.record(Direction::HostToVm, 0, "malloc", size.to_string(), String::new());
+    let name = state.malloc_name;
+    let index = state.record(Direction::HostToVm, 0, name, size.to_string(), String::new());
     // Wasm passes sizes as i32; the bit pattern is the u32 size.
     let result = malloc.call(&mut *caller, size as i32);
     let state = caller.data_mut();

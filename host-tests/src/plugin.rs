@@ -135,12 +135,14 @@ impl Plugin {
             .instantiate(&mut store)
             .map_err(|e| classify("instantiate", &e, call_timeout))?;
         let memory = instance.get_memory(&mut store, "memory");
-        let malloc = instance
-            .get_typed_func::<i32, i32>(&mut store, "malloc")
-            .or_else(|_| instance.get_typed_func::<i32, i32>(&mut store, "proxy_on_memory_allocate"))
-            .ok();
+        // Envoy prefers the deprecated `malloc` and falls back to `proxy_on_memory_allocate`.
+        let (malloc, malloc_name) = match instance.get_typed_func::<i32, i32>(&mut store, "malloc") {
+            Ok(f) => (Some(f), "malloc"),
+            Err(_) => (instance.get_typed_func::<i32, i32>(&mut store, "proxy_on_memory_allocate").ok(), "proxy_on_memory_allocate"),
+        };
         store.data_mut().memory = memory;
         store.data_mut().malloc = malloc;
+        store.data_mut().malloc_name = malloc_name;
         let cb = Callbacks::new(&instance, &mut store);
         let mut plugin = Plugin {
             runtime,

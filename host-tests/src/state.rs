@@ -85,6 +85,8 @@ pub(crate) struct HostState {
     pub(crate) shared: Arc<Shared>,
     pub(crate) memory: Option<Memory>,
     pub(crate) malloc: Option<TypedFunc<i32, i32>>,
+    /// The allocator's export name (`malloc` or `proxy_on_memory_allocate`), for call records.
+    pub(crate) malloc_name: &'static str,
     pub(crate) restriction: Restriction,
     /// The context the host called into.
     pub(crate) active: u32,
@@ -127,6 +129,7 @@ impl HostState {
             shared,
             memory: None,
             malloc: None,
+            malloc_name: "malloc",
             restriction: Restriction::None,
             active: 0,
             effective: None,

@@ -671,5 +671,40 @@ fn wasip1_modules_use_proxy_on_memory_allocate_and_log_through_stdout() {
     assert_eq!(results[2], "errno 0");
     plugin.http_request(&request("GET", "/wasi", &[])).unwrap();
     assert_eq!(messages(&plugin), ["hello from stdout", "/wasi"]);
+    assert!(plugin.host_calls().iter().any(|c| c.function == "proxy_on_memory_allocate"), "{}", show(&plugin));
     assert_eq!(plugin.logs()[0].level, LogLevel::Info);
+}
+
+#[test]
+fn the_access_log_reads_the_request_but_changes_nothing() {
+    let body = r#"
+      (data (i32.const 1024) ":pathx-new")
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))
+      (func (export "proxy_on_log") (param i32)
+        (drop (call $get_value (i32.const 0) (i32.const 1024) (i32.const 5) (i32.const 0) (i32.const 4)))
+        ;; No response went through this stream: missing maps read as NotFound in the access log.
+        (drop (call $get_value (i32.const 2) (i32.const 1024) (i32.const 5) (i32.const 0) (i32.const 4)))
+        (drop (call $add_value (i32.const 0) (i32.const 1029) (i32.const 5) (i32.const 1029) (i32.const 5))))"#;
+    let mut plugin = start(&with_callbacks(body));
+    let outcome = plugin.http_request(&request("GET", "/logged", &[])).unwrap();
+    assert_eq!(header(forwarded(&outcome), "x-new"), None);
+    let results: Vec<_> = calls(&plugin, Direction::VmToHost).into_iter().map(|c| c.result).collect();
+    assert_eq!(results, ["Ok \"/logged\"", "NotFound", "BadArgument"], "{}", show(&plugin));
+}
+
+#[test]
+fn ticks_reach_the_root_context_once_a_period_is_set() {
+    let body = r#"
+      (data (i32.const 1024) "tick")
+      (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (drop (call $set_tick (i32.const 1000))) (i32.const 1))
+      (func (export "proxy_on_tick") (param i32) (drop (call $log (i32.const 2) (i32.const 1024) (i32.const 4))))"#;
+    let mut plugin = start(&with_callbacks(body));
+    assert_eq!(only_call(&plugin, "proxy_set_tick_period_milliseconds").args, "1000 ms");
+    assert!(plugin.tick().unwrap());
+    assert_eq!(callbacks(&plugin), ["proxy_on_tick"]);
+    assert_eq!(calls(&plugin, Direction::HostToVm)[0].context_id, 1);
+    assert_eq!(messages(&plugin), ["tick"]);
+
+    let mut quiet = start(&with_callbacks(r#"(func (export "proxy_on_tick") (param i32) (unreachable))"#));
+    assert!(!quiet.tick().unwrap(), "no period was set");
 }
