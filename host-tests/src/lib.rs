@@ -10,6 +10,8 @@
 //! which buffers and maps exist in which callback, call restrictions during start-up, the order of
 //! callbacks). Where this host simplifies, the item's documentation says so.
 
+#![warn(missing_docs)]
+
 mod abi;
 mod env;
 mod error;
