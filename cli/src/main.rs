@@ -1,1 +1,68 @@
-fn main() {}
+//! The `authz` command: decide requests with the core or the built filter, mint development keys and tokens,
+//! and run scenario corpora.
+
+mod answer;
+mod check;
+mod engine;
+mod input;
+mod keygen;
+mod scenario;
+mod token;
+mod wasm;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const EXIT_CODES: &str = "Exit status: 0 when everything was as asked, 1 when some input line was malformed or some \
+answer was not the expected one, 2 when the command could not run (bad arguments, unreadable or invalid files).";
+
+/// Amazon Cognito token and execute-api policy authorizer: local checks, keys, tokens and corpora.
+#[derive(Debug, Parser)]
+#[command(name = "authz", version, propagate_version = true, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Check(check::CheckArgs),
+    Keygen(keygen::KeygenArgs),
+    Token(token::TokenArgs),
+    Scenario(scenario::ScenarioArgs),
+}
+
+/// How a command ended when nothing went wrong with the command itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything was as asked.
+    Clean,
+    /// The command ran to the end but some input was malformed or some answer was not the expected one.
+    WithProblems,
+}
+
+/// Unix seconds from the system clock, for commands whose `now` was not given.
+pub fn clock_now() -> anyhow::Result<u64> {
+    let elapsed =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_err(|_| anyhow::anyhow!("the system clock is before 1970"))?;
+    Ok(elapsed.as_secs())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Token(args) => token::run(&args),
+        Command::Scenario(args) => scenario::run(&args),
+    };
+    match result {
+        Ok(Finished::Clean) => ExitCode::SUCCESS,
+        Ok(Finished::WithProblems) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("authz: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `authz check`: requests as JSON lines on stdin, one decision per line on stdout.
+
+use crate::answer::error_line;
+use crate::engine::Engine;
+use crate::input::parse_check_line;
+use crate::{clock_now, Finished};
+use anyhow::Context as _;
+use clap::Args;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+const CHECK_HELP: &str = r#"Input, one JSON object per line (blank lines are skipped):
+  {"method": "GET", "path": "/pets/1?x=1", "headers": {"authorization": "Bearer ..."},
+   "source_ip": "192.0.2.10", "now": 1763800000}
+  `headers` may also be a list of [name, value] pairs, to repeat a name. `now` (unix seconds) defaults to
+  the system clock; `headers` and `source_ip` are optional.
+
+Output, one JSON object per input line:
+  {"status": 200, "decision": "allow", "reason": "...", "headers": {...}}
+  `decision` is allow, unauthorized, deny or bad_request; `headers` are the identity headers added upstream
+  on allow, or the local response's headers otherwise; `rewrite_path` appears when the upstream receives a
+  normalised path. A malformed line gives {"error": "line N: ..."}, the rest are still decided, and the exit
+  status is 1."#;
+
+/// Decide requests read as JSON lines from stdin.
+#[derive(Debug, Args)]
+#[command(after_help = CHECK_HELP)]
+pub struct CheckArgs {
+    /// The authorizer configuration (JSON), as given to the filter.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Run the requests through this proxy-wasm module (e.g. dist/authz.wasm) inside the wasmtime host
+    /// instead of the core built into this command.
+    #[arg(long, value_name = "FILE")]
+    wasm: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(args: &CheckArgs) -> anyhow::Result<Finished> {
+    let config = std::fs::read(&args.config).with_context(|| format!("cannot read `{}`", args.config.display()))?;
+    let mut engine =
+        Engine::load(&config, args.wasm.as_deref()).with_context(|| format!("--config {}", args.config.display()))?;
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut finished = Finished::Clean;
+    for (index, line) in stdin.lines().enumerate() {
+        let number = index + 1;
+        let line = line.with_context(|| format!("cannot read line {number} of the input"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let output = match parse_check_line(&line) {
+            Ok(parsed) => {
+                let now = match parsed.now {
+                    Some(now) => now,
+                    None => clock_now()?,
+                };
+                let answer = engine.decide(&parsed.request, now).with_context(|| format!("line {number}"))?;
+                answer.to_json_line()
+            }
+            Err(message) => {
+                finished = Finished::WithProblems;
+                error_line(&format!("line {number}: {message}"))
+            }
+        };
+        // Flushed per line so that a caller can write a request and wait for its answer.
+        writeln!(stdout, "{output}").and_then(|()| stdout.flush()).context("cannot write to stdout")?;
+    }
+    Ok(finished)
+}

@@ -1,0 +1,109 @@
+//! Every corpus in policies/scenarios through `authz check` and `authz scenario`, with keys minted here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use authz::scenario::Scenario;
+use common::{arg, authz, scratch, workspace};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn corpora() -> Vec<PathBuf> {
+    let dir = workspace().join("policies/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().and_then(|e| e.to_str()) == Some("json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no corpus in {}", dir.display());
+    files
+}
+
+/// A corpus loaded (keys minted), its configuration written for `--config`, its cases as `check` input lines.
+struct Prepared {
+    name: String,
+    scenario: Scenario,
+    config: PathBuf,
+    input: String,
+}
+
+fn prepare(path: &std::path::Path) -> Prepared {
+    let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let scenario = Scenario::load(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let config = scratch(&format!("corpus-{name}")).join("config.json");
+    std::fs::write(&config, scenario.config_bytes()).unwrap();
+    let input: Vec<String> = scenario
+        .cases
+        .iter()
+        .map(|case| {
+            let request = &case.request;
+            let mut line = json!({"method": request.method, "path": request.path, "headers": request.headers,
+                                  "now": scenario.now});
+            if let Some(ip) = request.source_ip {
+                line["source_ip"] = json!(ip.to_string());
+            }
+            line.to_string()
+        })
+        .collect();
+    Prepared { name, scenario, config, input: input.join("\n") }
+}
+
+/// Checks every answer against the corpus's expectations; returns the answers.
+fn check_against_expectations(prepared: &Prepared, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["check", "--config", arg(&prepared.config)];
+    args.extend_from_slice(extra);
+    let run = authz(&args, &prepared.input).expect_code(0);
+    let answers = run.json_lines();
+    assert_eq!(answers.len(), prepared.scenario.cases.len(), "{}", run.stdout);
+    for (case, answer) in prepared.scenario.cases.iter().zip(&answers) {
+        let context = format!("{}: {}: {answer}", prepared.name, case.name);
+        assert_eq!(answer["status"].as_u64(), Some(u64::from(case.expect.status)), "{context}");
+        if let Some(reason) = &case.expect.reason {
+            assert!(answer["reason"].as_str().unwrap().contains(reason.as_str()), "{context}: wanted `{reason}`");
+        }
+        if let Some(upstream) = &case.expect.upstream {
+            let sent: BTreeMap<String, String> = serde_json::from_value(answer["headers"].clone()).unwrap();
+            assert_eq!(&sent, upstream, "{context}");
+        }
+    }
+    answers
+}
+
+#[test]
+fn every_corpus_through_check_natively() {
+    let mut ran = 0;
+    for path in corpora() {
+        let prepared = prepare(&path);
+        ran += check_against_expectations(&prepared, &[]).len();
+    }
+    assert!(ran >= 30, "only {ran} cases ran");
+}
+
+#[test]
+fn scenario_command_passes_every_corpus_and_reports_a_mismatch() {
+    let files = corpora();
+    let args: Vec<&str> = std::iter::once("scenario").chain(files.iter().map(|path| arg(path))).collect();
+    let run = authz(&args, "").expect_code(0);
+    assert!(run.stdout.contains(" 0 failed"), "{}", run.stdout);
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+
+    // The same corpus with one expectation turned wrong.
+    let mut corpus: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    let case = &mut corpus["cases"][0];
+    let wrong = if case["expect"]["status"] == 200 { 403 } else { 200 };
+    case["expect"]["status"] = json!(wrong);
+    let name = case["name"].as_str().unwrap().to_owned();
+    let altered = scratch("altered-corpus").join("altered.json");
+    std::fs::write(&altered, corpus.to_string()).unwrap();
+    let run = authz(&["scenario", arg(&altered)], "").expect_code(1);
+    let failing: Vec<&str> = run.stdout.lines().filter(|line| line.contains("FAIL")).collect();
+    assert_eq!(failing.len(), 1, "{}", run.stdout);
+    assert!(failing[0].contains(&name), "{}", run.stdout);
+    assert!(run.stdout.contains(" 1 failed"), "{}", run.stdout);
+
+    std::fs::write(&altered, "{\"description\": 1}").unwrap();
+    let run = authz(&["scenario", arg(&altered)], "").expect_code(2);
+    assert!(run.stderr.contains("altered.json"), "{}", run.stderr);
+}
