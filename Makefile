@@ -40,6 +40,10 @@ lint:
 e2e: wasm
 	$(CARGO) test --locked --release -p authz-e2e
 
+## Mints a dev key, starts real Envoy with the filter, sends scripted requests and prints what was decided.
+demo: build
+	$(CARGO) run --locked --release -p authz-e2e --bin demo
+
 clean:
 	$(CARGO) clean
 	rm -rf dist
