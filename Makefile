@@ -40,6 +40,10 @@ lint:
 e2e: wasm
 	$(CARGO) test --locked --release -p authz-e2e
 
+## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline.
+bench:
+	$(CARGO) bench --locked -p authz --bench policy
+
 ## Mints a dev key, starts real Envoy with the filter, sends scripted requests and prints what was decided.
 demo: build
 	$(CARGO) run --locked --release -p authz-e2e --bin demo

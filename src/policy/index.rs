@@ -1,14 +1,18 @@
 //! The compiled index: which statements can possibly match a request, found without looking at the others.
 //!
-//! Every ARN pattern in a `Resource` has a longest literal run in its resource part (`/GET/pets/` in
-//! `arn:aws:execute-api:*:*:*/*/GET/pets/*`); a request ARN can only match if its resource part contains that
-//! run. All runs of a statement set go into one Aho-Corasick automaton, so one pass over the request's resource
-//! part (a few dozen bytes) yields the candidates, whatever the number of statements. Statements without such a
+//! Every ARN pattern in a `Resource` has literal runs in its resource part (`/GET/pets/` in
+//! `arn:aws:execute-api:*:*:*/*/GET/pets/*`); a request ARN can only match if its resource part contains each
+//! of them. One run per pattern (its rarest run of useful length) goes into one Aho-Corasick automaton per
+//! statement set, so one pass over the request's resource part (a few dozen bytes) yields the candidates,
+//! whatever the number of statements. Statements without such a
 //! run (`*`, `NotResource`, `arn:aws:execute-api:*:*:*`) are always candidates. The full matcher then decides
 //! each candidate, so the index can only narrow, never change, a decision.
 
 use super::document::{ResourcePattern, Statement};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+/// Runs shorter than this (`/`, `GET`) occur in most requests and are chosen only when nothing better exists.
+const MIN_SELECTIVE_RUN: usize = 4;
 
 const ROOT: usize = 0;
 
@@ -135,28 +139,53 @@ pub(crate) struct StatementIndex {
 impl StatementIndex {
     /// Indexes `statements`; ids are positions in the slice.
     pub(crate) fn build<'a>(statements: impl Iterator<Item = &'a Statement>) -> Self {
-        let mut automaton = Automaton::new();
-        let mut always = Vec::new();
-        for (id, statement) in statements.enumerate() {
-            let mut runs = Vec::new();
-            let mut unindexable = statement.resource.negated;
+        // Per statement: the literal runs of each ARN pattern, or `None` when some pattern has none.
+        let mut runs_of: Vec<Option<Vec<Vec<String>>>> = Vec::new();
+        for statement in statements {
+            let mut patterns = Some(Vec::new());
+            if statement.resource.negated {
+                patterns = None;
+            }
             for (pattern, _) in &statement.resource.patterns {
-                match pattern {
-                    ResourcePattern::Any => unindexable = true,
-                    ResourcePattern::Arn(arn) => {
-                        let run = arn.resource.longest_literal();
-                        if run.is_empty() {
-                            unindexable = true;
+                match (pattern, patterns.as_mut()) {
+                    (ResourcePattern::Arn(arn), Some(found)) => {
+                        let runs = arn.resource.literal_runs();
+                        if runs.is_empty() {
+                            patterns = None;
+                        } else {
+                            found.push(runs);
                         }
-                        runs.push(run);
                     }
+                    _ => patterns = None,
                 }
             }
-            if unindexable {
+            runs_of.push(patterns);
+        }
+        // How many patterns share each run: a run shared by many (`a1b2c3d4e5/dev/GET/users/` in front of a
+        // variable) makes a poor anchor, so each pattern is filed under its rarest run of useful length.
+        let mut shared: HashMap<&str, usize> = HashMap::new();
+        for runs in runs_of.iter().flatten().flatten() {
+            let mut distinct: Vec<&String> = runs.iter().collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            for run in distinct {
+                *shared.entry(run.as_str()).or_default() += 1;
+            }
+        }
+        let mut automaton = Automaton::new();
+        let mut always = Vec::new();
+        for (id, patterns) in runs_of.iter().enumerate() {
+            let Some(patterns) = patterns else {
                 always.push(id);
-            } else {
-                for run in runs {
-                    automaton.insert(run.as_bytes(), id);
+                continue;
+            };
+            for runs in patterns {
+                let anchor = runs.iter().min_by_key(|run| {
+                    let short = run.len() < MIN_SELECTIVE_RUN;
+                    (short, shared.get(run.as_str()).copied().unwrap_or(0), std::cmp::Reverse(run.len()))
+                });
+                if let Some(anchor) = anchor {
+                    automaton.insert(anchor.as_bytes(), id);
                 }
             }
         }

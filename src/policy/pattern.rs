@@ -188,25 +188,24 @@ impl Pattern {
         }
     }
 
-    /// The longest run of literal characters: text any match must contain (for the index).
-    pub(crate) fn longest_literal(&self) -> String {
-        let mut best = String::new();
+    /// The maximal runs of literal characters: text any match must contain (for the index).
+    pub(crate) fn literal_runs(&self) -> Vec<String> {
+        let mut runs = Vec::new();
         let mut run = String::new();
         for tok in self.widened() {
             match tok {
                 Tok::Char(c) => run.push(c),
                 Tok::One | Tok::Star => {
-                    if run.len() > best.len() {
-                        best = std::mem::take(&mut run);
+                    if !run.is_empty() {
+                        runs.push(std::mem::take(&mut run));
                     }
-                    run.clear();
                 }
             }
         }
-        if run.len() > best.len() {
-            best = run;
+        if !run.is_empty() {
+            runs.push(run);
         }
-        best
+        runs
     }
 }
 
@@ -360,6 +359,6 @@ mod tests {
         assert!(!can_match_prefix(&toks, "api/dev/GET/"));
         assert!(can_match_prefix(&compile_wildcards("api/d?v/G*"), "api/dev/GET/"));
         assert!(!can_match_prefix(&compile_wildcards("api/d?v/G"), "api/dev/GET/"));
-        assert_eq!(Pattern::wildcards("*/*/GET/pets/1*").longest_literal(), "/GET/pets/1");
+        assert_eq!(Pattern::wildcards("*/*/GET/pets/1*").literal_runs(), vec!["/", "/GET/pets/1"]);
     }
 }
