@@ -1,5 +1,6 @@
 //! The upstream behind Envoy: answers every request with the request it received, as JSON, so tests see exactly
-//! what reached the upstream (identity headers, rewritten path). Listens on 127.0.0.1 only.
+//! what reached the upstream (identity headers, rewritten path). The JSON is the body and, hex-encoded, the
+//! `x-echo` header, which survives where a body cannot (HEAD). Listens on 127.0.0.1 only.
 
 use crate::error::{Error, Result};
 use crate::http::{decode_chunked, parse_head, Head};
@@ -31,6 +32,11 @@ pub struct Echoed {
 }
 
 impl Echoed {
+    /// Reads the `x-echo` header of an echo response; `None` if it is not one.
+    pub fn from_header(value: &str) -> Option<Self> {
+        Self::parse(&from_hex(value)?)
+    }
+
     /// Reads an echo body; `None` if it is not one.
     pub fn parse(body: &[u8]) -> Option<Self> {
         let value: Value = serde_json::from_slice(body).ok()?;
@@ -143,9 +149,29 @@ fn echo_response(head: &Head) -> Vec<u8> {
     let method = parts.next().unwrap_or_default();
     let target = parts.next().unwrap_or_default();
     let headers: Vec<Value> = head.headers.iter().map(|(name, value)| json!([name, value])).collect();
-    let body = json!({"method": method, "target": target, "headers": headers}).to_string();
-    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-echo: 1\r\ncontent-length: {}\r\n\r\n{body}", body.len())
-        .into_bytes()
+    let echo = json!({"method": method, "target": target, "headers": headers}).to_string();
+    let body = if method.eq_ignore_ascii_case("HEAD") { "" } else { echo.as_str() };
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-echo: {}\r\ncontent-length: {}\r\n\r\n{body}",
+        to_hex(echo.as_bytes()),
+        echo.len()
+    )
+    .into_bytes()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).ok().and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -159,8 +185,17 @@ mod tests {
         let response = send(server.addr(), &Request::new("DELETE", "/a/../b?x=1").header("X-Authz-Sub", "me")).unwrap();
         assert_eq!(response.status, 200);
         let echoed = Echoed::parse(&response.body).unwrap();
+        assert_eq!(Echoed::from_header(response.header("x-echo").unwrap()), Some(echoed.clone()));
         assert_eq!(echoed.method, "DELETE");
         assert_eq!(echoed.target, "/a/../b?x=1");
         assert_eq!(echoed.header_values("x-authz-sub"), ["me"]);
+    }
+
+    #[test]
+    fn head_requests_are_echoed_in_the_header() {
+        let server = EchoServer::start().unwrap();
+        let response = send(server.addr(), &Request::new("HEAD", "/h")).unwrap();
+        assert!(response.body.is_empty());
+        assert_eq!(Echoed::from_header(response.header("x-echo").unwrap()).unwrap().target, "/h");
     }
 }

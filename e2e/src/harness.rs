@@ -59,8 +59,8 @@ impl Harness {
         let mark = self.envoy.log_mark();
         let response = http::send(self.listener, request)?;
         let upstream = match response.header("x-echo") {
-            Some(_) => Some(Echoed::parse(&response.body).ok_or_else(|| Error::Http {
-                what: format!("the upstream's answer is not an echo: {}", response.text()),
+            Some(echo) => Some(Echoed::from_header(echo).ok_or_else(|| Error::Http {
+                what: format!("the upstream's answer is not an echo: {echo}"),
             })?),
             None => None,
         };

@@ -217,6 +217,42 @@ fn the_filter_imports_only_proxy_wasm_host_functions() {
     assert!(foreign.is_empty(), "Envoy provides only env.proxy_* functions; the filter also imports {foreign:?}");
 }
 
+/// What Envoy does to requests before the filter sees them, pinned so that a change in Envoy shows up here.
+#[test]
+fn what_envoy_changes_before_the_filter() {
+    let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
+    let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+    let harness = Harness::start(&String::from_utf8(scenario.config_bytes()).unwrap()).unwrap();
+    let vet = scenario.cases.iter().find(|case| case.name == "vet reads petstore v1").unwrap();
+    let bearer = vet.request.header_values("authorization").next().unwrap().to_owned();
+    let send = |request: Request| harness.send(&request).unwrap();
+
+    // HEAD is decided like any method and reaches the upstream with the identity headers.
+    let head = send(Request::new("HEAD", "/petstore/v1/pets").header("authorization", &bearer));
+    assert_eq!(head.response.status, 200);
+    assert_eq!(head.upstream.unwrap().header_values("x-authz-sub"), ["sub-alice"]);
+
+    // Envoy joins repeated `authorization` headers with a comma: the filter sees one malformed header (401), and
+    // an empty header next to a valid one disappears in the join, so that request is allowed.
+    let twice = send(Request::new("GET", "/petstore/v1/pets").header("authorization", &bearer).header("authorization", &bearer));
+    assert_eq!(twice.response.status, 401);
+    assert!(twice.decision.unwrap().reason.contains("not `Bearer <token>`"));
+    let with_empty = send(Request::new("GET", "/petstore/v1/pets").header("authorization", "").header("authorization", &bearer));
+    assert_eq!(with_empty.response.status, 200, "Envoy no longer drops an empty repeated authorization header");
+
+    // Envoy's HTTP/1 codec answers 400 itself, before any filter, for a lower-case method and for a fragment.
+    for request in [Request::new("get", "/health"), Request::new("GET", "/health#top")] {
+        let exchange = send(request);
+        assert_eq!(exchange.response.status, 400);
+        assert_eq!(exchange.decision, None, "the filter should not have seen it");
+    }
+
+    // An absolute-form target reaches the filter as a path.
+    let absolute = send(Request::new("GET", "http://authz.test/health"));
+    assert_eq!(absolute.response.status, 200);
+    assert_eq!(absolute.upstream.unwrap().target, "/health");
+}
+
 /// The petstore configuration with one error that only the filter's own validation catches.
 fn refused_configuration() -> String {
     let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
