@@ -2,7 +2,7 @@
 //! answer expected. Every host (native core, wasmtime filter, CLI, real Envoy) runs the same files through this
 //! loader, so they are compared on identical inputs. Native only.
 
-use crate::mint::{CognitoClaims, DevKey, MintError};
+use crate::mint::{CognitoClaims, DevKey, MintError, Tamper};
 use crate::token::JwsAlg;
 use crate::HttpRequest;
 use serde::Deserialize;
@@ -42,6 +42,7 @@ pub struct RawCase {
     pub name: String,
     pub method: String,
     pub path: String,
+    /// Extra request headers; `{token}` in a value is replaced by the minted token.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
     /// The token to mint; none means no `authorization` header unless `authorization` is given.
@@ -81,9 +82,22 @@ pub struct RawToken {
     /// Claims merged over the minted ones (`null` removes a claim).
     #[serde(default)]
     pub claims: Map<String, Value>,
-    /// Header members merged over `{kid, alg}` (`null` removes one).
+    /// Header members merged over `{kid, alg}` (`null` removes one; `"$jwk:<kid>"` becomes that public JWK).
     #[serde(default)]
     pub header: Map<String, Value>,
+    /// Exact header text instead of the minted JSON (`{kid}` and `{alg}` are filled in), for duplicate members
+    /// and other bytes a JSON value cannot hold.
+    #[serde(default)]
+    pub header_raw: Option<String>,
+    /// Exact payload text instead of the minted claims (`{iss}`, `{client_id}`, `{iat}`, `{exp}` are filled in).
+    #[serde(default)]
+    pub payload_raw: Option<String>,
+    /// Raw JSON members written at the end of the claims object, e.g. `"token_use":"id"` to duplicate one.
+    #[serde(default)]
+    pub claims_raw: Option<String>,
+    /// Ways to spoil the token, applied in order (names of [`crate::mint::Tamper`] in snake case).
+    #[serde(default)]
+    pub tamper: Vec<String>,
 }
 
 fn default_lifetime() -> i64 {
@@ -145,6 +159,28 @@ fn substitute(value: &mut Value, keys: &BTreeMap<String, DevKey>) {
     }
 }
 
+/// Expands `{repeat N TEXT}` (TEXT without `}`) into N copies of TEXT, so that corpora can say "a 20 KB header"
+/// without holding one.
+fn expand(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{repeat ") {
+        out.push_str(rest.get(..start).unwrap_or_default());
+        let after = rest.get(start + "{repeat ".len()..).unwrap_or_default();
+        let end = after.find('}').ok_or_else(|| format!("unterminated `{{repeat` in `{text}`"))?;
+        let spec = after.get(..end).unwrap_or_default();
+        let (count, unit) = spec.split_once(' ').ok_or_else(|| format!("`{{repeat {spec}}}` is not `{{repeat N TEXT}}`"))?;
+        let count: usize = count.parse().map_err(|_| format!("`{count}` is not a count"))?;
+        if count.saturating_mul(unit.len()) > 1 << 20 {
+            return Err(format!("`{{repeat {count} ...}}` is over 1 MiB"));
+        }
+        out.push_str(&unit.repeat(count));
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 fn merge(target: &mut Value, overrides: &Map<String, Value>) {
     if let Value::Object(map) = target {
         for (key, value) in overrides {
@@ -197,7 +233,12 @@ impl Scenario {
 
     fn case(raw: &RawCase, config: &Value, keys: &BTreeMap<String, DevKey>, now: u64) -> Result<Case, ScenarioError> {
         let fail = |message: String| ScenarioError::Case { case: raw.name.clone(), message };
-        let mut headers = raw.headers.clone();
+        let mut headers = raw
+            .headers
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), expand(value)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(fail)?;
         let token = match &raw.token {
             None => None,
             Some(token) => {
@@ -237,15 +278,41 @@ impl Scenario {
                 }
                 merge(&mut claims, &token.claims);
                 let mut header = serde_json::json!({"kid": key.kid(), "alg": key.alg().name()});
-                merge(&mut header, &token.header);
-                Some(key.sign_with_header(&header, &claims))
+                let mut overrides = token.header.clone();
+                overrides.values_mut().for_each(|value| substitute(value, keys));
+                merge(&mut header, &overrides);
+                let header = match &token.header_raw {
+                    Some(raw) => expand(raw).map_err(fail)?.replace("{kid}", key.kid()).replace("{alg}", key.alg().name()),
+                    None => header.to_string(),
+                };
+                let mut payload = match &token.payload_raw {
+                    Some(raw) => expand(raw)
+                        .map_err(fail)?
+                        .replace("{iss}", &issuer)
+                        .replace("{client_id}", &client)
+                        .replace("{iat}", &iat.to_string())
+                        .replace("{exp}", &exp.to_string()),
+                    None => claims.to_string(),
+                };
+                if let Some(members) = &token.claims_raw {
+                    let members = expand(members).map_err(fail)?;
+                    let body = payload.strip_suffix('}').ok_or_else(|| fail("claims_raw needs an object payload".into()))?;
+                    payload = format!("{body},{members}}}");
+                }
+                let tamper = token.tamper.iter().map(|name| name.parse::<Tamper>()).collect::<Result<Vec<_>, _>>()?;
+                Some(key.forge(&header, &payload, &tamper)?)
             }
         };
         let authorization = match (&raw.authorization, &token) {
-            (Some(template), token) => Some(template.replace("{token}", token.as_deref().unwrap_or_default())),
+            (Some(template), token) => Some(expand(template).map_err(fail)?.replace("{token}", token.as_deref().unwrap_or_default())),
             (None, Some(token)) => Some(format!("Bearer {token}")),
             (None, None) => None,
         };
+        if let Some(token) = &token {
+            for (_, value) in &mut headers {
+                *value = value.replace("{token}", token);
+            }
+        }
         if let Some(value) = authorization {
             headers.push(("authorization".to_owned(), value));
         }
@@ -255,7 +322,7 @@ impl Scenario {
         };
         let request = HttpRequest {
             method: raw.method.clone(),
-            path: raw.path.clone(),
+            path: expand(&raw.path).map_err(fail)?,
             headers,
             source_ip,
             secure_transport: Some(true),
