@@ -218,7 +218,8 @@ impl Plugin {
     /// arrive with `end_of_stream`: `proxy_on_context_create(stream, root)`, `proxy_on_request_headers`,
     /// for a local reply `proxy_on_response_headers` and `proxy_on_response_body`, then, in Envoy's order,
     /// `proxy_on_log`, `proxy_on_done`, `proxy_on_delete`. Header names and values are bytes as Envoy passes them
-    /// (`&[(String, String)]`, `&[(&str, &str)]` or raw `&[(Vec<u8>, Vec<u8>)]` with obs-text).
+    /// (`&[(String, String)]`, `&[(&str, &str)]` or raw `&[(Vec<u8>, Vec<u8>)]` with obs-text). There is no
+    /// request body and no upstream: a request that continues gets no `proxy_on_response_*` callbacks here.
     pub fn http_request<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, headers: &[(K, V)]) -> Result<HttpOutcome, HostError> {
         self.check_alive()?;
         if !self.configured {

@@ -212,6 +212,8 @@ fn the_host_calls_back_as_envoy_does() {
     let host = FilterHost::load(PROBE).unwrap();
     let (mut plugin, configured) = host.start(VM_CONFIG.as_bytes(), PLUGIN_CONFIG.as_bytes()).unwrap();
     assert!(configured);
+    // Envoy's `plugin_name` is the filter's `config.name`.
+    plugin.set_property(&["plugin_name"], b"probe");
     let started = messages(&plugin);
     plugin.http_request(&request("/allowed", &[])).unwrap();
     plugin.http_request(&request("/denied", &[("x-deny", "1")])).unwrap();

@@ -7,6 +7,8 @@
   (import "env" "proxy_get_header_map_value" (func $get_value (param i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_send_local_response" (func $send (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_get_buffer_bytes" (func $get_buffer (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_buffer_bytes" (func $set_buffer (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_property" (func $get_property (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 4)
   (global $heap (mut i32) (i32.const 65536))
   (func (export "malloc") (param $size i32) (result i32)
@@ -17,11 +19,13 @@
   ;; 1024 _initialize(11) 1036 create(6) 1043 vm_start(8) 1052 configure(9) 1062 request_headers(15)
   ;; 1078 response_headers(16) 1095 response_body(13) 1109 log(3) 1113 done(4) 1118 delete(6)
   (data (i32.const 1024) "_initialize|create|vm_start|configure|request_headers|response_headers|response_body|log|done|delete|")
-  ;; 1214 :path(5) 1219 x-deny(6) 1225 "denied by probe"(15) 1240 nope(4) 1244 status(6)
+  ;; 1214 :path(5) 1219 x-deny(6) 1225 "denied by probe"(15) 1240 nope(4) 1244 :status(7)
   (data (i32.const 1214) ":pathx-denydenied by probenope:status")
   ;; {"X-Probe": "1"}
   (data (i32.const 1300) "\01\00\00\00\07\00\00\00\01\00\00\00X-Probe\001\00")
   (data (i32.const 1400) "0123456789abcdef")
+  ;; 1420 plugin_name(11) 1431 x-missing(9)
+  (data (i32.const 1420) "plugin_namex-missing")
 
   (func $say (param i32 i32) (drop (call $log (i32.const 2) (local.get 0) (local.get 1))))
   ;; "<name> <ctx>/<arg>" with one-digit numbers.
@@ -47,6 +51,9 @@
         (br $next)))
     (call $say (i32.const 8192) (i32.shl (i32.load (i32.const 4)) (i32.const 1))))
   (func $out (call $say (i32.load (i32.const 0)) (i32.load (i32.const 4))))
+  ;; Store the status digit of a host call at 1600 + index.
+  (func $status (param $index i32) (param $status i32)
+    (i32.store8 (i32.add (i32.const 1600) (local.get $index)) (i32.add (i32.const 48) (local.get $status))))
 
   (func (export "_initialize") (call $say (i32.const 1024) (i32.const 11)))
   (func (export "proxy_on_context_create") (param i32 i32)
@@ -63,6 +70,18 @@
     (i32.const 1))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (call $say_ctx (i32.const 1062) (i32.const 15) (local.get 0) (local.get 2))
+    ;; Statuses of calls whose answer depends on the phase: response headers and the plugin configuration do
+    ;; not exist yet, the VM configuration does, a missing header is not found, the response body is empty,
+    ;; the VM configuration cannot be written.
+    (call $status (i32.const 0) (call $get_value (i32.const 2) (i32.const 1244) (i32.const 7) (i32.const 0) (i32.const 4)))
+    (call $status (i32.const 1) (call $get_buffer (i32.const 7) (i32.const 0) (i32.const -1) (i32.const 0) (i32.const 4)))
+    (call $status (i32.const 2) (call $get_buffer (i32.const 6) (i32.const 0) (i32.const -1) (i32.const 0) (i32.const 4)))
+    (call $status (i32.const 3) (call $get_value (i32.const 0) (i32.const 1431) (i32.const 9) (i32.const 0) (i32.const 4)))
+    (call $status (i32.const 4) (call $get_buffer (i32.const 1) (i32.const 0) (i32.const -1) (i32.const 0) (i32.const 4)))
+    (call $status (i32.const 5) (call $set_buffer (i32.const 6) (i32.const 0) (i32.const 0) (i32.const 1400) (i32.const 1)))
+    (call $status (i32.const 6) (call $get_property (i32.const 1420) (i32.const 11) (i32.const 0) (i32.const 4)))
+    (call $say (i32.const 1600) (i32.const 7))
+    (call $out)
     (if (i32.eqz (call $get_value (i32.const 0) (i32.const 1219) (i32.const 6) (i32.const 0) (i32.const 4)))
       (then (drop (call $send (i32.const 403) (i32.const 1225) (i32.const 15) (i32.const 1240) (i32.const 4)
         (i32.const 1300) (i32.const 22) (i32.const -1)))))
