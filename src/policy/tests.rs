@@ -146,3 +146,73 @@ fn warnings_for_statements_that_never_match() {
         assert!(warning.starts_with(expected), "{warning}\nwanted: {expected}");
     }
 }
+
+/// The keys a real request offers: the request (source address through trusted hops, TLS, User-Agent, time)
+/// and the verified token (username, groups, scopes, custom claims), through the whole authorizer.
+#[test]
+fn request_and_token_keys_reach_conditions_and_variables() {
+    use crate::mint::{CognitoClaims, DevKey};
+    use crate::{Authorizer, HttpRequest};
+    let key = DevKey::generate_ed25519("k1").unwrap();
+    let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
+    let config = json!({
+        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+        "issuers": [{"issuer": issuer, "jwks": {"keys": [key.public_jwk()]}, "token_use": ["access"], "client_ids": ["app"]}],
+        "source_ip": {"xff_num_trusted_hops": 1},
+        "policies": {"groups": {"staff": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Office", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/office/*",
+             "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}},
+            {"Sid": "Own", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/users/${aws:username}/*"},
+            {"Sid": "Writers", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/POST/*",
+             "Condition": {"ForAnyValue:StringEquals": {"claim:scope": "pets/write"}, "ForAnyValue:StringLike": {"claim:cognito:groups": "staff*"}}},
+            {"Sid": "Tenant", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/tenants/${claim:custom:tenant}"},
+            {"Sid": "NoBots", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"StringLike": {"aws:UserAgent": "*bot*"}}},
+            {"Sid": "TlsOnly", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Sid": "Closed", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/users/*/closed",
+             "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2025-01-01T00:00:00Z"}, "NumericGreaterThan": {"aws:EpochTime": 1_700_000_000}}}
+        ]}}}
+    });
+    let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
+    assert!(authorizer.config().warnings().is_empty(), "{:?}", authorizer.config().warnings());
+    let now = 1_763_800_000;
+    let mut claims = CognitoClaims::access(issuer, "app", "alice", now)
+        .groups(&["staff"])
+        .scopes(&["openid", "pets/write"])
+        .valid(now - 10, now + 3600)
+        .to_json();
+    claims.as_object_mut().unwrap().insert("custom:tenant".into(), json!("acme"));
+    let token = key.sign(&claims);
+    let decide = |method: &str, path: &str, headers: &[(&str, &str)], secure: bool| {
+        let mut all = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+        all.extend(headers.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
+        let request = HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            headers: all,
+            source_ip: Some("10.0.0.1".parse().unwrap()),
+            secure_transport: Some(secure),
+        };
+        let decision = authorizer.authorize(&request, now);
+        (decision.status(), decision.reason.to_string())
+    };
+    /// Method, path, extra headers, TLS, expected status, a piece of the logged reason.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], bool, u16, &'a str);
+    let cases: [Case<'_>; 11] = [
+        ("GET", "/office/a", &[("x-forwarded-for", "198.51.100.1, 203.0.113.9")], true, 200, "(Office)"),
+        ("GET", "/office/a", &[("x-forwarded-for", "203.0.113.9, 198.51.100.1")], true, 403, "Condition.IpAddress.aws:SourceIp does not hold"),
+        ("GET", "/office/a", &[], true, 403, "does not hold, key absent"),
+        ("GET", "/users/alice/profile", &[], true, 200, "(Own)"),
+        ("GET", "/users/bob/profile", &[], true, 403, "no Allow statement matches"),
+        ("POST", "/pets", &[], true, 200, "(Writers)"),
+        ("GET", "/tenants/acme", &[], true, 200, "(Tenant)"),
+        ("GET", "/tenants/other", &[], true, 403, "no statement allows"),
+        ("GET", "/users/alice/profile", &[("User-Agent", "Mozilla/5.0"), ("user-agent", "Googlebot/2.1")], true, 403, "(NoBots)"),
+        ("GET", "/users/alice/profile", &[], false, 403, "(TlsOnly)"),
+        ("GET", "/users/alice/closed", &[], true, 403, "(Closed)"),
+    ];
+    for (method, path, headers, secure, status, reason) in cases {
+        let (actual, why) = decide(method, path, headers, secure);
+        assert_eq!(actual, status, "{method} {path}: {why}");
+        assert!(why.contains(reason), "{method} {path}: `{why}` lacks `{reason}`");
+    }
+}
