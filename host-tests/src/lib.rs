@@ -34,3 +34,18 @@ pub use host::FilterHost;
 pub use plugin::{HttpOutcome, Plugin};
 pub use record::{Call, Direction, LogLine};
 pub use shared::Metric;
+
+#[cfg(test)]
+mod tests {
+    /// The CLI may move a plugin to a worker thread and share one compiled host between threads.
+    #[test]
+    fn hosts_are_shareable_and_plugins_movable() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<crate::FilterHost>();
+        sync::<crate::FilterHost>();
+        send::<crate::Plugin>();
+        send::<crate::HostError>();
+        sync::<crate::HostError>();
+    }
+}
