@@ -127,6 +127,9 @@ impl RootContext for FilterRoot {
         };
         match Authorizer::from_json(&bytes) {
             Ok(authorizer) => {
+                for warning in authorizer.config().warnings() {
+                    log(LogLevel::Warn, &format!("authz: configuration warning: {warning}"));
+                }
                 self.authorizer = Some(Rc::new(authorizer));
                 log(LogLevel::Info, "authz: configuration loaded");
                 true
