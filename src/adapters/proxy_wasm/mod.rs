@@ -1,13 +1,15 @@
 //! The proxy-wasm filter: the root context compiles the configuration once; each request is extract →
-//! authorize → render. No policy or token logic lives here.
+//! authorize → render. No policy or token logic lives here. The SDK provides the ABI exports and context
+//! dispatch; host calls go through `host`, which never panics.
+
+mod host;
 
 use crate::{Authorizer, Decision, HttpRequest};
-use proxy_wasm::hostcalls;
+use host::Level;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
 
 const INTERNAL_ERROR_BODY: &str = r#"{"message":"Internal server error"}"#;
 
@@ -16,32 +18,9 @@ proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
 }}
 
-extern "C" {
-    // Declared here as well as in the SDK: the SDK's own decoder unwraps UTF-8 on every header value, and Envoy
-    // passes obs-text bytes through, so one request with a 0xFF byte would trap the whole VM.
-    fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
-}
-
-/// Reads the request header map with every length checked; bytes that are not UTF-8 become U+FFFD, which no
-/// later check accepts (paths and tokens must be ASCII).
-fn request_headers() -> Option<Vec<(String, String)>> {
-    let mut data: *mut u8 = std::ptr::null_mut();
-    let mut size: usize = 0;
-    // SAFETY: the host writes a pointer it allocated through the guest's exported allocator and its length.
-    let status = unsafe { proxy_get_header_map_pairs(MapType::HttpRequestHeaders as u32, &mut data, &mut size) };
-    if status != Status::Ok as u32 {
-        return None;
-    }
-    if data.is_null() {
-        return Some(Vec::new());
-    }
-    // SAFETY: ownership of the host-filled allocation passes to us (the SDK's allocator is a forgotten Vec).
-    let bytes = unsafe { Vec::from_raw_parts(data, size, size) };
-    decode_header_map(&bytes)
-}
-
-/// Decodes the proxy-wasm header map serialisation: count, (key length, value length) pairs, then NUL-terminated
-/// keys and values.
+/// Decodes the proxy-wasm header map serialisation (count, then key and value lengths, then NUL-terminated keys
+/// and values) with every length checked. Bytes that are not UTF-8 become U+FFFD, which no later check accepts:
+/// paths and tokens must be ASCII.
 fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     let word = |at: usize| -> Option<usize> {
         let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
@@ -65,14 +44,6 @@ fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
     Some(pairs)
 }
 
-fn log(level: LogLevel, message: &str) {
-    let _ = hostcalls::log(level, message);
-}
-
-fn debug_enabled() -> bool {
-    matches!(hostcalls::get_log_level(), Ok(LogLevel::Trace | LogLevel::Debug))
-}
-
 /// Counters visible in Envoy's stats as `wasmcustom.authz_*`.
 #[derive(Clone, Copy, Default)]
 struct Metrics {
@@ -85,7 +56,7 @@ struct Metrics {
 
 impl Metrics {
     fn define() -> Self {
-        let counter = |name: &str| hostcalls::define_metric(MetricType::Counter, name).ok();
+        let counter = |name: &str| host::define_counter(name).ok();
         Self {
             allowed: counter("authz_allowed"),
             unauthorized: counter("authz_unauthorized"),
@@ -97,7 +68,7 @@ impl Metrics {
 
     fn bump(id: Option<u32>) {
         if let Some(id) = id {
-            let _ = hostcalls::increment_metric(id, 1);
+            host::increment(id);
         }
     }
 }
@@ -117,27 +88,26 @@ impl RootContext for FilterRoot {
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let bytes = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => Vec::new(),
+        let bytes = match host::plugin_configuration() {
+            Ok(bytes) => bytes,
             Err(status) => {
-                log(LogLevel::Error, &format!("authz: cannot read the plugin configuration: {status:?}"));
+                host::log(Level::Error, &format!("authz: cannot read the plugin configuration: status {}", status.0));
                 return false;
             }
         };
         match Authorizer::from_json(&bytes) {
             Ok(authorizer) => {
                 for warning in authorizer.config().warnings() {
-                    log(LogLevel::Warn, &format!("authz: configuration warning: {warning}"));
+                    host::log(Level::Warn, &format!("authz: configuration warning: {warning}"));
                 }
                 self.authorizer = Some(Rc::new(authorizer));
-                log(LogLevel::Info, "authz: configuration loaded");
+                host::log(Level::Info, "authz: configuration loaded");
                 true
             }
             Err(err) => {
                 // The previous configuration, if any, keeps serving.
                 Metrics::bump(self.metrics.config_rejected);
-                log(LogLevel::Error, &format!("authz: configuration refused: {err}"));
+                host::log(Level::Error, &format!("authz: configuration refused: {err}"));
                 false
             }
         }
@@ -160,39 +130,58 @@ struct FilterRequest {
 impl Context for FilterRequest {}
 
 fn source_ip() -> Option<IpAddr> {
-    let bytes = hostcalls::get_property(vec!["source", "address"]).ok()??;
+    let bytes = host::property(&["source", "address"]).ok()??;
     let text = std::str::from_utf8(&bytes).ok()?;
     // Envoy writes `ip:port` (`[v6]:port`); some hosts write the bare address.
     text.parse::<SocketAddr>().map(|addr| addr.ip()).or_else(|_| text.parse::<IpAddr>()).ok()
+}
+
+/// Whether the downstream connection is TLS: Envoy has `connection.tls_version` only then. Unknown on error.
+fn secure_transport() -> Option<bool> {
+    match host::property(&["connection", "tls_version"]) {
+        Ok(Some(version)) => Some(!version.is_empty()),
+        Ok(None) => Some(false),
+        Err(_) => None,
+    }
 }
 
 fn pseudo(headers: &[(String, String)], name: &str) -> String {
     headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).unwrap_or_default()
 }
 
+/// The response-code details Envoy logs for each kind of local reply.
+fn details(status: u16) -> &'static str {
+    match status {
+        401 => "authz_unauthorized",
+        403 => "authz_forbidden",
+        400 | 414 => "authz_bad_request",
+        _ => "authz_internal_error",
+    }
+}
+
 impl FilterRequest {
-    fn respond(&self, status: u32, headers: Vec<(&str, &str)>, body: &str) -> Action {
-        if hostcalls::send_http_response(status, headers, Some(body.as_bytes())).is_err() {
-            // If even the local reply fails, the stream must still not go upstream.
-            let _ = hostcalls::reset_http_request();
+    fn respond(&self, status: u16, headers: &[(&str, &str)], body: &str) -> Action {
+        if let Err(err) = host::send_local_response(u32::from(status), details(status), headers, body) {
+            // Without a local reply the stream must still not reach the upstream: stay paused.
+            host::log(Level::Error, &format!("authz: local reply failed: status {}", err.0));
         }
         Action::Pause
     }
 
     fn internal_error(&self, why: &str) -> Action {
-        log(LogLevel::Error, &format!("authz: {why}; request refused"));
-        self.respond(500, vec![("content-type", "application/json")], INTERNAL_ERROR_BODY)
+        host::log(Level::Error, &format!("authz: {why}; request refused"));
+        self.respond(500, &[("content-type", "application/json")], INTERNAL_ERROR_BODY)
     }
 
-    fn forward(&self, authorizer: &Authorizer, decision: &Decision) -> Result<(), Status> {
+    fn forward(&self, authorizer: &Authorizer, decision: &Decision) -> Result<(), host::HostStatus> {
         for name in authorizer.identity_header_names() {
-            hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)?;
+            host::remove_request_header(name)?;
         }
         for (name, value) in &decision.upstream_headers {
-            hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))?;
+            host::replace_request_header(name, value)?;
         }
         if let Some(path) = &decision.rewrite_path {
-            hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(path))?;
+            host::replace_request_header(":path", path)?;
         }
         Ok(())
     }
@@ -203,29 +192,28 @@ impl HttpContext for FilterRequest {
         let Some(authorizer) = self.authorizer.clone() else {
             return self.internal_error("no configuration loaded");
         };
-        let Some(headers) = request_headers() else {
+        let Some(headers) = host::request_header_bytes().ok().and_then(|bytes| decode_header_map(&bytes)) else {
             return self.internal_error("cannot read the request headers");
         };
-        let now = match hostcalls::get_current_time().map(|time| time.duration_since(UNIX_EPOCH)) {
-            Ok(Ok(elapsed)) => elapsed.as_secs(),
-            _ => return self.internal_error("cannot read the clock"),
+        let Ok(now) = host::now_seconds() else {
+            return self.internal_error("cannot read the clock");
         };
         let request = HttpRequest {
             method: pseudo(&headers, ":method"),
             path: pseudo(&headers, ":path"),
-            secure_transport: None,
+            secure_transport: secure_transport(),
             source_ip: source_ip(),
             headers,
         };
         let decision = authorizer.authorize(&request, now);
-        if debug_enabled() {
-            log(LogLevel::Debug, &format!("authz: {} {}: {}", decision.status(), request.method, decision.reason));
+        if host::log_level().is_ok_and(|level| level <= Level::Debug) {
+            host::log(Level::Debug, &format!("authz: {} {}: {}", decision.status(), request.method, decision.reason));
         }
         if decision.is_allowed() {
             Metrics::bump(self.metrics.allowed);
             return match self.forward(&authorizer, &decision) {
                 Ok(()) => Action::Continue,
-                Err(status) => self.internal_error(&format!("cannot rewrite the request headers: {status:?}")),
+                Err(status) => self.internal_error(&format!("cannot rewrite the request headers: status {}", status.0)),
             };
         }
         Metrics::bump(match decision.status() {
@@ -236,6 +224,6 @@ impl HttpContext for FilterRequest {
         let headers = decision.response_headers();
         let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
         let body = decision.outcome.body().unwrap_or(INTERNAL_ERROR_BODY);
-        self.respond(u32::from(decision.status()), headers, body)
+        self.respond(decision.status(), &headers, body)
     }
 }

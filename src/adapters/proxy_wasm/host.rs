@@ -1,0 +1,205 @@
+//! The host calls the filter makes, declared here rather than taken from the SDK's `hostcalls`: those wrappers
+//! `panic!` on any status they did not expect (and unwrap UTF-8 on header values), and a panic traps the whole
+//! VM. Every function here returns an error instead, and every length the host hands back is checked.
+
+#![allow(unsafe_code, clashing_extern_declarations)] // the SDK declares the same imports with its own Status type
+
+use std::ptr::{null, null_mut};
+
+/// A non-Ok status from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostStatus(pub u32);
+
+/// Log levels of the ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Trace = 0,
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+}
+
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+const REQUEST_HEADERS: u32 = 0;
+const PLUGIN_CONFIGURATION: u32 = 7;
+const COUNTER: u32 = 0;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_get_log_level(return_level: *mut u32) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        max_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_replace_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_get_property(path_data: *const u8, path_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_send_local_response(
+        status_code: u32,
+        details_data: *const u8,
+        details_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+}
+
+fn check(status: u32) -> Result<(), HostStatus> {
+    if status == OK {
+        Ok(())
+    } else {
+        Err(HostStatus(status))
+    }
+}
+
+/// Takes ownership of bytes the host allocated through the guest's exported allocator.
+fn take(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the host filled `data` with `size` bytes from the SDK allocator, which hands out a forgotten
+    // `Vec<u8>` of exactly that capacity; ownership passes to us here, once.
+    unsafe { Vec::from_raw_parts(data, size, size) }
+}
+
+/// Writes a log line; a failure to log is not worth failing a request for.
+pub fn log(level: Level, message: &str) {
+    // SAFETY: pointer and length describe a live string for the duration of the call.
+    let _ = unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) };
+}
+
+/// The host's current log level.
+pub fn log_level() -> Result<Level, HostStatus> {
+    let mut level = 0u32;
+    // SAFETY: the host writes one u32 into `level`.
+    check(unsafe { proxy_get_log_level(&mut level) })?;
+    Ok(match level {
+        0 => Level::Trace,
+        1 => Level::Debug,
+        2 => Level::Info,
+        3 => Level::Warn,
+        _ => Level::Error,
+    })
+}
+
+/// Unix time in whole seconds, from the host's clock.
+pub fn now_seconds() -> Result<u64, HostStatus> {
+    let mut nanos = 0u64;
+    // SAFETY: the host writes one u64 into `nanos`.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    Ok(nanos / 1_000_000_000)
+}
+
+/// The whole plugin configuration buffer.
+pub fn plugin_configuration() -> Result<Vec<u8>, HostStatus> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the host writes an allocation pointer and its length.
+    match unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, usize::MAX, &mut data, &mut size) } {
+        OK => Ok(take(data, size)),
+        NOT_FOUND => Ok(Vec::new()),
+        status => Err(HostStatus(status)),
+    }
+}
+
+/// The request header map in the ABI's serialisation (decode with `decode_header_map`).
+pub fn request_header_bytes() -> Result<Vec<u8>, HostStatus> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the host writes an allocation pointer and its length.
+    check(unsafe { proxy_get_header_map_pairs(REQUEST_HEADERS, &mut data, &mut size) })?;
+    Ok(take(data, size))
+}
+
+/// Sets request header `name` to `value`, replacing every existing value.
+pub fn replace_request_header(name: &str, value: &str) -> Result<(), HostStatus> {
+    // SAFETY: both pointers and lengths describe live strings for the duration of the call.
+    check(unsafe {
+        proxy_replace_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
+}
+
+/// Removes every value of request header `name`.
+pub fn remove_request_header(name: &str) -> Result<(), HostStatus> {
+    // SAFETY: pointer and length describe a live string for the duration of the call.
+    check(unsafe { proxy_remove_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len()) })
+}
+
+/// A property by path segments, `None` when the host has none.
+pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, HostStatus> {
+    // The ABI joins the segments with NUL bytes.
+    let joined = path.join("\0");
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the path is live for the call; the host writes an allocation pointer and its length.
+    match unsafe { proxy_get_property(joined.as_ptr(), joined.len(), &mut data, &mut size) } {
+        OK => Ok(Some(take(data, size))),
+        NOT_FOUND => Ok(None),
+        status => Err(HostStatus(status)),
+    }
+}
+
+/// Serialises header pairs as the ABI expects: count, lengths, then NUL-terminated names and values.
+fn serialize_headers(headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(4 + headers.iter().map(|(n, v)| n.len() + v.len() + 10).sum::<usize>());
+    let count = u32::try_from(headers.len()).unwrap_or(u32::MAX);
+    bytes.extend_from_slice(&count.to_le_bytes());
+    for (name, value) in headers {
+        bytes.extend_from_slice(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes());
+        bytes.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
+    }
+    for (name, value) in headers {
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.push(0);
+    }
+    bytes
+}
+
+/// Answers the request locally; `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`.
+pub fn send_local_response(status: u32, details: &str, headers: &[(&str, &str)], body: &str) -> Result<(), HostStatus> {
+    let headers = serialize_headers(headers);
+    // SAFETY: every pointer and length describes a live buffer for the duration of the call.
+    check(unsafe {
+        proxy_send_local_response(
+            status,
+            if details.is_empty() { null() } else { details.as_ptr() },
+            details.len(),
+            body.as_ptr(),
+            body.len(),
+            headers.as_ptr(),
+            headers.len(),
+            -1,
+        )
+    })
+}
+
+/// Defines a counter, returning its id.
+pub fn define_counter(name: &str) -> Result<u32, HostStatus> {
+    let mut id = 0u32;
+    // SAFETY: the name is live for the call; the host writes one u32.
+    check(unsafe { proxy_define_metric(COUNTER, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// Adds one to a counter; metrics never fail a request.
+pub fn increment(id: u32) {
+    // SAFETY: plain values.
+    let _ = unsafe { proxy_increment_metric(id, 1) };
+}
