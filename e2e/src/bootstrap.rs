@@ -1,12 +1,20 @@
-//! The envoy.yaml of one harness run: one listener on 127.0.0.1 with the wasm filter in front of the echo
+//! The envoy.yaml of one harness run: two listeners on 127.0.0.1 with the wasm filter in front of the echo
 //! upstream, admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
 //! admin), so concurrent runs never race for a port.
+//!
+//! [`LISTENER`] is configured as at an edge (`use_remote_address: true`): the downstream address is the TCP peer,
+//! 127.0.0.1. For a loopback peer Envoy appends its own non-loopback local address to `x-forwarded-for`, not the
+//! peer's. [`LISTENER_XFF_PEER`] takes the downstream address from the last `x-forwarded-for` entry instead
+//! (`use_remote_address: false`): a client that appends address P makes the filter see exactly what an edge Envoy
+//! shows it for a peer P that is not loopback (downstream P, P last in `x-forwarded-for`).
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// The listener's name in the rendered configuration.
+/// The edge listener: the downstream address is the TCP peer.
 pub const LISTENER: &str = "authz";
+/// The listener whose downstream address is the last `x-forwarded-for` entry.
+pub const LISTENER_XFF_PEER: &str = "authz_xff_peer";
 
 /// YAML 1.2 double-quoted scalars accept JSON string syntax, so JSON encoding quotes any text safely.
 fn quoted(text: &str) -> String {
@@ -30,7 +38,7 @@ impl Bootstrap<'_> {
         format!(
             "# Rendered by authz-e2e for one run (see examples/envoy.yaml for a deployable configuration).\n\
              {HEAD}static_resources:\n  listeners:\n{listener}{cluster}",
-            listener = indent(&self.listener(), 2),
+            listener = indent(&self.listeners(), 2),
             cluster = self.cluster(),
         )
     }
@@ -48,17 +56,26 @@ impl Bootstrap<'_> {
 
     /// The LDS file's contents: the one listener, as a discovery resource.
     pub fn lds_resources(&self) -> String {
-        let listener = self.listener().replacen(
-            "- name: ",
-            "- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: ",
-            1,
-        );
-        format!("resources:\n{listener}")
+        let mut resources = String::from("resources:\n");
+        for line in self.listeners().lines() {
+            // Only the listeners themselves start at column 0.
+            match line.strip_prefix("- name: ") {
+                Some(name) => resources.push_str(&format!(
+                    "- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: {name}\n"
+                )),
+                None => resources.push_str(&format!("{line}\n")),
+            }
+        }
+        resources
     }
 
-    fn listener(&self) -> String {
+    fn listeners(&self) -> String {
+        self.listener(LISTENER, true) + &self.listener(LISTENER_XFF_PEER, false)
+    }
+
+    fn listener(&self, name: &str, use_remote_address: bool) -> String {
         format!(
-            r#"- name: {LISTENER}
+            r#"- name: {name}
   address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
   filter_chains:
   - filters:
@@ -70,9 +87,7 @@ impl Bootstrap<'_> {
         normalize_path: false
         merge_slashes: false
         path_with_escaped_slashes_action: KEEP_UNCHANGED
-        # Test only: the client address comes from x-forwarded-for, so corpus cases can set a source IP.
-        use_remote_address: false
-        xff_num_trusted_hops: 0
+        use_remote_address: {use_remote_address}
         route_config:
           virtual_hosts:
           - name: echo
@@ -152,6 +167,9 @@ mod tests {
         assert!(yaml.contains(r#"filename: "/x/authz.wasm""#));
         assert!(yaml.contains("address: 127.0.0.1, port_value: 8081"));
         assert!(yaml.contains("\n  listeners:\n  - name: authz\n    address:"), "{yaml}");
+        assert!(yaml.contains("\n  - name: authz_xff_peer\n    address:"), "{yaml}");
+        assert_eq!(yaml.matches("use_remote_address: true").count(), 1, "{yaml}");
+        assert_eq!(yaml.matches("use_remote_address: false").count(), 1, "{yaml}");
     }
 
     #[test]
@@ -166,5 +184,6 @@ mod tests {
         assert!(!yaml.contains("listeners:"), "{yaml}");
         let lds = bootstrap.lds_resources();
         assert!(lds.starts_with("resources:\n- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: authz\n"), "{lds}");
+        assert_eq!(lds.matches("\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener").count(), 2, "{lds}");
     }
 }

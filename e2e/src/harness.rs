@@ -1,11 +1,11 @@
 //! The filter in real Envoy in front of the echo upstream: one call to start, one call per request.
 
-use crate::bootstrap::{Bootstrap, LISTENER};
+use crate::bootstrap::{Bootstrap, LISTENER, LISTENER_XFF_PEER};
 use crate::echo::{EchoServer, Echoed};
 use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch, LoggedDecision};
 use crate::error::{Error, Result};
 use crate::http::{self, Request, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// How long to wait for the filter's log line once the response is in (it is written before the response).
@@ -16,6 +16,7 @@ pub struct Harness {
     // Envoy first: it is stopped before the upstream it talks to.
     envoy: Envoy,
     listener: SocketAddr,
+    xff_peer_listener: SocketAddr,
     _upstream: EchoServer,
 }
 
@@ -37,10 +38,14 @@ impl Harness {
         let upstream = EchoServer::start()?;
         let yaml = Bootstrap { wasm: &wasm, plugin_configuration, upstream: upstream.addr() }.render();
         let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 })?;
-        let listener = envoy
-            .listener(LISTENER)
-            .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{LISTENER}`: {:?}", envoy.listeners()) })?;
-        Ok(Self { envoy, listener, _upstream: upstream })
+        let find = |name: &str| {
+            envoy
+                .listener(name)
+                .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{name}`: {:?}", envoy.listeners()) })
+        };
+        let listener = find(LISTENER)?;
+        let xff_peer_listener = find(LISTENER_XFF_PEER)?;
+        Ok(Self { envoy, listener, xff_peer_listener, _upstream: upstream })
     }
 
     /// The Envoy process.
@@ -56,8 +61,19 @@ impl Harness {
     /// Sends one request through Envoy and collects the response, what the upstream saw, and the logged decision.
     /// Requests must be sent one at a time for the decision to be this request's.
     pub fn send(&self, request: &Request) -> Result<Exchange> {
+        self.exchange(self.listener, request)
+    }
+
+    /// Like [`Harness::send`], with the filter seeing what an edge Envoy shows it for a downstream peer at
+    /// `source`: that address as the downstream address, and appended to `x-forwarded-for`.
+    pub fn send_from(&self, source: IpAddr, request: &Request) -> Result<Exchange> {
+        let request = request.clone().header("x-forwarded-for", &source.to_string());
+        self.exchange(self.xff_peer_listener, &request)
+    }
+
+    fn exchange(&self, listener: SocketAddr, request: &Request) -> Result<Exchange> {
         let mark = self.envoy.log_mark();
-        let response = http::send(self.listener, request)?;
+        let response = http::send(listener, request)?;
         let upstream = match response.header("x-echo") {
             Some(echo) => Some(Echoed::from_header(echo).ok_or_else(|| Error::Http {
                 what: format!("the upstream's answer is not an echo: {echo}"),

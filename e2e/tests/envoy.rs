@@ -12,6 +12,7 @@ use authz_e2e::wasm::{imports, ImportKind};
 use authz_e2e::{dist_wasm, locate_envoy, validate, Envoy, Error, Exchange, Harness, Launch, Request};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,27 +40,34 @@ fn corpora() -> Vec<PathBuf> {
     paths
 }
 
-/// The request as a client sends it; a case's source IP reaches the filter through x-forwarded-for (the harness
-/// configures Envoy to take the client address from it).
+/// The request as a client sends it.
 fn client_request(case: &Case) -> Request {
     let mut request = Request::new(&case.request.method, &case.request.path);
     request.headers = case.request.headers.clone();
-    if let Some(ip) = case.request.source_ip {
-        request.headers.push(("x-forwarded-for".into(), ip.to_string()));
-    }
     request
 }
 
-/// The request as the filter receives it from Envoy. Envoy's header map joins repeated `authorization` headers
-/// (an inline header) into one value with a comma, so the filter sees one header, not two.
-fn as_envoy_delivers(request: &HttpRequest) -> HttpRequest {
+/// Where the case's request comes from: its source address, or else 127.0.0.1.
+fn source_of(case: &Case) -> IpAddr {
+    case.request.source_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// The request as the filter receives it from Envoy (see `Harness::send_from`): the downstream address is the
+/// source, which Envoy also appends to `x-forwarded-for`; and Envoy's header map joins repeated `authorization` headers (an inline
+/// header) into one value with a comma, so the filter sees one header, not two. The flag says whether the
+/// headers were joined, which changes the reason the core gives.
+fn as_envoy_delivers(case: &Case) -> (HttpRequest, bool) {
+    let request = &case.request;
     let mut delivered = request.clone();
+    delivered.source_ip = Some(source_of(case));
+    delivered.headers.push(("x-forwarded-for".into(), source_of(case).to_string()));
     let values: Vec<String> = request.header_values("authorization").map(str::to_owned).collect();
-    if values.len() > 1 {
+    let joined = values.len() > 1;
+    if joined {
         delivered.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
         delivered.headers.push(("authorization".into(), values.join(",")));
     }
-    delivered
+    (delivered, joined)
 }
 
 /// Reasons match exactly, except byte counts of the request headers: Envoy adds headers of its own before the
@@ -81,7 +89,7 @@ fn same_reason(logged: &str, native: &str) -> bool {
 }
 
 /// Everything about one exchange that differs from what the corpus and the native core say. `native` is the core's
-/// decision on the request as Envoy delivers it; `reshaped` says whether Envoy changed the request on the way.
+/// decision on the request as Envoy delivers it; `reshaped` says whether Envoy joined repeated headers on the way.
 fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: bool, exchange: &Exchange) -> Vec<String> {
     let mut problems = Vec::new();
     let response = &exchange.response;
@@ -220,7 +228,7 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
     let (boundary, steady): (Vec<&Case>, Vec<&Case>) = scenario
         .cases
         .iter()
-        .partition(|case| time_sensitive(&authorizer, &as_envoy_delivers(&case.request), minted_for, &offsets));
+        .partition(|case| time_sensitive(&authorizer, &as_envoy_delivers(case).0, minted_for, &offsets));
 
     let harness = Harness::start(&config).unwrap_or_else(|err| panic!("{name}: {err}"));
     let startup = harness.envoy().startup_time();
@@ -237,10 +245,10 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
             }
             wait_for_second(minted_for);
         }
-        let delivered = as_envoy_delivers(&case.request);
-        let reshaped = delivered.headers != case.request.headers;
+        let (delivered, reshaped) = as_envoy_delivers(case);
         let sent_at = now();
-        let exchange = harness.send(&client_request(case)).unwrap_or_else(|err| panic!("{name}: {}: {err}", case.name));
+        let exchange =
+            harness.send_from(source_of(case), &client_request(case)).unwrap_or_else(|err| panic!("{name}: {}: {err}", case.name));
         let answered_at = now();
         if on_time && (sent_at, answered_at) != (minted_for, minted_for) {
             return Err(format!("`{}` was sent in second {sent_at}, not {minted_for}", case.name));
@@ -266,11 +274,11 @@ fn every_corpus_through_envoy() {
     let mut ran = 0;
     for path in corpora() {
         let began = Instant::now();
-        let mut margin = 8;
+        let mut margin = 10;
         let run = loop {
             match run_corpus(&path, margin) {
                 Ok(run) => break run,
-                Err(why) if margin < 32 => {
+                Err(why) if margin < 40 => {
                     eprintln!("{}: missed the minted second ({why}); again with a margin of {} s", display(&path), margin * 2);
                     margin *= 2;
                 }
@@ -339,6 +347,22 @@ fn what_envoy_changes_before_the_filter() {
     let absolute = send(Request::new("GET", "http://authz.test/health"));
     assert_eq!(absolute.response.status, 200);
     assert_eq!(absolute.upstream.unwrap().target, "/health");
+}
+
+/// An edge Envoy (`use_remote_address: true`) behind a proxy that connects over loopback (a local TLS terminator,
+/// say) appends its own local address to `x-forwarded-for`, not 127.0.0.1 (Envoy's connection manager utility:
+/// `isLoopbackAddress(peer)` → `appendXff(config.localAddress())`). The core drops the last entry only when it
+/// equals the downstream address, so with `xff_num_trusted_hops: 1` it takes Envoy's own address as the client.
+#[test]
+#[ignore = "known: behind a loopback peer the filter takes Envoy's local address as aws:SourceIp (reported to the core's owner)"]
+fn source_ip_behind_a_loopback_proxy() {
+    let text = std::fs::read_to_string(workspace().join("policies/scenarios/conditions.json")).unwrap();
+    let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+    let harness = Harness::start(&String::from_utf8(scenario.config_bytes()).unwrap()).unwrap();
+    let office = scenario.cases.iter().find(|case| case.name == "office network may read reports").unwrap();
+    assert_eq!(office.expect.status, 200);
+    let exchange = harness.send(&client_request(office)).unwrap();
+    assert_eq!(exchange.response.status, 200, "{:?}", exchange.decision);
 }
 
 /// The petstore configuration with one error that only the filter's own validation catches.
