@@ -43,6 +43,7 @@ e2e: wasm
 ## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline.
 bench:
 	$(CARGO) bench --locked -p authz --bench policy
+	$(CARGO) bench --locked -p authz --features mint --bench authorize
 
 ## Mints a dev key, starts real Envoy with the filter, sends scripted requests and prints what was decided.
 demo: build

@@ -5,13 +5,15 @@ use crate::decision::{Decision, Outcome, Reason};
 use crate::policy::{DenyWhy, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
 use crate::routes::{self, RouteAuth};
-use crate::token::{bearer_token, TokenError, TokenUse, VerifiedToken};
+use crate::token::{bearer_token, TokenCache, TokenError, TokenUse, VerifiedToken};
+use std::sync::Arc;
 
 /// A compiled configuration, shared read-only by every request.
 #[derive(Debug)]
 pub struct Authorizer {
     config: Config,
     realm: String,
+    tokens: TokenCache,
 }
 
 /// Header values must not smuggle line breaks or other controls upstream.
@@ -28,7 +30,8 @@ impl Authorizer {
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Self {
         let realm = format!("{}/{}", config.api.api_id, config.api.stage);
-        Self { config, realm }
+        let tokens = TokenCache::new(config.token_cache_size);
+        Self { config, realm, tokens }
     }
 
     /// The compiled configuration.
@@ -52,6 +55,22 @@ impl Authorizer {
         let mut decision = Decision::deny(Outcome::Unauthorized, reason);
         decision.challenge = Some(self.challenge(error));
         decision
+    }
+
+    /// Verifies `token` at `now`, or finds it among the tokens this configuration already verified.
+    fn verify_token(&self, token: &str, now: u64) -> Result<Arc<VerifiedToken>, TokenError> {
+        let verifier = &self.config.verifier;
+        // Oversized tokens are refused before they are even hashed.
+        if token.len() > verifier.max_token_bytes {
+            return Err(TokenError::TooLarge { len: token.len(), max: verifier.max_token_bytes });
+        }
+        let digest = TokenCache::digest(token);
+        if let Some(cached) = self.tokens.get(&digest, now, verifier.skew) {
+            return cached;
+        }
+        let verified = Arc::new(verifier.verify(token, now)?);
+        self.tokens.insert(digest, Arc::clone(&verified), now, verifier.skew);
+        Ok(verified)
     }
 
     /// Decides one request at unix time `now` (seconds).
@@ -95,7 +114,7 @@ impl Authorizer {
             Ok(token) => token,
             Err(err) => return self.unauthorized(Reason::Authorization(err), None),
         };
-        let verified = match self.config.verifier.verify(token, now) {
+        let verified = match self.verify_token(token, now) {
             Ok(verified) => verified,
             Err(err) => return self.unauthorized(Reason::Token(err), Some("invalid_token")),
         };
@@ -125,11 +144,11 @@ impl Authorizer {
                     PolicyDecision::Allow => evaluation.statements,
                     PolicyDecision::ImplicitDeny => {
                         let why = evaluation.why().unwrap_or(DenyWhy::NoAllow);
-                        let reason = Reason::ImplicitDeny { arn, sub: verified.sub, why };
+                        let reason = Reason::ImplicitDeny { arn, sub: verified.sub.clone(), why };
                         return Decision::deny(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {
-                        let reason = Reason::ExplicitDeny { arn, sub: verified.sub, statements: evaluation.statements };
+                        let reason = Reason::ExplicitDeny { arn, sub: verified.sub.clone(), statements: evaluation.statements };
                         return Decision::deny(Outcome::ExplicitDeny, reason);
                     }
                 }
@@ -139,7 +158,7 @@ impl Authorizer {
         match identity_headers(&self.config.identity_headers, &verified) {
             Some(upstream_headers) => Decision {
                 outcome: Outcome::Allow,
-                reason: Reason::Allowed { sub: verified.sub, statements },
+                reason: Reason::Allowed { sub: verified.sub.clone(), statements },
                 upstream_headers,
                 rewrite_path,
                 challenge: None,
@@ -168,4 +187,67 @@ fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Option<Ve
         headers.push((names.scopes.clone(), token.scopes.join(" ")));
     }
     headers.iter().all(|(_, value)| header_safe(value)).then_some(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mint::{CognitoClaims, DevKey};
+    use serde_json::json;
+
+    const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Cache";
+    const NOW: u64 = 1_763_800_000;
+
+    fn authorizer(key: &DevKey, cache: usize) -> Authorizer {
+        let config = json!({
+            "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+            "issuers": [{"issuer": ISSUER, "jwks": key.jwks(), "token_use": ["access"], "client_ids": ["app"]}],
+            "token_cache_size": cache,
+            "policies": {"groups": {"readers": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"}]}}}
+        });
+        Authorizer::from_json(config.to_string().as_bytes()).unwrap()
+    }
+
+    fn request(method: &str, token: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.into(),
+            path: "/things".into(),
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            ..HttpRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_cached_token_decides_like_a_fresh_one_and_still_expires() {
+        let key = DevKey::generate_rsa("k1").unwrap();
+        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).to_json());
+        let cached = authorizer(&key, 16);
+        let uncached = authorizer(&key, 0);
+        for (method, now) in [("GET", NOW), ("GET", NOW + 10), ("POST", NOW + 20), ("GET", NOW + 3600 + 60)] {
+            let hit = cached.authorize(&request(method, &token), now);
+            let fresh = uncached.authorize(&request(method, &token), now);
+            assert_eq!(hit, fresh, "{method} at {now}");
+        }
+        assert_eq!(cached.authorize(&request("GET", &token), NOW + 5).status(), 200);
+        assert_eq!(cached.tokens.len(), 1);
+        assert_eq!(uncached.tokens.len(), 0);
+        let expired = cached.authorize(&request("GET", &token), NOW + 3600 + 60);
+        assert_eq!(expired.reason, Reason::Token(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_tampered_token_never_finds_the_cached_entry() {
+        let key = DevKey::generate_rsa("k1").unwrap();
+        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).to_json());
+        let authorizer = authorizer(&key, 16);
+        assert_eq!(authorizer.authorize(&request("GET", &token), NOW).status(), 200);
+        // Same header and signature, payload swapped for one naming another user: must be verified and fail.
+        let forged_payload = CognitoClaims::access(ISSUER, "app", "mallory", NOW).groups(&["readers"]).to_json();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged_payload.to_string());
+        let forged = parts.join(".");
+        let decision = authorizer.authorize(&request("GET", &forged), NOW);
+        assert_eq!(decision.reason, Reason::Token(TokenError::BadSignature));
+    }
 }

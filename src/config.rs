@@ -11,6 +11,9 @@ pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 /// Clock skew tolerated by default, as Envoy's jwt_authn does.
 const DEFAULT_SKEW_SECONDS: u64 = 60;
 const MAX_SKEW_SECONDS: u64 = 300;
+/// Verified tokens cached per VM by default: a verified token is about 1–2 KB, so this bounds the cache near 2 MB.
+const DEFAULT_TOKEN_CACHE_SIZE: usize = 1024;
+const MAX_TOKEN_CACHE_SIZE: usize = 65_536;
 /// Cognito tokens are 1–4 KB; a cap keeps hostile tokens from costing anything.
 const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -45,6 +48,8 @@ pub struct RawConfig {
     pub identity_headers: RawIdentityHeaders,
     pub clock_skew_seconds: Option<u64>,
     pub max_token_bytes: Option<usize>,
+    /// Verified tokens kept per VM so repeated tokens skip signature checks; 0 turns the cache off.
+    pub token_cache_size: Option<usize>,
     /// How request targets are read and how large requests may be; strict when absent.
     #[serde(default)]
     pub request: crate::request::RawRequestOptions,
@@ -122,6 +127,8 @@ pub struct Config {
     pub api: ApiTarget,
     pub request: crate::request::RequestOptions,
     pub verifier: TokenVerifier,
+    /// How many verified tokens each VM keeps (0: none).
+    pub token_cache_size: usize,
     pub routes: Vec<Route>,
     pub policies: Option<PolicyStore>,
     pub source_ip: SourceIp,
@@ -297,6 +304,10 @@ impl TryFrom<&RawConfig> for Config {
         if skew > MAX_SKEW_SECONDS {
             return Err(ConfigError::at("clock_skew_seconds", format!("at most {MAX_SKEW_SECONDS}")));
         }
+        let token_cache_size = raw.token_cache_size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
+        if token_cache_size > MAX_TOKEN_CACHE_SIZE {
+            return Err(ConfigError::at("token_cache_size", format!("at most {MAX_TOKEN_CACHE_SIZE}")));
+        }
         let max_token_bytes = raw.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         if !(256..=65_536).contains(&max_token_bytes) {
             return Err(ConfigError::at("max_token_bytes", "must be between 256 and 65536"));
@@ -318,6 +329,7 @@ impl TryFrom<&RawConfig> for Config {
             request: crate::request::RequestOptions::try_from(&raw.request)
                 .map_err(|err| ConfigError::at(format!("request.{}", err.field), err.message))?,
             verifier: TokenVerifier { issuers, skew, max_token_bytes },
+            token_cache_size,
             routes,
             policies,
             source_ip: SourceIp::try_from(&raw.source_ip)

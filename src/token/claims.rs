@@ -25,6 +25,10 @@ pub struct VerifiedToken {
     pub scopes: Vec<String>,
     /// `exp` in seconds.
     pub expires_at: f64,
+    /// `nbf` in seconds, if present.
+    pub not_before: Option<f64>,
+    /// `iat` in seconds, if present.
+    pub issued_at: Option<f64>,
     /// Every claim, for policy condition keys.
     pub claims: Map<String, Value>,
 }
@@ -52,6 +56,29 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
     }
 }
 
+/// The time rules: `exp` passed (with skew), `nbf` or `iat` in the future (with skew).
+fn check_times(exp: f64, nbf: Option<f64>, iat: Option<f64>, now: u64, skew: u64) -> Result<(), TokenError> {
+    let now = now as f64;
+    let skew = skew as f64;
+    if now >= exp + skew {
+        return Err(TokenError::Expired);
+    }
+    if nbf.is_some_and(|nbf| nbf > now + skew) {
+        return Err(TokenError::NotYetValid);
+    }
+    if iat.is_some_and(|iat| iat > now + skew) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    Ok(())
+}
+
+impl VerifiedToken {
+    /// Re-applies the time rules at `now`: a token verified earlier may have expired since.
+    pub fn check_times(&self, now: u64, skew: u64) -> Result<(), TokenError> {
+        check_times(self.expires_at, self.not_before, self.issued_at, now, skew)
+    }
+}
+
 /// Applies every Cognito rule of `issuer` at time `now` (unix seconds) with `skew` seconds of tolerance.
 pub fn validate(
     issuer: &Issuer,
@@ -59,22 +86,10 @@ pub fn validate(
     now: u64,
     skew: u64,
 ) -> Result<VerifiedToken, TokenError> {
-    let now = now as f64;
-    let skew = skew as f64;
     let expires_at = numeric_date(&claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
-    if now >= expires_at + skew {
-        return Err(TokenError::Expired);
-    }
-    if let Some(nbf) = numeric_date(&claims, "nbf")? {
-        if nbf > now + skew {
-            return Err(TokenError::NotYetValid);
-        }
-    }
-    if let Some(iat) = numeric_date(&claims, "iat")? {
-        if iat > now + skew {
-            return Err(TokenError::IssuedInFuture);
-        }
-    }
+    let not_before = numeric_date(&claims, "nbf")?;
+    let issued_at = numeric_date(&claims, "iat")?;
+    check_times(expires_at, not_before, issued_at, now, skew)?;
 
     let token_use = match required_string(&claims, "token_use")? {
         "access" => TokenUse::Access,
@@ -136,6 +151,8 @@ pub fn validate(
         groups,
         scopes,
         expires_at,
+        not_before,
+        issued_at,
         claims,
     })
 }

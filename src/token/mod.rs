@@ -1,5 +1,6 @@
 //! Token extraction, signature verification and Cognito claim rules.
 
+mod cache;
 mod claims;
 mod extract;
 mod jws;
@@ -10,6 +11,7 @@ mod attacks;
 #[cfg(test)]
 mod vectors;
 
+pub use cache::{TokenCache, TokenDigest};
 pub use claims::VerifiedToken;
 pub use extract::{bearer_token, AuthorizationError};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};
