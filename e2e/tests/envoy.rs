@@ -497,4 +497,10 @@ fn the_example_configuration_is_valid_and_serves() {
     assert_eq!(refused.status, 401);
     assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
     assert!(refused.header("www-authenticate").is_some_and(|value| value.starts_with("Bearer realm=")));
+
+    // Dropping the handle stops Envoy and removes its directory.
+    let (pid, dir) = (envoy.pid(), envoy.dir().to_owned());
+    drop(envoy);
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "Envoy {pid} outlived its handle");
+    assert!(std::env::var_os("AUTHZ_E2E_KEEP").is_some() || !dir.exists(), "{} was left behind", dir.display());
 }
