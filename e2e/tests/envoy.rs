@@ -53,9 +53,9 @@ fn source_of(case: &Case) -> IpAddr {
 }
 
 /// The request as the filter receives it from Envoy (see `Harness::send_from`): the downstream address is the
-/// source, which Envoy also appends to `x-forwarded-for`; and Envoy's header map joins repeated `authorization` headers (an inline
-/// header) into one value with a comma, so the filter sees one header, not two. The flag says whether the
-/// headers were joined, which changes the reason the core gives.
+/// source, which Envoy also appends to `x-forwarded-for`; and Envoy's header map joins repeated `authorization`
+/// headers (an inline header) into one value with a comma, so the filter sees one header, not two. The flag says
+/// whether the headers were joined, which changes the reason the core gives.
 fn as_envoy_delivers(case: &Case) -> (HttpRequest, bool) {
     let request = &case.request;
     let mut delivered = request.clone();
@@ -342,6 +342,11 @@ fn what_envoy_changes_before_the_filter() {
         assert_eq!(exchange.response.status, 400);
         assert_eq!(exchange.decision, None, "the filter should not have seen it");
     }
+
+    // Identity headers a client sends to a public route are removed too, whatever their case.
+    let forged = send(Request::new("GET", "/health").header("X-Authz-Sub", "root").header("x-authz-groups", "admins"));
+    let upstream = forged.upstream.unwrap();
+    assert!(upstream.header_values("x-authz-sub").is_empty() && upstream.header_values("x-authz-groups").is_empty(), "{upstream:?}");
 
     // An absolute-form target reaches the filter as a path.
     let absolute = send(Request::new("GET", "http://authz.test/health"));
