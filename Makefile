@@ -45,6 +45,18 @@ bench:
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
 
+## Each fuzz target in fuzz/ for FUZZ_SECONDS seconds, from fuzz/seeds/ and the corpus it grows in fuzz/corpus/;
+## stops at the first crash (saved under fuzz/artifacts/). cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1.
+FUZZ_TARGETS := token config policy path
+FUZZ_SECONDS ?= 120
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	@for target in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$target && \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $$target fuzz/corpus/$$target fuzz/seeds/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
 ## Mints a dev key, starts real Envoy with the filter, sends scripted requests and prints what was decided.
 demo: build
 	$(CARGO) run --locked --release -p authz-e2e --bin demo

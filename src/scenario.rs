@@ -366,4 +366,96 @@ mod tests {
         }
         assert!(ran >= 30, "only {ran} cases ran");
     }
+
+    /// A clean refusal: the fixed body for its status, nothing for the upstream.
+    fn assert_clean(decision: &crate::Decision, context: &str) {
+        let status = decision.status();
+        assert!(matches!(status, 200 | 400 | 401 | 403 | 414), "{context}: status {status}");
+        if !decision.is_allowed() {
+            assert!(decision.outcome.body().is_some(), "{context}");
+            assert!(decision.upstream_headers.is_empty() && decision.rewrite_path.is_none(), "{context}");
+            assert_eq!(decision.challenge.is_some(), status == 401, "{context}");
+        }
+    }
+
+    /// Item 7 of issue 4, natively: the attack corpus and a stream of random and mutated requests all get clean
+    /// answers (the wasmtime host runs the same through the built filter), and no mutated token is ever accepted.
+    #[test]
+    fn attacks_and_random_requests_get_clean_answers() {
+        use rand::{Rng, SeedableRng};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios");
+        let scenario = Scenario::load(&std::fs::read_to_string(dir.join("attacks.json")).unwrap()).unwrap();
+        let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
+        for case in &scenario.cases {
+            assert_clean(&authorizer.authorize(&case.request, scenario.now), &case.name);
+        }
+
+        // Valid tokens to mutate: those of the cases the corpus expects to be allowed.
+        let valid: Vec<String> = scenario
+            .cases
+            .iter()
+            .filter(|case| case.expect.status == 200)
+            .filter_map(|case| case.request.header_values("authorization").next().map(str::to_owned))
+            .filter_map(|value| value.rsplit([' ', '\t']).next().map(str::to_owned))
+            .filter(|token| token.matches('.').count() == 2)
+            .collect();
+        assert!(valid.len() > 10);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5ec);
+        let alphabet = b"/.%2eEfF5cC;?#\\aZ0~-_ \t\x00\xff";
+        let random_text = |rng: &mut rand::rngs::StdRng, max: usize| -> String {
+            let len = rng.gen_range(0..max);
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| if rng.gen_bool(0.7) { alphabet[rng.gen_range(0..alphabet.len())] } else { rng.gen() })
+                .collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        for round in 0..20_000 {
+            let method = match rng.gen_range(0..4) {
+                0 => random_text(&mut rng, 12),
+                _ => ["GET", "get", "POST", "DELETE", "TRACE", "OPTIONS"][rng.gen_range(0..6)].to_owned(),
+            };
+            let path = match rng.gen_range(0..3) {
+                0 => random_text(&mut rng, 64),
+                1 => format!("/pets/{}", random_text(&mut rng, 32)),
+                _ => ["/pets/1", "/admin/users", "/public", "/scoped"][rng.gen_range(0..4)].to_owned(),
+            };
+            let original = &valid[rng.gen_range(0..valid.len())];
+            let mut token = original.clone().into_bytes();
+            let mutated = match rng.gen_range(0..5) {
+                0 => {
+                    let at = rng.gen_range(0..token.len());
+                    token[at] ^= 1 << rng.gen_range(0..8);
+                    true
+                }
+                1 => {
+                    token.truncate(rng.gen_range(0..token.len()));
+                    true
+                }
+                2 => {
+                    let at = rng.gen_range(0..=token.len());
+                    let extra = random_text(&mut rng, 8).into_bytes();
+                    token.splice(at..at, extra.iter().copied());
+                    !extra.is_empty()
+                }
+                3 => {
+                    token = random_text(&mut rng, 200).into_bytes();
+                    true
+                }
+                _ => false,
+            };
+            let token = String::from_utf8_lossy(&token).into_owned();
+            let scheme = ["Bearer ", "bearer ", "", "Basic ", "Bearer  "][rng.gen_range(0..5)];
+            let mut headers = vec![("authorization".to_owned(), format!("{scheme}{token}"))];
+            if rng.gen_bool(0.1) {
+                headers.push((random_text(&mut rng, 16), random_text(&mut rng, 64)));
+            }
+            let request = HttpRequest { method, path, headers, source_ip: None, secure_transport: Some(true) };
+            let decision = authorizer.authorize(&request, scenario.now);
+            let context = format!("round {round}: {request:?}: {}", decision.reason);
+            assert_clean(&decision, &context);
+            if decision.is_allowed() && !matches!(decision.reason, crate::Reason::PublicRoute { .. }) {
+                assert!(!mutated || token == *original, "{context}: a mutated token was accepted");
+            }
+        }
+    }
 }
