@@ -371,13 +371,15 @@ impl Envoy {
     /// Stops Envoy (SIGTERM, then SIGKILL after a grace period) and waits for it.
     pub fn stop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = Command::new("kill")
+            // SIGTERM lets Envoy shut down cleanly; std can only send SIGKILL, so ask kill(1), where there is one.
+            let terminated = Command::new("kill")
                 .args(["-TERM", &self.child.id().to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status();
+                .status()
+                .is_ok_and(|status| status.success());
             let began = Instant::now();
-            while matches!(self.child.try_wait(), Ok(None)) && began.elapsed() < STOP_TIMEOUT {
+            while terminated && matches!(self.child.try_wait(), Ok(None)) && began.elapsed() < STOP_TIMEOUT {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if matches!(self.child.try_wait(), Ok(None)) {
