@@ -33,11 +33,17 @@ pub struct Exchange {
 impl Harness {
     /// Starts the echo upstream and Envoy (one worker) with the filter configured by `plugin_configuration`.
     pub fn start(plugin_configuration: &str) -> Result<Self> {
+        Self::start_with_workers(plugin_configuration, 1)
+    }
+
+    /// Like [`Harness::start`] with `workers` worker threads, each running its own wasm VM (and so its own
+    /// `on_configure`); connections are spread over them.
+    pub fn start_with_workers(plugin_configuration: &str, workers: u8) -> Result<Self> {
         let binary = locate_envoy()?;
         let wasm = dist_wasm()?;
         let upstream = EchoServer::start()?;
         let yaml = Bootstrap { wasm: &wasm, plugin_configuration, upstream: upstream.addr() }.render();
-        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 })?;
+        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: workers })?;
         let find = |name: &str| {
             envoy
                 .listener(name)
