@@ -458,4 +458,30 @@ mod tests {
             }
         }
     }
+
+    /// Item 5 of issue 4: sizes are checked before anything is parsed, so each refusal below names the size even
+    /// though the input is also malformed in every other way.
+    #[test]
+    fn limits_are_checked_before_any_other_work() {
+        let over = crate::config::MAX_CONFIG_BYTES + 1;
+        let err = Authorizer::from_json("{".repeat(over).as_bytes()).unwrap_err();
+        assert!(err.path == "." && err.message.contains("over"), "{err}");
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios/attacks.json")).unwrap();
+        let scenario = Scenario::load(&text).unwrap();
+        let mut config = scenario.config_bytes();
+        config.resize(crate::config::MAX_CONFIG_BYTES, b' ');
+        let authorizer = Authorizer::from_json(&config).unwrap();
+        let request = |path: String, headers: Vec<(String, String)>| HttpRequest { method: "GET".into(), path, headers, ..HttpRequest::default() };
+        let garbage = "%\u{0};".repeat(1 << 20);
+        let decision = authorizer.authorize(&request(garbage.clone(), Vec::new()), scenario.now);
+        assert!(matches!(decision.reason, crate::Reason::Request(crate::request::RequestError::PathTooLong { .. })), "{}", decision.reason);
+        assert_eq!(decision.status(), 414);
+        let headers = vec![("authorization".to_owned(), garbage.clone()), ("x".to_owned(), garbage)];
+        let decision = authorizer.authorize(&request("\\".into(), headers), scenario.now);
+        assert!(matches!(decision.reason, crate::Reason::Request(crate::request::RequestError::HeadersTooLarge { .. })), "{}", decision.reason);
+        assert_eq!(decision.status(), 400);
+        let token = "a.".repeat(10_000);
+        let decision = authorizer.authorize(&request("/pets/1".into(), vec![("authorization".into(), format!("Bearer {token}"))]), scenario.now);
+        assert!(matches!(decision.reason, crate::Reason::Token(crate::token::TokenError::TooLarge { .. })), "{}", decision.reason);
+    }
 }

@@ -50,6 +50,43 @@ mod tests {
         assert_eq!(bearer_token(["a.b.c"].into_iter()), Ok("a.b.c"));
     }
 
+    /// Header hygiene (issue 4, item 4): every odd spelling has one defined answer.
+    #[test]
+    fn odd_spellings_have_defined_answers() {
+        let token = "a.b.c";
+        for (value, expected) in [
+            // Accepted: the scheme in any case, spaces or tabs around and after it, the bare token.
+            ("Bearer a.b.c", Ok(token)),
+            ("bEaReR a.b.c", Ok(token)),
+            ("Bearer \t  a.b.c", Ok(token)),
+            ("\t Bearer a.b.c \t", Ok(token)),
+            ("  a.b.c  ", Ok(token)),
+            // Refused: anything else around or inside the token, including what Envoy makes of two headers.
+            ("Bearer a.b.c,Bearer d.e.f", Err(AuthorizationError::BadForm)),
+            ("Bearer a.b.c, Bearer d.e.f", Err(AuthorizationError::BadForm)),
+            ("Bearer a.b.c\r\n", Err(AuthorizationError::BadForm)),
+            ("Bearer\u{a0}a.b.c", Err(AuthorizationError::BadForm)),
+            ("Bearer a.b.c\u{0}", Err(AuthorizationError::BadForm)),
+            ("Bearer\u{b}a.b.c", Err(AuthorizationError::BadForm)),
+            ("Bearer: a.b.c", Err(AuthorizationError::BadForm)),
+            ("Bearer=a.b.c", Err(AuthorizationError::BadForm)),
+            ("Bearer Bearer a.b.c", Err(AuthorizationError::BadForm)),
+            ("Bearer \"a.b.c\"", Err(AuthorizationError::BadForm)),
+            ("Bearer a.b.c=", Err(AuthorizationError::BadForm)),
+            ("Bearer a+b.c/d.e", Err(AuthorizationError::BadForm)),
+            ("Bearer a.b.c;x", Err(AuthorizationError::BadForm)),
+            ("Bearerr a.b.c", Err(AuthorizationError::BadForm)),
+            ("DPoP a.b.c", Err(AuthorizationError::BadForm)),
+            ("Bearer\u{e9} a.b.c", Err(AuthorizationError::BadForm)),
+            (" ", Err(AuthorizationError::BadForm)),
+        ] {
+            assert_eq!(bearer_token([value].into_iter()), expected, "{value:?}");
+        }
+        // Two headers are refused even when both carry the same token, and an empty second one counts.
+        assert_eq!(bearer_token(["Bearer a.b.c", "Bearer a.b.c"].into_iter()), Err(AuthorizationError::Repeated));
+        assert_eq!(bearer_token(["Bearer a.b.c", ""].into_iter()), Err(AuthorizationError::Repeated));
+    }
+
     #[test]
     fn refuses_missing_repeated_and_odd_headers() {
         assert_eq!(bearer_token([].into_iter()), Err(AuthorizationError::Missing));

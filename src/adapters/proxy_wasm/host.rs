@@ -108,11 +108,13 @@ pub fn now_seconds() -> Result<u64, HostStatus> {
     Ok(nanos / 1_000_000_000)
 }
 
-/// The whole plugin configuration buffer.
+/// The plugin configuration buffer, or its first `MAX_CONFIG_BYTES + 1` bytes: one byte over the limit is enough
+/// for the configuration to be refused, and a huge one is never copied into the VM.
 pub fn plugin_configuration() -> Result<Vec<u8>, HostStatus> {
     let (mut data, mut size) = (null_mut(), 0usize);
+    let max = crate::config::MAX_CONFIG_BYTES + 1;
     // SAFETY: the host writes an allocation pointer and its length.
-    match unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, usize::MAX, &mut data, &mut size) } {
+    match unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, max, &mut data, &mut size) } {
         OK => Ok(take(data, size)),
         NOT_FOUND => Ok(Vec::new()),
         status => Err(HostStatus(status)),
