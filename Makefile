@@ -30,7 +30,7 @@ build: wasm cli
 test: build lint unit e2e
 
 unit: wasm
-	$(CARGO) test --locked --release --workspace
+	$(CARGO) test --locked --release --workspace --exclude authz-e2e
 
 lint:
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings

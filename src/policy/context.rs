@@ -225,20 +225,21 @@ fn parse_forwarded(entry: &str) -> Option<IpAddr> {
 }
 
 impl SourceIp {
-    /// The client address: the downstream peer, or with N trusted hops the address N places to its left in the
-    /// chain `X-Forwarded-For, downstream`. `None` (the key is absent) when that address is missing or malformed.
+    /// The client address: the downstream peer, or with N trusted hops the N-th entry from the right of
+    /// `X-Forwarded-For` exactly as the filter receives it. `None` (the key is absent) when that entry is missing
+    /// or malformed.
+    ///
+    /// No guess is made about entries the host itself appended: Envoy appends the peer, or its own address for a
+    /// loopback peer, depending on its settings, and a guess that is wrong in one of those cases hands the
+    /// policy an address the client did not have. Behind Envoy, set `xff_num_trusted_hops` in Envoy's HTTP
+    /// connection manager instead and leave this at 0: Envoy then reports the trusted client as the downstream
+    /// address.
     pub fn client_ip(&self, request: &HttpRequest) -> Option<IpAddr> {
-        let downstream = request.source_ip?.to_canonical();
         let hops = usize::from(self.xff_num_trusted_hops);
         if hops == 0 {
-            return Some(downstream);
+            return request.source_ip.map(|ip| ip.to_canonical());
         }
-        let mut chain: Vec<&str> =
-            request.header_values("x-forwarded-for").flat_map(|value| value.split(',')).collect();
-        // Envoy with `use_remote_address` appends the downstream address before filters run: count it once.
-        if chain.last().and_then(|last| parse_forwarded(last)) == Some(downstream) {
-            chain.pop();
-        }
+        let chain: Vec<&str> = request.header_values("x-forwarded-for").flat_map(|value| value.split(',')).collect();
         let index = chain.len().checked_sub(hops)?;
         chain.get(index).and_then(|entry| parse_forwarded(entry))
     }
@@ -360,9 +361,12 @@ mod tests {
         assert_eq!(one.client_ip(&req), Some("198.51.100.1".parse().unwrap()));
         assert_eq!(two.client_ip(&req), Some("203.0.113.7".parse().unwrap()));
         assert_eq!(SourceIp { xff_num_trusted_hops: 3 }.client_ip(&req), None);
-        // Envoy already appended the peer: it is not counted twice.
+        // Entries the host appended are counted like any other: no guessing which ones they were.
         let appended = request(&["203.0.113.7", "198.51.100.1, 10.0.0.5"], "10.0.0.5");
-        assert_eq!(one.client_ip(&appended), Some("198.51.100.1".parse().unwrap()));
+        assert_eq!(one.client_ip(&appended), Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(two.client_ip(&appended), Some("198.51.100.1".parse().unwrap()));
+        let envoy_local = request(&["203.0.113.7,192.0.2.2"], "127.0.0.1");
+        assert_eq!(two.client_ip(&envoy_local), Some("203.0.113.7".parse().unwrap()));
         assert_eq!(one.client_ip(&request(&["junk"], "10.0.0.5")), None);
         assert_eq!(one.client_ip(&request(&[], "10.0.0.5")), None);
         assert_eq!(none.client_ip(&request(&[], "::ffff:192.0.2.1")), Some("192.0.2.1".parse().unwrap()));
