@@ -12,8 +12,10 @@ use std::path::PathBuf;
 const CHECK_HELP: &str = r#"Input, one JSON object per line (blank lines are skipped):
   {"method": "GET", "path": "/pets/1?x=1", "headers": {"authorization": "Bearer ..."},
    "source_ip": "192.0.2.10", "now": 1763800000}
-  `headers` may also be a list of [name, value] pairs, to repeat a name. `now` (unix seconds) defaults to
-  the system clock; `headers` and `source_ip` are optional.
+  `headers` may also be a list of [name, value] pairs, to repeat a name (`host` becomes `:authority`;
+  other pseudo-headers come from `method` and `path`). `now` (unix seconds) defaults to the system clock.
+  `source_ip` is the proxy's downstream peer (none when absent). `secure_transport` (default true) says
+  whether the client connected over TLS. `headers`, `source_ip` and `secure_transport` are optional.
 
 Output, one JSON object per input line:
   {"status": 200, "decision": "allow", "reason": "...", "headers": {...}}

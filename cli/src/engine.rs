@@ -1,6 +1,7 @@
 //! What decides: the core compiled into this binary, or a built filter run inside the wasmtime host.
 
 use crate::answer::Answer;
+use crate::delivery::as_delivered;
 use crate::wasm::WasmEngine;
 use anyhow::Context as _;
 use authz::{Authorizer, HttpRequest};
@@ -23,12 +24,13 @@ impl Engine {
         }
     }
 
-    /// Decides one request at unix time `now`. An error means the engine itself failed (a trapped filter), not
-    /// that the request was refused.
+    /// Decides one request at unix time `now`, given to either engine as Envoy would deliver it. An error means
+    /// the engine itself failed (a trapped filter), not that the request was refused.
     pub fn decide(&mut self, request: &HttpRequest, now: u64) -> anyhow::Result<Answer> {
+        let request = as_delivered(request);
         match self {
-            Self::Native(authorizer) => Ok(Answer::from_decision(&authorizer.authorize(request, now))),
-            Self::Wasm(engine) => engine.decide(request, now),
+            Self::Native(authorizer) => Ok(Answer::from_decision(&authorizer.authorize(&request, now))),
+            Self::Wasm(engine) => engine.decide(&request, now),
         }
     }
 }

@@ -16,6 +16,8 @@ struct RawCheckLine {
     #[serde(default)]
     headers: RawHeaders,
     source_ip: Option<String>,
+    /// Whether the client reached the proxy over TLS (`aws:SecureTransport`); true when absent.
+    secure_transport: Option<bool>,
     /// Unix seconds; the caller's clock when absent.
     now: Option<u64>,
 }
@@ -113,7 +115,13 @@ pub fn parse_check_line(line: &str) -> Result<CheckRequest, String> {
         })
         .transpose()?;
     let headers = validate_headers(raw.headers.0)?;
-    let request = HttpRequest { method: raw.method, path: raw.path, headers, source_ip, secure_transport: None };
+    let request = HttpRequest {
+        method: raw.method,
+        path: raw.path,
+        headers,
+        source_ip,
+        secure_transport: Some(raw.secure_transport.unwrap_or(true)),
+    };
     Ok(CheckRequest { request, now: raw.now })
 }
 
@@ -142,6 +150,9 @@ mod tests {
         assert_eq!(object.request.headers, pairs.request.headers);
         let none = parse_check_line(r#"{"method":"GET","path":"/"}"#).unwrap();
         assert!(none.request.headers.is_empty() && none.now.is_none() && none.request.source_ip.is_none());
+        assert_eq!(none.request.secure_transport, Some(true));
+        let plain = parse_check_line(r#"{"method":"GET","path":"/","secure_transport":false}"#).unwrap();
+        assert_eq!(plain.request.secure_transport, Some(false));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod answer;
 mod check;
+mod delivery;
 mod engine;
 mod input;
 mod keygen;

@@ -1,22 +1,112 @@
-//! The built filter inside the wasmtime host from `authz-host`: requests in, answers out as the core renders them.
+//! The built filter inside the wasmtime host from `authz-host`: each request goes in with the properties Envoy
+//! would give it, and what the client or the upstream would see comes out as the same [`Answer`] the core gives.
 
-use crate::answer::Answer;
+use crate::answer::{decision_name, Answer};
+use anyhow::{bail, Context as _};
 use authz::{Authorizer, HttpRequest};
+use authz_host::{FilterHost, HttpOutcome, LogLevel, LogLine, Plugin};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
+
+/// Envoy's `source.address` carries a port; the filter ignores it.
+const SOURCE_PORT: u16 = 53346;
+/// What Envoy reports for a TLS 1.3 downstream connection.
+const TLS_VERSION: &[u8] = b"TLSv1.3";
 
 /// A filter module started with one configuration.
 pub struct WasmEngine {
-    _private: (),
+    plugin: Plugin,
+    /// The configured identity header names, which are what an allowed request gains upstream.
+    identity_headers: Vec<String>,
+}
+
+/// The filter's error lines since `from`, to explain a refusal or a failure.
+fn errors_since(logs: &[LogLine], from: usize) -> String {
+    let lines: Vec<&str> =
+        logs.iter().skip(from).filter(|line| line.level >= LogLevel::Warn).map(|line| line.message.as_str()).collect();
+    if lines.is_empty() {
+        "nothing logged".to_owned()
+    } else {
+        lines.join("; ")
+    }
 }
 
 impl WasmEngine {
-    /// Loads the module at `path` and configures it with `config`.
-    pub fn load(path: &Path, _config: &[u8], _authorizer: &Authorizer) -> anyhow::Result<Self> {
-        anyhow::bail!("`--wasm {}`: the wasmtime host (crate authz-host) is not available yet", path.display())
+    /// Loads the module at `path` and configures it with `config`, which `authorizer` was compiled from.
+    pub fn load(path: &Path, config: &[u8], authorizer: &Authorizer) -> anyhow::Result<Self> {
+        let wasm = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let host = FilterHost::load(&wasm).with_context(|| format!("`{}` does not load", path.display()))?;
+        let (mut plugin, configured) =
+            host.start(b"", config).with_context(|| format!("`{}` failed to start", path.display()))?;
+        if !configured {
+            bail!("`{}` refused the configuration: {}", path.display(), errors_since(plugin.logs(), 0));
+        }
+        // The filter logs each decision's reason at debug level only.
+        plugin.set_log_level(LogLevel::Debug);
+        let identity_headers = authorizer.identity_header_names().iter().map(|name| (*name).to_owned()).collect();
+        Ok(Self { plugin, identity_headers })
     }
 
-    /// Runs one request through the filter.
-    pub fn decide(&mut self, _request: &HttpRequest, _now: u64) -> anyhow::Result<Answer> {
-        anyhow::bail!("the wasmtime host is not available yet")
+    /// Runs one request, already shaped as Envoy delivers it (pseudo-headers included), through the filter at
+    /// unix time `now`.
+    pub fn decide(&mut self, request: &HttpRequest, now: u64) -> anyhow::Result<Answer> {
+        let nanos = now.checked_mul(1_000_000_000).context("`now` is too far in the future for the host clock")?;
+        self.plugin.set_time_nanos(nanos);
+        // No address at all is what the core is given natively; an empty property reads as none in the filter.
+        let source = request.source_ip.map(|ip| SocketAddr::new(ip, SOURCE_PORT).to_string()).unwrap_or_default();
+        self.plugin.set_property(&["source", "address"], source.as_bytes());
+        // Envoy has `connection.tls_version` on TLS connections only; the filter reads an empty one as plain.
+        let tls_version: &[u8] = if request.secure_transport == Some(false) { b"" } else { TLS_VERSION };
+        self.plugin.set_property(&["connection", "tls_version"], tls_version);
+        let logged = self.plugin.logs().len();
+        let outcome = self.plugin.http_request(&request.headers).context("the filter failed")?;
+        let reason = self.reason(logged, request);
+        match outcome {
+            HttpOutcome::Continue { request_headers } => Ok(self.allowed(request, &request_headers, reason)),
+            HttpOutcome::LocalResponse { status, headers, .. } => {
+                let status = u16::try_from(status).with_context(|| format!("the filter answered status {status}"))?;
+                let headers = headers
+                    .into_iter()
+                    // Envoy adds `content-length` to every local reply; it is not part of the filter's answer.
+                    .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+                    .collect();
+                Ok(Answer { status, decision: decision_name(status), reason, headers, rewrite_path: None })
+            }
+            HttpOutcome::Paused { .. } => bail!("the filter paused the request without answering it ({reason})"),
+            HttpOutcome::Reset => bail!("the filter reset the stream ({reason})"),
+        }
+    }
+
+    /// The reason from the filter's decision line, `authz: <status> <METHOD>: <reason>`.
+    fn reason(&self, from: usize, request: &HttpRequest) -> String {
+        let logs = self.plugin.logs();
+        let decision = logs.iter().skip(from).filter(|line| line.level == LogLevel::Debug).find_map(|line| {
+            let rest = line.message.strip_prefix("authz: ")?;
+            let (_status, rest) = rest.split_once(' ')?;
+            rest.strip_prefix(request.method.as_str())?.strip_prefix(": ")
+        });
+        match decision {
+            Some(reason) => reason.to_owned(),
+            None => format!("no decision logged by the filter ({})", errors_since(logs, from)),
+        }
+    }
+
+    fn allowed(&self, request: &HttpRequest, upstream: &[(String, String)], reason: String) -> Answer {
+        let mut headers = BTreeMap::new();
+        for name in &self.identity_headers {
+            let values: Vec<&str> = upstream
+                .iter()
+                .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str())
+                .collect();
+            // More than one value would be a filter that kept a client's copy: show it rather than hide it.
+            if !values.is_empty() {
+                headers.insert(name.clone(), values.join(", "));
+            }
+        }
+        let path = upstream.iter().find(|(key, _)| key == ":path").map(|(_, value)| value.as_str());
+        let rewrite_path = path.filter(|path| *path != request.path).map(str::to_owned);
+        Answer { status: 200, decision: decision_name(200), reason, headers, rewrite_path }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use authz::scenario::Scenario;
-use common::{arg, authz, scratch, workspace};
+use common::{arg, authz, filter_wasm, scratch, staleness_hint, workspace};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,19 +44,28 @@ fn prepare(path: &std::path::Path) -> Prepared {
             if let Some(ip) = request.source_ip {
                 line["source_ip"] = json!(ip.to_string());
             }
+            if let Some(secure) = request.secure_transport {
+                line["secure_transport"] = json!(secure);
+            }
             line.to_string()
         })
         .collect();
     Prepared { name, scenario, config, input: input.join("\n") }
 }
 
-/// Checks every answer against the corpus's expectations; returns the answers.
-fn check_against_expectations(prepared: &Prepared, extra: &[&str]) -> Vec<Value> {
+/// Every case through `authz check`, one answer each.
+fn run_check(prepared: &Prepared, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["check", "--config", arg(&prepared.config)];
     args.extend_from_slice(extra);
     let run = authz(&args, &prepared.input).expect_code(0);
     let answers = run.json_lines();
     assert_eq!(answers.len(), prepared.scenario.cases.len(), "{}", run.stdout);
+    answers
+}
+
+/// Checks every answer against the corpus's expectations; returns the answers.
+fn check_against_expectations(prepared: &Prepared, extra: &[&str]) -> Vec<Value> {
+    let answers = run_check(prepared, extra);
     for (case, answer) in prepared.scenario.cases.iter().zip(&answers) {
         let context = format!("{}: {}: {answer}", prepared.name, case.name);
         assert_eq!(answer["status"].as_u64(), Some(u64::from(case.expect.status)), "{context}");
@@ -79,6 +88,46 @@ fn every_corpus_through_check_natively() {
         ran += check_against_expectations(&prepared, &[]).len();
     }
     assert!(ran >= 30, "only {ran} cases ran");
+}
+
+/// The built filter inside the wasmtime host answers every case exactly as the core does: same status, decision,
+/// reason, headers and rewritten path, on the same minted tokens.
+#[test]
+fn every_corpus_through_check_in_wasm_matches_native() {
+    let wasm = filter_wasm();
+    let hint = staleness_hint(&wasm);
+    for path in corpora() {
+        let prepared = prepare(&path);
+        let native = check_against_expectations(&prepared, &[]);
+        let filter = run_check(&prepared, &["--wasm", arg(&wasm)]);
+        assert_eq!(filter.len(), native.len(), "{}{hint}", prepared.name);
+        for ((case, native), filter) in prepared.scenario.cases.iter().zip(&native).zip(&filter) {
+            assert_eq!(filter, native, "{}: {}: the filter and the core disagree{hint}", prepared.name, case.name);
+        }
+    }
+}
+
+#[test]
+fn scenario_command_passes_every_corpus_in_wasm() {
+    let wasm = filter_wasm();
+    let files = corpora();
+    let mut args = vec!["scenario", "--wasm", arg(&wasm)];
+    args.extend(files.iter().map(|path| arg(path)));
+    let run = authz(&args, "");
+    assert_eq!(run.code, Some(0), "{}{}\n{}", run.stdout, staleness_hint(&wasm), run.stderr);
+}
+
+#[test]
+fn a_module_that_is_not_a_filter_is_refused() {
+    let dir = scratch("not-a-filter");
+    let not_wasm = dir.join("not.wasm");
+    std::fs::write(&not_wasm, "this is not wasm").unwrap();
+    let prepared = prepare(&corpora()[0]);
+    let run = authz(&["check", "--config", arg(&prepared.config), "--wasm", arg(&not_wasm)], "").expect_code(2);
+    assert!(run.stderr.contains("does not load"), "{}", run.stderr);
+    let missing = dir.join("missing.wasm");
+    let run = authz(&["check", "--config", arg(&prepared.config), "--wasm", arg(&missing)], "").expect_code(2);
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
 }
 
 #[test]

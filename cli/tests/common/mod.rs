@@ -70,3 +70,39 @@ pub fn arg(path: &Path) -> &str {
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
+
+/// `dist/authz.wasm`, built by `make wasm`; missing, the test fails rather than passing without having run the
+/// filter.
+pub fn filter_wasm() -> PathBuf {
+    let wasm = workspace().join("dist/authz.wasm");
+    assert!(wasm.is_file(), "{} is missing: run make wasm", wasm.display());
+    wasm
+}
+
+/// A hint for a disagreement between the filter and the core: the module may predate the core's sources. Not a
+/// failure by itself, since many of those sources (tests, minting) never reach the module.
+pub fn staleness_hint(wasm: &Path) -> String {
+    let built = std::fs::metadata(wasm).and_then(|meta| meta.modified()).unwrap();
+    let mut newest = None;
+    newest_source(&workspace().join("src"), &mut newest);
+    match newest {
+        Some((modified, path)) if modified > built => {
+            format!(" ({} is older than {}: run make wasm)", wasm.display(), path.display())
+        }
+        _ => String::new(),
+    }
+}
+
+fn newest_source(dir: &Path, newest: &mut Option<(std::time::SystemTime, PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            newest_source(&path, newest);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            if newest.as_ref().is_none_or(|(time, _)| modified > *time) {
+                *newest = Some((modified, path));
+            }
+        }
+    }
+}
