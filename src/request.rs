@@ -218,7 +218,8 @@ pub fn normalize_path(target: &str) -> Result<NormalizedPath, RequestError> {
 ///
 /// Unreserved characters are decoded (`%7E` → `~`, `%2e` → `.`), other escapes keep upper-case hex, `//` merges,
 /// `.` and `..` segments are removed. Encoded `/` (unless configured to unescape) or `\`, control characters,
-/// NUL, raw non-ASCII, `;` path parameters, fragments, `..` above the root and bad escapes are refused:
+/// NUL, raw non-ASCII, escapes that do not decode to UTF-8, double-encoded escapes (`%252e`), `;` path parameters
+/// (raw or encoded), fragments, `..` above the root and bad escapes are refused:
 /// upstreams disagree on what they mean. With `normalize_path` or `merge_slashes` off, a target that would need
 /// that step is refused instead of rewritten.
 pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<NormalizedPath, RequestError> {
@@ -235,6 +236,9 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
     let not_normal = RequestError::Path("not in normal form and normalize_path is off");
     let bytes = raw_path.as_bytes();
     let mut decoded = String::with_capacity(raw_path.len());
+    // The path with every escape decoded: it must be UTF-8, or upstreams disagree on the characters (`%C0%AE` is
+    // an overlong `.` to some of them).
+    let mut fully_decoded = Vec::with_capacity(raw_path.len());
     let mut index = 0;
     while let Some(&byte) = bytes.get(index) {
         match byte {
@@ -244,12 +248,16 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
                     (Some(high), Some(low)) => high * 16 + low,
                     _ => return Err(RequestError::Path("invalid percent escape")),
                 };
+                fully_decoded.push(value);
                 if value == b'/' && options.escaped_slashes == EscapedSlashes::UnescapeAndForward {
                     decoded.push('/');
                 } else if matches!(value, b'/' | b'\\') {
                     return Err(RequestError::Path("encoded slash or backslash"));
                 } else if value < 0x20 || value == 0x7f {
                     return Err(RequestError::Path("encoded control character"));
+                } else if value == b';' {
+                    return Err(RequestError::Path("encoded `;`"));
+
                 } else if !options.normalize_path && (is_unreserved(value) || high.is_some_and(|d| d.is_ascii_lowercase()) || low.is_some_and(|d| d.is_ascii_lowercase())) {
                     return Err(not_normal);
                 } else if is_unreserved(value) {
@@ -266,10 +274,22 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
             b'\\' => return Err(RequestError::Path("backslash")),
             0x21..=0x7e => {
                 decoded.push(char::from(byte));
+                fully_decoded.push(byte);
                 index += 1;
             }
             _ => return Err(RequestError::Path("control, space or non-ASCII byte")),
         }
+    }
+    if std::str::from_utf8(&fully_decoded).is_err() {
+        return Err(RequestError::Path("escapes that do not decode to UTF-8"));
+    }
+    // `%252e` is `.` to an upstream that decodes twice; checked on the result, since decoding `%25%32%65` makes it.
+    let escaped_percent = decoded.match_indices("%25").any(|(at, _)| {
+        let digit = |offset: usize| decoded.as_bytes().get(at + offset).copied().and_then(hex).is_some();
+        digit(3) && digit(4)
+    });
+    if escaped_percent {
+        return Err(RequestError::Path("double-encoded escape"));
     }
 
     // `decoded` starts with `/`; what follows is one segment per slash, the last one possibly empty.
@@ -410,6 +430,17 @@ mod tests {
             "/pets/%2",
             "/pets/%g0",
             "/pets/%%32%65",
+            "/pets/%252e%252e/admin",
+            "/pets/%252E%252e/admin",
+            "/pets/%25%32%65",
+            "/pets/%C0%AE%C0%AE/admin",
+            "/pets/%c0%ae",
+            "/pets/%e0%80%ae",
+            "/pets/%ff",
+            "/pets/%C3",
+            "/pets/%ED%A0%80",
+            "/pets/%3B/../admin",
+            "/pets/%3bx",
             "/../admin",
             "/pets/../../admin",
             "/pets/%2e%2e/%2e%2e/admin",
@@ -428,6 +459,15 @@ mod tests {
         for target in refused {
             assert!(normalize_path(target).is_err(), "{target:?}");
         }
+    }
+
+    #[test]
+    fn encoded_percent_and_utf8_are_kept_when_unambiguous() {
+        assert_eq!(norm("/discount/50%25OFF").unwrap(), "/discount/50%25OFF");
+        assert_eq!(norm("/a/%25").unwrap(), "/a/%25");
+        assert_eq!(norm("/caf%C3%A9/%E2%82%AC").unwrap(), "/caf%C3%A9/%E2%82%AC");
+        assert_eq!(norm("/%F0%9F%90%88").unwrap(), "/%F0%9F%90%88");
+        assert_eq!(norm("/a%3Fb%23c").unwrap(), "/a%3Fb%23c");
     }
 
     #[test]

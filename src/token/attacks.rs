@@ -416,6 +416,9 @@ fn c13_duplicate_keys_in_claims_and_header() {
         r#""iss":"https://evil.example""#,
         r#""exp":9999999999"#,
         r#""sub":"root""#,
+        // The same name spelled with an escape is the same member once decoded.
+        r#""token\u005fuse":"id""#,
+        r#""\u0069ss":"https://evil.example""#,
     ] {
         let payload = format!("{inner},{extra}}}");
         let token = f.es.sign_raw(header(&f.es).to_string().as_bytes(), payload.as_bytes());
