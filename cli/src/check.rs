@@ -45,13 +45,16 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Finished> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut finished = Finished::Clean;
-    for (index, line) in stdin.lines().enumerate() {
+    // Split on bytes, so that a line that is not UTF-8 is one malformed line rather than the end of the run.
+    for (index, line) in stdin.split(b'\n').enumerate() {
         let number = index + 1;
         let line = line.with_context(|| format!("cannot read line {number} of the input"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let output = match parse_check_line(&line) {
+        let parsed = match String::from_utf8(line) {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => parse_check_line(&line),
+            Err(_) => Err("not UTF-8".to_owned()),
+        };
+        let output = match parsed {
             Ok(parsed) => {
                 let now = match parsed.now {
                     Some(now) => now,

@@ -121,8 +121,8 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<Finished> {
     let jwks = merged_jwks(&jwks_path, key.public_jwk(), &args.kid)?;
     write_private(&key_path, &key.private_jwk(), args.force)?;
     write_atomically(&jwks_path, &format!("{}\n", serde_json::to_string_pretty(&jwks)?))?;
-    println!("{}", key_path.display());
-    println!("{}", jwks_path.display());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}\n{}", key_path.display(), jwks_path.display()).context("cannot write to stdout")?;
     Ok(Finished::Clean)
 }
 

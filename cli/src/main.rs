@@ -12,6 +12,7 @@ mod token;
 mod wasm;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -62,7 +63,8 @@ fn main() -> ExitCode {
         Ok(Finished::Clean) => ExitCode::SUCCESS,
         Ok(Finished::WithProblems) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("authz: error: {err:#}");
+            // Not eprintln!, which panics when stderr is gone.
+            let _ = writeln!(std::io::stderr(), "authz: error: {err:#}");
             ExitCode::from(2)
         }
     }

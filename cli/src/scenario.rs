@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use authz::scenario::{Expect, Scenario};
 use clap::Args;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const SCENARIO_HELP: &str = "A corpus is a JSON file like policies/scenarios/*.json: `description`, `now`, `keys` to \
@@ -47,36 +48,37 @@ pub fn mismatches(expect: &Expect, got: &Answer) -> Vec<String> {
     problems
 }
 
-fn run_file(path: &Path, wasm: Option<&Path>) -> anyhow::Result<usize> {
+fn run_file(path: &Path, wasm: Option<&Path>, out: &mut impl Write) -> anyhow::Result<usize> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let scenario = Scenario::load(&text).with_context(|| format!("`{}`", path.display()))?;
     let mut engine =
         Engine::load(&scenario.config_bytes(), wasm).with_context(|| format!("`{}`: config", path.display()))?;
-    println!("{}: {}", path.display(), scenario.description);
-    println!("  {:<4}  {:>6}  {:>3}  case", "", "expect", "got");
+    writeln!(out, "{}: {}", path.display(), scenario.description)?;
+    writeln!(out, "  {:<4}  {:>6}  {:>3}  case", "", "expect", "got")?;
     let mut failed = 0;
     for case in &scenario.cases {
         let got = engine.decide(&case.request, scenario.now).with_context(|| format!("case `{}`", case.name))?;
         let problems = mismatches(&case.expect, &got);
         let mark = if problems.is_empty() { "ok" } else { "FAIL" };
-        println!("  {mark:<4}  {:>6}  {:>3}  {}", case.expect.status, got.status, case.name);
+        writeln!(out, "  {mark:<4}  {:>6}  {:>3}  {}", case.expect.status, got.status, case.name)?;
         if !problems.is_empty() {
             failed += 1;
             for problem in problems {
-                println!("                     {problem}");
+                writeln!(out, "                     {problem}")?;
             }
-            println!("                     reason: {}", got.reason);
+            writeln!(out, "                     reason: {}", got.reason)?;
         }
     }
-    println!("  {} cases, {} failed", scenario.cases.len(), failed);
+    writeln!(out, "  {} cases, {} failed", scenario.cases.len(), failed)?;
     Ok(failed)
 }
 
 /// Runs the command.
 pub fn run(args: &ScenarioArgs) -> anyhow::Result<Finished> {
+    let mut out = std::io::stdout().lock();
     let mut failed = 0;
     for path in &args.files {
-        failed += run_file(path, args.wasm.as_deref())?;
+        failed += run_file(path, args.wasm.as_deref(), &mut out)?;
     }
     Ok(if failed == 0 { Finished::Clean } else { Finished::WithProblems })
 }

@@ -5,6 +5,7 @@ use anyhow::{bail, Context as _};
 use authz::mint::{CognitoClaims, DevKey};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// The three token shapes Cognito issues.
@@ -106,7 +107,7 @@ pub fn run(args: &TokenArgs) -> anyhow::Result<Finished> {
         None => clock_now()?,
     };
     let claims = claims(args, now)?;
-    println!("{}", key.sign(&claims.to_json()));
+    writeln!(std::io::stdout().lock(), "{}", key.sign(&claims.to_json())).context("cannot write to stdout")?;
     Ok(Finished::Clean)
 }
 

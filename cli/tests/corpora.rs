@@ -4,7 +4,7 @@
 mod common;
 
 use authz::scenario::Scenario;
-use common::{arg, authz, filter_wasm, scratch, staleness_hint, workspace};
+use common::{arg, authz, authz_without_stdout, filter_wasm, scratch, staleness_hint, workspace};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -155,4 +155,11 @@ fn scenario_command_passes_every_corpus_and_reports_a_mismatch() {
     std::fs::write(&altered, "{\"description\": 1}").unwrap();
     let run = authz(&["scenario", arg(&altered)], "").expect_code(2);
     assert!(run.stderr.contains("altered.json"), "{}", run.stderr);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_without_a_panic() {
+    let files = corpora();
+    let run = authz_without_stdout(&["scenario", arg(&files[0])]).expect_code(2);
+    assert!(run.stderr.contains("authz: error"), "{}", run.stderr);
 }

@@ -176,9 +176,12 @@ fn malformed_lines_are_reported_and_the_rest_decided() {
         json!({"method": "GET", "path": "/pets/1", "source_ip": "not an address"}).to_string(),
     ]
     .join("\n");
+    let mut input = input.into_bytes();
+    input.extend_from_slice(b"\n{\"method\": \"GET\", \"path\": \"/\xff\"}\n");
+    input.extend_from_slice(line("GET", "/pets/1", Some(&vet)).as_bytes());
     let run = authz(&["check", "--config", arg(&config)], &input).expect_code(1);
     let out = run.json_lines();
-    assert_eq!(out.len(), 5, "blank lines are skipped: {}", run.stdout);
+    assert_eq!(out.len(), 7, "blank lines are skipped: {}", run.stdout);
     assert_eq!(out[0]["status"], 200);
     assert!(out[1]["error"].as_str().unwrap().starts_with("line 2: "), "{}", out[1]);
     assert!(out[1]["error"].as_str().unwrap().contains("missing field `path`"), "{}", out[1]);
@@ -186,6 +189,8 @@ fn malformed_lines_are_reported_and_the_rest_decided() {
     assert_eq!(out[3]["status"], 401, "repeated headers reach the authorizer: {}", out[3]);
     assert!(out[3]["reason"].as_str().unwrap().contains("more than one"), "{}", out[3]);
     assert!(out[4]["error"].as_str().unwrap().starts_with("line 6: source_ip"), "{}", out[4]);
+    assert_eq!(out[5]["error"], "line 7: not UTF-8");
+    assert_eq!(out[6]["status"], 200);
 }
 
 #[test]

@@ -30,7 +30,7 @@ impl Run {
 }
 
 /// Runs `authz args...` with `stdin` as its input.
-pub fn authz(args: &[&str], stdin: &str) -> Run {
+pub fn authz(args: &[&str], stdin: impl AsRef<[u8]>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_authz"))
         .args(args)
         .stdin(Stdio::piped())
@@ -39,10 +39,10 @@ pub fn authz(args: &[&str], stdin: &str) -> Run {
         .spawn()
         .expect("start authz");
     let mut input = child.stdin.take().unwrap();
-    let text = stdin.to_owned();
+    let text = stdin.as_ref().to_vec();
     // Written from a thread so that a large input cannot deadlock against a full stdout pipe.
     let writer = std::thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
+        let _ = input.write_all(&text);
     });
     let Output { status, stdout, stderr } = child.wait_with_output().expect("wait for authz");
     writer.join().unwrap();
@@ -105,4 +105,18 @@ fn newest_source(dir: &Path, newest: &mut Option<(std::time::SystemTime, PathBuf
             }
         }
     }
+}
+
+/// Runs `authz args...` with its stdout closed before it writes anything.
+pub fn authz_without_stdout(args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authz"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start authz");
+    drop(child.stdout.take());
+    let Output { status, stderr, .. } = child.wait_with_output().expect("wait for authz");
+    Run { code: status.code(), stdout: String::new(), stderr: String::from_utf8(stderr).expect("stderr is UTF-8") }
 }
