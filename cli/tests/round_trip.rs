@@ -153,7 +153,7 @@ fn every_algorithm_signs_tokens_the_authorizer_accepts() {
         .iter()
         .map(|key| line("GET", "/pets/1", Some(&token(key, &["--username", "alice", "--groups", "vets"]))))
         .collect();
-    let run = authz(&["check", "--config", arg(&config)], &input.join("\n")).expect_code(0);
+    let run = authz(&["check", "--config", arg(&config)], input.join("\n")).expect_code(0);
     for answer in run.json_lines() {
         assert_eq!(answer["status"], 200, "{answer}");
     }
