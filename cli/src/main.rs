@@ -16,12 +16,20 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const EXIT_CODES: &str = "Exit status: 0 when everything was as asked, 1 when some input line was malformed or some \
-answer was not the expected one, 2 when the command could not run (bad arguments, unreadable or invalid files).";
+const MAIN_HELP: &str = "A local trial:
+  authz keygen --kid k1 --out keys
+  # put keys/jwks.json under issuers[0].jwks in config.json
+  TOKEN=$(authz token --key keys/k1.key.json --issuer https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example \\
+      --client-id app-client-1 --username alice --groups pet-veterinarian)
+  echo '{\"method\": \"GET\", \"path\": \"/petstore/v1/pets\", \"headers\": {\"authorization\": \"Bearer '$TOKEN'\"}}' \\
+      | authz check --config config.json    # with --wasm dist/authz.wasm: the built filter decides
+
+Exit status: 0 when everything was as asked, 1 when some input line was malformed or some answer was not the \
+expected one, 2 when the command could not run (bad arguments, unreadable or invalid files, a failed filter).";
 
 /// Amazon Cognito token and execute-api policy authorizer: local checks, keys, tokens and corpora.
 #[derive(Debug, Parser)]
-#[command(name = "authz", version, propagate_version = true, after_help = EXIT_CODES)]
+#[command(name = "authz", version, propagate_version = true, after_help = MAIN_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
