@@ -1,20 +1,34 @@
-//! The envoy.yaml of one harness run: two listeners on 127.0.0.1 with the wasm filter in front of the echo
+//! The envoy.yaml of one harness run: a listener on 127.0.0.1 with the wasm filter in front of the echo
 //! upstream, admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
 //! admin), so concurrent runs never race for a port.
 //!
-//! [`LISTENER`] is configured as at an edge (`use_remote_address: true`): the downstream address is the TCP peer,
-//! 127.0.0.1. For a loopback peer Envoy appends its own non-loopback local address to `x-forwarded-for`, not the
-//! peer's. [`LISTENER_XFF_PEER`] takes the downstream address from the last `x-forwarded-for` entry instead
-//! (`use_remote_address: false`): a client that appends address P makes the filter see exactly what an edge Envoy
-//! shows it for a peer P that is not loopback (downstream P, P last in `x-forwarded-for`).
+//! How Envoy finds the client is [`ClientAddress`]: by default an edge (`use_remote_address: true`, no trusted
+//! hops), where the downstream address the filter sees is the TCP peer, 127.0.0.1. For a loopback peer Envoy
+//! appends its own non-loopback local address to `x-forwarded-for`, not the peer's.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// The edge listener: the downstream address is the TCP peer.
+/// The listener clients talk to.
 pub const LISTENER: &str = "authz";
-/// The listener whose downstream address is the last `x-forwarded-for` entry.
-pub const LISTENER_XFF_PEER: &str = "authz_xff_peer";
+
+/// The connection manager's settings that decide the downstream address (Envoy's "trusted client address"), which
+/// the filter reads as `source.address`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress {
+    /// `true`: the TCP peer is the nearest hop, and Envoy appends to `x-forwarded-for`. `false`: Envoy takes the
+    /// client from `x-forwarded-for` alone and appends nothing.
+    pub use_remote_address: bool,
+    /// Envoy's `xff_num_trusted_hops`.
+    pub xff_num_trusted_hops: u8,
+}
+
+impl Default for ClientAddress {
+    /// An edge: the downstream address is the TCP peer.
+    fn default() -> Self {
+        Self { use_remote_address: true, xff_num_trusted_hops: 0 }
+    }
+}
 
 /// YAML 1.2 double-quoted scalars accept JSON string syntax, so JSON encoding quotes any text safely.
 fn quoted(text: &str) -> String {
@@ -30,6 +44,15 @@ pub struct Bootstrap<'a> {
     pub plugin_configuration: &'a str,
     /// The echo upstream.
     pub upstream: SocketAddr,
+    /// How Envoy finds the client.
+    pub client_address: ClientAddress,
+}
+
+impl<'a> Bootstrap<'a> {
+    /// The filter with `plugin_configuration` in front of `upstream`, at an edge.
+    pub fn new(wasm: &'a Path, plugin_configuration: &'a str, upstream: SocketAddr) -> Self {
+        Self { wasm, plugin_configuration, upstream, client_address: ClientAddress::default() }
+    }
 }
 
 impl Bootstrap<'_> {
@@ -70,10 +93,10 @@ impl Bootstrap<'_> {
     }
 
     fn listeners(&self) -> String {
-        self.listener(LISTENER, true) + &self.listener(LISTENER_XFF_PEER, false)
+        self.listener(LISTENER)
     }
 
-    fn listener(&self, name: &str, use_remote_address: bool) -> String {
+    fn listener(&self, name: &str) -> String {
         format!(
             r#"- name: {name}
   address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
@@ -88,6 +111,7 @@ impl Bootstrap<'_> {
         merge_slashes: false
         path_with_escaped_slashes_action: KEEP_UNCHANGED
         use_remote_address: {use_remote_address}
+        xff_num_trusted_hops: {xff_num_trusted_hops}
         route_config:
           virtual_hosts:
           - name: echo
@@ -118,6 +142,8 @@ impl Bootstrap<'_> {
 "#,
             configuration = quoted(self.plugin_configuration),
             wasm = quoted(&self.wasm.to_string_lossy()),
+            use_remote_address = self.client_address.use_remote_address,
+            xff_num_trusted_hops = self.client_address.xff_num_trusted_hops,
         )
     }
 
@@ -157,33 +183,32 @@ mod tests {
 
     #[test]
     fn quotes_the_configuration_as_one_scalar() {
-        let yaml = Bootstrap {
-            wasm: Path::new("/x/authz.wasm"),
-            plugin_configuration: r#"{"a": "b\"c", "d": [1]}"#,
-            upstream: "127.0.0.1:8081".parse().unwrap(),
-        }
-        .render();
+        let yaml = Bootstrap::new(Path::new("/x/authz.wasm"), r#"{"a": "b\"c", "d": [1]}"#, "127.0.0.1:8081".parse().unwrap())
+            .render();
         assert!(yaml.contains(r#"value: "{\"a\": \"b\\\"c\", \"d\": [1]}""#), "{yaml}");
         assert!(yaml.contains(r#"filename: "/x/authz.wasm""#));
         assert!(yaml.contains("address: 127.0.0.1, port_value: 8081"));
         assert!(yaml.contains("\n  listeners:\n  - name: authz\n    address:"), "{yaml}");
-        assert!(yaml.contains("\n  - name: authz_xff_peer\n    address:"), "{yaml}");
-        assert_eq!(yaml.matches("use_remote_address: true").count(), 1, "{yaml}");
-        assert_eq!(yaml.matches("use_remote_address: false").count(), 1, "{yaml}");
+        assert_eq!(yaml.matches("use_remote_address: true\n").count(), 1, "{yaml}");
+        assert_eq!(yaml.matches("xff_num_trusted_hops: 0\n").count(), 1, "{yaml}");
+    }
+
+    #[test]
+    fn renders_how_envoy_finds_the_client() {
+        let mut bootstrap = Bootstrap::new(Path::new("/x/authz.wasm"), "{}", "127.0.0.1:8081".parse().unwrap());
+        bootstrap.client_address = ClientAddress { use_remote_address: false, xff_num_trusted_hops: 2 };
+        let yaml = bootstrap.render();
+        assert!(yaml.contains("\n          use_remote_address: false\n          xff_num_trusted_hops: 2\n"), "{yaml}");
     }
 
     #[test]
     fn the_lds_shape_moves_the_listener_into_a_resource() {
-        let bootstrap = Bootstrap {
-            wasm: Path::new("/x/authz.wasm"),
-            plugin_configuration: "{}",
-            upstream: "127.0.0.1:8081".parse().unwrap(),
-        };
+        let bootstrap = Bootstrap::new(Path::new("/x/authz.wasm"), "{}", "127.0.0.1:8081".parse().unwrap());
         let yaml = bootstrap.render_with_lds(Path::new("/tmp/lds.yaml"));
         assert!(yaml.contains("path_config_source: {path: \"/tmp/lds.yaml\"}"), "{yaml}");
         assert!(!yaml.contains("listeners:"), "{yaml}");
         let lds = bootstrap.lds_resources();
         assert!(lds.starts_with("resources:\n- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: authz\n"), "{lds}");
-        assert_eq!(lds.matches("\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener").count(), 2, "{lds}");
+        assert_eq!(lds.matches("\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener").count(), 1, "{lds}");
     }
 }

@@ -1,11 +1,11 @@
 //! The filter in real Envoy in front of the echo upstream: one call to start, one call per request.
 
-use crate::bootstrap::{Bootstrap, LISTENER, LISTENER_XFF_PEER};
+use crate::bootstrap::{Bootstrap, ClientAddress, LISTENER};
 use crate::echo::{EchoServer, Echoed};
 use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch, LoggedDecision};
 use crate::error::{Error, Result};
 use crate::http::{self, Request, Response};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// How long to wait for the filter's log line once the response is in (it is written before the response).
@@ -16,8 +16,24 @@ pub struct Harness {
     // Envoy first: it is stopped before the upstream it talks to.
     envoy: Envoy,
     listener: SocketAddr,
-    xff_peer_listener: SocketAddr,
     _upstream: EchoServer,
+}
+
+/// How to start a [`Harness`].
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Worker threads, each running its own wasm VM (and so its own `on_configure`); connections are spread over
+    /// them.
+    pub workers: u8,
+    /// How Envoy finds the client it reports to the filter as `source.address`.
+    pub client_address: ClientAddress,
+}
+
+impl Default for Options {
+    /// One worker, at an edge.
+    fn default() -> Self {
+        Self { workers: 1, client_address: ClientAddress::default() }
+    }
 }
 
 /// One request's round trip.
@@ -31,27 +47,24 @@ pub struct Exchange {
 }
 
 impl Harness {
-    /// Starts the echo upstream and Envoy (one worker) with the filter configured by `plugin_configuration`.
+    /// Starts the echo upstream and Envoy (one worker, at an edge) with the filter configured by
+    /// `plugin_configuration`.
     pub fn start(plugin_configuration: &str) -> Result<Self> {
-        Self::start_with_workers(plugin_configuration, 1)
+        Self::start_with(plugin_configuration, &Options::default())
     }
 
-    /// Like [`Harness::start`] with `workers` worker threads, each running its own wasm VM (and so its own
-    /// `on_configure`); connections are spread over them.
-    pub fn start_with_workers(plugin_configuration: &str, workers: u8) -> Result<Self> {
+    /// Like [`Harness::start`], with `options`.
+    pub fn start_with(plugin_configuration: &str, options: &Options) -> Result<Self> {
         let binary = locate_envoy()?;
         let wasm = dist_wasm()?;
         let upstream = EchoServer::start()?;
-        let yaml = Bootstrap { wasm: &wasm, plugin_configuration, upstream: upstream.addr() }.render();
-        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: workers })?;
-        let find = |name: &str| {
-            envoy
-                .listener(name)
-                .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{name}`: {:?}", envoy.listeners()) })
-        };
-        let listener = find(LISTENER)?;
-        let xff_peer_listener = find(LISTENER_XFF_PEER)?;
-        Ok(Self { envoy, listener, xff_peer_listener, _upstream: upstream })
+        let mut bootstrap = Bootstrap::new(&wasm, plugin_configuration, upstream.addr());
+        bootstrap.client_address = options.client_address;
+        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: options.workers })?;
+        let listener = envoy
+            .listener(LISTENER)
+            .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{LISTENER}`: {:?}", envoy.listeners()) })?;
+        Ok(Self { envoy, listener, _upstream: upstream })
     }
 
     /// The Envoy process.
@@ -68,13 +81,6 @@ impl Harness {
     /// Requests must be sent one at a time for the decision to be this request's.
     pub fn send(&self, request: &Request) -> Result<Exchange> {
         self.exchange(self.listener, request)
-    }
-
-    /// Like [`Harness::send`], with the filter seeing what an edge Envoy shows it for a downstream peer at
-    /// `source`: that address as the downstream address, and appended to `x-forwarded-for`.
-    pub fn send_from(&self, source: IpAddr, request: &Request) -> Result<Exchange> {
-        let request = request.clone().header("x-forwarded-for", &source.to_string());
-        self.exchange(self.xff_peer_listener, &request)
     }
 
     fn exchange(&self, listener: SocketAddr, request: &Request) -> Result<Exchange> {

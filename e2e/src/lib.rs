@@ -19,5 +19,6 @@ pub mod workdir;
 pub use echo::{EchoServer, Echoed};
 pub use envoy::{dist_wasm, locate_envoy, validate, Envoy, Launch, LoggedDecision};
 pub use error::{Error, Result};
-pub use harness::{Exchange, Harness};
+pub use bootstrap::ClientAddress;
+pub use harness::{Exchange, Harness, Options};
 pub use http::{Request, Response};

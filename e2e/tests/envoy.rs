@@ -2,14 +2,15 @@
 //!
 //! Every corpus in `policies/scenarios/` runs through Envoy and is held to the corpus's expectations and to the
 //! native core's decision on the same request: status, exact body, `www-authenticate`, the identity headers and
-//! path the upstream received, and the reason the filter logged.
+//! path the upstream received, and the reason the filter logged. A corpus's trusted proxy hops are set in Envoy,
+//! not in the filter, as docs/condition-keys.md tells Envoy users to.
 // Tests may unwrap, index and panic (STYLE.md); helpers outside `#[test]` need saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use authz::scenario::{Case, Scenario};
 use authz::{Authorizer, Decision, HttpRequest};
 use authz_e2e::wasm::{imports, ImportKind};
-use authz_e2e::{dist_wasm, locate_envoy, validate, Envoy, Error, Exchange, Harness, Launch, Request};
+use authz_e2e::{dist_wasm, locate_envoy, validate, ClientAddress, Envoy, Error, Exchange, Harness, Launch, Options, Request};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -47,20 +48,50 @@ fn client_request(case: &Case) -> Request {
     request
 }
 
-/// Where the case's request comes from: its source address, or else 127.0.0.1.
-fn source_of(case: &Case) -> IpAddr {
-    case.request.source_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+/// Envoy set up for a corpus as docs/condition-keys.md tells Envoy users: the corpus's trusted hops move from the
+/// filter into Envoy's connection manager (`use_remote_address: true`, `xff_num_trusted_hops`), and the filter
+/// keeps 0, reading the client Envoy reports as the downstream address. Returns the filter's configuration.
+fn documented_setup(config: &Value) -> (Value, ClientAddress) {
+    let hops = config.pointer("/source_ip/xff_num_trusted_hops").and_then(Value::as_u64).unwrap_or(0);
+    let mut filter = config.clone();
+    filter.as_object_mut().unwrap().remove("source_ip");
+    (filter, ClientAddress { use_remote_address: true, xff_num_trusted_hops: u8::try_from(hops).unwrap() })
 }
 
-/// The request as the filter receives it from Envoy (see `Harness::send_from`): the downstream address is the
-/// source, which Envoy also appends to `x-forwarded-for`; and Envoy's header map joins repeated `authorization`
-/// headers (an inline header) into one value with a comma, so the filter sees one header, not two. The flag says
-/// whether the headers were joined, which changes the reason the core gives.
-fn as_envoy_delivers(case: &Case) -> (HttpRequest, bool) {
+/// The address Envoy reports to the filter as `source.address` (its "trusted client address") for a request with
+/// `x-forwarded-for` entries `xff` from a TCP peer `peer`, by the rules of Envoy's documentation: with
+/// `use_remote_address` the N-th entry from the right, without it the (N+1)-th (so 0 hops is the last entry); the
+/// peer when there are fewer entries, or when the entry is not an address. Held against real Envoy by
+/// `source_ip_behind_a_loopback_proxy`.
+fn envoy_client_address(setup: ClientAddress, xff: &[&str], peer: IpAddr) -> IpAddr {
+    let from_right = usize::from(setup.xff_num_trusted_hops) + usize::from(!setup.use_remote_address);
+    if from_right == 0 || xff.len() < from_right {
+        return peer;
+    }
+    xff[xff.len() - from_right].trim().parse().unwrap_or(peer)
+}
+
+/// The harness's client connects from 127.0.0.1, so a case can only come from there: the case's `source_ip` is
+/// the peer (a trusted proxy on the same host, in conditions.json), and its `x-forwarded-for` what that proxy
+/// wrote.
+fn peer_of(case: &Case) -> IpAddr {
+    let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let source = case.request.source_ip.unwrap_or(peer);
+    assert_eq!(source, peer, "`{}`: the harness can only send from {peer}", case.name);
+    peer
+}
+
+/// The request as the filter receives it from Envoy set up as `setup`, over plain HTTP: the downstream address
+/// is Envoy's trusted client address; and Envoy's header map joins repeated `authorization` headers (an inline
+/// header) into one value with a comma, so the filter sees one header, not two. The flag says whether the headers
+/// were joined, which changes the reason the core gives. (Envoy may append to `x-forwarded-for` too, but a filter
+/// with no trusted hops of its own never reads that header.)
+fn as_envoy_delivers(case: &Case, setup: ClientAddress) -> (HttpRequest, bool) {
     let request = &case.request;
     let mut delivered = request.clone();
-    delivered.source_ip = Some(source_of(case));
-    delivered.headers.push(("x-forwarded-for".into(), source_of(case).to_string()));
+    let xff: Vec<&str> = request.header_values("x-forwarded-for").flat_map(|value| value.split(',')).collect();
+    delivered.source_ip = Some(envoy_client_address(setup, &xff, peer_of(case)));
+    delivered.secure_transport = Some(false);
     let values: Vec<String> = request.header_values("authorization").map(str::to_owned).collect();
     let joined = values.len() > 1;
     if joined {
@@ -222,16 +253,19 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
     // Envoy's filter reads the real clock, so tokens are minted for a second that is about to come.
     let minted_for = now() + margin;
     let scenario = Scenario::load_at(&text, Some(minted_for)).unwrap();
-    let config = String::from_utf8(scenario.config_bytes()).unwrap();
+    let (config, setup) = documented_setup(&scenario.config);
+    let config = config.to_string();
+    // The native core judges what the filter is given: the filter's configuration, Envoy's client address.
     let authorizer = Authorizer::from_json(config.as_bytes()).unwrap();
     let offsets = [-(margin as i64) - 2, -2, -1, 1, 2, 3, 5, 10, 20, 40, 60, 90];
     let (boundary, steady): (Vec<&Case>, Vec<&Case>) = scenario
         .cases
         .iter()
-        .partition(|case| time_sensitive(&authorizer, &as_envoy_delivers(case).0, minted_for, &offsets));
+        .partition(|case| time_sensitive(&authorizer, &as_envoy_delivers(case, setup).0, minted_for, &offsets));
 
     // Two workers: two VMs configured independently, whose counters Envoy adds up.
-    let harness = Harness::start_with_workers(&config, 2).unwrap_or_else(|err| panic!("{name}: {err}"));
+    let options = Options { workers: 2, client_address: setup };
+    let harness = Harness::start_with(&config, &options).unwrap_or_else(|err| panic!("{name}: {err}"));
     let startup = harness.envoy().startup_time();
     let before = harness.envoy().stats("wasmcustom").unwrap();
     assert_eq!(before, expected_counters(&[]), "{name}: counters before any request");
@@ -246,10 +280,9 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
             }
             wait_for_second(minted_for);
         }
-        let (delivered, reshaped) = as_envoy_delivers(case);
+        let (delivered, reshaped) = as_envoy_delivers(case, setup);
         let sent_at = now();
-        let exchange =
-            harness.send_from(source_of(case), &client_request(case)).unwrap_or_else(|err| panic!("{name}: {}: {err}", case.name));
+        let exchange = harness.send(&client_request(case)).unwrap_or_else(|err| panic!("{name}: {}: {err}", case.name));
         let answered_at = now();
         if on_time && (sent_at, answered_at) != (minted_for, minted_for) {
             return Err(format!("`{}` was sent in second {sent_at}, not {minted_for}", case.name));
@@ -355,20 +388,100 @@ fn what_envoy_changes_before_the_filter() {
     assert_eq!(absolute.upstream.unwrap().target, "/health");
 }
 
-/// An edge Envoy (`use_remote_address: true`) behind a proxy that connects over loopback (a local TLS terminator,
-/// say) appends its own local address to `x-forwarded-for`, not 127.0.0.1 (Envoy's connection manager utility:
-/// `isLoopbackAddress(peer)` → `appendXff(config.localAddress())`). The core drops the last entry only when it
-/// equals the downstream address, so with `xff_num_trusted_hops: 1` it takes Envoy's own address as the client.
+/// What Envoy reports as the downstream address, checked against real Envoy for the setup docs/condition-keys.md
+/// recommends and two others, with a loopback client (a proxy on the same host, say) sending conditions.json's
+/// source-IP cases: each an `x-forwarded-for` written by that trusted proxy, or none. The filter keeps 0 hops.
+///
+/// - `use_remote_address: true`, 1 hop (the documented setup): Envoy reports the last entry, so every case gets the
+///   corpus's answer (with no entry Envoy falls back to the peer, where the filter's own setting has no address).
+/// - `use_remote_address: false`, 0 hops: the same addresses; Envoy takes the last entry without looking at the peer.
+/// - `use_remote_address: false`, 1 hop: Envoy reports the second entry from the right, which the client wrote, or
+///   the peer when there is none: the spoofed entry is believed and the genuine ones are not.
+///
+/// Which address the filter saw shows in which `/whoami` statement allows the same request.
 #[test]
-#[ignore = "known: behind a loopback peer the filter takes Envoy's local address as aws:SourceIp (reported to the core's owner)"]
 fn source_ip_behind_a_loopback_proxy() {
+    const PEER: &str = "127.0.0.1";
+    const OFFICE: &str = "203.0.113.7";
+    const OUTSIDE: &str = "198.51.100.9";
+    const OFFICE_V6: &str = "2001:db8::17";
     let text = std::fs::read_to_string(workspace().join("policies/scenarios/conditions.json")).unwrap();
     let scenario = Scenario::load_at(&text, Some(now())).unwrap();
-    let harness = Harness::start(&String::from_utf8(scenario.config_bytes()).unwrap()).unwrap();
-    let office = scenario.cases.iter().find(|case| case.name == "office network may read reports").unwrap();
-    assert_eq!(office.expect.status, 200);
-    let exchange = harness.send(&client_request(office)).unwrap();
-    assert_eq!(exchange.response.status, 200, "{:?}", exchange.decision);
+    let (mut config, documented) = documented_setup(&scenario.config);
+    assert_eq!(documented, ClientAddress { use_remote_address: true, xff_num_trusted_hops: 1 });
+    let probes = [("SeenPeer", PEER), ("SeenOffice", OFFICE), ("SeenOutside", OUTSIDE), ("SeenOfficeV6", OFFICE_V6)];
+    let statements = config["policies"]["groups"]["office"]["Statement"].as_array_mut().unwrap();
+    for (sid, address) in probes {
+        statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*/GET/whoami", "Condition": {"IpAddress": {"aws:SourceIp": address}}}));
+    }
+    let config = config.to_string();
+    let authorizer = Authorizer::from_json(config.as_bytes()).unwrap();
+    let cases: Vec<&Case> = scenario.cases.iter().filter(|case| case.request.source_ip.is_some()).collect();
+    let names: Vec<&str> = cases.iter().map(|case| case.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "office network may read reports",
+            "office network over IPv6",
+            "outside the office network is implicitly denied",
+            "only the last hop is trusted: a spoofed first entry does not help",
+            "no forwarded address means no source IP, so the IP condition fails",
+        ]
+    );
+    // Per case: the address Envoy reports, and the answer.
+    let setups = [
+        (documented, [(OFFICE, 200), (OFFICE_V6, 200), (OUTSIDE, 403), (OUTSIDE, 403), (PEER, 403)]),
+        (ClientAddress { use_remote_address: false, xff_num_trusted_hops: 0 }, [(OFFICE, 200), (OFFICE_V6, 200), (OUTSIDE, 403), (OUTSIDE, 403), (PEER, 403)]),
+        (ClientAddress { use_remote_address: false, xff_num_trusted_hops: 1 }, [(PEER, 403), (PEER, 403), (PEER, 403), (OFFICE, 200), (PEER, 403)]),
+    ];
+    let corpus: Vec<u16> = cases.iter().map(|case| case.expect.status).collect();
+    assert_eq!(setups[0].1.map(|(_, status)| status).to_vec(), corpus, "the documented setup gives the corpus's answers");
+    let mut failures = Vec::new();
+    for (setup, table) in setups {
+        let harness = Harness::start_with(&config, &Options { client_address: setup, ..Options::default() }).unwrap();
+        for (case, (seen, status)) in cases.iter().zip(table) {
+            let what = format!("{setup:?}: `{}`", case.name);
+            let seen: IpAddr = seen.parse().unwrap();
+            let (delivered, _) = as_envoy_delivers(case, setup);
+            assert_eq!(delivered.source_ip, Some(seen), "{what}: the harness's model of Envoy disagrees with this table");
+
+            let probe = harness.send(&Request { target: "/whoami".into(), ..client_request(case) }).unwrap();
+            let (sid, _) = probes.iter().find(|(_, address)| address.parse::<IpAddr>().unwrap() == seen).unwrap();
+            let logged = probe.decision.map(|decision| decision.reason).unwrap_or_default();
+            if probe.response.status != 200 || !logged.ends_with(&format!("({sid})")) {
+                failures.push(format!("{what}: the filter did not see {seen}: {} `{logged}`", probe.response.status));
+            }
+
+            let exchange = harness.send(&client_request(case)).unwrap();
+            let native = authorizer.authorize(&delivered, now());
+            let logged = exchange.decision.map(|decision| decision.reason).unwrap_or_default();
+            if exchange.response.status != status || native.status() != status || logged != native.reason.to_string() {
+                failures.push(format!(
+                    "{what}: {} `{logged}` instead of {status}; the core on {seen} says {} `{}`",
+                    exchange.response.status,
+                    native.status(),
+                    native.reason
+                ));
+            }
+            // With use_remote_address Envoy appends to the header, and for a loopback peer its own address, not the
+            // peer's: an entry that a hop count in the filter would have to count. Without it the header is untouched.
+            if let Some(upstream) = exchange.upstream {
+                let sent = case.request.header_values("x-forwarded-for").collect::<Vec<_>>().join(",");
+                let received = upstream.header_values("x-forwarded-for").join(",");
+                let appended = received.strip_prefix(&sent).map(|rest| rest.trim_start_matches(','));
+                let fine = match appended {
+                    Some(appended) if setup.use_remote_address => appended.parse::<IpAddr>().is_ok_and(|ip| ip != seen),
+                    Some(appended) => appended.is_empty(),
+                    None => false,
+                };
+                if !fine {
+                    failures.push(format!("{what}: sent `x-forwarded-for: {sent}`, the upstream received {received:?}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The petstore configuration with one error that only the filter's own validation catches.
@@ -388,7 +501,7 @@ fn a_bad_configuration_keeps_envoy_from_serving() {
     let wasm = dist_wasm().unwrap();
     let upstream = authz_e2e::EchoServer::start().unwrap();
     let configuration = refused_configuration();
-    let yaml = authz_e2e::bootstrap::Bootstrap { wasm: &wasm, plugin_configuration: &configuration, upstream: upstream.addr() }.render();
+    let yaml = authz_e2e::bootstrap::Bootstrap::new(&wasm, &configuration, upstream.addr()).render();
 
     let dir = authz_e2e::workdir::WorkDir::create().unwrap();
     let path = dir.write("envoy.yaml", &yaml).unwrap();
@@ -428,12 +541,12 @@ fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
     let vet = |name: &str| scenario.cases.iter().find(|case| case.name == name).unwrap();
     let allowed = client_request(vet("vet reads petstore v1"));
     let anonymous = client_request(vet("no token is unauthorized"));
-    let bootstrap = |configuration: &str| authz_e2e::bootstrap::Bootstrap { wasm: &wasm, plugin_configuration: configuration, upstream: upstream.addr() }.lds_resources();
+    let bootstrap = |configuration: &str| authz_e2e::bootstrap::Bootstrap::new(&wasm, configuration, upstream.addr()).lds_resources();
 
     let dir = authz_e2e::workdir::WorkDir::create().unwrap();
     let lds = dir.path().join("lds.yaml");
     replace_file(&lds, &bootstrap(&good));
-    let yaml = authz_e2e::bootstrap::Bootstrap { wasm: &wasm, plugin_configuration: &good, upstream: upstream.addr() }.render_with_lds(&lds);
+    let yaml = authz_e2e::bootstrap::Bootstrap::new(&wasm, &good, upstream.addr()).render_with_lds(&lds);
     let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }).unwrap();
     let send = |request: &Request| {
         let listener = envoy.read_listeners().unwrap()[authz_e2e::bootstrap::LISTENER];
