@@ -1,5 +1,5 @@
 //! The envoy.yaml of one harness run: a listener on 127.0.0.1 with the wasm filter in front of the echo
-//! upstream, admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
+//! upstream (and optionally a second one serving TLS, otherwise the same), admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
 //! admin), so concurrent runs never race for a port.
 //!
 //! How Envoy finds the client is [`ClientAddress`]: by default an edge (`use_remote_address: true`, no trusted
@@ -11,6 +11,15 @@ use std::path::Path;
 
 /// The listener clients talk to.
 pub const LISTENER: &str = "authz";
+/// The TLS listener, when there is one.
+pub const LISTENER_TLS: &str = "authz_tls";
+
+/// A certificate and its private key, PEM, for [`LISTENER_TLS`].
+#[derive(Debug, Clone, Copy)]
+pub struct TlsListener<'a> {
+    pub certificate_pem: &'a str,
+    pub private_key_pem: &'a str,
+}
 
 /// The connection manager's settings that decide the downstream address (Envoy's "trusted client address"), which
 /// the filter reads as `source.address`.
@@ -46,12 +55,14 @@ pub struct Bootstrap<'a> {
     pub upstream: SocketAddr,
     /// How Envoy finds the client.
     pub client_address: ClientAddress,
+    /// A second listener that serves TLS.
+    pub tls: Option<TlsListener<'a>>,
 }
 
 impl<'a> Bootstrap<'a> {
-    /// The filter with `plugin_configuration` in front of `upstream`, at an edge.
+    /// The filter with `plugin_configuration` in front of `upstream`, at an edge, plain HTTP only.
     pub fn new(wasm: &'a Path, plugin_configuration: &'a str, upstream: SocketAddr) -> Self {
-        Self { wasm, plugin_configuration, upstream, client_address: ClientAddress::default() }
+        Self { wasm, plugin_configuration, upstream, client_address: ClientAddress::default(), tls: None }
     }
 }
 
@@ -93,15 +104,30 @@ impl Bootstrap<'_> {
     }
 
     fn listeners(&self) -> String {
-        self.listener(LISTENER)
+        let mut listeners = self.listener(LISTENER, None);
+        if let Some(tls) = &self.tls {
+            listeners.push_str(&self.listener(LISTENER_TLS, Some(tls)));
+        }
+        listeners
     }
 
-    fn listener(&self, name: &str) -> String {
+    fn listener(&self, name: &str, tls: Option<&TlsListener<'_>>) -> String {
+        // Inline PEM: no files to write or clean up. Admin's config dump redacts the key.
+        let transport_socket = match tls {
+            Some(tls) => format!(
+                "transport_socket: {{name: envoy.transport_sockets.tls, typed_config: {{\"@type\": \
+                 type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext, common_tls_context: \
+                 {{tls_certificates: [{{certificate_chain: {{inline_string: {}}}, private_key: {{inline_string: {}}}}}]}}}}}}\n    ",
+                quoted(tls.certificate_pem),
+                quoted(tls.private_key_pem)
+            ),
+            None => String::new(),
+        };
         format!(
             r#"- name: {name}
   address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
   filter_chains:
-  - filters:
+  - {transport_socket}filters:
     - name: envoy.filters.network.http_connection_manager
       typed_config:
         "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -191,6 +217,22 @@ mod tests {
         assert!(yaml.contains("\n  listeners:\n  - name: authz\n    address:"), "{yaml}");
         assert_eq!(yaml.matches("use_remote_address: true\n").count(), 1, "{yaml}");
         assert_eq!(yaml.matches("xff_num_trusted_hops: 0\n").count(), 1, "{yaml}");
+        assert!(!yaml.contains("transport_socket"), "{yaml}");
+    }
+
+    #[test]
+    fn a_tls_listener_carries_the_certificate_inline() {
+        let mut bootstrap = Bootstrap::new(Path::new("/x/authz.wasm"), "{}", "127.0.0.1:8081".parse().unwrap());
+        bootstrap.tls = Some(TlsListener { certificate_pem: "-----CERT-----\nAA==\n", private_key_pem: "-----KEY-----\nBB==\n" });
+        let yaml = bootstrap.render();
+        assert!(yaml.contains("\n  - name: authz\n    address:"), "{yaml}");
+        assert!(yaml.contains("\n  - name: authz_tls\n    address:"), "{yaml}");
+        assert_eq!(yaml.matches("envoy.filters.http.wasm").count(), 2, "{yaml}");
+        assert_eq!(yaml.matches("transport_socket: {name: envoy.transport_sockets.tls").count(), 1, "{yaml}");
+        assert!(yaml.contains(r#"certificate_chain: {inline_string: "-----CERT-----\nAA==\n"}"#), "{yaml}");
+        assert!(yaml.contains(r#"private_key: {inline_string: "-----KEY-----\nBB==\n"}"#), "{yaml}");
+        assert!(yaml.contains("\n    - transport_socket: {"), "{yaml}");
+        assert!(yaml.contains("}\n      filters:\n"), "{yaml}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Error {
     Http { what: String },
     /// A wasm module could not be read.
     Wasm { what: String },
+    /// A certificate could not be made, or a TLS session set up.
+    Tls { what: String },
 }
 
 impl Error {
@@ -43,6 +45,7 @@ impl fmt::Display for Error {
             Self::NotReady { waited_ms, log } => write!(f, "envoy was not ready after {waited_ms} ms; its log ends:\n{log}"),
             Self::Http { what } => write!(f, "http: {what}"),
             Self::Wasm { what } => write!(f, "wasm module: {what}"),
+            Self::Tls { what } => write!(f, "tls: {what}"),
         }
     }
 }

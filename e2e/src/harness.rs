@@ -1,10 +1,11 @@
 //! The filter in real Envoy in front of the echo upstream: one call to start, one call per request.
 
-use crate::bootstrap::{Bootstrap, ClientAddress, LISTENER};
+use crate::bootstrap::{Bootstrap, ClientAddress, TlsListener, LISTENER, LISTENER_TLS};
 use crate::echo::{EchoServer, Echoed};
 use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch, LoggedDecision};
 use crate::error::{Error, Result};
 use crate::http::{self, Request, Response};
+use crate::tls::TestCertificate;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub struct Harness {
     // Envoy first: it is stopped before the upstream it talks to.
     envoy: Envoy,
     listener: SocketAddr,
+    /// The TLS listener and the certificate it serves, when asked for.
+    tls: Option<(SocketAddr, TestCertificate)>,
     _upstream: EchoServer,
 }
 
@@ -27,12 +30,15 @@ pub struct Options {
     pub workers: u8,
     /// How Envoy finds the client it reports to the filter as `source.address`.
     pub client_address: ClientAddress,
+    /// Whether to serve TLS too (a second listener, with a certificate made for the run), for
+    /// [`Harness::send_tls`].
+    pub tls: bool,
 }
 
 impl Default for Options {
-    /// One worker, at an edge.
+    /// One worker, at an edge, plain HTTP only.
     fn default() -> Self {
-        Self { workers: 1, client_address: ClientAddress::default() }
+        Self { workers: 1, client_address: ClientAddress::default(), tls: false }
     }
 }
 
@@ -58,13 +64,25 @@ impl Harness {
         let binary = locate_envoy()?;
         let wasm = dist_wasm()?;
         let upstream = EchoServer::start()?;
+        let certificate = if options.tls { Some(TestCertificate::generate()?) } else { None };
         let mut bootstrap = Bootstrap::new(&wasm, plugin_configuration, upstream.addr());
         bootstrap.client_address = options.client_address;
+        bootstrap.tls = certificate.as_ref().map(|certificate| TlsListener {
+            certificate_pem: certificate.certificate_pem(),
+            private_key_pem: certificate.private_key_pem(),
+        });
         let envoy = Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: options.workers })?;
-        let listener = envoy
-            .listener(LISTENER)
-            .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{LISTENER}`: {:?}", envoy.listeners()) })?;
-        Ok(Self { envoy, listener, _upstream: upstream })
+        let find = |name: &str| {
+            envoy
+                .listener(name)
+                .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{name}`: {:?}", envoy.listeners()) })
+        };
+        let listener = find(LISTENER)?;
+        let tls = match certificate {
+            Some(certificate) => Some((find(LISTENER_TLS)?, certificate)),
+            None => None,
+        };
+        Ok(Self { envoy, listener, tls, _upstream: upstream })
     }
 
     /// The Envoy process.
@@ -80,12 +98,19 @@ impl Harness {
     /// Sends one request through Envoy and collects the response, what the upstream saw, and the logged decision.
     /// Requests must be sent one at a time for the decision to be this request's.
     pub fn send(&self, request: &Request) -> Result<Exchange> {
-        self.exchange(self.listener, request)
+        self.exchange(|| http::send(self.listener, request))
     }
 
-    fn exchange(&self, listener: SocketAddr, request: &Request) -> Result<Exchange> {
+    /// Like [`Harness::send`], over TLS to the TLS listener (started with [`Options::tls`]).
+    pub fn send_tls(&self, request: &Request) -> Result<Exchange> {
+        let (listener, certificate) =
+            self.tls.as_ref().ok_or_else(|| Error::Tls { what: "the harness was started without `Options::tls`".into() })?;
+        self.exchange(|| certificate.send(*listener, request))
+    }
+
+    fn exchange(&self, send: impl FnOnce() -> Result<Response>) -> Result<Exchange> {
         let mark = self.envoy.log_mark();
-        let response = http::send(listener, request)?;
+        let response = send()?;
         let upstream = match response.header("x-echo") {
             Some(echo) => Some(Echoed::from_header(echo).ok_or_else(|| Error::Http {
                 what: format!("the upstream's answer is not an echo: {echo}"),

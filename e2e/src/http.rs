@@ -69,10 +69,22 @@ impl Response {
 /// The response is read up to its announced end, not to EOF: after `connection: close` Envoy waits for the client
 /// to close first (`delayed_close_timeout`, 1 s), so waiting for EOF would cost a second a request.
 pub fn send(addr: SocketAddr, request: &Request) -> Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, EXCHANGE_TIMEOUT).map_err(Error::io(format!("connect to {addr}")))?;
+    let mut stream = connect(addr)?;
+    exchange(&mut stream, addr, request)
+}
+
+/// A TCP connection to `addr` with the exchange timeouts set.
+pub(crate) fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, EXCHANGE_TIMEOUT).map_err(Error::io(format!("connect to {addr}")))?;
     stream.set_read_timeout(Some(EXCHANGE_TIMEOUT)).map_err(Error::io("set a read timeout"))?;
     stream.set_write_timeout(Some(EXCHANGE_TIMEOUT)).map_err(Error::io("set a write timeout"))?;
+    Ok(stream)
+}
+
+/// Writes `request` on `stream` (plain or TLS) and reads one response.
+pub(crate) fn exchange(stream: &mut (impl Read + Write), addr: SocketAddr, request: &Request) -> Result<Response> {
     stream.write_all(&request.to_bytes()).map_err(Error::io(format!("send to {addr}")))?;
+    stream.flush().map_err(Error::io(format!("send to {addr}")))?;
     let head_request = request.method.eq_ignore_ascii_case("HEAD");
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 8192];

@@ -13,6 +13,7 @@ pub mod envoy;
 pub mod error;
 pub mod harness;
 pub mod http;
+pub mod tls;
 pub mod wasm;
 pub mod workdir;
 
@@ -22,3 +23,4 @@ pub use error::{Error, Result};
 pub use bootstrap::ClientAddress;
 pub use harness::{Exchange, Harness, Options};
 pub use http::{Request, Response};
+pub use tls::TestCertificate;

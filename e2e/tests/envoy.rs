@@ -264,7 +264,7 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
         .partition(|case| time_sensitive(&authorizer, &as_envoy_delivers(case, setup).0, minted_for, &offsets));
 
     // Two workers: two VMs configured independently, whose counters Envoy adds up.
-    let options = Options { workers: 2, client_address: setup };
+    let options = Options { workers: 2, client_address: setup, ..Options::default() };
     let harness = Harness::start_with(&config, &options).unwrap_or_else(|err| panic!("{name}: {err}"));
     let startup = harness.envoy().startup_time();
     let before = harness.envoy().stats("wasmcustom").unwrap();
@@ -482,6 +482,37 @@ fn source_ip_behind_a_loopback_proxy() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `aws:SecureTransport` is what Envoy says of the downstream connection (`connection.tls_version`, present only on
+/// TLS connections): a policy that requires it allows a request over TLS and denies the same request over plain
+/// HTTP, where the key is present and false rather than absent.
+#[test]
+fn secure_transport_allows_over_tls_only() {
+    let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
+    let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+    let mut config = scenario.config.clone();
+    config["policies"]["groups"]["pet-veterinarian"]["Statement"] = json!([{
+        "Sid": "OnlyOverTls", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/GET/petstore/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "true"}}
+    }]);
+    let harness = Harness::start_with(&config.to_string(), &Options { tls: true, ..Options::default() }).unwrap();
+    let vet = scenario.cases.iter().find(|case| case.name == "vet reads petstore v1").unwrap();
+    let request = client_request(vet);
+
+    let secure = harness.send_tls(&request).unwrap();
+    assert_eq!(secure.response.status, 200, "{:?} {}", secure.decision, secure.response.text());
+    assert!(secure.decision.unwrap().reason.ends_with("(OnlyOverTls)"));
+    let upstream = secure.upstream.unwrap();
+    assert_eq!(upstream.header_values("x-authz-sub"), ["sub-alice"]);
+    assert_eq!(upstream.header_values("x-forwarded-proto"), ["https"], "Envoy should know the connection is TLS");
+
+    let plain = harness.send(&request).unwrap();
+    assert_eq!(plain.response.status, 403);
+    assert_eq!(plain.response.text(), authz::decision::FORBIDDEN_BODY);
+    assert!(plain.upstream.is_none());
+    let reason = plain.decision.unwrap().reason;
+    assert!(reason.ends_with("(OnlyOverTls): Condition.Bool.aws:SecureTransport does not hold"), "{reason}");
 }
 
 /// The petstore configuration with one error that only the filter's own validation catches.
