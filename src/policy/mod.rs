@@ -18,6 +18,8 @@ mod pattern;
 mod standalone;
 mod value;
 mod variable;
+#[cfg(any(test, feature = "mint"))]
+pub mod via_request;
 
 #[cfg(test)]
 mod differential;
