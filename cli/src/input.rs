@@ -95,7 +95,7 @@ fn validate_headers(raw: Vec<(String, String)>) -> Result<Vec<(String, String)>,
 }
 
 /// serde_json's message without the position, which for a one-line document only repeats the column.
-fn json_message(err: &serde_json::Error) -> String {
+pub fn json_message(err: &serde_json::Error) -> String {
     let text = err.to_string();
     let suffix = format!(" at line {} column {}", err.line(), err.column());
     match text.strip_suffix(&suffix) {

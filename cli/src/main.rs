@@ -7,6 +7,7 @@ mod delivery;
 mod engine;
 mod input;
 mod keygen;
+mod policy;
 mod scenario;
 mod token;
 mod wasm;
@@ -41,6 +42,7 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     Token(token::TokenArgs),
     Scenario(scenario::ScenarioArgs),
+    Policy(policy::PolicyArgs),
 }
 
 /// How a command ended when nothing went wrong with the command itself.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Scenario(args) => scenario::run(&args),
+        Command::Policy(args) => policy::run(&args),
     };
     match result {
         Ok(Finished::Clean) => ExitCode::SUCCESS,
