@@ -7,7 +7,7 @@ WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm cli test unit lint demo e2e bench fuzz clean
+.PHONY: all build wasm cli test unit lint demo e2e bench bench-envoy fuzz clean
 
 all: build
 
@@ -40,10 +40,17 @@ lint:
 e2e: wasm
 	$(CARGO) test --locked --release -p authz-e2e
 
-## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline.
+## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline;
+## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy).
 bench:
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
+	$(MAKE) --no-print-directory bench-envoy
+
+## Real Envoy three ways, same machine, same run: no auth filter (the baseline), envoy.filters.http.jwt_authn with
+## the same RSA key, dist/authz.wasm; latency (mean, p50, p99) and requests/s, repeated and first-sight tokens.
+bench-envoy: wasm
+	$(CARGO) run --locked --release -p authz-e2e --bin envoy_bench
 
 ## Each fuzz target in fuzz/ for FUZZ_SECONDS seconds, from fuzz/seeds/ and the corpus it grows in fuzz/corpus/;
 ## stops at the first crash (saved under fuzz/artifacts/). cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1.

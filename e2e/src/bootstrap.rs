@@ -1,5 +1,6 @@
-//! The envoy.yaml of one harness run: a listener on 127.0.0.1 with the wasm filter in front of the echo
-//! upstream (and optionally a second one serving TLS, otherwise the same), admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
+//! The envoy.yaml of one harness run: a listener on 127.0.0.1 with the wasm filter (or, for comparison, Envoy's
+//! own `jwt_authn`, or nothing) in front of the echo upstream, optionally a second one serving TLS, otherwise the
+//! same; admin on 127.0.0.1. Ports are 0 (the kernel picks free ones; the harness reads them back from
 //! admin), so concurrent runs never race for a port.
 //!
 //! How Envoy finds the client is [`ClientAddress`]: by default an edge (`use_remote_address: true`, no trusted
@@ -44,13 +45,23 @@ fn quoted(text: &str) -> String {
     serde_json::Value::from(text).to_string()
 }
 
+/// The HTTP filter in front of the router.
+#[derive(Debug, Clone, Copy)]
+pub enum AuthFilter<'a> {
+    /// The authorizer: the module (`dist/authz.wasm`) and its plugin configuration (the authorizer's JSON).
+    Wasm { module: &'a Path, configuration: &'a str },
+    /// Envoy's native JWT filter requiring, on every path, a token from `issuer` (`Authorization: Bearer`) signed by
+    /// a key of `jwks` (JSON, inline), with its cache of verified tokens on (100 tokens, its default size).
+    JwtAuthn { issuer: &'a str, jwks: &'a str },
+    /// None: the router alone.
+    None,
+}
+
 /// What varies between harness runs.
 #[derive(Debug, Clone)]
 pub struct Bootstrap<'a> {
-    /// The filter module (`dist/authz.wasm`).
-    pub wasm: &'a Path,
-    /// The plugin configuration: the authorizer's JSON configuration.
-    pub plugin_configuration: &'a str,
+    /// The filter in front of the router.
+    pub filter: AuthFilter<'a>,
     /// The echo upstream.
     pub upstream: SocketAddr,
     /// How Envoy finds the client.
@@ -62,7 +73,12 @@ pub struct Bootstrap<'a> {
 impl<'a> Bootstrap<'a> {
     /// The filter with `plugin_configuration` in front of `upstream`, at an edge, plain HTTP only.
     pub fn new(wasm: &'a Path, plugin_configuration: &'a str, upstream: SocketAddr) -> Self {
-        Self { wasm, plugin_configuration, upstream, client_address: ClientAddress::default(), tls: None }
+        Self::with_filter(AuthFilter::Wasm { module: wasm, configuration: plugin_configuration }, upstream)
+    }
+
+    /// `filter` in front of `upstream`, at an edge, plain HTTP only.
+    pub fn with_filter(filter: AuthFilter<'a>, upstream: SocketAddr) -> Self {
+        Self { filter, upstream, client_address: ClientAddress::default(), tls: None }
     }
 }
 
@@ -146,7 +162,21 @@ impl Bootstrap<'_> {
             - match: {{prefix: "/"}}
               route: {{cluster: echo, timeout: 10s}}
         http_filters:
-        - name: envoy.filters.http.wasm
+{filter}        - name: envoy.filters.http.router
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#,
+            filter = self.http_filter(),
+            use_remote_address = self.client_address.use_remote_address,
+            xff_num_trusted_hops = self.client_address.xff_num_trusted_hops,
+        )
+    }
+
+    /// The filter's entry in `http_filters`, at the indentation of the listener template.
+    fn http_filter(&self) -> String {
+        match self.filter {
+            AuthFilter::Wasm { module, configuration } => format!(
+                r#"        - name: envoy.filters.http.wasm
           typed_config:
             "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
             config:
@@ -162,15 +192,30 @@ impl Bootstrap<'_> {
                 code:
                   local:
                     filename: {wasm}
-        - name: envoy.filters.http.router
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
 "#,
-            configuration = quoted(self.plugin_configuration),
-            wasm = quoted(&self.wasm.to_string_lossy()),
-            use_remote_address = self.client_address.use_remote_address,
-            xff_num_trusted_hops = self.client_address.xff_num_trusted_hops,
-        )
+                configuration = quoted(configuration),
+                wasm = quoted(&module.to_string_lossy()),
+            ),
+            AuthFilter::JwtAuthn { issuer, jwks } => format!(
+                r#"        - name: envoy.filters.http.jwt_authn
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+            providers:
+              pool:
+                issuer: {issuer}
+                local_jwks: {{inline_string: {jwks}}}
+                # The upstream receives the same headers as behind the other filters.
+                forward: true
+                jwt_cache_config: {{jwt_cache_size: 100}}
+            rules:
+            - match: {{prefix: "/"}}
+              requires: {{provider_name: pool}}
+"#,
+                issuer = quoted(issuer),
+                jwks = quoted(jwks),
+            ),
+            AuthFilter::None => String::new(),
+        }
     }
 
     fn cluster(&self) -> String {
@@ -218,6 +263,19 @@ mod tests {
         assert_eq!(yaml.matches("use_remote_address: true\n").count(), 1, "{yaml}");
         assert_eq!(yaml.matches("xff_num_trusted_hops: 0\n").count(), 1, "{yaml}");
         assert!(!yaml.contains("transport_socket"), "{yaml}");
+    }
+
+    #[test]
+    fn renders_the_comparison_filters() {
+        let upstream = "127.0.0.1:8081".parse().unwrap();
+        let jwt = Bootstrap::with_filter(AuthFilter::JwtAuthn { issuer: "https://issuer", jwks: r#"{"keys": []}"# }, upstream).render();
+        assert!(jwt.contains("- name: envoy.filters.http.jwt_authn\n"), "{jwt}");
+        assert!(jwt.contains("issuer: \"https://issuer\"\n"), "{jwt}");
+        assert!(jwt.contains(r#"local_jwks: {inline_string: "{\"keys\": []}"}"#), "{jwt}");
+        assert!(!jwt.contains("envoy.filters.http.wasm"), "{jwt}");
+        let bare = Bootstrap::with_filter(AuthFilter::None, upstream).render();
+        assert!(bare.contains("\n          http_filters:\n          - name: envoy.filters.http.router\n"), "{bare}");
+        assert!(!bare.contains("jwt_authn") && !bare.contains("envoy.filters.http.wasm"), "{bare}");
     }
 
     #[test]

@@ -159,6 +159,9 @@ pub struct Launch<'a> {
     pub yaml: &'a str,
     /// Worker threads (one wasm VM each, plus the main thread's).
     pub concurrency: u8,
+    /// Log warnings only, for benchmarks: the filter's decisions (debug) are then not even formatted. Otherwise
+    /// Envoy logs at info and the wasm component at debug, so that every decision is in the log.
+    pub quiet: bool,
 }
 
 impl Envoy {
@@ -187,7 +190,7 @@ impl Envoy {
             .args(["--concurrency", &launch.concurrency.to_string()])
             .arg("--admin-address-path")
             .arg(&admin_file)
-            .args(["--log-level", "info", "--component-log-level", "wasm:debug"])
+            .args(if launch.quiet { ["--log-level", "warning", "--component-log-level", "wasm:warning"] } else { ["--log-level", "info", "--component-log-level", "wasm:debug"] })
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

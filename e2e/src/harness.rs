@@ -71,7 +71,7 @@ impl Harness {
             certificate_pem: certificate.certificate_pem(),
             private_key_pem: certificate.private_key_pem(),
         });
-        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: options.workers })?;
+        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: options.workers, quiet: false })?;
         let find = |name: &str| {
             envoy
                 .listener(name)

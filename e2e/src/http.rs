@@ -1,7 +1,8 @@
 //! A minimal HTTP/1.1 client and message parser over std's `TcpStream`.
 //!
 //! The request target is written byte for byte: ordinary clients normalise paths (`/a/../b`, `%2F`), which
-//! would hide exactly the spellings the filter has to judge. One request per connection (`connection: close`).
+//! would hide exactly the spellings the filter has to judge. One request per connection (`connection: close`), or
+//! many on one [`Connection`] (keep-alive, for benchmarks).
 
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
@@ -34,11 +35,16 @@ impl Request {
     }
 
     fn to_bytes(&self) -> Vec<u8> {
+        self.to_bytes_with("close")
+    }
+
+    /// The message, with `connection: {connection}`.
+    fn to_bytes_with(&self, connection: &str) -> Vec<u8> {
         let mut text = format!("{} {} HTTP/1.1\r\nhost: authz.test\r\n", self.method, self.target);
         for (name, value) in &self.headers {
             text.push_str(&format!("{name}: {value}\r\n"));
         }
-        text.push_str("content-length: 0\r\nconnection: close\r\n\r\n");
+        text.push_str(&format!("content-length: 0\r\nconnection: {connection}\r\n\r\n"));
         text.into_bytes()
     }
 }
@@ -85,37 +91,75 @@ pub(crate) fn connect(addr: SocketAddr) -> Result<TcpStream> {
 pub(crate) fn exchange(stream: &mut (impl Read + Write), addr: SocketAddr, request: &Request) -> Result<Response> {
     stream.write_all(&request.to_bytes()).map_err(Error::io(format!("send to {addr}")))?;
     stream.flush().map_err(Error::io(format!("send to {addr}")))?;
-    let head_request = request.method.eq_ignore_ascii_case("HEAD");
     let mut bytes = Vec::new();
+    read_response(stream, addr, request, &mut bytes)
+}
+
+/// Reads one response to `request` from `stream` into `bytes` (which may hold the start of it already) and
+/// removes it from there.
+fn read_response(stream: &mut impl Read, addr: SocketAddr, request: &Request, bytes: &mut Vec<u8>) -> Result<Response> {
+    let head_request = request.method.eq_ignore_ascii_case("HEAD");
     let mut chunk = [0u8; 8192];
     loop {
-        if let Some(response) = complete_response(&bytes, head_request)? {
+        if let Some((response, length)) = complete_response(bytes, head_request)? {
+            bytes.drain(..length.min(bytes.len()));
             return Ok(response);
         }
         let read = stream.read(&mut chunk).map_err(Error::io(format!("read from {addr}")))?;
         if read == 0 {
-            return parse_response(&bytes, head_request);
+            let response = parse_response(bytes, head_request)?;
+            bytes.clear();
+            return Ok(response);
         }
         bytes.extend_from_slice(chunk.get(..read).unwrap_or_default());
     }
 }
 
-/// The response in `bytes` if it is whole by its own framing; `None` if more must be read (or it ends at EOF).
-fn complete_response(bytes: &[u8], head_request: bool) -> Result<Option<Response>> {
+/// One HTTP/1.1 connection kept open from request to request (`connection: keep-alive`), as clients under load
+/// use: what a request costs then excludes the TCP handshake.
+pub struct Connection {
+    stream: TcpStream,
+    addr: SocketAddr,
+    /// Bytes read past the last response (none, as long as the server answers one request at a time).
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    /// Connects to `addr`.
+    pub fn open(addr: SocketAddr) -> Result<Self> {
+        let stream = connect(addr)?;
+        // Requests are small and sent whole: waiting to coalesce them would only add latency.
+        stream.set_nodelay(true).map_err(Error::io("set TCP_NODELAY"))?;
+        Ok(Self { stream, addr, buffer: Vec::new() })
+    }
+
+    /// Sends `request` and reads its response; the connection stays open unless the server closes it.
+    pub fn send(&mut self, request: &Request) -> Result<Response> {
+        let addr = self.addr;
+        self.stream.write_all(&request.to_bytes_with("keep-alive")).map_err(Error::io(format!("send to {addr}")))?;
+        read_response(&mut self.stream, addr, request, &mut self.buffer)
+    }
+}
+
+/// The response in `bytes` and the bytes it takes, if it is whole by its own framing; `None` if more must be read
+/// (or it ends at EOF).
+fn complete_response(bytes: &[u8], head_request: bool) -> Result<Option<(Response, usize)>> {
     let Some(head) = parse_head(bytes)? else {
         return Ok(None);
     };
     let rest = bytes.get(head.body_at..).unwrap_or_default();
-    let whole = head_request
-        || match head.body_length_if_framed()? {
-            Some(Some(len)) => rest.len() >= len,
-            Some(None) => decode_chunked(rest)?.is_some(),
-            None => false,
-        };
-    if whole {
-        parse_response(bytes, head_request).map(Some)
+    let body_bytes = if head_request {
+        Some(0)
     } else {
-        Ok(None)
+        match head.body_length_if_framed()? {
+            Some(Some(len)) => (rest.len() >= len).then_some(len),
+            Some(None) => decode_chunked(rest)?.map(|(_, consumed)| consumed),
+            None => None,
+        }
+    };
+    match body_bytes {
+        Some(body_bytes) => Ok(Some((parse_response(bytes, head_request)?, head.body_at + body_bytes))),
+        None => Ok(None),
     }
 }
 
@@ -246,6 +290,28 @@ mod tests {
         assert_eq!(response.text(), "abcde");
         assert_eq!(decode_chunked(b"3\r\nab").unwrap(), None);
         assert_eq!(decode_chunked(b"1\r\na\r\n0\r\n\r\nGET").unwrap(), Some((b"a".to_vec(), 11)));
+    }
+
+    #[test]
+    fn knows_where_a_response_ends() {
+        let two = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 204 No Content\r\n\r\n";
+        let (response, length) = complete_response(two, false).unwrap().unwrap();
+        assert_eq!((response.status, response.text().as_str(), length), (200, "ok", 40));
+        assert_eq!(complete_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\no", false).unwrap().map(|(_, n)| n), None);
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nnext";
+        assert_eq!(complete_response(chunked, false).unwrap().map(|(_, n)| n), Some(chunked.len() - 4));
+    }
+
+    #[test]
+    fn a_connection_keeps_alive_between_requests() {
+        let server = crate::echo::EchoServer::start().unwrap();
+        let mut connection = Connection::open(server.addr()).unwrap();
+        for target in ["/one", "/two", "/three"] {
+            let response = connection.send(&Request::new("GET", target)).unwrap();
+            let echoed = crate::echo::Echoed::parse(&response.body).unwrap();
+            assert_eq!(echoed.target, target);
+            assert_eq!(echoed.header_values("connection"), ["keep-alive"]);
+        }
     }
 
     #[test]

@@ -7,10 +7,11 @@
 // Tests may unwrap, index and panic (STYLE.md); helpers outside `#[test]` need saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use authz::mint::{CognitoClaims, DevKey};
 use authz::scenario::{Case, Scenario};
 use authz::{Authorizer, Decision, HttpRequest};
 use authz_e2e::wasm::{imports, ImportKind};
-use authz_e2e::{dist_wasm, locate_envoy, validate, ClientAddress, Envoy, Error, Exchange, Harness, Launch, Options, Request};
+use authz_e2e::{dist_wasm, locate_envoy, validate, AuthFilter, ClientAddress, Envoy, Error, Exchange, Harness, Launch, Options, Request};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -515,6 +516,37 @@ fn secure_transport_allows_over_tls_only() {
     assert!(reason.ends_with("(OnlyOverTls): Condition.Bool.aws:SecureTransport does not hold"), "{reason}");
 }
 
+/// The benchmark's comparison (`make bench-envoy`) is only fair if Envoy's own `jwt_authn`, configured as the
+/// harness renders it, really requires a valid token from the pool: signed by its key, not expired.
+#[test]
+fn the_jwt_authn_baseline_requires_a_valid_token() {
+    let binary = locate_envoy().unwrap();
+    let upstream = authz_e2e::EchoServer::start().unwrap();
+    let key = DevKey::generate_rsa("jwt-1").unwrap();
+    let stranger = DevKey::generate_rsa("jwt-1").unwrap();
+    let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench";
+    let jwks = key.jwks().to_string();
+    let filter = AuthFilter::JwtAuthn { issuer, jwks: &jwks };
+    let yaml = authz_e2e::bootstrap::Bootstrap::with_filter(filter, upstream.addr()).render();
+    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1, quiet: false }).unwrap();
+    let listener = envoy.listener(authz_e2e::bootstrap::LISTENER).unwrap();
+    let status = |token: Option<String>| {
+        let request = Request::new("GET", "/petstore/v1/pets");
+        let request = match token {
+            Some(token) => request.header("authorization", &format!("Bearer {token}")),
+            None => request,
+        };
+        authz_e2e::http::send(listener, &request).unwrap().status
+    };
+    let claims = |issuer: &str| CognitoClaims::access(issuer, "app-client-1", "alice", now());
+    assert_eq!(status(Some(key.sign(&claims(issuer).to_json()))), 200);
+    assert_eq!(status(None), 401);
+    assert_eq!(status(Some(stranger.sign(&claims(issuer).to_json()))), 401, "a key outside the JWKS");
+    assert_eq!(status(Some(key.sign(&claims("https://elsewhere").to_json()))), 401, "another issuer");
+    let expired = claims(issuer).valid(now() - 7200, now() - 3600);
+    assert_eq!(status(Some(key.sign(&expired.to_json()))), 401, "an expired token");
+}
+
 /// The petstore configuration with one error that only the filter's own validation catches.
 fn refused_configuration() -> String {
     let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
@@ -540,7 +572,7 @@ fn a_bad_configuration_keeps_envoy_from_serving() {
     assert!(!validation.ok, "validate accepted a bad configuration:\n{}", validation.output);
     assert!(validation.output.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "), "{}", validation.output);
 
-    match Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }) {
+    match Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1, quiet: false }) {
         Ok(envoy) => panic!("Envoy serves {:?} with a refused configuration", envoy.listeners()),
         Err(Error::EnvoyExited { status, log }) => {
             assert!(!status.success(), "{status}");
@@ -578,7 +610,7 @@ fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
     let lds = dir.path().join("lds.yaml");
     replace_file(&lds, &bootstrap(&good));
     let yaml = authz_e2e::bootstrap::Bootstrap::new(&wasm, &good, upstream.addr()).render_with_lds(&lds);
-    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }).unwrap();
+    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1, quiet: false }).unwrap();
     let send = |request: &Request| {
         let listener = envoy.read_listeners().unwrap()[authz_e2e::bootstrap::LISTENER];
         authz_e2e::http::send(listener, request).unwrap().status
@@ -638,7 +670,7 @@ fn the_example_configuration_is_valid_and_serves() {
     let validation = validate(&binary, &path).unwrap();
     assert!(validation.ok, "examples/envoy.yaml does not validate:\n{}", validation.output);
 
-    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1 }).unwrap();
+    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1, quiet: false }).unwrap();
     let listener = *envoy.listeners().values().next().expect("the example has a listener");
     let health = authz_e2e::http::send(listener, &Request::new("GET", "/health")).unwrap();
     assert_eq!(health.status, 200, "{}", health.text());
