@@ -231,9 +231,10 @@ impl SourceIp {
     ///
     /// No guess is made about entries the host itself appended: Envoy appends the peer, or its own address for a
     /// loopback peer, depending on its settings, and a guess that is wrong in one of those cases hands the
-    /// policy an address the client did not have. Behind Envoy, set `xff_num_trusted_hops` in Envoy's HTTP
-    /// connection manager instead and leave this at 0: Envoy then reports the trusted client as the downstream
-    /// address.
+    /// policy an address the client did not have. Behind Envoy, leave this at 0 and let Envoy's HTTP connection
+    /// manager pick the client (`use_remote_address: true` with `xff_num_trusted_hops`): Envoy then reports it as
+    /// the downstream address. With `use_remote_address: false` Envoy counts one entry further left, so its hop
+    /// count must be one less (see docs/condition-keys.md).
     pub fn client_ip(&self, request: &HttpRequest) -> Option<IpAddr> {
         let hops = usize::from(self.xff_num_trusted_hops);
         if hops == 0 {
