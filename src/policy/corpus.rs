@@ -1,6 +1,7 @@
 //! The policy scenario corpus (`policies/policy-corpus/*.json`): documents, requests and the decisions API
-//! Gateway gives them. Every host runs the same files: the native tests here, the CLI and the wasm host through
-//! [`run_file`] or, request by request, [`super::evaluate_standalone`].
+//! Gateway gives them. Every host runs the same files: the native tests here through [`run_file`]; `authz policy`
+//! through [`super::evaluate_standalone`], and with `--wasm`, like the wasmtime host tests, as real requests
+//! through the built filter (`via_request`, with the `mint` feature).
 
 use super::context::MapContext;
 use super::standalone::{api_of, StandalonePolicy};
