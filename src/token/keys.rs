@@ -1,9 +1,10 @@
 //! JSON Web Keys from configuration, compiled into verifying keys that fix their own algorithm.
 
+use super::rsa_verify::{RsaHash, RsaPadding, RsaVerifier};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey, RsaSignature};
-use jwt_compact::{Algorithm, AlgorithmSignature};
+use jwt_compact::alg::{Ed25519, Es256, RsaPublicKey};
+use jwt_compact::Algorithm;
 use rsa::traits::PublicKeyParts;
 use rsa::BigUint;
 use serde::Deserialize;
@@ -84,14 +85,14 @@ impl JwsAlg {
         .find(|alg| alg.name() == name)
     }
 
-    fn rsa(self) -> Option<Rsa> {
+    fn rsa_padding(self) -> Option<RsaPadding> {
         match self {
-            Self::Rs256 => Some(Rsa::rs256()),
-            Self::Rs384 => Some(Rsa::rs384()),
-            Self::Rs512 => Some(Rsa::rs512()),
-            Self::Ps256 => Some(Rsa::ps256()),
-            Self::Ps384 => Some(Rsa::ps384()),
-            Self::Ps512 => Some(Rsa::ps512()),
+            Self::Rs256 => Some(RsaPadding::Pkcs1v15(RsaHash::Sha256)),
+            Self::Rs384 => Some(RsaPadding::Pkcs1v15(RsaHash::Sha384)),
+            Self::Rs512 => Some(RsaPadding::Pkcs1v15(RsaHash::Sha512)),
+            Self::Ps256 => Some(RsaPadding::Pss(RsaHash::Sha256)),
+            Self::Ps384 => Some(RsaPadding::Pss(RsaHash::Sha384)),
+            Self::Ps512 => Some(RsaPadding::Pss(RsaHash::Sha512)),
             Self::Es256 | Self::EdDsa => None,
         }
     }
@@ -99,7 +100,7 @@ impl JwsAlg {
 
 #[derive(Debug)]
 enum KeyMaterial {
-    Rsa { alg: Rsa, key: Box<RsaPublicKey> },
+    Rsa(Box<RsaVerifier>),
     P256(p256::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
@@ -206,7 +207,7 @@ impl TryFrom<&RawJwk> for VerifyingKey {
         let mismatch = || KeyError::AlgKtyMismatch { alg: alg_name.to_owned(), kty: raw.kty.clone() };
         let material = match raw.kty.as_str() {
             "RSA" => {
-                let rsa_alg = alg.rsa().ok_or_else(mismatch)?;
+                let padding = alg.rsa_padding().ok_or_else(mismatch)?;
                 for (field, value) in [("crv", &raw.crv), ("x", &raw.x), ("y", &raw.y)] {
                     absent(field, value, &raw.kty)?;
                 }
@@ -215,6 +216,7 @@ impl TryFrom<&RawJwk> for VerifyingKey {
                 if n.first() == Some(&0) || e.first() == Some(&0) {
                     return Err(KeyError::Rsa("leading zero octets in `n` or `e`".to_owned()));
                 }
+                // The `rsa` crate's checks (at most 4096 bits, 2 <= e < 2^33) are kept; verification is ours.
                 let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
                     .map_err(|err| KeyError::Rsa(err.to_string()))?;
                 let bits = key.n().bits();
@@ -224,7 +226,8 @@ impl TryFrom<&RawJwk> for VerifyingKey {
                 if has_roca_fingerprint(key.n()) {
                     return Err(KeyError::RocaVulnerable);
                 }
-                KeyMaterial::Rsa { alg: rsa_alg, key: Box::new(key) }
+                let verifier = RsaVerifier::new(&n, &e, padding).map_err(|err| KeyError::Rsa(err.to_string()))?;
+                KeyMaterial::Rsa(Box::new(verifier))
             }
             "EC" => {
                 if alg != JwsAlg::Es256 {
@@ -285,20 +288,8 @@ impl VerifyingKey {
     /// library sees the bytes, so malformed signatures are a `false`, never a panic.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.material {
-            KeyMaterial::Rsa { alg, key } => {
-                if signature.len() != key.size() {
-                    return false;
-                }
-                // rsa 0.9 refuses a PKCS#1 v1.5 signature not below the modulus but not a PSS one, and s + n
-                // verifies exactly as s: a second spelling of the same token. Refused here for every padding.
-                if BigUint::from_bytes_be(signature) >= *key.n() {
-                    return false;
-                }
-                match RsaSignature::try_from_slice(signature) {
-                    Ok(sig) => alg.verify_signature(&sig, key, message),
-                    Err(_) => false,
-                }
-            }
+            // Length, s < n (so that s + n is not a second spelling of one token) and the padding: rsa_verify.rs.
+            KeyMaterial::Rsa(verifier) => verifier.verify(message, signature),
             KeyMaterial::P256(key) => {
                 // JWS carries ECDSA signatures as r || s (IEEE P1363), exactly 64 bytes; DER is refused.
                 if signature.len() != 64 {

@@ -5,11 +5,14 @@ mod claims;
 mod extract;
 mod jws;
 mod keys;
+mod rsa_verify;
 
 #[cfg(test)]
 mod attacks;
 #[cfg(test)]
 mod vectors;
+#[cfg(test)]
+mod rsa_differential;
 
 pub use cache::{TokenCache, TokenDigest};
 pub use claims::VerifiedToken;

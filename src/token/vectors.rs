@@ -16,7 +16,7 @@ fn vector_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/wycheproof")
 }
 
-fn load(name: &str) -> Value {
+pub(super) fn load(name: &str) -> Value {
     let path = vector_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
         panic!(
@@ -28,7 +28,7 @@ fn load(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn hex(text: &str) -> Vec<u8> {
+pub(super) fn hex(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
 
