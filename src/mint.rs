@@ -290,7 +290,8 @@ fn set_unused_bit(segment: &str) -> Option<String> {
     (out != segment).then_some(out)
 }
 
-fn der_integer(bytes: &[u8]) -> Vec<u8> {
+/// A DER INTEGER holding the big-endian unsigned `bytes`.
+pub(crate) fn der_integer(bytes: &[u8]) -> Vec<u8> {
     let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
     let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) { vec![0] } else { Vec::new() };
     body.extend(trimmed);

@@ -117,6 +117,23 @@ pub struct Expect {
     pub reason: Option<String>,
 }
 
+/// The `.json` files directly in `dir`, sorted. No file at all is an error, so that a corpus folder that moved
+/// or emptied fails the tests that run it instead of letting them pass on nothing.
+pub fn json_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "json") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("no .json file in {}", dir.display())));
+    }
+    Ok(files)
+}
+
 /// A loaded corpus with its keys minted.
 pub struct Scenario {
     pub description: String,
@@ -342,11 +359,7 @@ mod tests {
     fn every_corpus_passes_natively() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios");
         let mut ran = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
+        for path in json_files(&dir).unwrap() {
             let scenario = Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
             let authorizer = Authorizer::from_json(&scenario.config_bytes())
                 .unwrap_or_else(|err| panic!("{}: {err}", path.display()));

@@ -11,14 +11,7 @@ use std::path::PathBuf;
 
 fn corpora() -> Vec<PathBuf> {
     let dir = workspace().join("policies/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().and_then(|e| e.to_str()) == Some("json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no corpus in {}", dir.display());
-    files
+    authz::scenario::json_files(&dir).unwrap()
 }
 
 /// A corpus loaded (keys minted), its configuration written for `--config`, its cases as `check` input lines.

@@ -28,9 +28,7 @@ struct Line {
 
 fn corpus_lines() -> Vec<Line> {
     let dir = workspace().join("policies/policy-corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
-    files.retain(|path| path.extension().and_then(|e| e.to_str()) == Some("json"));
-    files.sort();
+    let files = authz::scenario::json_files(&dir).unwrap();
     let mut lines = Vec::new();
     for path in files {
         let file: CorpusFile = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -32,14 +32,7 @@ fn display(path: &Path) -> String {
 }
 
 fn corpora() -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace().join("policies/scenarios"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no corpus in policies/scenarios");
-    paths
+    authz::scenario::json_files(&workspace().join("policies/scenarios")).unwrap()
 }
 
 /// The request as a client sends it.

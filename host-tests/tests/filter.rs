@@ -364,11 +364,7 @@ fn a_denied_request_makes_only_the_expected_host_calls() {
 fn every_scenario_corpus_passes_through_the_filter() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios");
     let mut ran = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
+    for path in authz::scenario::json_files(&dir).unwrap() {
         let scenario = Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let (mut plugin, configured) = host().start(b"", &scenario.config_bytes()).unwrap();
         assert!(configured, "{}: {:?}", path.display(), messages(&plugin));

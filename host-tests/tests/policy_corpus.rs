@@ -51,9 +51,7 @@ fn run(host: &FilterHost, case: &FilterCase) -> (Ran, Plugin) {
 
 fn corpus() -> Vec<(String, CorpusCase)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/policy-corpus");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
-    paths.retain(|path| path.extension().and_then(|e| e.to_str()) == Some("json"));
-    paths.sort();
+    let paths = authz::scenario::json_files(&dir).unwrap();
     let mut cases = Vec::new();
     for path in paths {
         let file: CorpusFile = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -167,11 +167,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/policy-corpus");
         let mut checked = 0;
         let mut failures = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
+        for path in crate::scenario::json_files(&dir).unwrap() {
             let report = run_file(&std::fs::read_to_string(&path).unwrap())
                 .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             checked += report.checked;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use super::{Issuer, KeySet, RawJwk, TokenError, TokenUses, TokenVerifier, VerifiedToken, VerifyingKey};
-use crate::mint::{CognitoClaims, DevKey};
+use crate::mint::{der_integer, CognitoClaims, DevKey};
 use crate::token::{JwsAlg, KeyError};
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -441,14 +441,6 @@ fn p256_high_s(signature: &[u8]) -> Vec<u8> {
     p256::ecdsa::Signature::from_scalars(r.to_bytes(), negated.to_bytes()).unwrap().to_vec()
 }
 
-fn der_integer(bytes: &[u8]) -> Vec<u8> {
-    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) { vec![0] } else { Vec::new() };
-    body.extend(trimmed);
-    let mut out = vec![0x02, body.len() as u8];
-    out.extend(body);
-    out
-}
 
 #[test]
 fn c14_ecdsa_edge_cases() {
