@@ -3,10 +3,9 @@
 use crate::answer::error_line;
 use crate::engine::Engine;
 use crate::input::parse_check_line;
-use crate::{clock_now, Finished};
+use crate::{clock_now, json_lines, Finished};
 use anyhow::Context as _;
 use clap::Args;
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 const CHECK_HELP: &str = r#"Input, one JSON object per line (blank lines are skipped):
@@ -42,34 +41,15 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Finished> {
     let config = std::fs::read(&args.config).with_context(|| format!("cannot read `{}`", args.config.display()))?;
     let mut engine =
         Engine::load(&config, args.wasm.as_deref()).with_context(|| format!("--config {}", args.config.display()))?;
-    let stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
-    let mut finished = Finished::Clean;
-    // Split on bytes, so that a line that is not UTF-8 is one malformed line rather than the end of the run.
-    for (index, line) in stdin.split(b'\n').enumerate() {
-        let number = index + 1;
-        let line = line.with_context(|| format!("cannot read line {number} of the input"))?;
-        let parsed = match String::from_utf8(line) {
-            Ok(line) if line.trim().is_empty() => continue,
-            Ok(line) => parse_check_line(&line),
-            Err(_) => Err("not UTF-8".to_owned()),
-        };
-        let output = match parsed {
-            Ok(parsed) => {
-                let now = match parsed.now {
-                    Some(now) => now,
-                    None => clock_now()?,
-                };
-                let answer = engine.decide(&parsed.request, now).with_context(|| format!("line {number}"))?;
-                answer.to_json_line()
-            }
-            Err(message) => {
-                finished = Finished::WithProblems;
-                error_line(&format!("line {number}: {message}"))
-            }
-        };
-        // Flushed per line so that a caller can write a request and wait for its answer.
-        writeln!(stdout, "{output}").and_then(|()| stdout.flush()).context("cannot write to stdout")?;
-    }
-    Ok(finished)
+    json_lines::answer_each(|number, line| match line.map_err(str::to_owned).and_then(parse_check_line) {
+        Ok(parsed) => {
+            let now = match parsed.now {
+                Some(now) => now,
+                None => clock_now()?,
+            };
+            let answer = engine.decide(&parsed.request, now).with_context(|| format!("line {number}"))?;
+            Ok((answer.to_json_line(), false))
+        }
+        Err(message) => Ok((error_line(&format!("line {number}: {message}")), true)),
+    })
 }

@@ -6,6 +6,7 @@ mod check;
 mod delivery;
 mod engine;
 mod input;
+mod json_lines;
 mod keygen;
 mod policy;
 mod scenario;

@@ -2,7 +2,7 @@
 //! each; natively, or with `--wasm` as a real request through the built filter.
 
 use crate::input::json_message;
-use crate::Finished;
+use crate::{json_lines, Finished};
 use anyhow::{bail, Context as _};
 use authz::mint::DevKey;
 use authz::policy::via_request::{FilterAnswer, FilterCase};
@@ -11,7 +11,6 @@ use authz_host::{FilterHost, HttpOutcome, LogLevel, LogLine};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 const POLICY_HELP: &str = r#"Input, one JSON object per line (blank lines are skipped):
@@ -192,30 +191,14 @@ fn through_filter(host: &FilterHost, key: &DevKey, line: &PolicyLine) -> anyhow:
 /// Runs the command.
 pub fn run(args: &PolicyArgs) -> anyhow::Result<Finished> {
     let evaluator = Evaluator::load(args.wasm.as_ref())?;
-    let stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
-    let mut finished = Finished::Clean;
-    // Split on bytes, so that a line that is not UTF-8 is one malformed line rather than the end of the run.
-    for (index, line) in stdin.split(b'\n').enumerate() {
-        let number = index + 1;
-        let line = line.with_context(|| format!("cannot read line {number} of the input"))?;
-        let parsed = match String::from_utf8(line) {
-            Ok(line) if line.trim().is_empty() => continue,
-            Ok(line) => parse_line(&line),
-            Err(_) => Err("not UTF-8".to_owned()),
-        };
-        let answer = match parsed {
+    json_lines::answer_each(|number, line| {
+        let answer = match line.map_err(str::to_owned).and_then(parse_line) {
             Ok(parsed) => evaluator.decide(&parsed).with_context(|| format!("line {number}"))?,
             Err(message) => PolicyAnswer::errors(vec![format!("line {number}: {message}")]),
         };
-        if !answer.errors.is_empty() {
-            finished = Finished::WithProblems;
-        }
         let output = serde_json::to_string(&answer).context("cannot render the answer")?;
-        // Flushed per line so that a caller can write a case and wait for its answer.
-        writeln!(stdout, "{output}").and_then(|()| stdout.flush()).context("cannot write to stdout")?;
-    }
-    Ok(finished)
+        Ok((output, !answer.errors.is_empty()))
+    })
 }
 
 #[cfg(test)]
