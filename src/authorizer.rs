@@ -39,9 +39,26 @@ impl Authorizer {
         &self.config
     }
 
-    /// Identity header names every adapter removes from every request before anything else.
-    pub fn identity_header_names(&self) -> [&str; 5] {
+    /// Identity header names as configured.
+    pub fn identity_header_names(&self) -> [&str; 6] {
         self.config.identity_headers.names()
+    }
+
+    /// Whether a request header or trailer named `name` must never reach the upstream from the client: it is an
+    /// identity header in some spelling an upstream may merge with it (see `IdentityHeaders::covers`).
+    pub fn is_identity_header(&self, name: &str) -> bool {
+        self.config.identity_headers.covers(name)
+    }
+
+    /// The request's own header names that an upstream could take for identity headers, each once.
+    fn identity_copies(&self, request: &HttpRequest) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (name, _) in &request.headers {
+            if self.is_identity_header(name) && !names.iter().any(|seen| seen == name) {
+                names.push(name.clone());
+            }
+        }
+        names
     }
 
     fn challenge(&self, error: Option<&str>) -> String {
@@ -94,13 +111,23 @@ impl Authorizer {
             Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
-        let route = routes::find(&self.config.routes, method, &path);
+        let route = match &self.config.routes {
+            None => None,
+            Some(declared) => match routes::find(declared, method, &path) {
+                Some(route) => Some(route),
+                None => {
+                    let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
+                    return Decision::deny(Outcome::NoRoute, reason);
+                }
+            },
+        };
         let required_scopes = match route.map(|route| &route.auth) {
             Some(RouteAuth::Public) => {
                 let template = route.map(|route| route.template.clone()).unwrap_or_default();
                 return Decision {
                     outcome: Outcome::Allow,
                     reason: Reason::PublicRoute { route: template },
+                    remove_headers: self.identity_copies(request),
                     upstream_headers: Vec::new(),
                     rewrite_path,
                     challenge: None,
@@ -156,37 +183,64 @@ impl Authorizer {
         };
 
         match identity_headers(&self.config.identity_headers, &verified) {
-            Some(upstream_headers) => Decision {
+            Ok(upstream_headers) => Decision {
                 outcome: Outcome::Allow,
                 reason: Reason::Allowed { sub: verified.sub.clone(), statements },
+                remove_headers: self.identity_copies(request),
                 upstream_headers,
                 rewrite_path,
                 challenge: None,
             },
-            None => self.unauthorized(
-                Reason::Token(TokenError::InvalidClaim { claim: "identity", why: "not safe in a header" }),
-                Some("invalid_token"),
-            ),
+            Err(header) => self.unauthorized(Reason::IdentityNotHeaderSafe { header }, Some("invalid_token")),
         }
     }
 }
 
-/// The identity headers for an allowed request, or `None` if a value cannot be carried in a header.
-fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Option<Vec<(String, String)>> {
+/// One element of a comma-separated list header, percent-encoded (RFC 3986 §2.1, upper-case hex) wherever it
+/// holds `%`, `,` or a byte outside visible ASCII, so that a group named `readers,admins` reads as one element
+/// and never as membership of `admins`. Plain names (the usual Cognito group names) are unchanged.
+fn list_element(value: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in value.bytes() {
+        if (0x21..=0x7e).contains(&byte) && byte != b'%' && byte != b',' {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
+            out.push(char::from(HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0')));
+        }
+    }
+}
+
+/// The identity headers for an allowed request, or the name of the first header whose value a header cannot
+/// carry.
+fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(String, String)>, String> {
     let mut headers = vec![
         (names.sub.clone(), token.sub.clone()),
         (names.client_id.clone(), token.client_id.clone()),
+        (names.issuer.clone(), token.issuer.clone()),
     ];
     if let Some(username) = &token.username {
         headers.push((names.username.clone(), username.clone()));
     }
     if !token.groups.is_empty() {
-        headers.push((names.groups.clone(), token.groups.join(",")));
+        let mut groups = String::new();
+        for (index, group) in token.groups.iter().enumerate() {
+            if index > 0 {
+                groups.push(',');
+            }
+            list_element(group, &mut groups);
+        }
+        headers.push((names.groups.clone(), groups));
     }
     if !token.scopes.is_empty() {
+        // Scope words never hold U+0020 (RFC 6749 §3.3), so the space-separated list is unambiguous.
         headers.push((names.scopes.clone(), token.scopes.join(" ")));
     }
-    headers.iter().all(|(_, value)| header_safe(value)).then_some(headers)
+    match headers.iter().find(|(_, value)| !header_safe(value)) {
+        Some((name, _)) => Err(name.clone()),
+        None => Ok(headers),
+    }
 }
 
 #[cfg(test)]

@@ -38,8 +38,8 @@ impl ConfigError {
 pub struct RawConfig {
     pub api: RawApi,
     pub issuers: Vec<RawIssuer>,
-    #[serde(default)]
-    pub routes: Vec<RawRoute>,
+    /// The declared API: when present, a request no route takes is refused (403), as API Gateway does.
+    pub routes: Option<Vec<RawRoute>>,
     pub policies: Option<RawPolicies>,
     /// Where `aws:SourceIp` comes from (the downstream address unless trusted proxies are configured).
     #[serde(default)]
@@ -102,6 +102,7 @@ pub struct RawIdentityHeaders {
     pub client_id: Option<String>,
     pub groups: Option<String>,
     pub scopes: Option<String>,
+    pub issuer: Option<String>,
 }
 
 /// The headers an allowed request carries upstream; client-sent copies are always removed first.
@@ -112,12 +113,33 @@ pub struct IdentityHeaders {
     pub client_id: String,
     pub groups: String,
     pub scopes: String,
+    pub issuer: String,
+}
+
+/// A header name as CGI-style upstreams read it (RFC 3875 §4.1.18: `HTTP_` + upper case, `-` as `_`): ASCII
+/// case folded and `_` taken as `-`, so `X_Authz_Groups` and `x-authz-groups` are one field to them.
+fn fold_header_byte(byte: u8) -> u8 {
+    match byte {
+        b'_' => b'-',
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// Whether two header names are the same field to some upstream (see [`fold_header_byte`]).
+pub fn same_header_field(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold_header_byte(x) == fold_header_byte(y))
 }
 
 impl IdentityHeaders {
-    /// All five names, for stripping.
-    pub fn names(&self) -> [&str; 5] {
-        [&self.sub, &self.username, &self.client_id, &self.groups, &self.scopes]
+    /// All six names, as configured.
+    pub fn names(&self) -> [&str; 6] {
+        [&self.sub, &self.username, &self.client_id, &self.groups, &self.scopes, &self.issuer]
+    }
+
+    /// Whether a request header or trailer called `name` could be read upstream as one of the identity headers:
+    /// equal to one after ASCII lower-casing and mapping `_` to `-`. Every such field is removed from requests.
+    pub fn covers(&self, name: &str) -> bool {
+        self.names().iter().any(|own| same_header_field(own, name))
     }
 }
 
@@ -129,7 +151,8 @@ pub struct Config {
     pub verifier: TokenVerifier,
     /// How many verified tokens each VM keeps (0: none).
     pub token_cache_size: usize,
-    pub routes: Vec<Route>,
+    /// The declared routes; `None` when the configuration declares none (every request then needs a token).
+    pub routes: Option<Vec<Route>>,
     pub policies: Option<PolicyStore>,
     pub source_ip: SourceIp,
     pub identity_headers: IdentityHeaders,
@@ -207,7 +230,7 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
     Ok(Issuer { issuer: raw.issuer.clone(), keys, token_use, client_ids })
 }
 
-fn validate_route(raw: &RawRoute, path: &str) -> Result<Route, ConfigError> {
+fn validate_route(raw: &RawRoute, path: &str, options: &crate::request::RequestOptions) -> Result<Route, ConfigError> {
     let auth = match (raw.auth.as_deref(), &raw.scopes) {
         (Some("none"), None) => RouteAuth::Public,
         (Some("none"), Some(_)) => {
@@ -229,14 +252,43 @@ fn validate_route(raw: &RawRoute, path: &str) -> Result<Route, ConfigError> {
             return Err(ConfigError::at(format!("{path}.auth"), format!("`{other}` is not `none` or `token`")))
         }
     };
-    Route::new(&raw.method, &raw.path, auth).map_err(|err| ConfigError::at(path, err))
+    Route::with_options(&raw.method, &raw.path, auth, options).map_err(|err| {
+        let field = if matches!(err, crate::routes::RouteError::Method(_)) { "method" } else { "path" };
+        ConfigError::at(format!("{path}.{field}"), err)
+    })
+}
+
+/// Compiles the routes in order and refuses one that an earlier route shadows whole: it could never match, so
+/// its scopes would never apply.
+fn validate_routes(raw: &[RawRoute], options: &crate::request::RequestOptions) -> Result<Vec<Route>, ConfigError> {
+    let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
+    for (index, route) in raw.iter().enumerate() {
+        let path = format!("routes[{index}]");
+        let route = validate_route(route, &path, options)?;
+        if let Some((earlier, shadow)) = routes.iter().enumerate().find(|(_, earlier)| earlier.shadows(&route)) {
+            return Err(ConfigError::at(
+                path,
+                format!(
+                    "`{} {}` can never match: `routes[{earlier}]` (`{} {}`) takes every request it would",
+                    route.method(),
+                    route.template,
+                    shadow.method(),
+                    shadow.template
+                ),
+            ));
+        }
+        routes.push(route);
+    }
+    Ok(routes)
 }
 
 fn header_name(path: &str, value: Option<&String>, default: &str) -> Result<String, ConfigError> {
     let name = value.map_or(default, String::as_str);
     let valid = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    let reserved = matches!(name, "authorization" | "host" | "connection" | "content-length" | "transfer-encoding" | "te" | "upgrade");
+    let reserved = ["authorization", "host", "connection", "content-length", "transfer-encoding", "te", "upgrade"]
+        .iter()
+        .any(|reserved| same_header_field(reserved, name));
     if !valid || reserved {
         return Err(ConfigError::at(path, format!("`{name}` is not a usable lower-case header name")));
     }
@@ -250,11 +302,15 @@ fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigE
         client_id: header_name("identity_headers.client_id", raw.client_id.as_ref(), "x-authz-client-id")?,
         groups: header_name("identity_headers.groups", raw.groups.as_ref(), "x-authz-groups")?,
         scopes: header_name("identity_headers.scopes", raw.scopes.as_ref(), "x-authz-scopes")?,
+        issuer: header_name("identity_headers.issuer", raw.issuer.as_ref(), "x-authz-issuer")?,
     };
     let names = headers.names();
     for (index, name) in names.iter().enumerate() {
-        if names.iter().skip(index + 1).any(|other| other == name) {
-            return Err(ConfigError::at("identity_headers", format!("`{name}` is used twice")));
+        if let Some(other) = names.iter().skip(index + 1).find(|other| same_header_field(other, name)) {
+            return Err(ConfigError::at(
+                "identity_headers",
+                format!("`{name}` and `{other}` are one header to upstreams that fold case and `_`"),
+            ));
         }
     }
     Ok(headers)
@@ -270,6 +326,15 @@ impl Config {
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
         if bytes.len() > MAX_CONFIG_BYTES {
             return Err(ConfigError::at(".", format!("configuration is {} bytes, over {MAX_CONFIG_BYTES}", bytes.len())));
+        }
+        // Duplicate member names first, anywhere in the document: serde would keep the last copy silently.
+        match crate::json::check_unique_names(bytes) {
+            Ok(()) => {}
+            Err(crate::json::NameCheckError::Duplicate(duplicate)) => {
+                return Err(ConfigError::at(duplicate.path, format!("duplicate member name `{}`", duplicate.name)))
+            }
+            // Malformed JSON: the typed read below reports it with its path.
+            Err(crate::json::NameCheckError::Syntax(_)) => {}
         }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|err| {
@@ -312,12 +377,18 @@ impl TryFrom<&RawConfig> for Config {
         if !(256..=65_536).contains(&max_token_bytes) {
             return Err(ConfigError::at("max_token_bytes", "must be between 256 and 65536"));
         }
-        let routes = raw
-            .routes
-            .iter()
-            .enumerate()
-            .map(|(index, route)| validate_route(route, &format!("routes[{index}]")))
-            .collect::<Result<_, _>>()?;
+        let request = crate::request::RequestOptions::try_from(&raw.request)
+            .map_err(|err| ConfigError::at(format!("request.{}", err.field), err.message))?;
+        let routes = match &raw.routes {
+            None => None,
+            Some(routes) if routes.is_empty() => {
+                return Err(ConfigError::at(
+                    "routes",
+                    "an empty list would refuse every request; omit `routes` to require a token everywhere",
+                ))
+            }
+            Some(routes) => Some(validate_routes(routes, &request)?),
+        };
         let policies = raw
             .policies
             .as_ref()
@@ -326,8 +397,7 @@ impl TryFrom<&RawConfig> for Config {
             .map_err(|err| ConfigError::at(err.path, err.message))?;
         Ok(Self {
             api,
-            request: crate::request::RequestOptions::try_from(&raw.request)
-                .map_err(|err| ConfigError::at(format!("request.{}", err.field), err.message))?,
+            request,
             verifier: TokenVerifier { issuers, skew, max_token_bytes },
             token_cache_size,
             routes,
@@ -336,5 +406,84 @@ impl TryFrom<&RawConfig> for Config {
                 .map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message))?,
             identity_headers: validate_headers(&raw.identity_headers)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::mint::DevKey;
+
+    /// A valid configuration as text, with `{jwk}` to fill in.
+    const BASE: &str = r#"{
+        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+        "issuers": [{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_A",
+                     "jwks": {"keys": [{jwk}]}, "token_use": ["access"], "client_ids": ["app"]}],
+        "routes": [{"method": "GET", "path": "/a", "auth": "none"}, {"method": "ANY", "path": "/{proxy+}"}],
+        "policies": {"groups": {"g": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*",
+             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}}}
+    }"#;
+
+    fn load(edit: impl Fn(String) -> String) -> Result<Config, ConfigError> {
+        let key = DevKey::generate_es256("k1").unwrap();
+        let text = BASE.replace("{jwk}", &key.public_jwk().to_string());
+        Config::from_json(edit(text).as_bytes())
+    }
+
+    #[test]
+    fn the_base_configuration_loads() {
+        load(|text| text).unwrap();
+    }
+
+    /// Every section: the second copy of a name is refused with the path of the object holding it.
+    #[test]
+    fn duplicate_member_names_are_refused_everywhere_with_their_path() {
+        let cases = [
+            (r#""Effect": "Deny","#, r#""Effect": "Deny", "Effect": "Allow","#, "policies.groups.g.Statement[0]", "Effect"),
+            (r#""IpAddress": {"#, r#""IpAddress": {"aws:SourceIp": "0.0.0.0/32"}, "IpAddress": {"#,
+             "policies.groups.g.Statement[0].Condition", "IpAddress"),
+            (r#""groups": {"g":"#, r#""groups": {"g": {}, "g":"#, "policies.groups", "g"),
+            (r#""stage": "dev""#, r#""stage": "dev", "stage": "prod""#, "api", "stage"),
+            (r#""token_use": ["access"],"#, r#""token_use": ["access"], "token_use": ["id"],"#, "issuers[0]", "token_use"),
+            (r#""auth": "none""#, r#""auth": "none", "auth": "token""#, "routes[0]", "auth"),
+            (r#""kty":"#, r#""kid": "x", "kty":"#, "issuers[0].jwks.keys[0]", "kid"),
+            (r#""policies": {"#, r#""routes": [], "policies": {"#, ".", "routes"),
+        ];
+        for (from, to, path, name) in cases {
+            let err = load(|text| {
+                assert!(text.contains(from), "{from}");
+                text.replacen(from, to, 1)
+            })
+            .unwrap_err();
+            assert_eq!(err.path, path, "{to}: {err}");
+            assert_eq!(err.message, format!("duplicate member name `{name}`"), "{to}");
+        }
+    }
+
+    #[test]
+    fn identity_headers_fold_case_and_underscores() {
+        let config = load(|text| text).unwrap();
+        let names = &config.identity_headers;
+        for spelling in ["x-authz-groups", "X-Authz-Groups", "x_authz_groups", "X_AUTHZ-groups", "x-authz-issuer"] {
+            assert!(names.covers(spelling), "{spelling}");
+        }
+        for other in ["x-authz-group", "x-authz-groupss", "xauthz-groups", "x.authz.groups", "authorization"] {
+            assert!(!names.covers(other), "{other}");
+        }
+        let clash = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"sub": "x_user", "username": "x-user"}, "routes""#, 1))
+            .unwrap_err();
+        assert_eq!(clash.path, "identity_headers");
+        let reserved = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"sub": "content_length"}, "routes""#, 1))
+            .unwrap_err();
+        assert_eq!(reserved.path, "identity_headers.sub");
+    }
+
+    #[test]
+    fn an_empty_route_list_is_refused() {
+        let err = load(|text| text.replacen(r#""routes": [{"method": "GET", "path": "/a", "auth": "none"}, {"method": "ANY", "path": "/{proxy+}"}]"#, r#""routes": []"#, 1))
+            .unwrap_err();
+        assert_eq!(err.path, "routes");
     }
 }

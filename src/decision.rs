@@ -11,6 +11,8 @@ pub const FORBIDDEN_BODY: &str = r#"{"Message":"User is not authorized to access
 pub const EXPLICIT_DENY_BODY: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
 pub const BAD_REQUEST_BODY: &str = r#"{"message":"Bad Request"}"#;
 pub const URI_TOO_LONG_BODY: &str = r#"{"message":"Request-URI Too Long"}"#;
+/// What API Gateway answers for a method or resource the API does not declare, whatever the token.
+pub const MISSING_AUTHENTICATION_TOKEN_BODY: &str = r#"{"message":"Missing Authentication Token"}"#;
 
 /// The kind of answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub enum Outcome {
     Forbidden,
     /// 403: a policy denies it.
     ExplicitDeny,
+    /// 403: no declared route takes the request (API Gateway's "Missing Authentication Token").
+    NoRoute,
     /// 400: the request cannot be read one way only.
     BadRequest,
     /// 414: the method ARN is over API Gateway's limit.
@@ -35,7 +39,7 @@ impl Outcome {
         match self {
             Self::Allow => 200,
             Self::Unauthorized => 401,
-            Self::Forbidden | Self::ExplicitDeny => 403,
+            Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => 403,
             Self::BadRequest => 400,
             Self::UriTooLong => 414,
         }
@@ -46,7 +50,7 @@ impl Outcome {
         match self {
             Self::Allow => "allow",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden | Self::ExplicitDeny => "deny",
+            Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => "deny",
             Self::BadRequest | Self::UriTooLong => "bad_request",
         }
     }
@@ -60,6 +64,22 @@ impl Outcome {
             Self::ExplicitDeny => Some(EXPLICIT_DENY_BODY),
             Self::BadRequest => Some(BAD_REQUEST_BODY),
             Self::UriTooLong => Some(URI_TOO_LONG_BODY),
+            Self::NoRoute => Some(MISSING_AUTHENTICATION_TOKEN_BODY),
+        }
+    }
+
+    /// The gRPC status a gRPC client gets for this answer (hosts that turn local replies into gRPC errors send
+    /// it as `grpc-status`): chosen here rather than left to a host's own HTTP-to-gRPC table, which maps 400 to
+    /// INTERNAL. `None` on allow.
+    pub fn grpc_status(self) -> Option<u32> {
+        match self {
+            Self::Allow => None,
+            // UNAUTHENTICATED
+            Self::Unauthorized => Some(16),
+            // PERMISSION_DENIED
+            Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => Some(7),
+            // INVALID_ARGUMENT
+            Self::BadRequest | Self::UriTooLong => Some(3),
         }
     }
 }
@@ -82,6 +102,10 @@ pub enum Reason {
     ImplicitDeny { arn: String, sub: String, why: DenyWhy },
     /// These statements deny it.
     ExplicitDeny { arn: String, sub: String, statements: Vec<StatementRef> },
+    /// Routes are declared and none takes this method and path.
+    NoRoute { method: String, path: String },
+    /// A verified identity value cannot be carried in the named upstream header.
+    IdentityNotHeaderSafe { header: String },
 }
 
 fn join(statements: &[StatementRef]) -> String {
@@ -105,6 +129,10 @@ impl fmt::Display for Reason {
             Self::ExplicitDeny { arn, sub, statements } => {
                 write!(f, "`{sub}` denied on `{arn}` by {}", join(statements))
             }
+            Self::NoRoute { method, path } => write!(f, "no route declared for `{method} {path}`"),
+            Self::IdentityNotHeaderSafe { header } => {
+                write!(f, "identity value for header `{header}` has bytes a header cannot carry")
+            }
         }
     }
 }
@@ -114,7 +142,10 @@ impl fmt::Display for Reason {
 pub struct Decision {
     pub outcome: Outcome,
     pub reason: Reason,
-    /// On allow: identity headers to set upstream (after stripping every configured identity header).
+    /// On allow: request header names to remove before forwarding, as the request spelled them: every header
+    /// an upstream could read as an identity header (see `IdentityHeaders::covers`).
+    pub remove_headers: Vec<String>,
+    /// On allow: identity headers to set upstream (after removing `remove_headers`).
     pub upstream_headers: Vec<(String, String)>,
     /// On allow: the normalised request target, when it differs from what the client sent.
     pub rewrite_path: Option<String>,
@@ -124,7 +155,7 @@ pub struct Decision {
 
 impl Decision {
     pub(crate) fn deny(outcome: Outcome, reason: Reason) -> Self {
-        Self { outcome, reason, upstream_headers: Vec::new(), rewrite_path: None, challenge: None }
+        Self { outcome, reason, remove_headers: Vec::new(), upstream_headers: Vec::new(), rewrite_path: None, challenge: None }
     }
 
     /// The HTTP status.

@@ -1,11 +1,15 @@
-//! Strict JSON for attacker-controlled bytes: duplicate object keys are an error at every depth.
+//! Strict JSON for bytes from outside (tokens, configuration, keys): duplicate object keys are an error at every
+//! depth.
 //!
 //! serde_json keeps the last of two equal keys without a word, so `{"token_use":"id","token_use":"access"}`
-//! would read as whichever copy comes last while another verifier reads the first. No maintained crate offers a
-//! duplicate-rejecting `Value`, so this small seed does it by hand.
+//! would read as whichever copy comes last while another verifier reads the first, and a statement written
+//! `{"Effect": "Deny", ..., "Effect": "Allow"}` would load as an Allow. No maintained crate offers a
+//! duplicate-rejecting `Value` or check, so these small seeds do it by hand.
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Nesting deeper than this is refused before serde_json's own recursion limit is reached.
@@ -104,10 +108,169 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// A member name that appears twice in one object, with the path of the object (`.` for the document itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateName {
+    /// Path of the object holding the name twice, in the configuration's notation: `policies.groups.a[0]`.
+    pub path: String,
+    pub name: String,
+}
+
+/// Why a document failed the name check: malformed JSON, or a duplicate name.
+#[derive(Debug)]
+pub enum NameCheckError {
+    Syntax(serde_json::Error),
+    Duplicate(DuplicateName),
+}
+
+/// One step of a path: an object member or an array index.
+#[derive(Debug, Clone)]
+enum Step {
+    Member(String),
+    Index(usize),
+}
+
+fn render_path(steps: &[Step]) -> String {
+    let mut path = String::new();
+    for step in steps {
+        match step {
+            Step::Member(name) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(name);
+            }
+            Step::Index(index) => path.push_str(&format!("[{index}]")),
+        }
+    }
+    if path.is_empty() {
+        path.push('.');
+    }
+    path
+}
+
+/// Walks a whole JSON document and refuses any object that names a member twice, saying where. Values are
+/// skipped, not built, so the walk costs a parse; the document is then read as usual (serde keeps no copy).
+pub fn check_unique_names(bytes: &[u8]) -> Result<(), NameCheckError> {
+    let walk = Walk { steps: RefCell::new(Vec::new()), duplicate: RefCell::new(None) };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = NameSeed { walk: &walk }.deserialize(&mut de).and_then(|()| de.end());
+    match (result, walk.duplicate.into_inner()) {
+        (_, Some(duplicate)) => Err(NameCheckError::Duplicate(duplicate)),
+        (Err(err), None) => Err(NameCheckError::Syntax(err)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// The walk's state, shared by every nested seed: the current path and the first duplicate found.
+struct Walk {
+    steps: RefCell<Vec<Step>>,
+    duplicate: RefCell<Option<DuplicateName>>,
+}
+
+#[derive(Clone, Copy)]
+struct NameSeed<'w> {
+    walk: &'w Walk,
+}
+
+impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            self.walk.steps.borrow_mut().push(Step::Index(index));
+            let more = seq.next_element_seed(self)?;
+            self.walk.steps.borrow_mut().pop();
+            if more.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let mut seen = BTreeSet::new();
+        while let Some(name) = access.next_key::<String>()? {
+            if seen.contains(&name) {
+                let path = render_path(&self.walk.steps.borrow());
+                let message = format!("duplicate member name `{name}`");
+                *self.walk.duplicate.borrow_mut() = Some(DuplicateName { path, name });
+                return Err(de::Error::custom(message));
+            }
+            self.walk.steps.borrow_mut().push(Step::Member(name.clone()));
+            access.next_value_seed(self)?;
+            self.walk.steps.borrow_mut().pop();
+            seen.insert(name);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    fn duplicate(bytes: &str) -> DuplicateName {
+        match check_unique_names(bytes.as_bytes()) {
+            Err(NameCheckError::Duplicate(duplicate)) => duplicate,
+            other => panic!("{bytes}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_path_of_a_duplicate_member() {
+        let found = duplicate(r#"{"a":{"b":[1,{"c":1}],"d":[{"Effect":"Deny","x":[],"Effect":"Allow"}]}}"#);
+        assert_eq!(found, DuplicateName { path: "a.d[0]".into(), name: "Effect".into() });
+        assert_eq!(duplicate(r#"{"a":1,"a":1}"#).path, ".");
+        assert_eq!(duplicate(r#"{"x":[[{}],[{"k":1,"k":2}]]}"#).path, "x[1][0]");
+        // An escaped spelling is the same name once decoded.
+        assert_eq!(duplicate(r#"{"Effect":"Deny","Eff\u0065ct":"Allow"}"#).name, "Effect");
+    }
+
+    #[test]
+    fn unique_names_pass_and_syntax_errors_are_not_duplicates() {
+        assert!(check_unique_names(br#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}"#).is_ok());
+        assert!(matches!(check_unique_names(br#"{"a":1"#), Err(NameCheckError::Syntax(_))));
+        assert!(matches!(check_unique_names(br#"{"a":1} x"#), Err(NameCheckError::Syntax(_))));
+    }
 
     #[test]
     fn accepts_a_plain_object() {

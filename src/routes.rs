@@ -1,6 +1,6 @@
 //! API Gateway-style routes: method plus path template, first match wins.
 
-use crate::request::NormalizedPath;
+use crate::request::{normalize_path_with, NormalizedPath, RequestError, RequestOptions};
 
 /// One piece of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,14 @@ pub enum RouteError {
     EmptySegment(String),
     #[error("method `{0}` is not one of GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, ANY, *")]
     Method(String),
+    #[error("path `{template}`: `*` is not a wildcard in a route template (write `{{proxy+}}` for the rest of a path)")]
+    Wildcard { template: String },
+    #[error("path `{template}`: a route template has no query string (`?`)")]
+    Query { template: String },
+    #[error("path `{template}` is not in normal form: requests reach it as `{normal}`; write that")]
+    NotNormal { template: String, normal: String },
+    #[error("path `{template}` can never match: {why}")]
+    NeverMatches { template: String, why: RequestError },
 }
 
 fn variable(segment: &str) -> Option<(&str, bool)> {
@@ -56,9 +64,44 @@ fn variable(segment: &str) -> Option<(&str, bool)> {
     Some((name, greedy))
 }
 
+/// Checks that a literal segment is spelled as a normalised request path spells it (under the configured request
+/// options), so that the route can match: `/%7Eroot` never would (requests arrive as `/~root`), nor `/a/../b`.
+fn check_literal(template: &str, literal: &str, options: &RequestOptions) -> Result<(), RouteError> {
+    if literal.contains('*') {
+        return Err(RouteError::Wildcard { template: template.to_owned() });
+    }
+    if literal.contains('?') {
+        return Err(RouteError::Query { template: template.to_owned() });
+    }
+    if literal == "." || literal == ".." {
+        return Err(RouteError::NotNormal { template: template.to_owned(), normal: normal_template(template, options) });
+    }
+    let alone = format!("/{literal}");
+    match normalize_path_with(&alone, options) {
+        Err(why) => Err(RouteError::NeverMatches { template: template.to_owned(), why }),
+        Ok(normal) if normal.path != alone || normal.query.is_some() => {
+            let normal = normal_template(template, options);
+            Err(RouteError::NotNormal { template: template.to_owned(), normal })
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The whole template as a request would be normalised, for the error message (the template itself when even
+/// that cannot be read).
+fn normal_template(template: &str, options: &RequestOptions) -> String {
+    normalize_path_with(template, options).map_or_else(|_| template.to_owned(), |normal| normal.target())
+}
+
 impl Route {
-    /// Compiles `method` and path `template`.
+    /// Compiles `method` and path `template` under the default (strict) request options.
     pub fn new(method: &str, template: &str, auth: RouteAuth) -> Result<Self, RouteError> {
+        Self::with_options(method, template, auth, &RequestOptions::default())
+    }
+
+    /// Compiles `method` and path `template`; literal segments must be in the normal form requests are put in
+    /// under `options`, or the route could never match.
+    pub fn with_options(method: &str, template: &str, auth: RouteAuth, options: &RequestOptions) -> Result<Self, RouteError> {
         let method = match method {
             "*" | "ANY" => None,
             other => Some(
@@ -91,12 +134,31 @@ impl Route {
                 } else if part.is_empty() && index != last {
                     return Err(RouteError::EmptySegment(template.to_owned()));
                 } else {
+                    if !part.is_empty() {
+                        check_literal(template, part, options)?;
+                    }
                     Segment::Literal(part.to_owned())
                 };
                 segments.push(segment);
             }
         }
         Ok(Self { method, segments, template: template.to_owned(), auth })
+    }
+
+    /// The method as written in errors: `ANY` for every method.
+    pub fn method(&self) -> &str {
+        self.method.as_deref().unwrap_or("ANY")
+    }
+
+    /// Whether every request this route takes is taken by `self` as well, so that `other`, listed after `self`,
+    /// could never match.
+    pub fn shadows(&self, other: &Route) -> bool {
+        let methods = match (&self.method, &other.method) {
+            (None, _) => true,
+            (Some(own), Some(theirs)) => own == theirs,
+            (Some(_), None) => false,
+        };
+        methods && segments_cover(&self.segments, &other.segments)
     }
 
     /// Whether this route takes `method` (upper case) on `path`.
@@ -121,6 +183,23 @@ impl Route {
             }
         }
         actual.next().is_none()
+    }
+}
+
+/// Whether every path that `theirs` matches is matched by `own`.
+fn segments_cover(own: &[Segment], theirs: &[Segment]) -> bool {
+    // A segment of `theirs` that every matching path fills with something non-empty.
+    let non_empty = |segment: &Segment| !matches!(segment, Segment::Literal(literal) if literal.is_empty());
+    match (own.split_first(), theirs.split_first()) {
+        (None, None) => true,
+        (Some((Segment::Greedy, _)), Some((first, _))) => non_empty(first),
+        (Some((Segment::Param, own_rest)), Some((first @ (Segment::Literal(_) | Segment::Param), their_rest))) => {
+            non_empty(first) && segments_cover(own_rest, their_rest)
+        }
+        (Some((Segment::Literal(a), own_rest)), Some((Segment::Literal(b), their_rest))) => {
+            a == b && segments_cover(own_rest, their_rest)
+        }
+        _ => false,
     }
 }
 
@@ -164,9 +243,61 @@ mod tests {
 
     #[test]
     fn first_match_wins() {
-        let routes = vec![route("GET", "/a/{x}"), route("GET", "/a/b")];
-        let found = find(&routes, "GET", &normalize_path("/a/b").unwrap()).unwrap();
-        assert_eq!(found.template, "/a/{x}");
+        let routes = vec![route("GET", "/a/b"), route("ANY", "/a/{x}")];
+        assert_eq!(find(&routes, "GET", &normalize_path("/a/b").unwrap()).unwrap().template, "/a/b");
+        assert_eq!(find(&routes, "POST", &normalize_path("/a/b").unwrap()).unwrap().template, "/a/{x}");
+    }
+
+    #[test]
+    fn shadowing_is_every_request_of_the_later_route() {
+        let shadows = |a: (&str, &str), b: (&str, &str)| route(a.0, a.1).shadows(&route(b.0, b.1));
+        assert!(shadows(("ANY", "/{proxy+}"), ("GET", "/admin/{id}")));
+        assert!(shadows(("ANY", "/{proxy+}"), ("DELETE", "/a/")));
+        assert!(shadows(("GET", "/a/{x}"), ("GET", "/a/b")));
+        assert!(shadows(("GET", "/a/{x}"), ("GET", "/a/{y}")));
+        assert!(shadows(("*", "/a/{p+}"), ("GET", "/a/{x}/{q+}")));
+        assert!(shadows(("GET", "/"), ("GET", "/")));
+        assert!(!shadows(("ANY", "/{proxy+}"), ("GET", "/")));
+        assert!(!shadows(("GET", "/a/{x}"), ("POST", "/a/b")));
+        assert!(!shadows(("GET", "/a/{x}"), ("ANY", "/a/b")));
+        assert!(!shadows(("GET", "/a/{x}"), ("GET", "/a/")));
+        assert!(!shadows(("GET", "/a/{x}"), ("GET", "/a/{p+}")));
+        assert!(!shadows(("GET", "/a/b"), ("GET", "/a/{x}")));
+        assert!(!shadows(("GET", "/a/{x}"), ("GET", "/a/b/c")));
+        assert!(!shadows(("GET", "/a"), ("GET", "/a/")));
+    }
+
+    #[test]
+    fn templates_must_be_in_the_form_requests_are_normalised_to() {
+        for (template, wanted) in [
+            ("/a/../admin", "/admin"),
+            ("/%7Eroot", "/~root"),
+            ("/a/./b", "/a/b"),
+        ] {
+            match Route::new("GET", template, RouteAuth::Public) {
+                Err(RouteError::NotNormal { normal, .. }) => assert_eq!(normal, wanted, "{template}"),
+                other => panic!("{template}: {other:?}"),
+            }
+        }
+        assert!(matches!(Route::new("GET", "/x?y", RouteAuth::Public), Err(RouteError::Query { .. })));
+        for template in ["/admin/*", "/a*b"] {
+            assert!(matches!(Route::new("GET", template, RouteAuth::Public), Err(RouteError::Wildcard { .. })), "{template}");
+        }
+        for template in ["/a%2Fb", "/a;b", "/a#b", "/a b", "/a%00", "/caf\u{e9}", "/caf%C3%A9"] {
+            assert!(
+                matches!(Route::new("GET", template, RouteAuth::Public), Err(RouteError::NeverMatches { .. })),
+                "{template}"
+            );
+        }
+        let utf8 = RequestOptions { allow_utf8_paths: true, ..RequestOptions::default() };
+        assert!(Route::with_options("GET", "/caf%C3%A9", RouteAuth::Public, &utf8).is_ok());
+        assert!(matches!(
+            Route::with_options("GET", "/caf%c3%a9", RouteAuth::Public, &utf8),
+            Err(RouteError::NotNormal { normal, .. }) if normal == "/caf%C3%A9"
+        ));
+        for template in ["/~root", "/a-b_c.d~e", "/50%25OFF", "/v1/{id}/x:y@z", "/a/"] {
+            assert!(Route::new("GET", template, RouteAuth::Public).is_ok(), "{template}");
+        }
     }
 
     #[test]

@@ -374,6 +374,24 @@ mod tests {
                     let actual: BTreeMap<String, String> = decision.upstream_headers.iter().cloned().collect();
                     assert_eq!(&actual, upstream, "{context}");
                 }
+                if decision.is_allowed() {
+                    // What the upstream gets once the decision is applied as a host applies it: no identity field in
+                    // any spelling but the ones the authorizer wrote.
+                    let mut forwarded: Vec<(String, String)> = case
+                        .request
+                        .headers
+                        .iter()
+                        .filter(|(name, _)| !decision.remove_headers.iter().any(|gone| gone.eq_ignore_ascii_case(name)))
+                        .filter(|(name, _)| !decision.upstream_headers.iter().any(|(set, _)| set.eq_ignore_ascii_case(name)))
+                        .cloned()
+                        .collect();
+                    forwarded.extend(decision.upstream_headers.iter().cloned());
+                    for (name, value) in &forwarded {
+                        if authorizer.is_identity_header(name) {
+                            assert!(decision.upstream_headers.contains(&(name.clone(), value.clone())), "{context}: {name}");
+                        }
+                    }
+                }
                 ran += 1;
             }
         }

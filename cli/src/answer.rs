@@ -72,6 +72,7 @@ mod tests {
             Outcome::ExplicitDeny,
             Outcome::BadRequest,
             Outcome::UriTooLong,
+            Outcome::NoRoute,
         ] {
             assert_eq!(decision_name(outcome.status()), outcome.as_str());
         }

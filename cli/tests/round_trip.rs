@@ -17,7 +17,8 @@ fn write_config(dir: &Path, jwks: &Value) -> std::path::PathBuf {
         "issuers": [{"issuer": ISSUER, "jwks": jwks, "token_use": ["access", "id"], "client_ids": ["c1", "c2"]}],
         "routes": [
             {"method": "GET", "path": "/health", "auth": "none"},
-            {"method": "GET", "path": "/orders", "scopes": ["orders/read"]}
+            {"method": "GET", "path": "/orders", "scopes": ["orders/read"]},
+            {"method": "ANY", "path": "/pets/{proxy+}"}
         ],
         "policies": {
             "groups": {
@@ -108,7 +109,7 @@ fn keygen_token_check_round_trip() {
     assert_eq!(
         out[0]["headers"],
         json!({"x-authz-sub": "sub-alice", "x-authz-username": "alice", "x-authz-client-id": "c1",
-               "x-authz-groups": "vets", "x-authz-scopes": "aws.cognito.signin.user.admin"})
+               "x-authz-groups": "vets", "x-authz-scopes": "aws.cognito.signin.user.admin", "x-authz-issuer": ISSUER})
     );
     assert!(out[0].get("rewrite_path").is_none());
 

@@ -174,11 +174,18 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
                 problems.push(format!("upstream saw `{name}` = {seen:?} instead of {wanted:?}"));
             }
         }
+        // Every other spelling an upstream could merge with an identity header (`x_authz_groups`) is gone.
+        for (name, value) in &upstream.headers {
+            if authorizer.is_identity_header(name) && !wanted.contains_key(&name.to_ascii_lowercase()) {
+                problems.push(format!("upstream saw identity spelling `{name}` = {value:?}"));
+            }
+        }
     } else {
         if exchange.upstream.is_some() {
             problems.push("a refused request reached the upstream".into());
         }
-        let body = native.outcome.body().unwrap_or_default();
+        // A response to HEAD carries no body (RFC 9110 §9.3.2).
+        let body = if case.request.method.eq_ignore_ascii_case("HEAD") { "" } else { native.outcome.body().unwrap_or_default() };
         if response.text() != body {
             problems.push(format!("body {:?} instead of {body:?}", response.text()));
         }
@@ -670,6 +677,8 @@ fn the_example_configuration_is_valid_and_serves() {
     assert!(health.header("x-echo").is_some(), "the public route should reach the upstream");
     let refused = authz_e2e::http::send(listener, &Request::new("GET", "/petstore/v1/pets")).unwrap();
     assert_eq!(refused.status, 401);
+    let undeclared = authz_e2e::http::send(listener, &Request::new("GET", "/elsewhere")).unwrap();
+    assert_eq!((undeclared.status, undeclared.text()), (403, authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY.to_owned()));
     assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
     assert!(refused.header("www-authenticate").is_some_and(|value| value.starts_with("Bearer realm=")));
 

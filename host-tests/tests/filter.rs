@@ -18,7 +18,8 @@ const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Exam
 const CLIENT: &str = "app-client-1";
 /// The time the plugin reports, in seconds (tokens are minted around it).
 const NOW: u64 = 1_750_000_000;
-const IDENTITY_HEADERS: [&str; 5] = ["x-authz-sub", "x-authz-username", "x-authz-client-id", "x-authz-groups", "x-authz-scopes"];
+const IDENTITY_HEADERS: [&str; 6] =
+    ["x-authz-sub", "x-authz-username", "x-authz-client-id", "x-authz-groups", "x-authz-scopes", "x-authz-issuer"];
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const FORBIDDEN: &str = r#"{"Message":"User is not authorized to access this resource"}"#;
 const FORBIDDEN_EXPLICIT: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
@@ -47,7 +48,8 @@ fn config(group_policies: Value) -> Value {
         "routes": [
             {"method": "GET", "path": "/health", "auth": "none"},
             {"method": "GET", "path": "/products", "scopes": ["product-api/read_product"]},
-            {"method": "DELETE", "path": "/products/{id}", "scopes": ["product-api/delete_product"]}
+            {"method": "DELETE", "path": "/products/{id}", "scopes": ["product-api/delete_product"]},
+            {"method": "ANY", "path": "/petstore/{proxy+}"}
         ],
         "policies": {"groups": group_policies, "clients": {}, "users": {}}
     })
@@ -217,11 +219,14 @@ fn client_sent_identity_headers_are_stripped() {
     for name in IDENTITY_HEADERS {
         headers.push((name.to_string(), "forged".to_string()));
         headers.push((name.to_ascii_uppercase(), "forged-again".to_string()));
+        // CGI-style upstreams read `x_authz_groups` as `x-authz-groups`.
+        headers.push((name.replace('-', "_"), "forged-underscore".to_string()));
     }
     let outcome = plugin.http_request(&headers).unwrap();
     let sent = forwarded(&outcome);
     for name in IDENTITY_HEADERS {
-        let values: Vec<_> = sent.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect();
+        let folded = |k: &str| k.to_ascii_lowercase().replace('_', "-") == name;
+        let values: Vec<_> = sent.iter().filter(|(k, _)| folded(k)).map(|(_, v)| v.as_str()).collect();
         assert_eq!(values.len(), 1, "{name}: {values:?}");
         assert!(!values[0].contains("forged"), "{name}: {values:?}");
     }
@@ -230,8 +235,10 @@ fn client_sent_identity_headers_are_stripped() {
     // On a public route the forged headers are removed and nothing is added.
     let mut headers = get("/health", None);
     headers.push(("x-authz-groups".to_string(), "admins".to_string()));
+    headers.push(("x_authz_groups".to_string(), "admins".to_string()));
     let outcome = plugin.http_request(&headers).unwrap();
     assert_eq!(header(forwarded(&outcome), "x-authz-groups"), None);
+    assert_eq!(header(forwarded(&outcome), "x_authz_groups"), None);
 }
 
 #[test]

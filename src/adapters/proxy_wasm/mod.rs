@@ -173,8 +173,8 @@ impl FilterRequest {
         self.respond(500, &[("content-type", "application/json")], INTERNAL_ERROR_BODY)
     }
 
-    fn forward(&self, authorizer: &Authorizer, decision: &Decision) -> Result<(), host::HostStatus> {
-        for name in authorizer.identity_header_names() {
+    fn forward(&self, decision: &Decision) -> Result<(), host::HostStatus> {
+        for name in &decision.remove_headers {
             host::remove_request_header(name)?;
         }
         for (name, value) in &decision.upstream_headers {
@@ -211,7 +211,7 @@ impl HttpContext for FilterRequest {
         }
         if decision.is_allowed() {
             Metrics::bump(self.metrics.allowed);
-            return match self.forward(&authorizer, &decision) {
+            return match self.forward(&decision) {
                 Ok(()) => Action::Continue,
                 Err(status) => self.internal_error(&format!("cannot rewrite the request headers: status {}", status.0)),
             };
