@@ -166,7 +166,7 @@ impl Authorizer {
                     username: verified.username.as_deref(),
                 };
                 let context = RequestContext::new(request, &verified, now, self.config.source_ip);
-                let evaluation = store.evaluate(&principal, INVOKE, &arn, &context);
+                let evaluation = store.evaluate(&verified.issuer, &principal, INVOKE, &arn, &context);
                 match evaluation.decision {
                     PolicyDecision::Allow => evaluation.statements,
                     PolicyDecision::ImplicitDeny => {

@@ -1,6 +1,6 @@
 //! Configuration: `Raw*` serde types (unknown fields refused) → a validated, compiled [`Config`].
 
-use crate::policy::{PolicyStore, PolicyWarning, RawPolicies, RawSourceIp, SourceIp};
+use crate::policy::{PolicyStore, PolicyWarning, RawPolicies, RawSourceIp, ScopedPolicies, SourceIp};
 use crate::request::ApiTarget;
 use crate::routes::{Route, RouteAuth};
 use crate::token::{Issuer, KeySet, RawJwks, TokenUses, TokenVerifier, VerifyingKey};
@@ -75,6 +75,8 @@ pub struct RawIssuer {
     /// Absent: an error. `null`: the client check is explicitly off. A list: the accepted clients.
     #[serde(default, deserialize_with = "explicit_null")]
     pub client_ids: Option<Option<Vec<String>>>,
+    /// Documents for this pool's groups, app clients and users only.
+    pub policies: Option<RawPolicies>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -153,7 +155,8 @@ pub struct Config {
     pub token_cache_size: usize,
     /// The declared routes; `None` when the configuration declares none (every request then needs a token).
     pub routes: Option<Vec<Route>>,
-    pub policies: Option<PolicyStore>,
+    /// `None` when no section anywhere holds policies: every valid token that passes its route is allowed.
+    pub policies: Option<ScopedPolicies>,
     pub source_ip: SourceIp,
     pub identity_headers: IdentityHeaders,
 }
@@ -258,6 +261,41 @@ fn validate_route(raw: &RawRoute, path: &str, options: &crate::request::RequestO
     })
 }
 
+/// Compiles the shared `policies` section and each issuer's own. The shared section's names would reach the
+/// principals of every pool, so with several issuers it must say so (`all_issuers: true`).
+fn compile_policies(raw: &RawConfig, api: &ApiTarget) -> Result<Option<ScopedPolicies>, ConfigError> {
+    let to_config = |err: crate::policy::PolicyError| ConfigError::at(err.path, err.message);
+    let shared = match &raw.policies {
+        None => None,
+        Some(section) => {
+            if raw.issuers.len() > 1 && section.all_issuers != Some(true) {
+                return Err(ConfigError::at(
+                    "policies",
+                    format!(
+                        "with {} issuers, a group, client or user name here would apply in every user pool: move the \
+                         documents under `issuers[i].policies`, or write `\"all_issuers\": true` to mean it",
+                        raw.issuers.len()
+                    ),
+                ));
+            }
+            Some(PolicyStore::compile(section, api, "policies").map_err(to_config)?)
+        }
+    };
+    let mut by_issuer = Vec::new();
+    for (index, issuer) in raw.issuers.iter().enumerate() {
+        let Some(section) = &issuer.policies else { continue };
+        let path = format!("issuers[{index}].policies");
+        if section.all_issuers.is_some() {
+            return Err(ConfigError::at(format!("{path}.all_issuers"), "only the top-level `policies` can apply to every issuer"));
+        }
+        by_issuer.push((issuer.issuer.clone(), PolicyStore::compile_for(section, api, &path, Some(index)).map_err(to_config)?));
+    }
+    if shared.is_none() && by_issuer.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ScopedPolicies::new(shared, by_issuer)))
+}
+
 /// Compiles the routes in order and refuses one that an earlier route shadows whole: it could never match, so
 /// its scopes would never apply.
 fn validate_routes(raw: &[RawRoute], options: &crate::request::RequestOptions) -> Result<Vec<Route>, ConfigError> {
@@ -319,7 +357,25 @@ fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigE
 impl Config {
     /// Policy statements that load but can never match an execute-api request; adapters log them.
     pub fn warnings(&self) -> &[PolicyWarning] {
-        self.policies.as_ref().map_or(&[], PolicyStore::warnings)
+        self.policies.as_ref().map_or(&[], ScopedPolicies::warnings)
+    }
+
+    /// Consequences of a valid configuration worth telling its author (`authz config validate` prints them).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(routes) = &self.routes {
+            if !routes.iter().any(Route::is_catch_all) {
+                notes.push(
+                    "routes: no catch-all route (`ANY /{proxy+}`): a request no route declares is refused with 403 \
+                     Missing Authentication Token, as API Gateway does"
+                        .to_owned(),
+                );
+            }
+        }
+        if self.routes.is_none() {
+            notes.push("routes: none declared: every request needs a valid token, whatever its method and path".to_owned());
+        }
+        notes
     }
 
     /// Parses and validates a JSON configuration document.
@@ -389,12 +445,7 @@ impl TryFrom<&RawConfig> for Config {
             }
             Some(routes) => Some(validate_routes(routes, &request)?),
         };
-        let policies = raw
-            .policies
-            .as_ref()
-            .map(|policies| PolicyStore::compile(policies, &api, "policies"))
-            .transpose()
-            .map_err(|err| ConfigError::at(err.path, err.message))?;
+        let policies = compile_policies(raw, &api)?;
         Ok(Self {
             api,
             request,
@@ -478,6 +529,34 @@ mod tests {
         let reserved = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"sub": "content_length"}, "routes""#, 1))
             .unwrap_err();
         assert_eq!(reserved.path, "identity_headers.sub");
+    }
+
+    /// Group and user names are per pool: with two issuers, the shared section must say it means every pool.
+    #[test]
+    fn shared_policies_over_several_issuers_must_say_so() {
+        let second = r#"{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_B", "jwks": {"keys": [{jwk}]},
+                         "token_use": ["access"], "client_ids": ["app-b"]}]"#;
+        let two = |text: String| {
+            let key = DevKey::generate_es256("k2").unwrap().public_jwk().to_string();
+            text.replacen("\"client_ids\": [\"app\"]}]", &format!("\"client_ids\": [\"app\"]}}, {}", second.replace("{jwk}", &key)), 1)
+        };
+        let err = load(two).unwrap_err();
+        assert_eq!(err.path, "policies");
+        assert!(err.message.contains("all_issuers"), "{err}");
+        load(|text| two(text).replacen(r#""policies": {"#, r#""policies": {"all_issuers": true, "#, 1)).unwrap();
+        // One issuer: the shared section is that pool's.
+        load(|text| text).unwrap();
+        let err = load(|text| {
+            text.replacen(r#""client_ids": ["app"]"#, r#""client_ids": ["app"], "policies": {"all_issuers": true}"#, 1)
+        })
+        .unwrap_err();
+        assert_eq!(err.path, "issuers[0].policies.all_issuers");
+        // An issuer's own documents are compiled and reported under its path.
+        let err = load(|text| {
+            text.replacen(r#""client_ids": ["app"]"#, r#""client_ids": ["app"], "policies": {"users": {"u": {"Statement": 1}}}"#, 1)
+        })
+        .unwrap_err();
+        assert!(err.path.starts_with("issuers[0].policies.users.u"), "{err}");
     }
 
     #[test]

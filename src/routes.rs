@@ -150,6 +150,11 @@ impl Route {
         self.method.as_deref().unwrap_or("ANY")
     }
 
+    /// Whether this route takes every request but the root: `ANY /{proxy+}`.
+    pub fn is_catch_all(&self) -> bool {
+        self.method.is_none() && matches!(self.segments.as_slice(), [Segment::Greedy])
+    }
+
     /// Whether every request this route takes is taken by `self` as well, so that `other`, listed after `self`,
     /// could never match.
     pub fn shadows(&self, other: &Route) -> bool {

@@ -104,6 +104,19 @@ pub fn json_message(err: &serde_json::Error) -> String {
     }
 }
 
+/// Refuses a line that names a member twice anywhere (a policy's `Effect`, a context key): a lenient read would
+/// keep the last copy, which is not what the core does with configurations or tokens. (Check lines do not need
+/// it: their fields are typed, which refuses duplicates, and a repeated `headers` key is a repeated header.)
+pub fn unique_names(line: &str) -> Result<(), String> {
+    match authz::json::check_unique_names(line.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(authz::json::NameCheckError::Duplicate(found)) => {
+            Err(format!("{}: duplicate member name `{}`", found.path, found.name))
+        }
+        Err(authz::json::NameCheckError::Syntax(err)) => Err(json_message(&err)),
+    }
+}
+
 /// Reads one input line.
 pub fn parse_check_line(line: &str) -> Result<CheckRequest, String> {
     let raw: RawCheckLine = serde_json::from_str(line).map_err(|err| json_message(&err))?;
@@ -160,6 +173,7 @@ mod tests {
         for line in [
             r#"{"method":"GET"}"#,
             r#"{"method":"GET","path":"/","extra":1}"#,
+            r#"{"method":"GET","path":"/","path":"/admin"}"#,
             r#"{"method":"GET","path":"/","headers":{"a":1}}"#,
             r#"{"method":"GET","path":"/","headers":[["a"]]}"#,
             r#"{"method":"GET","path":"/","headers":"a: b"}"#,

@@ -3,6 +3,7 @@
 
 mod answer;
 mod check;
+mod config;
 mod delivery;
 mod engine;
 mod input;
@@ -40,6 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Check(check::CheckArgs),
+    Config(config::ConfigArgs),
     Keygen(keygen::KeygenArgs),
     Token(token::TokenArgs),
     Scenario(scenario::ScenarioArgs),
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Config(args) => config::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Scenario(args) => scenario::run(&args),

@@ -70,6 +70,7 @@ struct PolicyLine {
 }
 
 fn parse_line(line: &str) -> Result<PolicyLine, String> {
+    crate::input::unique_names(line)?;
     let raw: RawPolicyLine = serde_json::from_str(line).map_err(|err| json_message(&err))?;
     let policy = raw.policy.ok_or("`policy` is required: a document or a list of documents")?;
     let action = raw.action.unwrap_or_else(|| INVOKE.to_owned());

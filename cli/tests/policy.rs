@@ -164,3 +164,14 @@ fn every_line_decided_is_exit_status_0_and_a_missing_module_is_2() {
     let run = authz(&["policy", "--wasm", arg(&missing)], line.to_string()).expect_code(2);
     assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
 }
+
+#[test]
+fn a_line_naming_a_member_twice_is_refused_not_read_last_wins() {
+    let line = format!(
+        r#"{{"policy": {{"Version": "2012-10-17", "Statement": {{"Effect": "Deny", "Action": "*", "Resource": "*", "Effect": "Allow"}}}}, "resource": "{ANY_RESOURCE}", "context": {{"aws:username": "alice"}}}}"#
+    );
+    let run = authz(&["policy"], &line).expect_code(1);
+    let answer = &run.json_lines()[0];
+    assert_eq!(answer["decision"], Value::Null, "{answer}");
+    assert!(answer["errors"][0].as_str().unwrap().contains("policy.Statement: duplicate member name `Effect`"), "{answer}");
+}

@@ -28,6 +28,8 @@ impl SourceKind {
 /// Names one statement for explanations: `groups.admins[0].Statement[2]` plus its Sid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementRef {
+    /// The issuer whose `policies` hold the statement (`issuers[i].policies`); `None` for the shared section.
+    pub issuer: Option<usize>,
     pub source: SourceKind,
     /// The group, client or user name (empty for [`SourceKind::Policy`]).
     pub name: String,
@@ -40,9 +42,10 @@ pub struct StatementRef {
 impl StatementRef {
     /// Where the statement is, without its Sid: `groups.admins[0].Statement[2]`, `policy[1].Statement[0]`.
     pub fn location(&self) -> String {
+        let scope = self.issuer.map(|issuer| format!("issuers[{issuer}].policies.")).unwrap_or_default();
         match self.source {
             SourceKind::Policy => format!("policy[{}].Statement[{}]", self.document, self.statement),
-            source => format!("{}.{}[{}].Statement[{}]", source.as_str(), self.name, self.document, self.statement),
+            source => format!("{scope}{}.{}[{}].Statement[{}]", source.as_str(), self.name, self.document, self.statement),
         }
     }
 }
@@ -137,6 +140,23 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// One evaluation over the documents of both: any Deny wins, then any Allow, else the implicit deny (with
+    /// both explanations).
+    pub fn merge(self, other: Evaluation) -> Evaluation {
+        use PolicyDecision::{Allow, ExplicitDeny, ImplicitDeny};
+        let documents = self.documents + other.documents;
+        let (decision, statements, unmet) = match (self.decision, other.decision) {
+            (ExplicitDeny, ExplicitDeny) => (ExplicitDeny, [self.statements, other.statements].concat(), Vec::new()),
+            (ExplicitDeny, _) => (ExplicitDeny, self.statements, Vec::new()),
+            (_, ExplicitDeny) => (ExplicitDeny, other.statements, Vec::new()),
+            (Allow, Allow) => (Allow, [self.statements, other.statements].concat(), Vec::new()),
+            (Allow, ImplicitDeny) => (Allow, self.statements, Vec::new()),
+            (ImplicitDeny, Allow) => (Allow, other.statements, Vec::new()),
+            (ImplicitDeny, ImplicitDeny) => (ImplicitDeny, Vec::new(), [self.unmet, other.unmet].concat()),
+        };
+        Evaluation { decision, statements, unmet, documents }
+    }
+
     /// Why the request was denied; `None` when it was allowed.
     pub fn why(&self) -> Option<DenyWhy> {
         match self.decision {

@@ -15,6 +15,7 @@ mod explain;
 mod index;
 mod lint;
 mod pattern;
+mod scoped;
 mod standalone;
 mod value;
 mod variable;
@@ -35,6 +36,7 @@ pub use document::{ActionMatch, Document, Effect, ResourceMatch, Statement, Vers
 pub use error::{PolicyError, PolicyWarning};
 pub use explain::{DenyWhy, Evaluation, PolicyDecision, SourceKind, StatementRef, UnmetCondition};
 pub use pattern::{wildcard_match, ArnPattern};
+pub use scoped::ScopedPolicies;
 pub use standalone::{evaluate_standalone, StandalonePolicy};
 
 use crate::request::ApiTarget;
@@ -102,6 +104,7 @@ impl Collector {
             return;
         }
         let reference = StatementRef {
+            issuer: None,
             source: origin.0,
             name: origin.1.to_owned(),
             document,
@@ -174,9 +177,11 @@ pub(crate) fn evaluate_sources<'s>(
     collector.finish()
 }
 
-/// Every configured document, compiled.
+/// Every configured document of one `policies` section, compiled.
 #[derive(Debug, Default)]
 pub struct PolicyStore {
+    /// The issuer whose principals these documents are for (`issuers[i].policies`); `None` for the shared section.
+    issuer: Option<usize>,
     groups: BTreeMap<String, Source>,
     clients: BTreeMap<String, Source>,
     users: BTreeMap<String, Source>,
@@ -193,6 +198,9 @@ pub struct RawPolicies {
     pub clients: BTreeMap<String, Value>,
     #[serde(default)]
     pub users: BTreeMap<String, Value>,
+    /// In the shared (top-level) section: `true` says its names apply to the principals of every issuer. Required
+    /// when several issuers are configured, since group and user names are only unique within one user pool.
+    pub all_issuers: Option<bool>,
 }
 
 fn compile_section(
@@ -214,8 +222,14 @@ fn compile_section(
 impl PolicyStore {
     /// Compiles the `policies` section found at `path`.
     pub fn compile(raw: &RawPolicies, api: &ApiTarget, path: &str) -> Result<Self, PolicyError> {
+        Self::compile_for(raw, api, path, None)
+    }
+
+    /// Compiles a `policies` section for the principals of issuer `issuer` only (`None`: the shared section).
+    pub fn compile_for(raw: &RawPolicies, api: &ApiTarget, path: &str, issuer: Option<usize>) -> Result<Self, PolicyError> {
         let mut warnings = Vec::new();
         Ok(Self {
+            issuer,
             groups: compile_section(&raw.groups, api, &format!("{path}.groups"), &mut warnings)?,
             clients: compile_section(&raw.clients, api, &format!("{path}.clients"), &mut warnings)?,
             users: compile_section(&raw.users, api, &format!("{path}.users"), &mut warnings)?,
@@ -251,7 +265,18 @@ impl PolicyStore {
     /// Evaluates `action` on resource `arn` for `principal` with the request's condition keys: any applicable
     /// Deny wins, then any Allow, else an implicit deny. Only indexed candidates are checked.
     pub fn evaluate(&self, principal: &Principal<'_>, action: &str, arn: &str, ctx: &dyn ConditionContext) -> Evaluation {
-        evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Indexed)
+        self.scoped(evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Indexed))
+    }
+
+    /// Marks the statements of an evaluation as this store's.
+    fn scoped(&self, mut evaluation: Evaluation) -> Evaluation {
+        if self.issuer.is_some() {
+            let statements = evaluation.statements.iter_mut().chain(evaluation.unmet.iter_mut().map(|unmet| &mut unmet.statement));
+            for statement in statements {
+                statement.issuer = self.issuer;
+            }
+        }
+        evaluation
     }
 
     /// The same decision as [`Self::evaluate`], checking every statement (the reference for tests and benches).
@@ -262,6 +287,6 @@ impl PolicyStore {
         arn: &str,
         ctx: &dyn ConditionContext,
     ) -> Evaluation {
-        evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Linear)
+        self.scoped(evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Linear))
     }
 }

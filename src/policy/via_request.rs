@@ -447,6 +447,7 @@ impl FilterCase {
                 None => rest,
             };
             statements.push(StatementRef {
+                issuer: None,
                 source: SourceKind::Policy,
                 name: String::new(),
                 document,

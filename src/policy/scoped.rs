@@ -1,0 +1,55 @@
+//! Policy documents by user pool: group, user and client names are only unique within one Cognito user pool, so
+//! each issuer's principals get the documents written for that issuer (`issuers[i].policies`), plus those of the
+//! shared section when it says it applies to every issuer.
+
+use super::{ConditionContext, Evaluation, PolicyDecision, PolicyStore, PolicyWarning, Principal};
+use std::collections::BTreeMap;
+
+/// Every `policies` section of a configuration, compiled.
+#[derive(Debug, Default)]
+pub struct ScopedPolicies {
+    /// The top-level section: for the principals of every issuer.
+    shared: Option<PolicyStore>,
+    /// Each issuer's own section, by the exact `iss` value.
+    by_issuer: BTreeMap<String, PolicyStore>,
+    warnings: Vec<PolicyWarning>,
+}
+
+impl ScopedPolicies {
+    /// Gathers the compiled sections; `by_issuer` pairs each issuer with its section.
+    pub fn new(shared: Option<PolicyStore>, by_issuer: Vec<(String, PolicyStore)>) -> Self {
+        let mut warnings: Vec<PolicyWarning> = shared.iter().flat_map(|store| store.warnings().iter().cloned()).collect();
+        warnings.extend(by_issuer.iter().flat_map(|(_, store)| store.warnings().iter().cloned()));
+        Self { shared, by_issuer: by_issuer.into_iter().collect(), warnings }
+    }
+
+    /// Statements that load but can never match, from every section.
+    pub fn warnings(&self) -> &[PolicyWarning] {
+        &self.warnings
+    }
+
+    /// Evaluates `action` on `arn` for a principal of issuer `issuer`: the shared documents and the issuer's own,
+    /// as one set (any Deny wins, then any Allow, else the implicit deny). A principal with no section is
+    /// implicitly denied.
+    pub fn evaluate(
+        &self,
+        issuer: &str,
+        principal: &Principal<'_>,
+        action: &str,
+        arn: &str,
+        ctx: &dyn ConditionContext,
+    ) -> Evaluation {
+        let shared = self.shared.as_ref().map(|store| store.evaluate(principal, action, arn, ctx));
+        let own = self.by_issuer.get(issuer).map(|store| store.evaluate(principal, action, arn, ctx));
+        match (shared, own) {
+            (Some(shared), Some(own)) => shared.merge(own),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => Evaluation {
+                decision: PolicyDecision::ImplicitDeny,
+                statements: Vec::new(),
+                unmet: Vec::new(),
+                documents: 0,
+            },
+        }
+    }
+}
