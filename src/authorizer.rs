@@ -81,12 +81,11 @@ impl Authorizer {
         if token.len() > verifier.max_token_bytes {
             return Err(TokenError::TooLarge { len: token.len(), max: verifier.max_token_bytes });
         }
-        let digest = TokenCache::digest(token);
-        if let Some(cached) = self.tokens.get(&digest, now, verifier.skew) {
+        if let Some(cached) = self.tokens.get(token, now, verifier.skew) {
             return cached;
         }
         let verified = Arc::new(verifier.verify(token, now)?);
-        self.tokens.insert(digest, Arc::clone(&verified), now, verifier.skew);
+        self.tokens.insert(token, Arc::clone(&verified), now, verifier.skew);
         Ok(verified)
     }
 

@@ -1,72 +1,105 @@
-//! Tokens already verified, so a client that sends the same token again costs a hash and a lookup instead of
-//! an RSA verification.
+//! Tokens already verified, so a client that sends the same token again costs a hash of a few bytes, one map
+//! lookup and one comparison instead of an RSA verification.
 //!
-//! Keys are SHA-256 digests of the whole token, so a different token can never find another's entry. Only
-//! tokens that passed every check are stored; a hit re-applies the time rules at the current `now`. The cache
-//! belongs to one compiled configuration: a new configuration starts empty, so no decision outlives the keys
-//! or rules it was made under. Its size is bounded, whatever the traffic.
+//! An entry is found only by a token equal to the stored one byte for byte: the map hashes the last bytes of the
+//! token (the signature's tail, which differs between any two tokens an issuer signs) and compares the whole
+//! text on every hit, so a different token can never find another's entry and no cryptographic digest of the
+//! token is needed on the hot path. Only tokens that passed every check are stored (an attacker cannot choose
+//! their bytes, so cannot crowd one bucket); a hit re-applies the time rules at the current `now`. The cache
+//! belongs to one compiled configuration: a new configuration starts empty, so no decision outlives the keys or
+//! rules it was made under. Its size is bounded (entries, and the configured longest token), whatever the traffic.
 
 use super::{TokenError, VerifiedToken};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-/// A token's identity in the cache.
-pub type TokenDigest = [u8; 32];
+/// How many trailing bytes of a token its hash reads.
+const HASHED_TAIL: usize = 32;
 
-/// A bounded map from token digest to verified token.
+/// The bucket a token belongs to: a hash of its last bytes only (cheap, and enough to spread tokens an issuer
+/// signed, whose signatures differ). Which token of a bucket matches is decided by comparing whole texts.
+fn bucket_of(token: &str) -> u64 {
+    let bytes = token.as_bytes();
+    let mut hasher = DefaultHasher::new();
+    bytes.get(bytes.len().saturating_sub(HASHED_TAIL)..).unwrap_or(bytes).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Verified tokens by bucket; each stored with its whole text.
+type Buckets = HashMap<u64, Vec<(Box<str>, Arc<VerifiedToken>)>, BuildHasherDefault<DefaultHasher>>;
+
+/// A bounded map from token text to verified token.
 #[derive(Debug)]
 pub struct TokenCache {
     capacity: usize,
-    entries: Mutex<HashMap<TokenDigest, Arc<VerifiedToken>>>,
+    entries: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    buckets: Buckets,
+    len: usize,
 }
 
 impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns caching off.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, entries: Mutex::new(HashMap::new()) }
+        Self { capacity, entries: Mutex::new(Cache::default()) }
     }
 
-    /// The digest a token is stored under.
-    pub fn digest(token: &str) -> TokenDigest {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
-    /// A cached token still valid at `now`; an expired one is dropped and reported as expired.
-    pub fn get(&self, digest: &TokenDigest, now: u64, skew: u64) -> Option<Result<Arc<VerifiedToken>, TokenError>> {
+    /// The cached token equal to `token`, if still valid at `now`; an expired one is dropped and reported as
+    /// expired.
+    pub fn get(&self, token: &str, now: u64, skew: u64) -> Option<Result<Arc<VerifiedToken>, TokenError>> {
         if self.capacity == 0 {
             return None;
         }
         // A poisoned lock cannot happen with panic=abort; if it ever did, the cache is simply not used.
-        let mut entries = self.entries.lock().ok()?;
-        let token = entries.get(digest)?;
-        match token.check_times(now, skew) {
-            Ok(()) => Some(Ok(Arc::clone(token))),
+        let mut cache = self.entries.lock().ok()?;
+        let bucket = bucket_of(token);
+        let entries = cache.buckets.get_mut(&bucket)?;
+        let position = entries.iter().position(|(text, _)| **text == *token)?;
+        let (_, cached) = entries.get(position)?;
+        match cached.check_times(now, skew) {
+            Ok(()) => Some(Ok(Arc::clone(cached))),
             Err(err) => {
-                entries.remove(digest);
+                entries.swap_remove(position);
+                if entries.is_empty() {
+                    cache.buckets.remove(&bucket);
+                }
+                cache.len = cache.len.saturating_sub(1);
                 Some(Err(err))
             }
         }
     }
 
     /// Stores a token that passed every check. When full, expired entries go first, then everything.
-    pub fn insert(&self, digest: TokenDigest, token: Arc<VerifiedToken>, now: u64, skew: u64) {
+    pub fn insert(&self, token: &str, verified: Arc<VerifiedToken>, now: u64, skew: u64) {
         if self.capacity == 0 {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else { return };
-        if entries.len() >= self.capacity {
-            entries.retain(|_, cached| cached.check_times(now, skew).is_ok());
-            if entries.len() >= self.capacity {
-                entries.clear();
+        let Ok(mut cache) = self.entries.lock() else { return };
+        if cache.len >= self.capacity {
+            cache.buckets.retain(|_, entries| {
+                entries.retain(|(_, cached)| cached.check_times(now, skew).is_ok());
+                !entries.is_empty()
+            });
+            cache.len = cache.buckets.values().map(Vec::len).sum();
+            if cache.len >= self.capacity {
+                *cache = Cache::default();
             }
         }
-        entries.insert(digest, token);
+        let entries = cache.buckets.entry(bucket_of(token)).or_default();
+        if entries.iter().any(|(text, _)| **text == *token) {
+            return;
+        }
+        entries.push((token.into(), verified));
+        cache.len += 1;
     }
 
     /// How many tokens are cached.
     pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |entries| entries.len())
+        self.entries.lock().map_or(0, |cache| cache.len)
     }
 
     /// Whether no token is cached.
@@ -99,25 +132,42 @@ mod tests {
     #[test]
     fn hits_until_expiry_then_reports_expired_once() {
         let cache = TokenCache::new(4);
-        let digest = TokenCache::digest("a.b.c");
-        cache.insert(digest, token(1_000.0), 900, 0);
-        assert!(matches!(cache.get(&digest, 999, 0), Some(Ok(_))));
-        assert_eq!(cache.get(&digest, 1_000, 0).map(|r| r.err()), Some(Some(TokenError::Expired)));
-        assert!(cache.get(&digest, 1_000, 0).is_none(), "the expired entry is gone");
-        assert!(cache.get(&TokenCache::digest("a.b.d"), 999, 0).is_none());
+        cache.insert("a.b.c", token(1_000.0), 900, 0);
+        assert!(matches!(cache.get("a.b.c", 999, 0), Some(Ok(_))));
+        assert_eq!(cache.get("a.b.c", 1_000, 0).map(|r| r.err()), Some(Some(TokenError::Expired)));
+        assert!(cache.get("a.b.c", 1_000, 0).is_none(), "the expired entry is gone");
+        assert!(cache.get("a.b.d", 999, 0).is_none());
     }
 
     #[test]
     fn stays_within_capacity_and_can_be_off() {
         let cache = TokenCache::new(3);
         for i in 0..10 {
-            cache.insert(TokenCache::digest(&format!("t{i}")), token(2_000.0), 1_000, 0);
+            cache.insert(&format!("t{i}"), token(2_000.0), 1_000, 0);
             assert!(cache.len() <= 3);
         }
-        cache.insert(TokenCache::digest("old"), token(1_000.5), 1_000, 0);
+        cache.insert("old", token(1_000.5), 1_000, 0);
         let off = TokenCache::new(0);
-        off.insert(TokenCache::digest("x"), token(2_000.0), 1_000, 0);
-        assert!(off.get(&TokenCache::digest("x"), 1_000, 0).is_none());
+        off.insert("x", token(2_000.0), 1_000, 0);
+        assert!(off.get("x", 1_000, 0).is_none());
         assert!(off.is_empty());
+    }
+
+    /// Tokens that share their hashed tail land in one bucket and still never find each other's entry: only an
+    /// equal token hits.
+    #[test]
+    fn only_an_equal_token_hits_even_with_the_same_tail() {
+        let cache = TokenCache::new(8);
+        let tail = "x".repeat(HASHED_TAIL);
+        let stored = format!("header.payload-alice.{tail}");
+        cache.insert(&stored, token(2_000.0), 1_000, 0);
+        for other in [format!("header.payload-mallory.{tail}"), format!("header.payload-alic.{tail}"), tail.clone(), String::new()] {
+            assert!(cache.get(&other, 1_000, 0).is_none(), "{other}");
+        }
+        assert!(matches!(cache.get(&stored, 1_000, 0), Some(Ok(_))));
+        // Shorter than the tail: hashed whole, compared whole.
+        cache.insert("a.b", token(2_000.0), 1_000, 0);
+        assert!(matches!(cache.get("a.b", 1_000, 0), Some(Ok(_))));
+        assert!(cache.get("a.c", 1_000, 0).is_none());
     }
 }

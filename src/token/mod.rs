@@ -14,7 +14,7 @@ mod vectors;
 #[cfg(test)]
 mod rsa_differential;
 
-pub use cache::{TokenCache, TokenDigest};
+pub use cache::TokenCache;
 pub use claims::VerifiedToken;
 pub use extract::{bearer_token, AuthorizationError};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};
