@@ -53,7 +53,7 @@ fn script() -> Vec<Step> {
         step("vet reads a pet", "GET", "/petstore/v1/pets/a1b2", Token::Access { user: "alice", groups: VET, scopes: None }),
         Step {
             what: "vet sends forged identity headers",
-            headers: &[("x-authz-groups", "admins"), ("x-authz-sub", "root")],
+            headers: &[("x-authz-groups", "admins"), ("x_authz_sub", "root")],
             ..step("", "POST", "/petstore/v1/pets", Token::Access { user: "alice", groups: VET, scopes: None })
         },
         step("no token", "GET", "/petstore/v1/pets", Token::None),
@@ -80,6 +80,12 @@ fn script() -> Vec<Step> {
         step("ID token on a scoped route", "GET", "/products", Token::Id { user: "bob", groups: &["product-readers"] }),
         step("path trick: dot segments", "GET", "/petstore/v1/../v2/pets", Token::Access { user: "alice", groups: VET, scopes: None }),
         step("path trick: encoded slash", "GET", "/petstore/v1%2F..%2Fv2/pets", Token::Access { user: "alice", groups: VET, scopes: None }),
+        step(
+            "undeclared route (trailing slash)",
+            "DELETE",
+            "/products/42/",
+            Token::Access { user: "bob", groups: &["product-readers"], scopes: Some(&["openid"]) },
+        ),
     ]
 }
 
