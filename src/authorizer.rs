@@ -244,6 +244,7 @@ fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::panic)]
     use super::*;
     use crate::mint::{CognitoClaims, DevKey};
     use serde_json::json;
@@ -287,6 +288,17 @@ mod tests {
         assert_eq!(uncached.tokens.len(), 0);
         let expired = cached.authorize(&request("GET", &token), NOW + 3600 + 60);
         assert_eq!(expired.reason, Reason::Token(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_group_listed_twice_counts_once() {
+        let key = DevKey::generate_rsa("k1").unwrap();
+        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers", "x", "readers"]).to_json());
+        let decision = authorizer(&key, 0).authorize(&request("GET", &token), NOW);
+        let Reason::Allowed { statements, .. } = &decision.reason else { panic!("{:?}", decision.reason) };
+        assert_eq!(statements.len(), 1, "{statements:?}");
+        let groups = decision.upstream_headers.iter().find(|(name, _)| name == "x-authz-groups").map(|(_, v)| v.as_str());
+        assert_eq!(groups, Some("readers,x"));
     }
 
     #[test]

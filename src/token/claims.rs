@@ -19,7 +19,7 @@ pub struct VerifiedToken {
     pub username: Option<String>,
     /// `client_id` (access) or `aud` (id).
     pub client_id: String,
-    /// `cognito:groups`, in token order.
+    /// `cognito:groups`, in token order, each once.
     pub groups: Vec<String>,
     /// `scope` split on spaces; empty for ID tokens.
     pub scopes: Vec<String>,
@@ -127,13 +127,21 @@ pub fn validate(
     .map(str::to_owned);
     let groups = match claims.get("cognito:groups") {
         None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(group) => Ok(group.clone()),
-                _ => Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" }),
-            })
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) => {
+            // Each group once, in token order: done here, once per verified token, so that every request made
+            // with the token selects policy documents with one lookup per group.
+            let mut seen = std::collections::BTreeSet::new();
+            let mut groups = Vec::with_capacity(items.len());
+            for item in items {
+                let Value::String(group) = item else {
+                    return Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" });
+                };
+                if seen.insert(group.as_str()) {
+                    groups.push(group.clone());
+                }
+            }
+            groups
+        }
         Some(_) => {
             return Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" })
         }
