@@ -3,6 +3,7 @@
 use crate::policy::{DenyWhy, StatementRef};
 use crate::request::RequestError;
 use crate::token::{AuthorizationError, TokenError};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// API Gateway's bodies, byte for byte.
@@ -137,6 +138,37 @@ impl fmt::Display for Reason {
     }
 }
 
+/// One request's decision as a host records it for operators and tools (in Envoy: the filter state
+/// `wasm.authz.decision`, which an access log prints with `%FILTER_STATE(wasm.authz.decision:PLAIN)%`). Its JSON
+/// is one compact object, `{"status":403,"decision":"deny","reason":"..."}`: the status the authorizer chose
+/// (before a host turns it into something else, such as HTTP 200 with `grpc-status` for gRPC clients), the
+/// decision name ([`Outcome::as_str`], or `error` when the host could not decide), and the reason text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRecord {
+    pub status: u16,
+    pub decision: String,
+    pub reason: String,
+}
+
+impl DecisionRecord {
+    /// The record of a request the host refused without a decision (no configuration, a failed host call): 500.
+    pub fn internal_error(why: &str) -> Self {
+        Self { status: 500, decision: "error".to_owned(), reason: why.to_owned() }
+    }
+
+    /// The compact JSON object.
+    pub fn to_json(&self) -> String {
+        // Serialising three plain fields cannot fail; an empty record is still better than a panic.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a record back from its JSON.
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
 /// The authorizer's answer to one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -168,6 +200,11 @@ impl Decision {
         self.outcome == Outcome::Allow
     }
 
+    /// The record hosts keep of this decision.
+    pub fn record(&self) -> DecisionRecord {
+        DecisionRecord { status: self.status(), decision: self.outcome.as_str().to_owned(), reason: self.reason.to_string() }
+    }
+
     /// The headers of a local response (empty on allow).
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = Vec::new();
@@ -178,5 +215,22 @@ impl Decision {
             headers.push(("www-authenticate", challenge.clone()));
         }
         headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_record_is_one_compact_json_object() {
+        let decision = Decision::deny(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() });
+        let record = decision.record();
+        assert_eq!(record.to_json(), r#"{"status":403,"decision":"deny","reason":"no route declared for `GET /a\"b`"}"#);
+        assert_eq!(DecisionRecord::parse(&record.to_json()), Some(record));
+        let error = DecisionRecord::internal_error("no configuration loaded");
+        assert_eq!(error.to_json(), r#"{"status":500,"decision":"error","reason":"no configuration loaded"}"#);
+        assert_eq!(DecisionRecord::parse(r#"{"status":403,"decision":"deny","reason":"x","extra":1}"#), None);
     }
 }

@@ -63,7 +63,7 @@ impl WasmEngine {
         let outcome = self.plugin.http_request(&request.headers).context("the filter failed")?;
         let reason = self.reason(logged, request);
         match outcome {
-            HttpOutcome::Continue { request_headers } => Ok(self.allowed(request, &request_headers, reason)),
+            HttpOutcome::Continue { request_headers, .. } => Ok(self.allowed(request, &request_headers, reason)),
             HttpOutcome::LocalResponse { status, headers, .. } => {
                 let status = u16::try_from(status).with_context(|| format!("the filter answered status {status}"))?;
                 let headers = headers

@@ -68,6 +68,11 @@ pub struct Bootstrap<'a> {
     pub client_address: ClientAddress,
     /// A second listener that serves TLS.
     pub tls: Option<TlsListener<'a>>,
+    /// Envoy talks HTTP/2 to the upstream (`http2_protocol_options`), which carries request trailers.
+    pub upstream_http2: bool,
+    /// HTTP/1.1 trailers are kept (`http_protocol_options.enable_trailers`, downstream and to an HTTP/1.1
+    /// upstream); Envoy drops them otherwise.
+    pub http1_trailers: bool,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -78,7 +83,7 @@ impl<'a> Bootstrap<'a> {
 
     /// `filter` in front of `upstream`, at an edge, plain HTTP only.
     pub fn with_filter(filter: AuthFilter<'a>, upstream: SocketAddr) -> Self {
-        Self { filter, upstream, client_address: ClientAddress::default(), tls: None }
+        Self { filter, upstream, client_address: ClientAddress::default(), tls: None, upstream_http2: false, http1_trailers: false }
     }
 }
 
@@ -154,6 +159,7 @@ impl Bootstrap<'_> {
         path_with_escaped_slashes_action: KEEP_UNCHANGED
         use_remote_address: {use_remote_address}
         xff_num_trusted_hops: {xff_num_trusted_hops}
+        http_protocol_options: {{enable_trailers: {http1_trailers}}}
         route_config:
           virtual_hosts:
           - name: echo
@@ -169,6 +175,7 @@ impl Bootstrap<'_> {
             filter = self.http_filter(),
             use_remote_address = self.client_address.use_remote_address,
             xff_num_trusted_hops = self.client_address.xff_num_trusted_hops,
+            http1_trailers = self.http1_trailers,
         )
     }
 
@@ -219,11 +226,20 @@ impl Bootstrap<'_> {
     }
 
     fn cluster(&self) -> String {
+        let protocol = if self.upstream_http2 {
+            "http2_protocol_options: {}".to_owned()
+        } else {
+            format!("http_protocol_options: {{enable_trailers: {}}}", self.http1_trailers)
+        };
         format!(
             r#"  clusters:
   - name: echo
     type: STATIC
     connect_timeout: 2s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {{{protocol}}}
     load_assignment:
       cluster_name: echo
       endpoints:
@@ -299,6 +315,21 @@ mod tests {
         bootstrap.client_address = ClientAddress { use_remote_address: false, xff_num_trusted_hops: 2 };
         let yaml = bootstrap.render();
         assert!(yaml.contains("\n          use_remote_address: false\n          xff_num_trusted_hops: 2\n"), "{yaml}");
+    }
+
+    #[test]
+    fn renders_the_protocol_to_the_upstream_and_trailers() {
+        let mut bootstrap = Bootstrap::new(Path::new("/x/authz.wasm"), "{}", "127.0.0.1:8081".parse().unwrap());
+        let yaml = bootstrap.render();
+        assert!(yaml.contains("explicit_http_config: {http_protocol_options: {enable_trailers: false}}\n"), "{yaml}");
+        assert!(yaml.contains("\n          http_protocol_options: {enable_trailers: false}\n"), "{yaml}");
+        bootstrap.http1_trailers = true;
+        let yaml = bootstrap.render();
+        assert!(yaml.contains("explicit_http_config: {http_protocol_options: {enable_trailers: true}}\n"), "{yaml}");
+        assert!(yaml.contains("\n          http_protocol_options: {enable_trailers: true}\n"), "{yaml}");
+        bootstrap.upstream_http2 = true;
+        let yaml = bootstrap.render();
+        assert!(yaml.contains("explicit_http_config: {http2_protocol_options: {}}\n"), "{yaml}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The upstream behind Envoy: answers every request with the request it received, as JSON, so tests see exactly
-//! what reached the upstream (identity headers, rewritten path). The JSON is the body and, hex-encoded, the
-//! `x-echo` header, which survives where a body cannot (HEAD). Listens on 127.0.0.1 only.
+//! what reached the upstream (identity headers, rewritten path, trailers). The JSON is the body and, hex-encoded,
+//! the `x-echo` header, which survives where a body cannot (HEAD). It speaks HTTP/1.1 and, on connections that
+//! open with the HTTP/2 preface, HTTP/2 (a cluster with `http2_protocol_options`). Listens on 127.0.0.1 only.
 
 use crate::error::{Error, Result};
-use crate::http::{decode_chunked, parse_head, Head};
+use crate::http::{decode_chunked_with_trailers, parse_head, Fields, Head};
+use crate::http2::{self, Answer, Received};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -29,6 +31,8 @@ pub struct Echoed {
     pub target: String,
     /// Header names in lower case, in order.
     pub headers: Vec<(String, String)>,
+    /// Trailer fields received after the body, names in lower case.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Echoed {
@@ -41,18 +45,25 @@ impl Echoed {
     pub fn parse(body: &[u8]) -> Option<Self> {
         let value: Value = serde_json::from_slice(body).ok()?;
         let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-        let headers = value
-            .get("headers")?
-            .as_array()?
-            .iter()
-            .map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_str()?.to_owned())))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Self { method: text("method")?, target: text("target")?, headers })
+        let fields = |name: &str| {
+            value
+                .get(name)?
+                .as_array()?
+                .iter()
+                .map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_str()?.to_owned())))
+                .collect::<Option<Vec<_>>>()
+        };
+        Some(Self { method: text("method")?, target: text("target")?, headers: fields("headers")?, trailers: fields("trailers")? })
     }
 
     /// Every value of header `name` (lower case).
     pub fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).collect()
+    }
+
+    /// Every value of trailer field `name` (lower case).
+    pub fn trailer_values(&self, name: &str) -> Vec<&str> {
+        self.trailers.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).collect()
     }
 }
 
@@ -98,16 +109,31 @@ impl Drop for EchoServer {
     }
 }
 
-/// Serves requests on one connection until it closes or fails.
-fn serve(mut stream: TcpStream) {
+/// How much of a connection's opening is looked at: every HTTP/2 connection starts with `PRI * HTTP/2.0`
+/// (RFC 9113 §3.4), and no HTTP/1.1 request line the harness sends starts with `PRI `.
+const OPENING: usize = 16;
+
+/// Serves requests on one connection, in the protocol it opens with, until it closes or fails.
+fn serve(stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    let mut start = [0u8; OPENING];
+    let peeked = stream.peek(&mut start).unwrap_or(0);
+    if start.get(..peeked).is_some_and(|opening| opening.starts_with(b"PRI ")) {
+        http2::serve(stream, answer);
+    } else {
+        serve_http1(stream);
+    }
+}
+
+/// Serves HTTP/1.1 requests on one connection until it closes or fails.
+fn serve_http1(mut stream: TcpStream) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
         match next_request(&buffer) {
-            Ok(Some((head, consumed))) => {
+            Ok(Some((head, trailers, consumed))) => {
                 buffer.drain(..consumed.min(buffer.len()));
-                let response = echo_response(&head);
+                let response = echo_response(&head, trailers);
                 if stream.write_all(&response).is_err() || head.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
                     return;
                 }
@@ -126,37 +152,62 @@ fn serve(mut stream: TcpStream) {
     }
 }
 
-/// A whole request at the front of `buffer`, and how many bytes it took.
-fn next_request(buffer: &[u8]) -> Result<Option<(Head, usize)>> {
+/// A whole request at the front of `buffer`, its trailers, and how many bytes it took.
+fn next_request(buffer: &[u8]) -> Result<Option<(Head, Fields, usize)>> {
     let Some(head) = parse_head(buffer)? else {
         return Ok(None);
     };
     let rest = buffer.get(head.body_at..).unwrap_or_default();
-    let body_len = match head.body_length()? {
-        Some(len) if rest.len() >= len => len,
+    let (body_len, trailers) = match head.body_length()? {
+        Some(len) if rest.len() >= len => (len, Vec::new()),
         Some(_) => return Ok(None),
-        None => match decode_chunked(rest)? {
-            Some((_, consumed)) => consumed,
+        None => match decode_chunked_with_trailers(rest)? {
+            Some(chunked) => (chunked.consumed, chunked.trailers),
             None => return Ok(None),
         },
     };
     let consumed = head.body_at + body_len;
-    Ok(Some((head, consumed)))
+    Ok(Some((head, trailers, consumed)))
 }
 
-fn echo_response(head: &Head) -> Vec<u8> {
+fn echo_response(head: &Head, trailers: Fields) -> Vec<u8> {
     let mut parts = head.start.split(' ');
-    let method = parts.next().unwrap_or_default();
-    let target = parts.next().unwrap_or_default();
-    let headers: Vec<Value> = head.headers.iter().map(|(name, value)| json!([name, value])).collect();
-    let echo = json!({"method": method, "target": target, "headers": headers}).to_string();
-    let body = if method.eq_ignore_ascii_case("HEAD") { "" } else { echo.as_str() };
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-echo: {}\r\ncontent-length: {}\r\n\r\n{body}",
-        to_hex(echo.as_bytes()),
-        echo.len()
-    )
-    .into_bytes()
+    let received = Received {
+        method: parts.next().unwrap_or_default().to_owned(),
+        target: parts.next().unwrap_or_default().to_owned(),
+        headers: head.headers.clone(),
+        trailers,
+    };
+    let (headers, body) = answer(&received);
+    let mut response = String::from("HTTP/1.1 200 OK\r\n");
+    for (name, value) in headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    // HEAD gets the length the body would have had (RFC 9110 §9.3.2).
+    let length = if received.method.eq_ignore_ascii_case("HEAD") { echo_json(&received).len() } else { body.len() };
+    response.push_str(&format!("content-length: {length}\r\n\r\n"));
+    let mut bytes = response.into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+fn echo_json(received: &Received) -> String {
+    let fields = |pairs: &[(String, String)]| -> Vec<Value> { pairs.iter().map(|(name, value)| json!([name, value])).collect() };
+    json!({
+        "method": received.method,
+        "target": received.target,
+        "headers": fields(&received.headers),
+        "trailers": fields(&received.trailers),
+    })
+    .to_string()
+}
+
+/// The echo of a request in either protocol: its JSON as the body (none for HEAD) and, hex-encoded, as `x-echo`.
+fn answer(received: &Received) -> Answer {
+    let echo = echo_json(received);
+    let headers = vec![("content-type".to_owned(), "application/json".to_owned()), ("x-echo".to_owned(), to_hex(echo.as_bytes()))];
+    let body = if received.method.eq_ignore_ascii_case("HEAD") { Vec::new() } else { echo.into_bytes() };
+    (headers, body)
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -189,6 +240,22 @@ mod tests {
         assert_eq!(echoed.method, "DELETE");
         assert_eq!(echoed.target, "/a/../b?x=1");
         assert_eq!(echoed.header_values("x-authz-sub"), ["me"]);
+    }
+
+    #[test]
+    fn echoes_trailers_over_http1_and_http2() {
+        let server = EchoServer::start().unwrap();
+        let request = Request::new("POST", "/t?x=1").header("x-a", "1").body(b"data").trailer("x-authz-sub", "root").trailer("x-sum", "9");
+        for response in [send(server.addr(), &request).unwrap(), crate::http2::send(server.addr(), &request).unwrap()] {
+            assert_eq!(response.status, 200);
+            let echoed = Echoed::parse(&response.body).unwrap();
+            assert_eq!(Echoed::from_header(response.header("x-echo").unwrap()), Some(echoed.clone()));
+            assert_eq!((echoed.method.as_str(), echoed.target.as_str()), ("POST", "/t?x=1"));
+            assert_eq!(echoed.header_values("x-a"), ["1"]);
+            assert_eq!(echoed.trailers, [("x-authz-sub".to_owned(), "root".to_owned()), ("x-sum".to_owned(), "9".to_owned())]);
+        }
+        let plain = send(server.addr(), &Request::new("GET", "/")).unwrap();
+        assert!(Echoed::parse(&plain.body).unwrap().trailers.is_empty());
     }
 
     #[test]

@@ -33,12 +33,16 @@ pub struct Options {
     /// Whether to serve TLS too (a second listener, with a certificate made for the run), for
     /// [`Harness::send_tls`].
     pub tls: bool,
+    /// Whether Envoy talks HTTP/2 to the upstream (which then reports request trailers).
+    pub upstream_http2: bool,
+    /// Whether Envoy keeps HTTP/1.1 trailers (downstream, and to an HTTP/1.1 upstream).
+    pub http1_trailers: bool,
 }
 
 impl Default for Options {
     /// One worker, at an edge, plain HTTP only.
     fn default() -> Self {
-        Self { workers: 1, client_address: ClientAddress::default(), tls: false }
+        Self { workers: 1, client_address: ClientAddress::default(), tls: false, upstream_http2: false, http1_trailers: false }
     }
 }
 
@@ -67,6 +71,8 @@ impl Harness {
         let certificate = if options.tls { Some(TestCertificate::generate()?) } else { None };
         let mut bootstrap = Bootstrap::new(&wasm, plugin_configuration, upstream.addr());
         bootstrap.client_address = options.client_address;
+        bootstrap.upstream_http2 = options.upstream_http2;
+        bootstrap.http1_trailers = options.http1_trailers;
         bootstrap.tls = certificate.as_ref().map(|certificate| TlsListener {
             certificate_pem: certificate.certificate_pem(),
             private_key_pem: certificate.private_key_pem(),
@@ -99,6 +105,11 @@ impl Harness {
     /// Requests must be sent one at a time for the decision to be this request's.
     pub fn send(&self, request: &Request) -> Result<Exchange> {
         self.exchange(|| http::send(self.listener, request))
+    }
+
+    /// Like [`Harness::send`], over HTTP/2 (prior knowledge), with the request's body and trailers.
+    pub fn send_h2(&self, request: &Request) -> Result<Exchange> {
+        self.exchange(|| crate::http2::send(self.listener, request))
     }
 
     /// Like [`Harness::send`], over TLS to the TLS listener (started with [`Options::tls`]).

@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 client and message parser over std's `TcpStream`.
+//! A minimal HTTP/1.1 client and message parser over std's `TcpStream` (HTTP/2 is in `h2.rs`).
 //!
 //! The request target is written byte for byte: ordinary clients normalise paths (`/a/../b`, `%2F`), which
 //! would hide exactly the spellings the filter has to judge. One request per connection (`connection: close`), or
@@ -20,17 +20,33 @@ pub struct Request {
     pub target: String,
     /// Headers in order; repeated names are sent as repeated lines.
     pub headers: Vec<(String, String)>,
+    /// The body (none by default).
+    pub body: Vec<u8>,
+    /// Trailer fields: over HTTP/1.1 the body is then sent chunked, with these after the last chunk.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Request {
     /// A request with no headers.
     pub fn new(method: &str, target: &str) -> Self {
-        Self { method: method.to_owned(), target: target.to_owned(), headers: Vec::new() }
+        Self { method: method.to_owned(), target: target.to_owned(), ..Self::default() }
     }
 
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a trailer field.
+    pub fn trailer(mut self, name: &str, value: &str) -> Self {
+        self.trailers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: &[u8]) -> Self {
+        self.body = body.to_vec();
         self
     }
 
@@ -44,8 +60,26 @@ impl Request {
         for (name, value) in &self.headers {
             text.push_str(&format!("{name}: {value}\r\n"));
         }
-        text.push_str(&format!("content-length: 0\r\nconnection: {connection}\r\n\r\n"));
-        text.into_bytes()
+        if self.trailers.is_empty() {
+            text.push_str(&format!("content-length: {}\r\nconnection: {connection}\r\n\r\n", self.body.len()));
+            let mut bytes = text.into_bytes();
+            bytes.extend_from_slice(&self.body);
+            return bytes;
+        }
+        // RFC 9112 §7.1: the body in one chunk, the last chunk, then the trailer section.
+        text.push_str(&format!("transfer-encoding: chunked\r\nconnection: {connection}\r\n\r\n"));
+        let mut bytes = text.into_bytes();
+        if !self.body.is_empty() {
+            bytes.extend_from_slice(format!("{:x}\r\n", self.body.len()).as_bytes());
+            bytes.extend_from_slice(&self.body);
+            bytes.extend_from_slice(b"\r\n");
+        }
+        bytes.extend_from_slice(b"0\r\n");
+        for (name, value) in &self.trailers {
+            bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"\r\n");
+        bytes
     }
 }
 
@@ -56,6 +90,8 @@ pub struct Response {
     /// Header names in lower case, in order.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Trailer fields (names in lower case), when the response had any.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Response {
@@ -217,8 +253,26 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<Option<Head>> {
     Ok(Some(Head { start, headers, body_at: end + 4 }))
 }
 
-/// Decodes a chunked body (without trailers): the body and the bytes it took, or `None` while incomplete.
+/// Decodes a chunked body: the body and the bytes it took, or `None` while incomplete (trailers are skipped).
 pub(crate) fn decode_chunked(bytes: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
+    Ok(decode_chunked_with_trailers(bytes)?.map(|chunked| (chunked.body, chunked.consumed)))
+}
+
+/// Header or trailer fields, names in lower case, in order.
+pub(crate) type Fields = Vec<(String, String)>;
+
+/// A whole chunked body.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Chunked {
+    pub body: Vec<u8>,
+    /// The trailer section's fields, names in lower case.
+    pub trailers: Vec<(String, String)>,
+    /// The bytes the body and its trailer section took.
+    pub consumed: usize,
+}
+
+/// Decodes a chunked body and its trailer section (RFC 9112 §7.1), or `None` while incomplete.
+pub(crate) fn decode_chunked_with_trailers(bytes: &[u8]) -> Result<Option<Chunked>> {
     let mut body = Vec::new();
     let mut at = 0usize;
     loop {
@@ -230,7 +284,12 @@ pub(crate) fn decode_chunked(bytes: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
         let size_hex = size_text.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_hex, 16).map_err(|_| Error::Http { what: format!("bad chunk size `{size_text}`") })?;
         let data_at = at + line_end + 2;
-        // The chunk's data and its CRLF; the last chunk has no data, only the final CRLF.
+        if size == 0 {
+            return trailer_section(bytes, data_at).map(|section| {
+                section.map(|(trailers, consumed)| Chunked { body, trailers, consumed })
+            });
+        }
+        // The chunk's data and its CRLF.
         let next = data_at
             .checked_add(size)
             .and_then(|end| end.checked_add(2))
@@ -241,11 +300,26 @@ pub(crate) fn decode_chunked(bytes: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
         if bytes.len() < next {
             return Ok(None);
         }
-        if size == 0 {
-            return Ok(Some((body, next)));
-        }
         body.extend_from_slice(chunk);
         at = next;
+    }
+}
+
+/// The trailer fields from `at` up to and including the empty line that ends them, and where that section ends.
+fn trailer_section(bytes: &[u8], mut at: usize) -> Result<Option<(Fields, usize)>> {
+    let mut trailers = Vec::new();
+    loop {
+        let rest = bytes.get(at..).unwrap_or_default();
+        let Some(line_end) = rest.windows(2).position(|window| window == b"\r\n") else {
+            return Ok(None);
+        };
+        let line = String::from_utf8_lossy(rest.get(..line_end).unwrap_or_default()).into_owned();
+        at += line_end + 2;
+        if line.is_empty() {
+            return Ok(Some((trailers, at)));
+        }
+        let (name, value) = line.split_once(':').ok_or_else(|| Error::Http { what: format!("bad trailer line `{line}`") })?;
+        trailers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
 }
 
@@ -260,16 +334,19 @@ fn parse_response(bytes: &[u8], head_request: bool) -> Result<Response> {
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| Error::Http { what: format!("bad status line `{}`", head.start) })?;
     let rest = bytes.get(head.body_at..).unwrap_or_default();
-    let body = if head_request {
-        Vec::new()
+    let (body, trailers) = if head_request {
+        (Vec::new(), Vec::new())
     } else {
         match head.body_length_if_framed()? {
-            Some(Some(len)) => rest.get(..len).unwrap_or(rest).to_vec(),
-            Some(None) => decode_chunked(rest)?.map(|(body, _)| body).ok_or_else(|| Error::Http { what: "truncated chunked body".into() })?,
-            None => rest.to_vec(),
+            Some(Some(len)) => (rest.get(..len).unwrap_or(rest).to_vec(), Vec::new()),
+            Some(None) => {
+                let chunked = decode_chunked_with_trailers(rest)?.ok_or_else(|| Error::Http { what: "truncated chunked body".into() })?;
+                (chunked.body, chunked.trailers)
+            }
+            None => (rest.to_vec(), Vec::new()),
         }
     };
-    Ok(Response { status, headers: head.headers, body })
+    Ok(Response { status, headers: head.headers, body, trailers })
 }
 
 #[cfg(test)]
@@ -290,6 +367,28 @@ mod tests {
         assert_eq!(response.text(), "abcde");
         assert_eq!(decode_chunked(b"3\r\nab").unwrap(), None);
         assert_eq!(decode_chunked(b"1\r\na\r\n0\r\n\r\nGET").unwrap(), Some((b"a".to_vec(), 11)));
+    }
+
+    #[test]
+    fn decodes_trailer_sections() {
+        let bytes = b"2\r\nab\r\n0\r\nX-Checksum: 1\r\nx-authz-sub:  root \r\n\r\nnext";
+        let chunked = decode_chunked_with_trailers(bytes).unwrap().unwrap();
+        assert_eq!(chunked.body, b"ab");
+        assert_eq!(chunked.trailers, [("x-checksum".to_owned(), "1".to_owned()), ("x-authz-sub".to_owned(), "root".to_owned())]);
+        assert_eq!(chunked.consumed, bytes.len() - 4);
+        assert_eq!(decode_chunked_with_trailers(b"0\r\nx-a: 1\r\n").unwrap(), None);
+        assert!(decode_chunked_with_trailers(b"0\r\nno colon\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn sends_trailers_after_a_chunked_body() {
+        let bytes = Request::new("POST", "/t").body(b"hello").trailer("x-authz-sub", "root").to_bytes();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("transfer-encoding: chunked\r\n"), "{text}");
+        assert!(!text.contains("content-length"), "{text}");
+        assert!(text.ends_with("\r\n\r\n5\r\nhello\r\n0\r\nx-authz-sub: root\r\n\r\n"), "{text}");
+        let plain = String::from_utf8(Request::new("POST", "/t").body(b"hi").to_bytes()).unwrap();
+        assert!(plain.contains("content-length: 2\r\n") && plain.ends_with("\r\n\r\nhi"), "{plain}");
     }
 
     #[test]

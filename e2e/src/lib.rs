@@ -13,6 +13,7 @@ pub mod envoy;
 pub mod error;
 pub mod harness;
 pub mod http;
+pub mod http2;
 pub mod tls;
 pub mod wasm;
 pub mod workdir;

@@ -641,14 +641,16 @@ fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
     }
 }
 
-/// Renders examples/envoy.yaml for this machine: free ports, this checkout's module, the echo upstream.
-fn render_example(upstream: std::net::SocketAddr, wasm: &Path) -> String {
+/// Renders examples/envoy.yaml for this machine: free ports, this checkout's module, the echo upstream, the access
+/// log in `access_log` instead of stdout.
+fn render_example(upstream: std::net::SocketAddr, wasm: &Path, access_log: &Path) -> String {
     let text = std::fs::read_to_string(workspace().join("examples/envoy.yaml")).unwrap();
     let replacements = [
         ("port_value: 10000", "port_value: 0".to_owned()),
         ("port_value: 9901", "port_value: 0".to_owned()),
         ("address: 127.0.0.1, port_value: 8081", format!("address: {}, port_value: {}", upstream.ip(), upstream.port())),
         ("filename: dist/authz.wasm", format!("filename: {}", Value::from(wasm.to_string_lossy()))),
+        ("path: /dev/stdout", format!("path: {}", Value::from(access_log.to_string_lossy()))),
     ];
     let mut rendered = text.clone();
     for (from, to) in replacements {
@@ -663,9 +665,9 @@ fn the_example_configuration_is_valid_and_serves() {
     let binary = locate_envoy().unwrap();
     let wasm = dist_wasm().unwrap();
     let upstream = authz_e2e::EchoServer::start().unwrap();
-    let yaml = render_example(upstream.addr(), &wasm);
-
     let dir = authz_e2e::workdir::WorkDir::create().unwrap();
+    let access_log = dir.path().join("access.log");
+    let yaml = render_example(upstream.addr(), &wasm, &access_log);
     let path = dir.write("envoy.yaml", &yaml).unwrap();
     let validation = validate(&binary, &path).unwrap();
     assert!(validation.ok, "examples/envoy.yaml does not validate:\n{}", validation.output);
@@ -682,9 +684,44 @@ fn the_example_configuration_is_valid_and_serves() {
     assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
     assert!(refused.header("www-authenticate").is_some_and(|value| value.starts_with("Bearer realm=")));
 
+    // The second wall: Envoy itself refuses a header spelled with `_`, even on a public route, before the filter.
+    let mark = envoy.log_mark();
+    let underscore = authz_e2e::http::send(listener, &Request::new("GET", "/health").header("x_authz_groups", "admins")).unwrap();
+    assert_eq!(underscore.status, 400, "{}", underscore.text());
+    assert!(underscore.header("x-echo").is_none(), "an underscore header reached the upstream");
+    assert_eq!(envoy.decision_since(mark, Duration::from_millis(200)), None, "the filter should not have seen it");
+
+    // A gRPC call to an undeclared method: gRPC clients read PERMISSION_DENIED, and the access log line says
+    // what the filter decided (deny, 403) next to the 200 Envoy answered.
+    let call = Request::new("POST", "/pets.Pets/List").header("content-type", "application/grpc").body(&[0, 0, 0, 0, 0]);
+    let denied = authz_e2e::http2::send(listener, &call).unwrap();
+    assert_eq!((denied.status, denied.header("grpc-status")), (200, Some("7")), "{denied:?}");
+    let line = access_log_line(&access_log, " /pets.Pets/List ");
+    assert!(line.contains("\" 200 grpc=7 authz_no_route authz={"), "{line}");
+    let record = line.split_once("authz=").and_then(|(_, json)| authz::decision::DecisionRecord::parse(json.trim())).unwrap();
+    assert_eq!((record.status, record.decision.as_str()), (403, "deny"), "{line}");
+    assert_eq!(record.reason, "no route declared for `POST /pets.Pets/List`");
+    let line = access_log_line(&access_log, " /petstore/v1/pets ");
+    assert!(line.contains(r#" 401 grpc=- authz_unauthorized authz={"status":401,"decision":"unauthorized","#), "{line}");
+    let line = access_log_line(&access_log, " http1.unexpected_underscore ");
+    assert!(line.contains(" 400 ") && line.ends_with(" authz=-"), "the filter should have decided nothing: {line}");
+
     // Dropping the handle stops Envoy and removes its directory.
     let (pid, dir) = (envoy.pid(), envoy.dir().to_owned());
     drop(envoy);
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "Envoy {pid} outlived its handle");
     assert!(std::env::var_os("AUTHZ_E2E_KEEP").is_some() || !dir.exists(), "{} was left behind", dir.display());
+}
+
+/// The first line of the access log at `path` that contains `needle`, waiting for Envoy to flush it.
+fn access_log_line(path: &Path, needle: &str) -> String {
+    let began = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|line| line.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(began.elapsed() < Duration::from_secs(10), "no access log line with `{needle}` in {path:?}:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

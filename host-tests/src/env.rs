@@ -182,7 +182,8 @@ fn send_local_response(caller: &mut Caller<'_, HostState>, a: &Args<'_>) -> R {
         return imo(a.w(0).to_string());
     };
     let headers = pairs::decode(&headers);
-    let shown = format!("{}, {}, {}, {}, grpc {}", a.w(0), quote(&details), quote(&body), quote_pairs(&headers), a.w(7) as i32);
+    let grpc_status = a.w(7);
+    let shown = format!("{}, {}, {}, {}, grpc {}", a.w(0), quote(&details), quote(&body), quote_pairs(&headers), grpc_status as i32);
     let state = caller.data_mut();
     // Envoy sends the reply after the callback returns, and only from a stream (a root context has no decoder
     // callbacks); either way the filter's return value is overridden with "stop".
@@ -191,7 +192,7 @@ fn send_local_response(caller: &mut Caller<'_, HostState>, a: &Args<'_>) -> R {
             .chars()
             .map(|c| if c.is_whitespace() { '_' } else { c })
             .collect();
-        stream.local_replies.push(LocalReply { status: a.w(0), details, body, headers });
+        stream.local_replies.push(LocalReply { status: a.w(0), details, body, headers, grpc_status });
     }
     state.stop_iteration = true;
     Ok(Ret::status(Status::Ok, shown))
@@ -213,6 +214,7 @@ fn continue_stream(caller: &mut Caller<'_, HostState>, a: &Args<'_>) -> R {
                 }
                 // Envoy forgets the request maps when either direction continues.
                 stream.request_live = false;
+                stream.request_trailers_live = false;
             }
             Ok(Ret::status(Status::Ok, shown))
         }
@@ -343,6 +345,8 @@ fn const_map(state: &HostState, ty: MapType) -> Option<&HeaderMap> {
     let stream = state.target_stream()?;
     match ty {
         MapType::RequestHeaders if stream.access_log || stream.request_live => Some(&stream.request_headers),
+        // Envoy gives no request trailers to `proxy_on_log`.
+        MapType::RequestTrailers if stream.request_trailers_live => stream.request_trailers.as_ref(),
         MapType::ResponseHeaders if stream.access_log || stream.response_live => stream.response_headers.as_ref(),
         _ => None,
     }
@@ -353,6 +357,7 @@ fn mut_map(state: &mut HostState, ty: MapType) -> Option<&mut HeaderMap> {
     let stream = state.target_stream_mut()?;
     match ty {
         MapType::RequestHeaders if stream.request_live => Some(&mut stream.request_headers),
+        MapType::RequestTrailers if stream.request_trailers_live => stream.request_trailers.as_mut(),
         MapType::ResponseHeaders if stream.response_live => stream.response_headers.as_mut(),
         _ => None,
     }

@@ -91,6 +91,13 @@ fn dispatch(
         state.set_result(index, format!("refused: {reason}"));
         return Err(wasmtime::Error::new(Refusal { function: format!("{module}.{name}"), reason }));
     }
+    if let (Namespace::Env, Some(status)) = (ns, state.injected_failures.get(name).copied()) {
+        state.set_result(index, format!("{status} (injected)"));
+        if let Some(slot) = results.first_mut() {
+            *slot = Val::I32(status.code() as i32);
+        }
+        return Ok(());
+    }
     let args = Args(&raw);
     let ret = match ns {
         Namespace::Env => match env::call(name, caller, &args) {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wasmtime::{Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, WasmParams, WasmResults};
 
-use crate::abi::LogLevel;
+use crate::abi::{LogLevel, Status};
 use crate::error::HostError;
 use crate::headers::HeaderMap;
 use crate::host::{Runtime, TICK};
@@ -22,14 +22,19 @@ const MAX_DEFERRED_ROUNDS: usize = 64;
 /// How one HTTP stream ended, as the downstream client and the upstream would see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpOutcome {
-    /// The filter let the request through; the request headers as it left them (after its add, replace and
-    /// remove calls), in Envoy's order.
+    /// The filter let the request through; the request headers (and trailers) as it left them (after its add,
+    /// replace and remove calls), in Envoy's order.
     Continue {
         /// Headers sent upstream.
         request_headers: Vec<(String, String)>,
+        /// Trailers sent upstream; `None` when the request had none.
+        request_trailers: Option<Vec<(String, String)>>,
     },
     /// The filter answered with `proxy_send_local_response` and stopped the request. The reply went through the
-    /// filter's own response callbacks, as Envoy's local replies do.
+    /// filter's own response callbacks, as Envoy's local replies do. To a gRPC request (`content-type:
+    /// application/grpc`), Envoy answers HTTP 200, `content-type: application/grpc`, `grpc-status` (the filter's
+    /// `grpc_status` argument, or Envoy's mapping of the HTTP status when that is not a gRPC code) and the body,
+    /// percent-encoded, as `grpc-message`, with no body.
     LocalResponse {
         /// The HTTP status (`:status` after the filter's response callbacks).
         status: u32,
@@ -45,6 +50,8 @@ pub enum HttpOutcome {
     Paused {
         /// The request headers as the filter left them.
         request_headers: Vec<(String, String)>,
+        /// The request trailers as the filter left them (held back with the rest); `None` when there were none.
+        request_trailers: Option<Vec<(String, String)>>,
     },
     /// The filter reset the stream with `proxy_close_stream`.
     Reset,
@@ -59,6 +66,7 @@ struct Callbacks {
     vm_start: Option<TypedFunc<(i32, i32), i32>>,
     configure: Option<TypedFunc<(i32, i32), i32>>,
     request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    request_trailers: Option<TypedFunc<(i32, i32), i32>>,
     response_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
     response_body: Option<TypedFunc<(i32, i32, i32), i32>>,
     done: Option<TypedFunc<i32, i32>>,
@@ -84,6 +92,7 @@ impl Callbacks {
             vm_start: get!("proxy_on_vm_start"),
             configure: get!("proxy_on_configure"),
             request_headers: get!("proxy_on_request_headers"),
+            request_trailers: get!("proxy_on_request_trailers"),
             response_headers: get!("proxy_on_response_headers"),
             response_body: get!("proxy_on_response_body"),
             done: get!("proxy_on_done"),
@@ -221,6 +230,34 @@ impl Plugin {
     /// (`&[(String, String)]`, `&[(&str, &str)]` or raw `&[(Vec<u8>, Vec<u8>)]` with obs-text). There is no
     /// request body and no upstream: a request that continues gets no `proxy_on_response_*` callbacks here.
     pub fn http_request<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, headers: &[(K, V)]) -> Result<HttpOutcome, HostError> {
+        self.stream(HeaderMap::from_pairs(headers), None)
+    }
+
+    /// Like [`Plugin::http_request`], for a request that ends with trailers (HTTP/2, or HTTP/1.1 chunked with
+    /// trailers kept): `proxy_on_request_headers` without `end_of_stream`, then, as in Envoy, only if that callback
+    /// let the request go on, `proxy_on_request_trailers` with the trailer map live (Envoy turns every stop of the
+    /// headers into "stop all iteration", which holds the trailers back from the filter too). The request trailers
+    /// are readable and writable during that callback, until the filter continues.
+    pub fn http_request_with_trailers<K: AsRef<[u8]>, V: AsRef<[u8]>, TK: AsRef<[u8]>, TV: AsRef<[u8]>>(
+        &mut self,
+        headers: &[(K, V)],
+        trailers: &[(TK, TV)],
+    ) -> Result<HttpOutcome, HostError> {
+        self.stream(HeaderMap::from_pairs(headers), Some(HeaderMap::from_pairs(trailers)))
+    }
+
+    /// Make every later call of the `env` host function `function` (e.g. `proxy_remove_header_map_value`) answer
+    /// `status` without doing anything, to test how the guest copes with a failing host; `Status::Ok` lifts it.
+    pub fn fail_host_function(&mut self, function: &str, status: Status) {
+        let failures = &mut self.store.data_mut().injected_failures;
+        if status == Status::Ok {
+            failures.remove(function);
+        } else {
+            failures.insert(function.to_string(), status);
+        }
+    }
+
+    fn stream(&mut self, headers: HeaderMap, trailers: Option<HeaderMap>) -> Result<HttpOutcome, HostError> {
         self.check_alive()?;
         if !self.configured {
             return Err(HostError::Rejected);
@@ -228,9 +265,10 @@ impl Plugin {
         self.store.data_mut().calls.clear();
         let id = self.next_id();
         let root = self.root;
-        self.store.data_mut().stream = Some(Stream::new(id, root, HeaderMap::from_pairs(headers)));
+        self.store.data_mut().stream = Some(Stream::new(id, root, headers, trailers));
         let outcome = self.run_stream(id, root);
-        self.store.data_mut().stream = None;
+        let state = self.store.data_mut();
+        state.last_filter_state = state.stream.take().map(|s| s.filter_state).unwrap_or_default();
         let outcome = outcome?;
         self.after_calls()?;
         Ok(outcome)
@@ -248,6 +286,12 @@ impl Plugin {
         self.invoke("proxy_on_tick", f, root, id32(root), root.to_string())?;
         self.after_calls()?;
         Ok(true)
+    }
+
+    /// The value the last stream's filter set with `proxy_set_property(name, ...)`: what Envoy keeps in that
+    /// stream's filter state as `wasm.<name>` and an access log prints with `%FILTER_STATE(wasm.<name>:PLAIN)%`.
+    pub fn filter_state(&self, name: &str) -> Option<&[u8]> {
+        self.store.data().last_filter_state.get(name.as_bytes()).map(Vec::as_slice)
     }
 
     /// Every line logged since the plugin started, at or above the log level.
@@ -338,37 +382,45 @@ impl Plugin {
     fn run_stream(&mut self, id: u32, root: u32) -> Result<HttpOutcome, HostError> {
         let f = self.cb.context_create.clone();
         self.invoke("proxy_on_context_create", f, id, (id32(id), id32(root)), format!("{id}, {root}"))?;
-        let count = self.with_stream(|s| {
+        let (count, has_trailers) = self.with_stream(|s| {
             s.request_live = true;
-            s.request_headers.len()
+            (s.request_headers.len(), s.request_trailers.is_some())
         });
+        let end_of_stream = !has_trailers;
         let f = self.cb.request_headers.clone();
         let action = self.invoke(
             "proxy_on_request_headers",
             f,
             id,
-            (id32(id), len32(count), 1),
-            format!("{id}, {count}, end_of_stream true"),
+            (id32(id), len32(count), i32::from(end_of_stream)),
+            format!("{id}, {count}, end_of_stream {end_of_stream}"),
         )?;
         let stopped = std::mem::take(&mut self.store.data_mut().stop_iteration);
         // Envoy turns any non-zero action (and any action after a local reply) into "stop all iteration".
         let continued = !stopped && action.unwrap_or(0) == 0;
-        let (reply, reset, resumed) = self.with_stream(|s| {
+        let (replied, reset, resumed) = self.with_stream(|s| {
             if continued {
                 s.request_live = false;
             }
-            (s.local_replies.first().cloned(), s.reset_requested, s.continue_requested)
+            (!s.local_replies.is_empty(), s.reset_requested, s.continue_requested)
         });
+        let mut going_on = continued || resumed;
+        if has_trailers && going_on && !replied && !reset {
+            going_on = self.request_trailers(id)?;
+        }
+        let (reply, reset) = self.with_stream(|s| (s.local_replies.first().cloned(), s.reset_requested));
         let outcome = if let Some(reply) = reply {
             self.local_reply(id, reply)?
         } else if reset {
             HttpOutcome::Reset
         } else {
-            let request_headers = self.with_stream(|s| s.request_headers.to_strings());
-            if continued || resumed {
-                HttpOutcome::Continue { request_headers }
+            let (request_headers, request_trailers) = self.with_stream(|s| {
+                (s.request_headers.to_strings(), s.request_trailers.as_ref().map(HeaderMap::to_strings))
+            });
+            if going_on {
+                HttpOutcome::Continue { request_headers, request_trailers }
             } else {
-                HttpOutcome::Paused { request_headers }
+                HttpOutcome::Paused { request_headers, request_trailers }
             }
         };
         self.with_stream(|s| s.access_log = true);
@@ -383,13 +435,52 @@ impl Plugin {
         Ok(outcome)
     }
 
+    /// Envoy's `decodeTrailers` for a request whose headers went on: `proxy_on_request_trailers` with the trailer
+    /// map live. Returns whether the request still goes on (the filter continued, or resumed it).
+    fn request_trailers(&mut self, id: u32) -> Result<bool, HostError> {
+        let count = self.with_stream(|s| {
+            s.request_trailers_live = true;
+            s.continue_requested = false;
+            s.request_trailers.as_ref().map_or(0, HeaderMap::len)
+        });
+        let f = self.cb.request_trailers.clone();
+        let action = self.invoke("proxy_on_request_trailers", f, id, (id32(id), len32(count)), format!("{id}, {count}"))?;
+        let stopped = std::mem::take(&mut self.store.data_mut().stop_iteration);
+        let continued = !stopped && action.unwrap_or(0) == 0;
+        let resumed = self.with_stream(|s| {
+            if continued {
+                s.request_trailers_live = false;
+            }
+            s.continue_requested
+        });
+        Ok(continued || resumed)
+    }
+
     /// Envoy's local reply: response headers built from the status and the filter's headers, passed through
     /// the filter's encoder callbacks.
-    fn local_reply(&mut self, id: u32, reply: LocalReply) -> Result<HttpOutcome, HostError> {
+    fn local_reply(&mut self, id: u32, mut reply: LocalReply) -> Result<HttpOutcome, HostError> {
         let mut headers = HeaderMap::default();
         headers.add(b":status", reply.status.to_string().as_bytes());
         for (k, v) in &reply.headers {
             headers.add(k, v);
+        }
+        let (grpc, head) = self.with_stream(|s| {
+            let grpc = s.request_headers.get(b"content-type").is_some_and(is_grpc_content_type);
+            (grpc, s.request_headers.get(b":method") == Some(&b"HEAD"[..]))
+        });
+        if grpc {
+            // Envoy's `Utility::prepareLocalReply` for gRPC requests: a trailers-only gRPC response.
+            headers.replace(b":status", b"200");
+            headers.replace(b"content-type", b"application/grpc");
+            if headers.get(b"grpc-status").is_none() {
+                let code = if reply.grpc_status <= MAX_GRPC_STATUS { reply.grpc_status } else { http_to_grpc_status(reply.status) };
+                headers.replace(b"grpc-status", code.to_string().as_bytes());
+            }
+            if !reply.body.is_empty() && !head {
+                headers.replace(b"grpc-message", &percent_encode(&reply.body));
+            }
+            headers.remove(b"content-length");
+            reply.body = Vec::new();
         }
         if !reply.body.is_empty() {
             headers.replace(b"content-length", reply.body.len().to_string().as_bytes());
@@ -510,6 +601,40 @@ impl Plugin {
             }
         }
     }
+}
+
+/// gRPC's highest well-known status code (UNAUTHENTICATED); Envoy ignores a `grpc_status` above it.
+const MAX_GRPC_STATUS: u32 = 16;
+
+/// Envoy's `Grpc::Common::hasGrpcContentType`.
+fn is_grpc_content_type(value: &[u8]) -> bool {
+    let Some(rest) = value.strip_prefix(b"application/grpc") else { return false };
+    rest.is_empty() || rest.starts_with(b"+") || rest.starts_with(b";")
+}
+
+/// Envoy's `Grpc::Utility::httpToGrpcStatus`.
+fn http_to_grpc_status(status: u32) -> u32 {
+    match status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502 | 503 | 504 => 14,
+        _ => 2,
+    }
+}
+
+/// Envoy's `PercentEncoding::encode` of a `grpc-message`: bytes outside printable ASCII, and `%`, as `%XX`.
+fn percent_encode(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
 }
 
 fn id32(id: u32) -> i32 {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wasmtime::{Memory, StoreLimits, TypedFunc};
 
-use crate::abi::{LogLevel, MetricKind};
+use crate::abi::{LogLevel, MetricKind, Status};
 use crate::headers::HeaderMap;
 use crate::record::{Call, Direction, LogLine};
 use crate::shared::Shared;
@@ -27,6 +27,8 @@ pub(crate) struct LocalReply {
     pub(crate) details: String,
     pub(crate) body: Vec<u8>,
     pub(crate) headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The `grpc_status` argument as Envoy reads it (an unsigned word; -1 reads as 4294967295).
+    pub(crate) grpc_status: u32,
 }
 
 /// The one HTTP stream in flight.
@@ -37,6 +39,10 @@ pub(crate) struct Stream {
     pub(crate) request_headers: HeaderMap,
     /// Envoy's `request_headers_` is set: from `proxy_on_request_headers` until the filter continues.
     pub(crate) request_live: bool,
+    /// The request's trailers, when it has any.
+    pub(crate) request_trailers: Option<HeaderMap>,
+    /// Envoy's `request_trailers_` is set: from `proxy_on_request_trailers` until the filter continues.
+    pub(crate) request_trailers_live: bool,
     pub(crate) response_headers: Option<HeaderMap>,
     pub(crate) response_live: bool,
     pub(crate) response_body: Vec<u8>,
@@ -51,12 +57,14 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    pub(crate) fn new(id: u32, root: u32, headers: HeaderMap) -> Self {
+    pub(crate) fn new(id: u32, root: u32, headers: HeaderMap, trailers: Option<HeaderMap>) -> Self {
         Stream {
             id,
             root,
             request_headers: headers,
             request_live: false,
+            request_trailers: trailers,
+            request_trailers_live: false,
             response_headers: None,
             response_live: false,
             response_body: Vec::new(),
@@ -119,6 +127,10 @@ pub(crate) struct HostState {
     pub(crate) stop_iteration: bool,
     pub(crate) pending_queue_ready: Vec<(u32, u32)>,
     pub(crate) random_state: u64,
+    /// The filter state of the last stream, kept after it ends (as Envoy's access logs read it).
+    pub(crate) last_filter_state: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// `env` functions made to answer a status without doing anything (set by tests; Envoy has no such switch).
+    pub(crate) injected_failures: HashMap<String, Status>,
 }
 
 impl HostState {
@@ -154,6 +166,8 @@ impl HostState {
             stop_iteration: false,
             pending_queue_ready: Vec::new(),
             random_state: seed(),
+            last_filter_state: BTreeMap::new(),
+            injected_failures: HashMap::new(),
         }
     }
 

@@ -708,3 +708,48 @@ fn ticks_reach_the_root_context_once_a_period_is_set() {
     let mut quiet = start(&with_callbacks(r#"(func (export "proxy_on_tick") (param i32) (unreachable))"#));
     assert!(!quiet.tick().unwrap(), "no period was set");
 }
+
+#[test]
+fn request_trailers_are_a_map_only_while_their_callback_runs() {
+    // Headers: try to remove trailer `x-t` (not live yet), pause when the path is /stop. Trailers: remove `x-t`,
+    // add `x-added`, and log the map.
+    let body = r#"
+      (data (i32.const 1200) "x-t")
+      (data (i32.const 1210) "x-added")
+      (data (i32.const 1220) "/stop")
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (drop (call $remove_value (i32.const 1) (i32.const 1200) (i32.const 3)))
+        (drop (call $get_value (i32.const 0) (i32.const 1230) (i32.const 5) (i32.const 0) (i32.const 4)))
+        (if (result i32) (i32.eq (i32.load (i32.const 4)) (i32.const 5)) (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "proxy_on_request_trailers") (param i32 i32) (result i32)
+        (drop (call $remove_value (i32.const 1) (i32.const 1200) (i32.const 3)))
+        (drop (call $add_value (i32.const 1) (i32.const 1210) (i32.const 7) (i32.const 1200) (i32.const 3)))
+        (drop (call $get_pairs (i32.const 1) (i32.const 0) (i32.const 4)))
+        (i32.const 0))
+      (data (i32.const 1230) ":path")"#;
+    let mut plugin = start(&with_callbacks(body));
+    let outcome = plugin.http_request_with_trailers(&request("GET", "/go", &[]), &[("X-T", "1"), ("x-keep", "2")]).unwrap();
+    let HttpOutcome::Continue { request_trailers: Some(trailers), .. } = &outcome else { panic!("{outcome:?}") };
+    let trailers: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(trailers, [("x-keep", "2"), ("x-added", "x-t")]);
+    assert_eq!(
+        callbacks(&plugin),
+        ["proxy_on_context_create", "proxy_on_request_headers", "proxy_on_request_trailers", "proxy_on_log", "proxy_on_done", "proxy_on_delete"]
+    );
+    let headers_call = plugin.host_calls().iter().find(|c| c.function == "proxy_on_request_headers").unwrap();
+    assert!(headers_call.args.ends_with("end_of_stream false"), "{headers_call}");
+    let removes: Vec<&str> =
+        plugin.host_calls().iter().filter(|c| c.function == "proxy_remove_header_map_value").map(|c| c.result.as_str()).collect();
+    assert_eq!(removes, ["BadArgument", "Ok"], "{}", show(&plugin));
+    assert_eq!(only_call(&plugin, "proxy_on_request_trailers").args, "2, 2");
+
+    // A request without trailers ends with its headers and never gets the trailers callback.
+    let outcome = plugin.http_request(&request("GET", "/go", &[])).unwrap();
+    assert!(matches!(outcome, HttpOutcome::Continue { request_trailers: None, .. }), "{outcome:?}");
+    assert!(!callbacks(&plugin).contains(&"proxy_on_request_trailers"));
+
+    // Envoy turns a stop of the headers into "stop all iteration": the trailers are held back, not delivered.
+    let outcome = plugin.http_request_with_trailers(&request("GET", "/stop", &[]), &[("x-t", "1")]).unwrap();
+    assert!(matches!(&outcome, HttpOutcome::Paused { request_trailers: Some(t), .. } if t.len() == 1), "{outcome:?}");
+    assert!(!callbacks(&plugin).contains(&"proxy_on_request_trailers"), "{}", show(&plugin));
+}

@@ -8,7 +8,8 @@ mod support;
 
 use authz::mint::{CognitoClaims, DevKey};
 use authz::scenario::Scenario;
-use authz_host::{Direction, FilterHost, HostError, HttpOutcome, LogLevel, Plugin};
+use authz::decision::DecisionRecord;
+use authz_host::{Call, Direction, FilterHost, HostError, HttpOutcome, LogLevel, Plugin, Status};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -357,12 +358,16 @@ fn a_denied_request_makes_only_the_expected_host_calls() {
         "proxy_get_log_level",
         "proxy_log",
         "proxy_increment_metric",
+        "proxy_set_property",
         "proxy_send_local_response",
     ];
     let unexpected: Vec<_> = calls.iter().filter(|c| !allowed.contains(c)).collect();
     assert!(unexpected.is_empty(), "{}", show(&plugin));
     assert_eq!(calls.iter().filter(|c| **c == "proxy_send_local_response").count(), 1);
     assert_eq!(calls.iter().filter(|c| **c == "proxy_increment_metric").count(), 1);
+    // One write of the decision record, and no trailer work on a request without trailers.
+    assert_eq!(calls.iter().filter(|c| **c == "proxy_set_property").count(), 1);
+    assert!(!plugin.host_calls().iter().any(|c| c.function == "proxy_on_request_trailers"), "{}", show(&plugin));
 }
 
 /// Every corpus in `policies/scenarios/` through the built filter, as the native tests run it through the
@@ -416,4 +421,231 @@ fn every_scenario_corpus_passes_through_the_filter() {
         }
     }
     assert!(ran >= 30, "only {ran} cases ran");
+}
+
+/// The host calls the filter made while the host ran `callback`.
+fn calls_during(plugin: &Plugin, callback: &str) -> Vec<Call> {
+    let all = plugin.host_calls();
+    let Some(start) = all.iter().position(|c| c.direction == Direction::HostToVm && c.function == callback) else {
+        return Vec::new();
+    };
+    all[start + 1..]
+        .iter()
+        .take_while(|c| c.direction == Direction::VmToHost || matches!(c.function, "malloc" | "proxy_on_memory_allocate"))
+        .filter(|c| c.direction == Direction::VmToHost)
+        .cloned()
+        .collect()
+}
+
+/// `name(args) -> result` of each call, for exact comparisons.
+fn shown(calls: &[Call]) -> Vec<String> {
+    calls.iter().map(|c| format!("{}({}) -> {}", c.function, c.args, c.result)).collect()
+}
+
+/// The trailers a `Continue` outcome sent upstream; panics on anything else.
+fn forwarded_trailers(outcome: &HttpOutcome) -> Vec<(String, String)> {
+    match outcome {
+        HttpOutcome::Continue { request_trailers: Some(trailers), .. } => trailers.clone(),
+        other => panic!("expected the request to continue with trailers, got {other:?}"),
+    }
+}
+
+/// Identity fields sent as trailers, in the spellings an upstream may merge, and one ordinary trailer.
+fn forged_trailers() -> Vec<(String, String)> {
+    let mut trailers = vec![("x-checksum".to_string(), "abc".to_string())];
+    for name in IDENTITY_HEADERS {
+        trailers.push((name.to_string(), "forged".to_string()));
+        trailers.push((name.to_ascii_uppercase(), "forged-again".to_string()));
+        trailers.push((name.replace('-', "_"), "forged-underscore".to_string()));
+    }
+    trailers
+}
+
+/// The removals the filter must make from the trailers of [`forged_trailers`], as Envoy's lower-cased map
+/// spells the names: each name once.
+fn expected_trailer_calls() -> Vec<String> {
+    let mut expected = vec![format!("proxy_get_header_map_pairs(RequestTrailers) -> Ok {{{}}}", {
+        let mut pairs = vec![r#""x-checksum": "abc""#.to_string()];
+        for name in IDENTITY_HEADERS {
+            pairs.push(format!(r#""{name}": "forged""#));
+            pairs.push(format!(r#""{name}": "forged-again""#));
+            pairs.push(format!(r#""{}": "forged-underscore""#, name.replace('-', "_")));
+        }
+        pairs.join(", ")
+    })];
+    for name in IDENTITY_HEADERS {
+        expected.push(format!(r#"proxy_remove_header_map_value(RequestTrailers, "{name}") -> Ok"#));
+        expected.push(format!(r#"proxy_remove_header_map_value(RequestTrailers, "{}") -> Ok"#, name.replace('-', "_")));
+    }
+    expected
+}
+
+#[test]
+fn identity_fields_in_request_trailers_are_removed_in_every_spelling() {
+    let mut plugin = plugin();
+    let token = bearer(&access("bob", &["pet-veterinarian"]));
+    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &forged_trailers()).unwrap();
+    // The identity headers come from the token; the trailers keep only what is not an identity spelling.
+    assert_eq!(header(forwarded(&outcome), "x-authz-username"), Some("bob"));
+    assert_eq!(forwarded_trailers(&outcome), [("x-checksum".to_string(), "abc".to_string())]);
+    assert_eq!(shown(&calls_during(&plugin, "proxy_on_request_trailers")), expected_trailer_calls(), "{}", show(&plugin));
+    let trailers_callback = plugin.host_calls().iter().find(|c| c.function == "proxy_on_request_trailers").unwrap();
+    assert_eq!(trailers_callback.result, "0", "the trailers must continue: {}", show(&plugin));
+
+    // A public route forwards without a token: its trailers are cleaned the same way.
+    let outcome = plugin.http_request_with_trailers(&get("/health", None), &forged_trailers()).unwrap();
+    assert_eq!(forwarded_trailers(&outcome), [("x-checksum".to_string(), "abc".to_string())]);
+    assert_eq!(shown(&calls_during(&plugin, "proxy_on_request_trailers")), expected_trailer_calls(), "{}", show(&plugin));
+
+    // Trailers without any identity spelling cost one read and nothing else.
+    let benign = [("x-checksum", "abc"), ("grpc-timeout", "1S")];
+    let outcome = plugin.http_request_with_trailers(&get("/health", None), &benign).unwrap();
+    assert_eq!(forwarded_trailers(&outcome).len(), 2);
+    let calls = calls_during(&plugin, "proxy_on_request_trailers");
+    assert_eq!(calls.iter().map(|c| c.function).collect::<Vec<_>>(), ["proxy_get_header_map_pairs"], "{}", show(&plugin));
+}
+
+#[test]
+fn a_denied_request_with_trailers_never_reaches_the_upstream() {
+    let mut plugin = plugin();
+    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", None), &forged_trailers()).unwrap();
+    assert_denied(&plugin, &outcome, 401, UNAUTHORIZED);
+    // Envoy holds back the trailers of a stopped request; the filter never sees them.
+    assert!(calls_during(&plugin, "proxy_on_request_trailers").is_empty(), "{}", show(&plugin));
+
+    // When even the local reply fails, the request stays paused, trailers and all.
+    plugin.fail_host_function("proxy_send_local_response", Status::InternalFailure);
+    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", None), &forged_trailers()).unwrap();
+    assert!(matches!(outcome, HttpOutcome::Paused { .. }), "{outcome:?}");
+    assert!(messages(&plugin).iter().any(|m| m.contains("local reply failed")), "{:?}", messages(&plugin));
+}
+
+#[test]
+fn a_host_failure_while_cleaning_trailers_refuses_the_request() {
+    let mut plugin = plugin();
+    let token = bearer(&access("bob", &["pet-veterinarian"]));
+    plugin.fail_host_function("proxy_remove_header_map_value", Status::BadArgument);
+    // The headers need no removal, so the request goes on until its trailers hold an identity field.
+    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &forged_trailers()).unwrap();
+    let (status, _, body) = local(&outcome);
+    assert_eq!((status, body.as_str()), (500, r#"{"message":"Internal server error"}"#), "{}", show(&plugin));
+    let reply = only_call(&plugin, "proxy_send_local_response");
+    assert!(reply.args.starts_with(r#"500, "authz_internal_error""#) && reply.args.ends_with("grpc 13"), "{reply}");
+    let record = last_record(&plugin);
+    assert_eq!((record.status, record.decision.as_str()), (500, "error"));
+    assert!(record.reason.contains("request trailers"), "{record:?}");
+
+    // Trailers with nothing to remove still go through.
+    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &[("x-checksum", "abc")]).unwrap();
+    assert_eq!(forwarded_trailers(&outcome).len(), 1);
+}
+
+/// The only call named `function` in the last request.
+fn only_call(plugin: &Plugin, function: &str) -> Call {
+    let found: Vec<Call> = plugin.host_calls().iter().filter(|c| c.function == function).cloned().collect();
+    assert_eq!(found.len(), 1, "calls to {function}: {}", show(plugin));
+    found.into_iter().next().unwrap()
+}
+
+/// The decision record the last request left in its filter state, written with one `proxy_set_property`.
+fn last_record(plugin: &Plugin) -> DecisionRecord {
+    let writes: Vec<&Call> = plugin.host_calls().iter().filter(|c| c.function == "proxy_set_property").collect();
+    assert!(writes.iter().all(|c| c.args.starts_with(r#""authz.decision", "{"#) && c.result == "Ok"), "{}", show(plugin));
+    let json = plugin.filter_state("authz.decision").unwrap_or_else(|| panic!("no decision recorded: {}", show(plugin)));
+    let json = std::str::from_utf8(json).unwrap();
+    DecisionRecord::parse(json).unwrap_or_else(|| panic!("not a decision record: {json}"))
+}
+
+#[test]
+fn every_request_records_its_decision_for_access_logs() {
+    let mut plugin = plugin();
+    let token = bearer(&access("alice", &["pet-veterinarian"]));
+    plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
+    let record = last_record(&plugin);
+    assert_eq!((record.status, record.decision.as_str()), (200, "allow"));
+    assert_eq!(record.reason, "`sub-alice` allowed by groups.pet-veterinarian[0].Statement[0] (PetStore-API)");
+
+    plugin.http_request(&get("/petstore/v2/pets", Some(&token))).unwrap();
+    let record = last_record(&plugin);
+    assert_eq!((record.status, record.decision.as_str()), (403, "deny"));
+    assert!(record.reason.starts_with("no statement allows `sub-alice`"), "{record:?}");
+
+    plugin.http_request(&get("/nowhere", None)).unwrap();
+    assert_eq!(last_record(&plugin), DecisionRecord { status: 403, decision: "deny".into(), reason: "no route declared for `GET /nowhere`".into() });
+
+    // A failure to record costs the record only: the request is still decided, and the failure is logged.
+    plugin.fail_host_function("proxy_set_property", Status::NotFound);
+    let outcome = plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
+    assert!(matches!(outcome, HttpOutcome::Continue { .. }), "{outcome:?}");
+    assert!(messages(&plugin).iter().any(|m| m.contains("cannot record the decision: status 1")), "{:?}", messages(&plugin));
+}
+
+/// The request `get` builds, as a gRPC client sends it.
+fn grpc(path: &str, authorization: Option<&str>) -> Vec<(String, String)> {
+    let mut headers = get(path, authorization);
+    headers[0].1 = "POST".to_string();
+    headers.push(("content-type".to_string(), "application/grpc".to_string()));
+    headers.push(("te".to_string(), "trailers".to_string()));
+    headers
+}
+
+#[test]
+fn grpc_clients_get_the_grpc_status_chosen_for_each_denial() {
+    let mut plugin = plugin_with(&config(json!({
+        "pet-veterinarian": {"Version": "2012-10-17", "Statement": [{
+            "Sid": "Grpc", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/POST/petstore/v1/*"
+        }]}
+    })));
+    let vet = bearer(&access("alice", &["pet-veterinarian"]));
+    let groomer = bearer(&access("carol", &["cat-groomer"]));
+    let long = format!("/petstore/v1/{}", "a".repeat(1700));
+    let cases: [(&str, Option<&str>, u32, u32, &str); 5] = [
+        ("/petstore/v1/pets.Pets/List", None, 401, 16, UNAUTHORIZED),
+        ("/petstore/v1/pets.Pets/List", Some(&groomer), 403, 7, FORBIDDEN),
+        ("/undeclared.Service/Method", Some(&vet), 403, 7, r#"{"message":"Missing Authentication Token"}"#),
+        ("/petstore/v1/%2e%2e%2Fadmin", Some(&vet), 400, 3, r#"{"message":"Bad Request"}"#),
+        (&long, Some(&vet), 414, 3, r#"{"message":"Request-URI Too Long"}"#),
+    ];
+    let before = counters(&plugin);
+    for (path, authorization, status, code, body) in cases {
+        let outcome = plugin.http_request(&grpc(path, authorization)).unwrap();
+        let what = format!("{status} for {}", &path[..path.len().min(40)]);
+        // The filter asks for the status and the gRPC code deliberately...
+        let reply = only_call(&plugin, "proxy_send_local_response");
+        assert!(reply.args.starts_with(&format!("{status}, ")) && reply.args.ends_with(&format!("grpc {code}")), "{what}: {reply}");
+        // ...and the host turns it into what gRPC clients read: HTTP 200, grpc-status, the body as grpc-message.
+        let HttpOutcome::LocalResponse { status: http, headers, body: sent, .. } = &outcome else { panic!("{what}: {outcome:?}") };
+        assert_eq!(*http, 200, "{what}");
+        assert!(sent.is_empty(), "{what}");
+        assert_eq!(header(headers, "grpc-status"), Some(code.to_string().as_str()), "{what}: {headers:?}");
+        assert_eq!(header(headers, "grpc-message"), Some(body), "{what}: {headers:?}");
+        assert_eq!(header(headers, "content-type"), Some("application/grpc"), "{what}: {headers:?}");
+        // The record says what was decided, not the 200 the client saw.
+        let record = last_record(&plugin);
+        assert_eq!(u32::from(record.status), status, "{what}: {record:?}");
+        assert_ne!(record.decision, "allow", "{what}");
+    }
+    // Counted as the denials they are.
+    let after = counters(&plugin);
+    let moved = |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
+    assert_eq!(
+        ["authz_allowed", "authz_unauthorized", "authz_forbidden", "authz_bad_request"].map(moved),
+        [0, 1, 2, 2],
+        "{after:?}"
+    );
+
+    // An allowed gRPC call goes upstream as any request does.
+    let outcome = plugin.http_request(&grpc("/petstore/v1/pets.Pets/List", Some(&vet))).unwrap();
+    assert_eq!(header(forwarded(&outcome), "x-authz-username"), Some("alice"));
+
+    // A request refused without a decision is INTERNAL for gRPC clients.
+    plugin.fail_host_function("proxy_replace_header_map_value", Status::BadArgument);
+    let outcome = plugin.http_request(&grpc("/petstore/v1/pets.Pets/List", Some(&vet))).unwrap();
+    let HttpOutcome::LocalResponse { status: 200, headers, .. } = &outcome else { panic!("{outcome:?}") };
+    assert_eq!(header(headers, "grpc-status"), Some("13"), "{headers:?}");
+    assert!(only_call(&plugin, "proxy_send_local_response").args.ends_with("grpc 13"));
+}
+
+fn counters(plugin: &Plugin) -> BTreeMap<String, u64> {
+    plugin.metrics().into_iter().map(|m| (m.name, m.value)).collect()
 }

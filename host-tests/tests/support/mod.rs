@@ -111,7 +111,7 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 /// The request headers a `Continue` outcome sent upstream; panics on anything else.
 pub fn forwarded(outcome: &HttpOutcome) -> &[(String, String)] {
     match outcome {
-        HttpOutcome::Continue { request_headers } => request_headers,
+        HttpOutcome::Continue { request_headers, .. } => request_headers,
         other => panic!("expected the request to continue, got {other:?}"),
     }
 }

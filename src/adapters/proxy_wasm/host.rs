@@ -20,11 +20,19 @@ pub enum Level {
     Error = 4,
 }
 
+/// The request's header maps the filter reads and changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Map {
+    RequestHeaders = 0,
+    RequestTrailers = 1,
+}
+
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
-const REQUEST_HEADERS: u32 = 0;
 const PLUGIN_CONFIGURATION: u32 = 7;
 const COUNTER: u32 = 0;
+/// `grpc_status` of `proxy_send_local_response` when the filter leaves the choice to the host.
+const NO_GRPC_STATUS: i32 = -1;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -48,6 +56,7 @@ extern "C" {
     ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_get_property(path_data: *const u8, path_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
         details_data: *const u8,
@@ -121,11 +130,11 @@ pub fn plugin_configuration() -> Result<Vec<u8>, HostStatus> {
     }
 }
 
-/// The request header map in the ABI's serialisation (decode with `decode_header_map`).
-pub fn request_header_bytes() -> Result<Vec<u8>, HostStatus> {
+/// A header map in the ABI's serialisation (decode with `decode_header_map`).
+pub fn header_map_bytes(map: Map) -> Result<Vec<u8>, HostStatus> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: the host writes an allocation pointer and its length.
-    check(unsafe { proxy_get_header_map_pairs(REQUEST_HEADERS, &mut data, &mut size) })?;
+    check(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) })?;
     Ok(take(data, size))
 }
 
@@ -133,14 +142,14 @@ pub fn request_header_bytes() -> Result<Vec<u8>, HostStatus> {
 pub fn replace_request_header(name: &str, value: &str) -> Result<(), HostStatus> {
     // SAFETY: both pointers and lengths describe live strings for the duration of the call.
     check(unsafe {
-        proxy_replace_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+        proxy_replace_header_map_value(Map::RequestHeaders as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len())
     })
 }
 
-/// Removes every value of request header `name`.
-pub fn remove_request_header(name: &str) -> Result<(), HostStatus> {
+/// Removes every value of `name` from `map`.
+pub fn remove_header(map: Map, name: &str) -> Result<(), HostStatus> {
     // SAFETY: pointer and length describe a live string for the duration of the call.
-    check(unsafe { proxy_remove_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len()) })
+    check(unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) })
 }
 
 /// A property by path segments, `None` when the host has none.
@@ -154,6 +163,13 @@ pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, HostStatus> {
         NOT_FOUND => Ok(None),
         status => Err(HostStatus(status)),
     }
+}
+
+/// Sets the stream's property `name` (one path segment) to `value`; Envoy keeps it in the request's filter
+/// state as `wasm.<name>`.
+pub fn set_property(name: &str, value: &str) -> Result<(), HostStatus> {
+    // SAFETY: both pointers and lengths describe live strings for the duration of the call.
+    check(unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
 }
 
 /// Serialises header pairs as the ABI expects: count, lengths, then NUL-terminated names and values.
@@ -174,8 +190,16 @@ fn serialize_headers(headers: &[(&str, &str)]) -> Vec<u8> {
     bytes
 }
 
-/// Answers the request locally; `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`.
-pub fn send_local_response(status: u32, details: &str, headers: &[(&str, &str)], body: &str) -> Result<(), HostStatus> {
+/// Answers the request locally; `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`. A gRPC request gets HTTP
+/// 200 with `grpc-status: <grpc_status>` and the body as `grpc-message` instead (Envoy's local replies).
+pub fn send_local_response(
+    status: u32,
+    details: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    grpc_status: Option<u32>,
+) -> Result<(), HostStatus> {
+    let grpc_status = grpc_status.and_then(|code| i32::try_from(code).ok()).unwrap_or(NO_GRPC_STATUS);
     let headers = serialize_headers(headers);
     // SAFETY: every pointer and length describes a live buffer for the duration of the call.
     check(unsafe {
@@ -187,7 +211,7 @@ pub fn send_local_response(status: u32, details: &str, headers: &[(&str, &str)],
             body.len(),
             headers.as_ptr(),
             headers.len(),
-            -1,
+            grpc_status,
         )
     })
 }

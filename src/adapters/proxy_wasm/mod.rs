@@ -4,14 +4,19 @@
 
 mod host;
 
-use crate::{Authorizer, Decision, HttpRequest};
-use host::Level;
+use crate::decision::DecisionRecord;
+use crate::{Authorizer, Decision, HttpRequest, Outcome};
+use host::{Level, Map};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 const INTERNAL_ERROR_BODY: &str = r#"{"message":"Internal server error"}"#;
+/// gRPC INTERNAL, for requests refused without a decision.
+const GRPC_INTERNAL: u32 = 13;
+/// The stream property holding the decision record; Envoy's filter state key is `wasm.authz.decision`.
+const DECISION_PROPERTY: &str = "authz.decision";
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
@@ -71,6 +76,40 @@ impl Metrics {
             host::increment(id);
         }
     }
+
+    /// Counts one decided request.
+    fn count(&self, counter: Counter) {
+        Self::bump(match counter {
+            Counter::Allowed => self.allowed,
+            Counter::Unauthorized => self.unauthorized,
+            Counter::Forbidden => self.forbidden,
+            Counter::BadRequest => self.bad_request,
+        });
+    }
+}
+
+/// The per-decision counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    Allowed,
+    Unauthorized,
+    Forbidden,
+    BadRequest,
+}
+
+/// What the filter makes of each kind of answer, in one place: the counter it moves and the response-code details
+/// Envoy logs (`%RESPONSE_CODE_DETAILS%`). Status, body and gRPC status come from the core's `Outcome`. A denial
+/// counts as one whatever the client sees: gRPC clients get HTTP 200 with a `grpc-status`.
+fn accounting(outcome: Outcome) -> (Counter, &'static str) {
+    match outcome {
+        Outcome::Allow => (Counter::Allowed, ""),
+        Outcome::Unauthorized => (Counter::Unauthorized, "authz_unauthorized"),
+        Outcome::Forbidden => (Counter::Forbidden, "authz_forbidden"),
+        Outcome::ExplicitDeny => (Counter::Forbidden, "authz_explicit_deny"),
+        Outcome::NoRoute => (Counter::Forbidden, "authz_no_route"),
+        Outcome::BadRequest => (Counter::BadRequest, "authz_bad_request"),
+        Outcome::UriTooLong => (Counter::BadRequest, "authz_uri_too_long"),
+    }
 }
 
 #[derive(Default)]
@@ -114,7 +153,7 @@ impl RootContext for FilterRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(FilterRequest { authorizer: self.authorizer.clone(), metrics: self.metrics }))
+        Some(Box::new(FilterRequest { authorizer: self.authorizer.clone(), metrics: self.metrics, stage: Stage::Undecided }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -122,9 +161,19 @@ impl RootContext for FilterRoot {
     }
 }
 
+/// Where a request stands. Only a forwarded request's later parts (its trailers) may go on; a refused one stays
+/// refused whatever arrives after the refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Undecided,
+    Forwarded,
+    Refused,
+}
+
 struct FilterRequest {
     authorizer: Option<Rc<Authorizer>>,
     metrics: Metrics,
+    stage: Stage,
 }
 
 impl Context for FilterRequest {}
@@ -149,33 +198,41 @@ fn pseudo(headers: &[(String, String)], name: &str) -> String {
     headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).unwrap_or_default()
 }
 
-/// The response-code details Envoy logs for each kind of local reply.
-fn details(status: u16) -> &'static str {
-    match status {
-        401 => "authz_unauthorized",
-        403 => "authz_forbidden",
-        400 | 414 => "authz_bad_request",
-        _ => "authz_internal_error",
+/// Keeps the decision record where operators look (Envoy's filter state, for access logs). A failure costs the
+/// record, not the request: the answer itself is already decided.
+fn record(record: &DecisionRecord) {
+    if let Err(status) = host::set_property(DECISION_PROPERTY, &record.to_json()) {
+        host::log(Level::Warn, &format!("authz: cannot record the decision: status {}", status.0));
     }
 }
 
 impl FilterRequest {
-    fn respond(&self, status: u16, headers: &[(&str, &str)], body: &str) -> Action {
-        if let Err(err) = host::send_local_response(u32::from(status), details(status), headers, body) {
+    /// Answers locally and stops the request for good.
+    fn respond(&mut self, reply: LocalReply<'_>) -> Action {
+        self.stage = Stage::Refused;
+        if let Err(err) = host::send_local_response(reply.status, reply.details, reply.headers, reply.body, Some(reply.grpc_status)) {
             // Without a local reply the stream must still not reach the upstream: stay paused.
             host::log(Level::Error, &format!("authz: local reply failed: status {}", err.0));
         }
         Action::Pause
     }
 
-    fn internal_error(&self, why: &str) -> Action {
+    /// Refuses the request without a decision (500, gRPC INTERNAL).
+    fn internal_error(&mut self, why: &str) -> Action {
         host::log(Level::Error, &format!("authz: {why}; request refused"));
-        self.respond(500, &[("content-type", "application/json")], INTERNAL_ERROR_BODY)
+        record(&DecisionRecord::internal_error(why));
+        self.respond(LocalReply {
+            status: 500,
+            details: "authz_internal_error",
+            headers: &[("content-type", "application/json")],
+            body: INTERNAL_ERROR_BODY,
+            grpc_status: GRPC_INTERNAL,
+        })
     }
 
     fn forward(&self, decision: &Decision) -> Result<(), host::HostStatus> {
         for name in &decision.remove_headers {
-            host::remove_request_header(name)?;
+            host::remove_header(Map::RequestHeaders, name)?;
         }
         for (name, value) in &decision.upstream_headers {
             host::replace_request_header(name, value)?;
@@ -185,6 +242,30 @@ impl FilterRequest {
         }
         Ok(())
     }
+
+    /// Removes from the request trailers every field an upstream could read as an identity header: only the filter
+    /// writes those, and it writes them as headers.
+    fn clean_trailers(&self, authorizer: &Authorizer) -> Result<(), String> {
+        let bytes = host::header_map_bytes(Map::RequestTrailers).map_err(|s| format!("status {}", s.0))?;
+        let trailers = decode_header_map(&bytes).ok_or("a malformed trailer map")?;
+        let mut removed: Vec<&str> = Vec::new();
+        for (name, _) in &trailers {
+            if authorizer.is_identity_header(name) && !removed.contains(&name.as_str()) {
+                host::remove_header(Map::RequestTrailers, name).map_err(|s| format!("status {}", s.0))?;
+                removed.push(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A local reply's parts.
+struct LocalReply<'a> {
+    status: u32,
+    details: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    body: &'a str,
+    grpc_status: u32,
 }
 
 impl HttpContext for FilterRequest {
@@ -192,7 +273,8 @@ impl HttpContext for FilterRequest {
         let Some(authorizer) = self.authorizer.clone() else {
             return self.internal_error("no configuration loaded");
         };
-        let Some(headers) = host::request_header_bytes().ok().and_then(|bytes| decode_header_map(&bytes)) else {
+        let Some(headers) = host::header_map_bytes(Map::RequestHeaders).ok().and_then(|bytes| decode_header_map(&bytes))
+        else {
             return self.internal_error("cannot read the request headers");
         };
         let Ok(now) = host::now_seconds() else {
@@ -206,24 +288,49 @@ impl HttpContext for FilterRequest {
             headers,
         };
         let decision = authorizer.authorize(&request, now);
+        let decided = decision.record();
         if host::log_level().is_ok_and(|level| level <= Level::Debug) {
-            host::log(Level::Debug, &format!("authz: {} {}: {}", decision.status(), request.method, decision.reason));
+            host::log(Level::Debug, &format!("authz: {} {}: {}", decided.status, request.method, decided.reason));
         }
+        record(&decided);
+        let (counter, details) = accounting(decision.outcome);
+        self.metrics.count(counter);
         if decision.is_allowed() {
-            Metrics::bump(self.metrics.allowed);
             return match self.forward(&decision) {
-                Ok(()) => Action::Continue,
+                Ok(()) => {
+                    self.stage = Stage::Forwarded;
+                    Action::Continue
+                }
                 Err(status) => self.internal_error(&format!("cannot rewrite the request headers: status {}", status.0)),
             };
         }
-        Metrics::bump(match decision.status() {
-            401 => self.metrics.unauthorized,
-            403 => self.metrics.forbidden,
-            _ => self.metrics.bad_request,
-        });
         let headers = decision.response_headers();
         let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
-        let body = decision.outcome.body().unwrap_or(INTERNAL_ERROR_BODY);
-        self.respond(decision.status(), &headers, body)
+        self.respond(LocalReply {
+            status: u32::from(decision.status()),
+            details,
+            headers: &headers,
+            body: decision.outcome.body().unwrap_or(INTERNAL_ERROR_BODY),
+            grpc_status: decision.outcome.grpc_status().unwrap_or(GRPC_INTERNAL),
+        })
+    }
+
+    /// Runs only for requests that carry trailers (HTTP/2, or HTTP/1.1 with chunked trailers that Envoy keeps).
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        match self.stage {
+            Stage::Forwarded => {}
+            // Envoy holds back the trailers of a request the filter stopped; should a host deliver them anyway,
+            // continuing here would resume the refused request.
+            Stage::Refused => return Action::Pause,
+            Stage::Undecided => return self.internal_error("request trailers before a decision on the headers"),
+        }
+        let Some(authorizer) = self.authorizer.clone() else {
+            return self.internal_error("no configuration loaded");
+        };
+        match self.clean_trailers(&authorizer) {
+            Ok(()) => Action::Continue,
+            // The headers are upstream already; refusing now resets the upstream request before the trailers go.
+            Err(why) => self.internal_error(&format!("cannot remove identity fields from the request trailers: {why}")),
+        }
     }
 }
