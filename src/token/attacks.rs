@@ -1,5 +1,6 @@
-//! Every attack class of `shared/reference/token-checks.md`, forged byte for byte against the verifier. The
-//! numbers in the test names are the checklist's. The same attacks run through every host from
+//! Every known class of JWT verification attack (RFC 8725, CVE-2022-21449, aws-jwt-verify's checks), forged byte
+//! for byte against the verifier. The
+//! numbers in the test names follow the project's checklist of those classes. The same attacks run through every host from
 //! `policies/scenarios/attacks.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
