@@ -7,6 +7,7 @@ use super::pattern::{split_arn, ArnPattern, Pattern};
 use super::value::{parse_base64, parse_bool, parse_instant, Decimal, Instant};
 use super::variable::{parse_pieces, Piece, Template};
 use super::Version;
+use crate::request::Partition;
 use ipnet::IpNet;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -160,7 +161,7 @@ fn parse_ip(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-fn parse_test(family: Family, texts: &[String], version: Version, path: &str) -> Result<Test, PolicyError> {
+fn parse_test(family: Family, texts: &[String], version: Version, partition: Partition, path: &str) -> Result<Test, PolicyError> {
     let variables = version == Version::V2012_10_17;
     let item_path = |index: usize| if texts.len() == 1 { path.to_owned() } else { format!("{path}[{index}]") };
     let pieces = |index: usize, text: &str, wildcards: bool| -> Result<Vec<Piece>, PolicyError> {
@@ -205,9 +206,12 @@ fn parse_test(family: Family, texts: &[String], version: Version, path: &str) ->
                     if text == "*" {
                         return Ok(ArnValue::Any);
                     }
-                    ArnPattern::from_pieces(pieces(index, text, true)?)
-                        .map(|pattern| ArnValue::Pattern(Box::new(pattern)))
-                        .ok_or_else(|| error(&item_path(index), format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)")))
+                    let pattern = ArnPattern::from_pieces(pieces(index, text, true)?).ok_or_else(|| {
+                        error(&item_path(index), format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)"))
+                    })?;
+                    // Keys that hold ARNs here name resources of the API's own partition (no account spans two).
+                    pattern.check_partition(partition).map_err(|message| error(&item_path(index), format!("`{text}` {message}")))?;
+                    Ok(ArnValue::Pattern(Box::new(pattern)))
                 })
                 .collect::<Result<_, PolicyError>>()?,
         ),
@@ -246,7 +250,8 @@ fn eq_ignore_case(a: &str, b: &str) -> bool {
 
 impl Condition {
     /// Parses a whole `Condition` block found at `path`.
-    pub(crate) fn parse_block(value: &Value, version: Version, path: &str) -> Result<Vec<Self>, PolicyError> {
+    /// ARN values must name the API's `partition` (or a wildcard).
+    pub(crate) fn parse_block(value: &Value, version: Version, partition: Partition, path: &str) -> Result<Vec<Self>, PolicyError> {
         let block = value.as_object().ok_or_else(|| error(path, "expected an object of condition operators"))?;
         let mut conditions = Vec::new();
         for (operator, keys) in block {
@@ -263,7 +268,7 @@ impl Condition {
                     return Err(error(&key_path, "not a condition key name"));
                 }
                 let texts = value_texts(values, &key_path)?;
-                let test = parse_test(family, &texts, version, &key_path)?;
+                let test = parse_test(family, &texts, version, partition, &key_path)?;
                 conditions.push(Self { operator: operator.clone(), key: KeyName::new(key), test, negated, if_exists, set });
             }
         }
@@ -387,12 +392,12 @@ mod tests {
     use serde_json::json;
 
     fn holds(block: Value, ctx: &MapContext) -> bool {
-        let conditions = Condition::parse_block(&block, Version::V2012_10_17, "Condition").unwrap();
+        let conditions = Condition::parse_block(&block, Version::V2012_10_17, Partition::Aws, "Condition").unwrap();
         conditions.iter().all(|condition| condition.holds(ctx))
     }
 
     fn err(block: Value) -> String {
-        Condition::parse_block(&block, Version::V2012_10_17, "Condition").unwrap_err().to_string()
+        Condition::parse_block(&block, Version::V2012_10_17, Partition::Aws, "Condition").unwrap_err().to_string()
     }
 
     #[test]
@@ -472,7 +477,7 @@ mod tests {
         assert!(holds(json!({"StringEquals": {"star": "a${*}b"}}), &ctx));
         assert!(holds(json!({"StringLike": {"star": "a${*}b"}}), &ctx));
         assert!(!holds(json!({"StringLike": {"star": "a${*}c"}}), &MapContext::new().with("star", "abbc")));
-        let legacy = Condition::parse_block(&json!({"StringEquals": {"p": "${aws:username}"}}), Version::V2008_10_17, "C").unwrap();
+        let legacy = Condition::parse_block(&json!({"StringEquals": {"p": "${aws:username}"}}), Version::V2008_10_17, Partition::Aws, "C").unwrap();
         assert!(legacy[0].holds(&MapContext::new().with("p", "${aws:username}")));
     }
 

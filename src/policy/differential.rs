@@ -228,7 +228,7 @@ fn random_documents_agree_with_iam_rs() {
         let document = policy(&mut rng);
         for _ in 0..REQUESTS_PER_CASE {
             let (arn, action, ours, oracle) = request(&mut rng);
-            let compiled = StandalonePolicy::compile(&document, &api_of(&arn)).unwrap_or_else(|err| panic!("{document}: {err}"));
+            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap()).unwrap_or_else(|err| panic!("{document}: {err}"));
             let evaluation = compiled.evaluate(&arn, &action, &ours);
             assert_eq!(evaluation, compiled.evaluate_linear(&arn, &action, &ours), "compiled and linear differ");
             let expected = oracle_decision(&document, &arn, &action, oracle);

@@ -204,13 +204,14 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) 
     }
     // API Gateway resource policies write `execute-api:/{stage}/{METHOD}/{path}` for "this API".
     let expanded = match pattern.strip_prefix("execute-api:/") {
-        Some(rest) => format!("arn:aws:execute-api:{}:{}:{}/{}", api.region, api.account_id, api.api_id, rest),
+        Some(rest) => format!("{}/{rest}", api.arn_prefix()),
         None => pattern.to_owned(),
     };
     let pieces = parse_pieces(&expanded, version == Version::V2012_10_17, true).map_err(|message| error(path, message))?;
     let arn = ArnPattern::from_pieces(pieces).ok_or_else(|| {
         error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
     })?;
+    arn.check_partition(api.partition).map_err(|message| error(path, format!("`{expanded}` {message}")))?;
     if arn.variables_outside_resource() {
         return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
     }
@@ -253,7 +254,7 @@ fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &str)
     let resource = ResourceMatch { negated, patterns };
     let conditions = match statement.get("Condition") {
         None => Vec::new(),
-        Some(block) => Condition::parse_block(block, version, &format!("{path}.Condition"))?,
+        Some(block) => Condition::parse_block(block, version, api.partition, &format!("{path}.Condition"))?,
     };
     Ok(Statement { sid, effect, action, resource, conditions })
 }

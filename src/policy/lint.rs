@@ -18,7 +18,7 @@ const MULTI_VALUED: [&str; 4] = ["claim:cognito:groups", "claim:cognito:roles", 
 /// Why `pattern` can match no method ARN of `api`, if it cannot.
 fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
     let fields = [
-        (&pattern.partition, "aws", "partition"),
+        (&pattern.partition, api.partition.as_str(), "partition"),
         (&pattern.service, "execute-api", "service"),
         (&pattern.region, api.region.as_str(), "region"),
         (&pattern.account, api.account_id.as_str(), "account"),

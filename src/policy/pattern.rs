@@ -2,6 +2,7 @@
 
 use super::context::ConditionContext;
 use super::variable::Piece;
+use crate::request::Partition;
 
 /// One element of a compiled wildcard pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +139,14 @@ impl Pattern {
     #[cfg(test)]
     pub(crate) fn wildcards(pattern: &str) -> Self {
         Self { toks: compile_wildcards(pattern), pieces: None }
+    }
+
+    /// The text the pattern matches when it has no wildcard and no variable.
+    pub(crate) fn literal(&self) -> Option<String> {
+        if self.pieces.is_some() {
+            return None;
+        }
+        self.toks.iter().map(|tok| if let Tok::Char(c) = tok { Some(*c) } else { None }).collect()
     }
 
     /// Whether some piece is a variable.
@@ -286,6 +295,20 @@ impl ArnPattern {
         }
         let mut next = || fields.next().map(Pattern::new);
         Some(Self { partition: next()?, service: next()?, region: next()?, account: next()?, resource: next()? })
+    }
+
+    /// Refuses a literal partition (no wildcard, no variable) other than `partition`: such an ARN can never name
+    /// anything of this API, so a `Deny` written with it would never apply.
+    pub(crate) fn check_partition(&self, partition: Partition) -> Result<(), String> {
+        let Some(literal) = self.partition.literal() else { return Ok(()) };
+        if literal == partition.as_str() {
+            return Ok(());
+        }
+        Err(format!(
+            "names partition `{literal}`, but this API is in `{}`: it could never match (write `{}`, or `*` for any partition)",
+            partition.as_str(),
+            partition.as_str()
+        ))
     }
 
     /// Whether a variable appears before the resource part (not allowed in `Resource`).

@@ -6,6 +6,7 @@ use serde_json::json;
 
 fn api() -> ApiTarget {
     ApiTarget {
+        partition: crate::request::Partition::Aws,
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         api_id: "a1b2c3d4e5".into(),
@@ -214,5 +215,77 @@ fn request_and_token_keys_reach_conditions_and_variables() {
         let (actual, why) = decide(method, path, headers, secure);
         assert_eq!(actual, status, "{method} {path}: {why}");
         assert!(why.contains(reason), "{method} {path}: `{why}` lacks `{reason}`");
+    }
+}
+
+/// A store for an API in `region`, whose partition follows from it.
+fn store_in(region: &str, policies: Value) -> Result<PolicyStore, PolicyError> {
+    let partition = crate::request::Partition::of_region(region).unwrap();
+    let api = ApiTarget { partition, region: region.into(), ..api() };
+    let raw: RawPolicies = serde_json::from_value(policies).unwrap();
+    PolicyStore::compile(&raw, &api, "policies")
+}
+
+/// In China and GovCloud regions the method ARN, the `execute-api:/` shorthand and every policy ARN are in the
+/// region's partition; a literal other partition is refused at load (it could never match, so a Deny written
+/// with it would never apply), a wildcard partition is fine.
+#[test]
+fn partitions_follow_the_region_and_a_foreign_partition_is_refused() {
+    let cn_arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3d4e5/dev/GET/petstore/v1/pets";
+    let store = store_in("cn-north-1", json!({"users": {"alice": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Shorthand", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"},
+        {"Sid": "NoV1", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws-cn:execute-api:*:*:*/*/*/petstore/v1/*"},
+        {"Sid": "AnyPartition", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:*:execute-api:*:*:*/*/*/admin"},
+        {"Sid": "Arn", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"ArnLike": {"claim:custom:role": "arn:aws-cn:iam::*:role/blocked"}}}
+    ]}}}))
+    .unwrap();
+    assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+    let denied = evaluate(&store, &principal(&[]), cn_arn, &NoContext);
+    assert_eq!(denied.statements[0].sid.as_deref(), Some("NoV1"));
+    let v2 = cn_arn.replace("v1", "v2");
+    assert_eq!(evaluate(&store, &principal(&[]), &v2, &NoContext).statements[0].sid.as_deref(), Some("Shorthand"));
+    let admin = cn_arn.replace("petstore/v1/pets", "admin");
+    assert_eq!(evaluate(&store, &principal(&[]), &admin, &NoContext).statements[0].sid.as_deref(), Some("AnyPartition"));
+    let role = MapContext::new().with("claim:custom:role", "arn:aws-cn:iam::123456789012:role/blocked");
+    assert_eq!(evaluate(&store, &principal(&[]), &v2, &role).statements[0].sid.as_deref(), Some("Arn"));
+    // The commercial spelling of the same ARN is another resource.
+    let commercial = v2.replace("arn:aws-cn:", "arn:aws:");
+    assert_eq!(evaluate(&store, &principal(&[]), &commercial, &NoContext).decision, PolicyDecision::ImplicitDeny);
+
+    let gov = store_in("us-gov-west-1", json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "execute-api:/*"}}}})).unwrap();
+    let gov_arn = "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:a1b2c3d4e5/dev/GET/x";
+    assert_eq!(evaluate(&gov, &principal(&["g".to_owned()]), gov_arn, &NoContext).decision, PolicyDecision::Allow);
+
+    let refused = |region: &str, statement: Value| store_in(region, json!({"groups": {"g": {"Version": "2012-10-17", "Statement": statement}}})).unwrap_err().to_string();
+    assert_eq!(
+        refused("cn-north-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:aws:execute-api:*:*:*/*/*/admin"})),
+        "policies.groups.g.Statement.Resource: `arn:aws:execute-api:*:*:*/*/*/admin` names partition `aws`, but this API is in \
+         `aws-cn`: it could never match (write `aws-cn`, or `*` for any partition)"
+    );
+    assert!(refused("us-east-1", json!([{"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "*", "NotResource": ["execute-api:/*", "arn:aws-us-gov:execute-api:*:*:*/*"]}]))
+        .starts_with("policies.groups.g.Statement[1].NotResource[1]: `arn:aws-us-gov:execute-api:*:*:*/*` names partition `aws-us-gov`"));
+    assert!(refused("us-gov-east-1", json!({"Effect": "Deny", "Action": "*", "Resource": "*",
+        "Condition": {"ArnNotLike": {"claim:custom:role": ["arn:aws-us-gov:iam::*:role/x", "arn:aws:iam::*:role/x"]}}}))
+        .starts_with("policies.groups.g.Statement.Condition.ArnNotLike.claim:custom:role[1]: `arn:aws:iam::*:role/x` names partition `aws`"));
+    // Partitions are case-sensitive like the rest of the ARN.
+    assert!(refused("us-east-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:AWS:execute-api:*:*:*/*"})).contains("names partition `AWS`"));
+    // A wildcard that cannot match the API's partition loads, with a warning.
+    let warned = store_in("cn-north-1", json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws-us-*:execute-api:*:*:*/*"}}}})).unwrap();
+    assert!(warned.warnings()[0].to_string().contains("its partition never matches `aws-cn`"), "{:?}", warned.warnings());
+}
+
+/// A region in a partition this authorizer does not know (the ISO and sovereign clouds) is refused at load,
+/// with its path, rather than given `arn:aws` method ARNs.
+#[test]
+fn regions_of_unknown_partitions_are_refused() {
+    for region in ["us-iso-east-1", "us-isob-east-1", "eusc-de-east-1", "local"] {
+        let config = json!({
+            "api": {"region": region, "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+            "issuers": [{"issuer": "https://issuer.example", "jwks": {"keys": [crate::mint::DevKey::generate_ed25519("k").unwrap().public_jwk()]},
+                         "token_use": ["access"], "client_ids": null}]
+        });
+        let err = crate::Config::from_json(config.to_string().as_bytes()).unwrap_err().to_string();
+        assert_eq!(err, format!("api.region: `{region}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)"));
     }
 }
