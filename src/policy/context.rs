@@ -4,7 +4,7 @@
 use super::error::{error, PolicyError};
 use super::value::format_iso8601;
 use crate::request::HttpRequest;
-use crate::token::VerifiedToken;
+use crate::token::{scope_words, VerifiedToken};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -284,7 +284,7 @@ impl<'a> RequestContext<'a> {
 pub fn claim_values<'v>(name: &str, value: &'v Value) -> Option<Values<'v>> {
     match value {
         Value::String(text) if name == "scope" => {
-            let words: Vec<Cow<'v, str>> = text.split_whitespace().map(Cow::Borrowed).collect();
+            let words: Vec<Cow<'v, str>> = scope_words(text)?.into_iter().map(Cow::Borrowed).collect();
             (!words.is_empty()).then_some(Values::Many(words))
         }
         Value::String(text) => Some(Values::One(Cow::Borrowed(text))),

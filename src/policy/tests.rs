@@ -289,3 +289,59 @@ fn regions_of_unknown_partitions_are_refused() {
         assert_eq!(err, format!("api.region: `{region}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)"));
     }
 }
+
+/// Decides `method path` for a token with `claims` merged over a minted access token (`null` removes one),
+/// under `policies` for the token's group `g`, with one route per `(method, path, scopes)`.
+fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, claims: Value) -> (u16, String) {
+    use crate::mint::{CognitoClaims, DevKey};
+    use crate::{Authorizer, HttpRequest};
+    let key = DevKey::generate_ed25519("k1").unwrap();
+    let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
+    let config = json!({
+        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+        "issuers": [{"issuer": issuer, "jwks": {"keys": [key.public_jwk()]}, "token_use": ["access"], "client_ids": ["app"]}],
+        "routes": routes,
+        "policies": {"groups": {"g": policies}}
+    });
+    let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
+    let now = 1_763_800_000;
+    let mut token = CognitoClaims::access(issuer, "app", "alice", now).groups(&["g"]).valid(now - 10, now + 3600).to_json();
+    for (name, value) in claims.as_object().unwrap() {
+        match value {
+            Value::Null => token.as_object_mut().unwrap().remove(name),
+            value => token.as_object_mut().unwrap().insert(name.clone(), value.clone()),
+        };
+    }
+    let request = HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        headers: vec![("authorization".to_owned(), format!("Bearer {}", key.sign(&token)))],
+        source_ip: None,
+        secure_transport: Some(true),
+    };
+    let decision = authorizer.authorize(&request, now);
+    (decision.status(), decision.reason.to_string())
+}
+
+/// RFC 6749 §3.3: scope tokens are separated by U+0020. The route check and `claim:scope` read the claim through
+/// one function, so no token can fail a route's scope yet satisfy a policy on the same scope (or the reverse):
+/// a `scope` holding other whitespace is refused as a whole.
+#[test]
+fn one_scope_word_for_routes_and_policies() {
+    let policies = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admins", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/admin",
+         "Condition": {"ForAnyValue:StringEquals": {"claim:scope": "api/admin"}}},
+        {"Sid": "Read", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/scoped"}]});
+    let routes = json!([{"method": "GET", "path": "/scoped", "scopes": ["api/read"]}, {"method": "ANY", "path": "/{proxy+}"}]);
+    let decide = |path: &str, scope: &str| decide_with_claims(policies.clone(), routes.clone(), "GET", path, json!({"scope": scope}));
+    assert_eq!(decide("/scoped", "api/read").0, 200);
+    assert_eq!(decide("/scoped", "openid  api/read ").0, 200);
+    assert_eq!(decide("/admin", "openid api/admin").0, 200);
+    for scope in ["api/read\tapi/admin", "api/read\u{3000}api/admin", "openid\u{a0}api/read", "api/read\napi/admin"] {
+        for path in ["/scoped", "/admin"] {
+            let (status, reason) = decide(path, scope);
+            assert_eq!(status, 401, "{path} {}: {reason}", scope.escape_debug());
+            assert!(reason.contains("scope"), "{reason}");
+        }
+    }
+}
