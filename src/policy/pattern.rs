@@ -1,7 +1,8 @@
 //! IAM wildcard matching: `*` any run of characters, `?` exactly one; ARN patterns matched field by field.
 
 use super::context::ConditionContext;
-use super::variable::Piece;
+use super::truth::Truth;
+use super::variable::{Piece, Resolved};
 use crate::request::Partition;
 
 /// One element of a compiled wildcard pattern.
@@ -159,24 +160,34 @@ impl Pattern {
         self.pieces.iter().flat_map(|pieces| super::variable::variables(pieces))
     }
 
-    /// Whether `text` matches; a variable without a value or default makes the pattern match nothing.
-    pub(crate) fn matches(&self, text: &str, ctx: &dyn ConditionContext) -> bool {
+    /// Whether `text` matches; a variable without a value or default makes the pattern match nothing. A variable
+    /// that cannot be decided (a list) makes the match undecided, unless no value in its place could match.
+    pub(crate) fn matches(&self, text: &str, ctx: &dyn ConditionContext) -> Truth {
         let Some(pieces) = &self.pieces else {
-            return match_tokens(&self.toks, text);
+            return Truth::from(match_tokens(&self.toks, text));
         };
         let mut toks = Vec::with_capacity(text.len());
+        let mut undecided = false;
         for piece in pieces {
             match piece {
                 Piece::Text(literal) => toks.extend(literal.chars().map(Tok::Char)),
                 Piece::Star => toks.push(Tok::Star),
                 Piece::One => toks.push(Tok::One),
                 Piece::Var(variable) => match variable.resolve(ctx) {
-                    Some(value) => toks.extend(value.chars().map(Tok::Char)),
-                    None => return false,
+                    Resolved::Text(value) => toks.extend(value.chars().map(Tok::Char)),
+                    Resolved::Missing => return Truth::False,
+                    Resolved::Undecided => {
+                        undecided = true;
+                        toks.push(Tok::Star);
+                    }
                 },
             }
         }
-        match_tokens(&toks, text)
+        match (match_tokens(&toks, text), undecided) {
+            (false, _) => Truth::False,
+            (true, false) => Truth::True,
+            (true, true) => Truth::Undecided,
+        }
     }
 
     /// The tokens with every variable read as `*`: what the pattern could match at most.
@@ -323,16 +334,19 @@ impl ArnPattern {
 
     /// Whether the concrete `arn` matches (no variables are resolved: any makes the pattern match nothing).
     pub fn matches(&self, arn: &str) -> bool {
-        split_arn(arn).is_some_and(|fields| self.matches_fields(&fields, &super::context::NoContext))
+        split_arn(arn).is_some_and(|fields| self.matches_fields(&fields, &super::context::NoContext) == Truth::True)
     }
 
-    /// Whether a split ARN matches, field by field, case-sensitively.
-    pub(crate) fn matches_fields(&self, arn: &ArnFields<'_>, ctx: &dyn ConditionContext) -> bool {
-        self.resource.matches(arn.resource, ctx)
-            && self.service.matches(arn.service, ctx)
-            && self.partition.matches(arn.partition, ctx)
-            && self.region.matches(arn.region, ctx)
-            && self.account.matches(arn.account, ctx)
+    /// Whether a split ARN matches, field by field, case-sensitively (the resource part first: it differs most).
+    pub(crate) fn matches_fields(&self, arn: &ArnFields<'_>, ctx: &dyn ConditionContext) -> Truth {
+        let fields = [
+            (&self.resource, arn.resource),
+            (&self.service, arn.service),
+            (&self.partition, arn.partition),
+            (&self.region, arn.region),
+            (&self.account, arn.account),
+        ];
+        Truth::all(fields.into_iter().map(|(pattern, text)| pattern.matches(text, ctx)))
     }
 }
 

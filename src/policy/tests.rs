@@ -290,7 +290,7 @@ fn regions_of_unknown_partitions_are_refused() {
     }
 }
 
-/// Decides `method path` for a token with `claims` merged over a minted access token (`null` removes one),
+/// Decides `method path` for a token with `claims` merged over a minted access token (`"$remove"` removes one),
 /// under `policies` for the token's group `g`, with one route per `(method, path, scopes)`.
 fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, claims: Value) -> (u16, String) {
     use crate::mint::{CognitoClaims, DevKey};
@@ -308,7 +308,7 @@ fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, 
     let mut token = CognitoClaims::access(issuer, "app", "alice", now).groups(&["g"]).valid(now - 10, now + 3600).to_json();
     for (name, value) in claims.as_object().unwrap() {
         match value {
-            Value::Null => token.as_object_mut().unwrap().remove(name),
+            Value::String(remove) if remove == "$remove" => token.as_object_mut().unwrap().remove(name),
             value => token.as_object_mut().unwrap().insert(name.clone(), value.clone()),
         };
     }
@@ -343,5 +343,50 @@ fn one_scope_word_for_routes_and_policies() {
             assert_eq!(status, 401, "{path} {}: {reason}", scope.escape_debug());
             assert!(reason.contains("scope"), "{reason}");
         }
+    }
+}
+
+/// Issue 13 items 4 and 6 through the whole authorizer: a list never skips a Deny written with a plain operator,
+/// and a claim that cannot be read whole (objects, `null`, nested lists, two claims answering one key) neither
+/// satisfies an Allow nor skips a Deny.
+#[test]
+fn lists_and_unreadable_claims_fail_closed() {
+    let policies = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Pets", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/pets*"},
+        {"Sid": "Readers", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/reports",
+         "Condition": {"ForAllValues:StringEquals": {"claim:custom:roles": ["reader"]}, "Null": {"claim:custom:roles": "false"}}},
+        {"Sid": "Scoped", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/scoped",
+         "Condition": {"ForAnyValue:StringEquals": {"claim:scope": "x/read"}}},
+        {"Sid": "AcmeOnly", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/pets*",
+         "Condition": {"StringNotEquals": {"claim:custom:tenant": "acme"}}},
+        {"Sid": "Blocked", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*",
+         "Condition": {"ForAnyValue:StringEquals": {"claim:custom:flags": "blocked"}}}]});
+    let routes = json!([{"method": "ANY", "path": "/{proxy+}"}]);
+    let decide = |path: &str, claims: Value| decide_with_claims(policies.clone(), routes.clone(), "GET", path, claims);
+    let cases: [(&str, Value, u16, &str); 17] = [
+        ("/pets", json!({"custom:tenant": "acme"}), 200, "(Pets)"),
+        ("/pets", json!({"custom:tenant": "evil"}), 403, "(AcmeOnly)"),
+        // The issue's example: the same tenant as a list.
+        ("/pets", json!({"custom:tenant": ["evil"]}), 403, "(AcmeOnly)"),
+        ("/pets", json!({"custom:tenant": ["acme", "evil"]}), 403, "(AcmeOnly)"),
+        ("/pets", json!({"custom:tenant": ["acme"]}), 200, "(Pets)"),
+        ("/pets", json!({"custom:tenant": {"name": "acme"}}), 403, "(AcmeOnly)"),
+        ("/pets", json!({"custom:tenant": "acme", "custom:TENANT": "evil"}), 403, "(AcmeOnly)"),
+        ("/reports", json!({"custom:roles": ["reader"]}), 200, "(Readers)"),
+        ("/reports", json!({"custom:roles": ["reader", {"admin": true}]}), 403, "Condition.ForAllValues:StringEquals.claim:custom:roles cannot be decided"),
+        ("/reports", json!({"custom:roles": ["reader", null]}), 403, "cannot be decided"),
+        ("/reports", json!({"custom:roles": ["reader", ["admin"]]}), 403, "cannot be decided"),
+        ("/reports", json!({"custom:roles": null}), 403, "cannot be decided"),
+        ("/reports", json!({"custom:tenant": "acme", "custom:flags": ["ok", ["blocked"]]}), 403, "(Blocked)"),
+        ("/reports", json!({"custom:roles": ["reader"], "custom:flags": ["ok"]}), 200, "(Readers)"),
+        ("/scoped", json!({"scope": "x/read"}), 200, "(Scoped)"),
+        // A second claim spelling `scope` cannot add a scope the route check never saw.
+        ("/scoped", json!({"scope": "openid", "Scope": "x/read"}), 403, "cannot be decided"),
+        ("/scoped", json!({"scope": "$remove", "SCOPE": "x/read"}), 403, "cannot be decided"),
+    ];
+    for (path, claims, status, reason) in cases {
+        let (actual, why) = decide(path, claims.clone());
+        assert_eq!(actual, status, "{path} {claims}: {why}");
+        assert!(why.contains(reason), "{path} {claims}: `{why}` lacks `{reason}`");
     }
 }

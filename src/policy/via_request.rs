@@ -235,6 +235,7 @@ fn keys_read(documents: &[Document]) -> Vec<&KeyName> {
 fn show(values: Option<&Values<'_>>) -> String {
     match values {
         None => "nothing".to_owned(),
+        Some(Values::Unreadable) => "an unreadable value".to_owned(),
         Some(Values::One(value)) => format!("`{value}`"),
         Some(Values::Many(values)) => {
             let values: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
