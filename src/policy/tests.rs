@@ -390,3 +390,18 @@ fn lists_and_unreadable_claims_fail_closed() {
         assert!(why.contains(reason), "{path} {claims}: `{why}` lacks `{reason}`");
     }
 }
+
+/// A variable naming a multi-valued key is undecided wherever the key holds a list, default or not: loading says so.
+#[test]
+fn a_multi_valued_variable_is_linted_even_with_a_default() {
+    let store = store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/g/${claim:cognito:groups, 'none'}"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"StringEquals": {"aws:username": "${claim:scope}"}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/u/${claim:custom:x, 'y'}"}
+    ]}}}))
+    .unwrap();
+    let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings[0].starts_with("policies.groups.g.Statement[0].Resource: variable `${claim:cognito:groups}` names a multi-valued key, which never substitutes (nor does its default)"), "{}", warnings[0]);
+    assert!(warnings[1].starts_with("policies.groups.g.Statement[1].Condition.StringEquals.aws:username: variable `${claim:scope}` names a multi-valued key"), "{}", warnings[1]);
+}
