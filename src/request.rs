@@ -361,9 +361,10 @@ fn region_shape(region: &str) -> bool {
 }
 
 impl Partition {
-    /// The partition of `region`, as the AWS SDKs' partition table reads region names: `us-gov-{name}-{n}` is
-    /// `aws-us-gov`, `cn-{name}-{n}` is `aws-cn`, any other `{geo}-{name}-{n}` is `aws`; `None` for every other
-    /// shape (the ISO and sovereign partitions use four-part names such as `us-iso-east-1`).
+    /// The partition of `region`, by the shapes region names have in the AWS SDKs' partition table:
+    /// `us-gov-{name}-{n}` is `aws-us-gov`, `cn-{name}-{n}` is `aws-cn`, any other `{geo}-{name}-{n}` is `aws`
+    /// (the table lists the commercial geographies; any is accepted here, so a new one keeps working). `None` for
+    /// every other shape: the ISO and sovereign partitions use four-part names such as `us-iso-east-1`.
     pub fn of_region(region: &str) -> Option<Self> {
         if let Some(rest) = region.strip_prefix("us-gov-") {
             return region_shape(&format!("us-{rest}")).then_some(Self::AwsUsGov);

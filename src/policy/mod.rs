@@ -2,7 +2,8 @@
 //!
 //! Stages: [`document`] parses and validates JSON (errors name their path), [`condition`] and [`variable`]
 //! compile the condition language, [`lint`] warns about statements that can never match, [`index`] narrows
-//! each request to the statements that may match, [`explain`] says why. [`PolicyStore::evaluate`] is the
+//! each request to the statements that may match, [`explain`] says why. Resources and conditions evaluate to
+//! three-valued [`Truth`]: what a request cannot decide makes a Deny apply and an Allow not. [`PolicyStore::evaluate`] is the
 //! compiled evaluator the authorizer uses; [`PolicyStore::evaluate_linear`] checks every statement and is kept
 //! as the reference for tests and benchmarks.
 
