@@ -2,7 +2,7 @@
 //! with ratios against the 10-statement baseline measured in the same run (`make bench`).
 
 use authz::policy::{ConditionContext, Evaluation, MapContext, PolicyStore, Principal, RawPolicies, INVOKE};
-use authz::request::ApiTarget;
+use authz::request::{ApiTarget, Partition};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -39,6 +39,7 @@ fn store(count: usize) -> Result<PolicyStore, String> {
     let policies = json!({"groups": {"bench": {"Version": "2012-10-17", "Statement": statements(count)}}});
     let raw: RawPolicies = serde_json::from_value(policies).map_err(|err| err.to_string())?;
     let api = ApiTarget {
+        partition: Partition::Aws,
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         api_id: "a1b2c3d4e5".into(),

@@ -1,7 +1,7 @@
 //! Configuration: `Raw*` serde types (unknown fields refused) → a validated, compiled [`Config`].
 
 use crate::policy::{PolicyStore, PolicyWarning, RawPolicies, RawSourceIp, ScopedPolicies, SourceIp};
-use crate::request::ApiTarget;
+use crate::request::{ApiTarget, Partition};
 use crate::routes::{Route, RouteAuth};
 use crate::token::{Issuer, KeySet, RawJwks, TokenUses, TokenVerifier, VerifyingKey};
 use serde::{Deserialize, Deserializer};
@@ -175,7 +175,11 @@ fn validate_api(raw: &RawApi) -> Result<ApiTarget, ConfigError> {
     }
     check_chars("api.api_id", &raw.api_id, "API id", |b| b.is_ascii_alphanumeric())?;
     check_chars("api.stage", &raw.stage, "stage name", |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')?;
+    let partition = Partition::of_region(&raw.region).ok_or_else(|| {
+        ConfigError::at("api.region", format!("`{}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)", raw.region))
+    })?;
     Ok(ApiTarget {
+        partition,
         region: raw.region.clone(),
         account_id: raw.account_id.clone(),
         api_id: raw.api_id.clone(),

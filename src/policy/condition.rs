@@ -4,9 +4,11 @@
 use super::context::{ConditionContext, KeyName, Values};
 use super::error::{error, PolicyError};
 use super::pattern::{split_arn, ArnPattern, Pattern};
+use super::truth::Truth;
 use super::value::{parse_base64, parse_bool, parse_instant, Decimal, Instant};
 use super::variable::{parse_pieces, Piece, Template};
 use super::Version;
+use crate::request::Partition;
 use ipnet::IpNet;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -14,7 +16,8 @@ use std::net::IpAddr;
 /// How a condition treats a multi-valued key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetQualifier {
-    /// A plain operator: a multi-valued key never satisfies it.
+    /// A plain operator: meant for single-valued keys; on a multi-valued key it is false or undecided
+    /// ([`Condition::evaluate`]).
     Single,
     /// `ForAnyValue:`: some request value must match; false on an empty or absent set.
     ForAnyValue,
@@ -160,7 +163,7 @@ fn parse_ip(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-fn parse_test(family: Family, texts: &[String], version: Version, path: &str) -> Result<Test, PolicyError> {
+fn parse_test(family: Family, texts: &[String], version: Version, partition: Partition, path: &str) -> Result<Test, PolicyError> {
     let variables = version == Version::V2012_10_17;
     let item_path = |index: usize| if texts.len() == 1 { path.to_owned() } else { format!("{path}[{index}]") };
     let pieces = |index: usize, text: &str, wildcards: bool| -> Result<Vec<Piece>, PolicyError> {
@@ -205,9 +208,12 @@ fn parse_test(family: Family, texts: &[String], version: Version, path: &str) ->
                     if text == "*" {
                         return Ok(ArnValue::Any);
                     }
-                    ArnPattern::from_pieces(pieces(index, text, true)?)
-                        .map(|pattern| ArnValue::Pattern(Box::new(pattern)))
-                        .ok_or_else(|| error(&item_path(index), format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)")))
+                    let pattern = ArnPattern::from_pieces(pieces(index, text, true)?).ok_or_else(|| {
+                        error(&item_path(index), format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)"))
+                    })?;
+                    // Keys that hold ARNs here name resources of the API's own partition (no account spans two).
+                    pattern.check_partition(partition).map_err(|message| error(&item_path(index), format!("`{text}` {message}")))?;
+                    Ok(ArnValue::Pattern(Box::new(pattern)))
                 })
                 .collect::<Result<_, PolicyError>>()?,
         ),
@@ -246,7 +252,8 @@ fn eq_ignore_case(a: &str, b: &str) -> bool {
 
 impl Condition {
     /// Parses a whole `Condition` block found at `path`.
-    pub(crate) fn parse_block(value: &Value, version: Version, path: &str) -> Result<Vec<Self>, PolicyError> {
+    /// ARN values must name the API's `partition` (or a wildcard).
+    pub(crate) fn parse_block(value: &Value, version: Version, partition: Partition, path: &str) -> Result<Vec<Self>, PolicyError> {
         let block = value.as_object().ok_or_else(|| error(path, "expected an object of condition operators"))?;
         let mut conditions = Vec::new();
         for (operator, keys) in block {
@@ -263,7 +270,7 @@ impl Condition {
                     return Err(error(&key_path, "not a condition key name"));
                 }
                 let texts = value_texts(values, &key_path)?;
-                let test = parse_test(family, &texts, version, &key_path)?;
+                let test = parse_test(family, &texts, version, partition, &key_path)?;
                 conditions.push(Self { operator: operator.clone(), key: KeyName::new(key), test, negated, if_exists, set });
             }
         }
@@ -314,67 +321,81 @@ impl Condition {
         }
     }
 
-    /// Whether the condition holds for this request.
-    pub fn holds(&self, ctx: &dyn ConditionContext) -> bool {
+    /// Whether the condition holds for this request; undecided when the request's values cannot decide it.
+    ///
+    /// A plain operator meeting a multi-valued key: IAM requires a set operator for such keys and does not say
+    /// what a plain one does. Read as `ForAnyValue:`, as `ForAllValues:` or as never matching, the condition is
+    /// false whenever no value meets the operator (in its negated form for negated operators), so then it is
+    /// false; otherwise the readings disagree and it is undecided (a Deny applies, an Allow does not).
+    pub fn evaluate(&self, ctx: &dyn ConditionContext) -> Truth {
         let values = ctx.values(&self.key);
         if let Test::Null(expected) = &self.test {
-            let absent = values.is_none();
-            return expected.contains(&absent);
+            return match values {
+                None => Truth::from(expected.contains(&true)),
+                // Present in some form, but whether as "null" no one can say.
+                Some(Values::Unreadable) if !(expected.contains(&true) && expected.contains(&false)) => Truth::Undecided,
+                Some(Values::Unreadable) => Truth::True,
+                Some(_) => Truth::from(expected.contains(&false)),
+            };
         }
+        let each = |value: &std::borrow::Cow<'_, str>| {
+            let matched = self.matches_any(value, ctx);
+            if self.negated {
+                !matched
+            } else {
+                matched
+            }
+        };
         match (self.set, values) {
-            (SetQualifier::Single, None) => self.if_exists || self.negated,
-            (SetQualifier::Single, Some(Values::Many(_))) => false,
-            (SetQualifier::Single, Some(Values::One(value))) => self.matches_any(&value, ctx) != self.negated,
-            (SetQualifier::ForAnyValue, None) => self.if_exists,
-            (SetQualifier::ForAllValues, None) => true,
-            (set, Some(values)) => {
-                let one;
-                let values: &[std::borrow::Cow<'_, str>] = match &values {
-                    Values::One(value) => {
-                        one = [value.clone()];
-                        &one
-                    }
-                    Values::Many(values) => values,
-                };
-                let each = |value: &std::borrow::Cow<'_, str>| self.matches_any(value, ctx) != self.negated;
-                if set == SetQualifier::ForAnyValue {
-                    values.iter().any(each)
+            (_, Some(Values::Unreadable)) => Truth::Undecided,
+            (SetQualifier::Single, None) => Truth::from(self.if_exists || self.negated),
+            (SetQualifier::Single, Some(Values::One(value))) => each(&value),
+            (SetQualifier::Single, Some(Values::Many(values))) => {
+                if values.iter().all(|value| each(value) == Truth::False) {
+                    Truth::False
                 } else {
-                    values.iter().all(each)
+                    Truth::Undecided
                 }
             }
+            (SetQualifier::ForAnyValue, None) => Truth::from(self.if_exists),
+            (SetQualifier::ForAllValues, None) => Truth::True,
+            (SetQualifier::ForAnyValue, Some(values)) => Truth::any(values.as_slice().iter().map(each)),
+            (SetQualifier::ForAllValues, Some(values)) => Truth::all(values.as_slice().iter().map(each)),
         }
     }
 
     /// Whether one request value matches any policy value (the positive form of the operator).
-    fn matches_any(&self, value: &str, ctx: &dyn ConditionContext) -> bool {
+    fn matches_any(&self, value: &str, ctx: &dyn ConditionContext) -> Truth {
         match &self.test {
             Test::StringEquals(templates) => {
-                templates.iter().any(|template| template.resolve(ctx).is_some_and(|expected| expected == value))
+                Truth::any(templates.iter().map(|template| template.test(ctx, |expected| expected == value)))
             }
-            Test::StringEqualsIgnoreCase(templates) => templates
-                .iter()
-                .any(|template| template.resolve(ctx).is_some_and(|expected| eq_ignore_case(&expected, value))),
-            Test::StringLike(patterns) => patterns.iter().any(|pattern| pattern.matches(value, ctx)),
-            Test::Numeric(cmp, expected) => {
-                Decimal::parse(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy)))
+            Test::StringEqualsIgnoreCase(templates) => {
+                Truth::any(templates.iter().map(|template| template.test(ctx, |expected| eq_ignore_case(expected, value))))
             }
-            Test::Date(cmp, expected) => {
-                parse_instant(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy)))
-            }
-            Test::Bool(expected) => parse_bool(value).is_some_and(|actual| expected.contains(&actual)),
-            Test::Binary(expected) => parse_base64(value).is_some_and(|actual| expected.contains(&actual)),
-            Test::Ip(networks) => value
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| networks.iter().any(|network| network.contains(&ip.to_canonical()) || network.contains(&ip))),
+            Test::StringLike(patterns) => Truth::any(patterns.iter().map(|pattern| pattern.matches(value, ctx))),
+            Test::Numeric(cmp, expected) => Truth::from(
+                Decimal::parse(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy))),
+            ),
+            Test::Date(cmp, expected) => Truth::from(
+                parse_instant(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy))),
+            ),
+            Test::Bool(expected) => Truth::from(parse_bool(value).is_some_and(|actual| expected.contains(&actual))),
+            Test::Binary(expected) => Truth::from(parse_base64(value).is_some_and(|actual| expected.contains(&actual))),
+            Test::Ip(networks) => Truth::from(
+                value
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| networks.iter().any(|network| network.contains(&ip.to_canonical()) || network.contains(&ip))),
+            ),
             Test::Arn(patterns) => {
                 let fields = split_arn(value);
-                patterns.iter().any(|pattern| match pattern {
-                    ArnValue::Any => true,
-                    ArnValue::Pattern(pattern) => fields.is_some_and(|fields| pattern.matches_fields(&fields, ctx)),
-                })
+                Truth::any(patterns.iter().map(|pattern| match (pattern, fields) {
+                    (ArnValue::Any, _) => Truth::True,
+                    (ArnValue::Pattern(pattern), Some(fields)) => pattern.matches_fields(&fields, ctx),
+                    (ArnValue::Pattern(_), None) => Truth::False,
+                }))
             }
-            Test::Null(_) => false,
+            Test::Null(_) => Truth::False,
         }
     }
 }
@@ -387,12 +408,17 @@ mod tests {
     use serde_json::json;
 
     fn holds(block: Value, ctx: &MapContext) -> bool {
-        let conditions = Condition::parse_block(&block, Version::V2012_10_17, "Condition").unwrap();
-        conditions.iter().all(|condition| condition.holds(ctx))
+        let conditions = Condition::parse_block(&block, Version::V2012_10_17, Partition::Aws, "Condition").unwrap();
+        Truth::all(conditions.iter().map(|condition| condition.evaluate(ctx))) == Truth::True
+    }
+
+    fn truth(block: &Value, ctx: &dyn ConditionContext) -> Truth {
+        let conditions = Condition::parse_block(block, Version::V2012_10_17, Partition::Aws, "Condition").unwrap();
+        Truth::all(conditions.iter().map(|condition| condition.evaluate(ctx)))
     }
 
     fn err(block: Value) -> String {
-        Condition::parse_block(&block, Version::V2012_10_17, "Condition").unwrap_err().to_string()
+        Condition::parse_block(&block, Version::V2012_10_17, Partition::Aws, "Condition").unwrap_err().to_string()
     }
 
     #[test]
@@ -427,6 +453,59 @@ mod tests {
         assert!(holds(json!({"ForAnyValue:StringNotEquals": {"g": "a"}}), &groups));
         assert!(!holds(json!({"ForAllValues:StringNotEquals": {"g": "a"}}), &groups));
         assert!(holds(json!({"ForAllValues:StringNotLike": {"g": "x*"}}), &groups));
+    }
+
+    /// IAM requires a set operator for multi-valued keys and leaves a plain one undefined: it is false when no
+    /// value meets it (under every reading), else undecided. Unreadable values decide nothing.
+    #[test]
+    fn plain_operators_on_lists_unreadable_values_and_variables() {
+        use Truth::{False, True, Undecided};
+        let groups = MapContext::new().with_list("g", &["a", "b"]).with("u", "a");
+        assert_eq!(truth(&json!({"StringEquals": {"g": "a"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"StringEquals": {"g": "z"}}), &groups), False);
+        assert_eq!(truth(&json!({"StringNotEquals": {"g": "z"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"StringNotEquals": {"g": ["a", "b"]}}), &groups), False);
+        assert_eq!(truth(&json!({"StringLikeIfExists": {"g": "?"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"NumericLessThan": {"g": "5"}}), &groups), False);
+        assert_eq!(truth(&json!({"NumericNotEquals": {"g": "5"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"Null": {"g": "false"}}), &groups), True);
+        assert_eq!(truth(&json!({"Null": {"g": "true"}}), &groups), False);
+        assert_eq!(truth(&json!({"ForAnyValue:StringEquals": {"g": "a"}}), &groups), True);
+        assert_eq!(truth(&json!({"ForAllValues:StringEquals": {"g": "a"}}), &groups), False);
+        // One element is still a list.
+        assert_eq!(truth(&json!({"StringEquals": {"g": "a"}}), &MapContext::new().with_list("g", &["a"])), Undecided);
+        // Kleene AND across keys and operators: a false condition rules the block out.
+        assert_eq!(truth(&json!({"StringEquals": {"g": "a", "u": "z"}}), &groups), False);
+        assert_eq!(truth(&json!({"StringEquals": {"g": "a", "u": "a"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"StringEquals": {"g": "a"}, "Null": {"missing": "false"}}), &groups), False);
+        // Variables naming a list: no text, no default, undecided; a pattern no text could make match is false.
+        assert_eq!(truth(&json!({"StringEquals": {"u": "${g}"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"StringNotEquals": {"u": "${g, 'x'}"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"StringLike": {"u": "x-${g}"}}), &groups), False);
+        assert_eq!(truth(&json!({"StringLike": {"u": "${g}"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"StringEquals": {"u": "${missing}${g}"}}), &groups), False);
+        assert_eq!(truth(&json!({"ArnLike": {"arn": "arn:aws:s3:::${g}"}}), &groups.clone().with("arn", "arn:aws:s3:::a")), Undecided);
+
+        struct Unreadable;
+        impl ConditionContext for Unreadable {
+            fn values(&self, _key: &KeyName) -> Option<Values<'_>> {
+                Some(Values::Unreadable)
+            }
+        }
+        for block in [
+            json!({"StringEquals": {"k": "a"}}),
+            json!({"StringNotEquals": {"k": "a"}}),
+            json!({"StringNotEqualsIfExists": {"k": "a"}}),
+            json!({"ForAnyValue:StringEquals": {"k": "a"}}),
+            json!({"ForAllValues:StringEquals": {"k": "a"}}),
+            json!({"ForAllValues:StringNotLike": {"k": "*"}}),
+            json!({"Null": {"k": "true"}}),
+            json!({"Null": {"k": "false"}}),
+            json!({"StringEquals": {"x": "${k, 'a'}"}}),
+        ] {
+            assert_eq!(truth(&block, &Unreadable), Undecided, "{block}");
+        }
+        assert_eq!(truth(&json!({"Null": {"k": ["true", "false"]}}), &Unreadable), True);
     }
 
     #[test]
@@ -472,8 +551,8 @@ mod tests {
         assert!(holds(json!({"StringEquals": {"star": "a${*}b"}}), &ctx));
         assert!(holds(json!({"StringLike": {"star": "a${*}b"}}), &ctx));
         assert!(!holds(json!({"StringLike": {"star": "a${*}c"}}), &MapContext::new().with("star", "abbc")));
-        let legacy = Condition::parse_block(&json!({"StringEquals": {"p": "${aws:username}"}}), Version::V2008_10_17, "C").unwrap();
-        assert!(legacy[0].holds(&MapContext::new().with("p", "${aws:username}")));
+        let legacy = Condition::parse_block(&json!({"StringEquals": {"p": "${aws:username}"}}), Version::V2008_10_17, Partition::Aws, "C").unwrap();
+        assert_eq!(legacy[0].evaluate(&MapContext::new().with("p", "${aws:username}")), Truth::True);
     }
 
     #[test]

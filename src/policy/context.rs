@@ -4,7 +4,7 @@
 use super::error::{error, PolicyError};
 use super::value::format_iso8601;
 use crate::request::HttpRequest;
-use crate::token::VerifiedToken;
+use crate::token::{scope_words, VerifiedToken};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -21,6 +21,20 @@ pub enum Values<'a> {
     One(Cow<'a, str>),
     /// A multi-valued key (never empty: an empty set is reported as an absent key).
     Many(Vec<Cow<'a, str>>),
+    /// Present, but in a form no condition value represents faithfully (a claim that is `null`, an object or a
+    /// list holding one, two claims answering one key): every test on it is undecided, never skipped.
+    Unreadable,
+}
+
+impl<'a> Values<'a> {
+    /// The values as a slice: one, many, or none for [`Values::Unreadable`].
+    pub fn as_slice(&self) -> &[Cow<'a, str>] {
+        match self {
+            Self::One(value) => std::slice::from_ref(value),
+            Self::Many(values) => values,
+            Self::Unreadable => &[],
+        }
+    }
 }
 
 /// The keys this authorizer supplies from the request itself.
@@ -280,30 +294,44 @@ impl<'a> RequestContext<'a> {
     }
 }
 
-/// A claim's values: strings as they are, numbers and booleans as text, arrays multi-valued; `scope` is split.
+/// A string, number or boolean as condition text (numbers and booleans as their JSON text).
+fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        Value::Number(number) => Some(Cow::Owned(number.to_string())),
+        Value::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// A claim's values, read whole or not at all: a string, number or boolean is one value; an array of those is
+/// multi-valued (an empty one is absent); `scope` is its words as [`scope_words`] reads them for the route check.
+/// Anything else is [`Values::Unreadable`]: `null`, an object, an array holding `null`, an object or an array,
+/// a `scope` that is not RFC 6749 scope tokens. No item is dropped, so a `ForAllValues:` Allow never passes on
+/// part of a claim, and a Deny never misses the part it was written for.
 pub fn claim_values<'v>(name: &str, value: &'v Value) -> Option<Values<'v>> {
     match value {
-        Value::String(text) if name == "scope" => {
-            let words: Vec<Cow<'v, str>> = text.split_whitespace().map(Cow::Borrowed).collect();
-            (!words.is_empty()).then_some(Values::Many(words))
-        }
-        Value::String(text) => Some(Values::One(Cow::Borrowed(text))),
-        Value::Number(number) => Some(Values::One(Cow::Owned(number.to_string()))),
-        Value::Bool(flag) => Some(Values::One(Cow::Borrowed(if *flag { "true" } else { "false" }))),
-        Value::Array(items) => {
-            let items: Vec<Cow<'v, str>> = items
-                .iter()
-                .filter_map(|item| match item {
-                    Value::String(text) => Some(Cow::Borrowed(text.as_str())),
-                    Value::Number(number) => Some(Cow::Owned(number.to_string())),
-                    Value::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
-                    _ => None,
-                })
-                .collect();
-            (!items.is_empty()).then_some(Values::Many(items))
-        }
-        Value::Null | Value::Object(_) => None,
+        Value::String(text) if name == "scope" => match scope_words(text) {
+            None => Some(Values::Unreadable),
+            Some(words) if words.is_empty() => None,
+            Some(words) => Some(Values::Many(words.into_iter().map(Cow::Borrowed).collect())),
+        },
+        Value::Array(items) if items.is_empty() => None,
+        Value::Array(items) => Some(items.iter().map(scalar_text).collect::<Option<_>>().map_or(Values::Unreadable, Values::Many)),
+        scalar => Some(scalar_text(scalar).map_or(Values::Unreadable, Values::One)),
     }
+}
+
+/// The claim `name` (matched in any ASCII case, as condition keys are) of `claims`. Two claims that both answer
+/// the key are unreadable rather than one of them picked, and so is a claim that spells `scope` in another case:
+/// `claim:scope` must read the claim the route check reads, or none.
+pub fn claim<'v>(claims: &'v serde_json::Map<String, Value>, name: &str) -> Option<Values<'v>> {
+    let mut matching = claims.iter().filter(|(claim, _)| claim.eq_ignore_ascii_case(name));
+    let (claim, value) = matching.next()?;
+    if matching.next().is_some() || (claim != "scope" && claim.eq_ignore_ascii_case("scope")) {
+        return Some(Values::Unreadable);
+    }
+    claim_values(claim, value)
 }
 
 impl ConditionContext for RequestContext<'_> {
@@ -324,14 +352,7 @@ impl ConditionContext for RequestContext<'_> {
             KeyKind::UserAgent => self.header("user-agent").map(Values::One),
             KeyKind::Referer => self.header("referer").map(Values::One),
             KeyKind::Username => self.token.username.as_deref().and_then(|name| one(Cow::Borrowed(name))),
-            KeyKind::Claim => {
-                let name = key.claim()?;
-                let claims = &self.token.claims;
-                let (name, value) = claims
-                    .get_key_value(name)
-                    .or_else(|| claims.iter().find(|(claim, _)| claim.eq_ignore_ascii_case(name)))?;
-                claim_values(name, value)
-            }
+            KeyKind::Claim => claim(&self.token.claims, key.claim()?),
             KeyKind::Other => None,
         }
     }
@@ -393,7 +414,34 @@ mod tests {
         let scope = serde_json::json!("openid  pets/read");
         assert_eq!(claim_values("scope", &scope), Some(Values::Many(vec!["openid".into(), "pets/read".into()])));
         assert_eq!(claim_values("custom:n", &serde_json::json!(5)), Some(Values::One("5".into())));
-        assert_eq!(claim_values("x", &serde_json::json!({"a": 1})), None);
         assert_eq!(claim_values("x", &serde_json::json!([])), None);
+        assert_eq!(claim_values("scope", &serde_json::json!(" ")), None);
+    }
+
+    /// Item 4 of issue 13: a claim is read whole or not at all.
+    #[test]
+    fn claims_that_no_condition_value_represents_are_unreadable() {
+        use serde_json::json;
+        for value in [json!(null), json!({"a": 1}), json!(["ok", {"a": 1}]), json!(["ok", null]), json!(["ok", ["evil"]]), json!([[]])] {
+            assert_eq!(claim_values("custom:x", &value), Some(Values::Unreadable), "{value}");
+        }
+        assert_eq!(claim_values("custom:x", &json!(["ok", 2, false])), Some(Values::Many(vec!["ok".into(), "2".into(), "false".into()])));
+        for scope in ["a\tb", "a\u{3000}b", "caf\u{e9}"] {
+            assert_eq!(claim_values("scope", &json!(scope)), Some(Values::Unreadable), "{}", scope.escape_debug());
+        }
+        // A non-string `scope` is no scope words either (the token rules refuse it before any policy runs).
+        assert_eq!(claim_values("scope", &json!(["a"])), Some(Values::Many(vec!["a".into()])));
+
+        let claims = |value: serde_json::Value| value.as_object().unwrap().clone();
+        let one = claims(json!({"custom:Tier": "gold"}));
+        assert_eq!(claim(&one, "custom:tier"), Some(Values::One("gold".into())));
+        assert_eq!(claim(&one, "custom:other"), None);
+        let two = claims(json!({"custom:tier": "gold", "custom:TIER": "free"}));
+        assert_eq!(claim(&two, "custom:tier"), Some(Values::Unreadable));
+        assert_eq!(claim(&two, "Custom:Tier"), Some(Values::Unreadable));
+        let posing = claims(json!({"Scope": "admin"}));
+        assert_eq!(claim(&posing, "scope"), Some(Values::Unreadable));
+        let scope = claims(json!({"scope": "a b"}));
+        assert_eq!(claim(&scope, "SCOPE"), Some(Values::Many(vec!["a".into(), "b".into()])));
     }
 }

@@ -76,8 +76,9 @@ pub struct CorpusReport {
 /// Runs one case with both evaluators; returns how many checks ran and one line per mismatch.
 pub fn run_case(case: &CorpusCase) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
-    let api = case.requests.first().map(|request| api_of(&request.resource)).unwrap_or_else(|| api_of(""));
-    let compiled = match (StandalonePolicy::compile(&case.policy, &api), &case.error) {
+    let api = case.requests.first().map_or_else(|| api_of(""), |request| api_of(&request.resource));
+    let compiled = api.clone().and_then(|api| StandalonePolicy::compile(&case.policy, &api));
+    let compiled = match (compiled, &case.error) {
         (Err(err), Some(expected)) if &err.to_string() == expected => return (1, failures),
         (Err(err), expected) => {
             failures.push(format!("{}: load error `{err}`, expected {expected:?}", case.name));
@@ -109,7 +110,7 @@ pub fn run_case(case: &CorpusCase) -> (usize, Vec<String>) {
         let policy = if api_of(&request.resource) == api {
             &compiled
         } else {
-            match StandalonePolicy::compile(&case.policy, &api_of(&request.resource)) {
+            match api_of(&request.resource).and_then(|api| StandalonePolicy::compile(&case.policy, &api)) {
                 Ok(policy) => {
                     recompiled = policy;
                     &recompiled

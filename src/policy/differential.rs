@@ -228,7 +228,7 @@ fn random_documents_agree_with_iam_rs() {
         let document = policy(&mut rng);
         for _ in 0..REQUESTS_PER_CASE {
             let (arn, action, ours, oracle) = request(&mut rng);
-            let compiled = StandalonePolicy::compile(&document, &api_of(&arn)).unwrap_or_else(|err| panic!("{document}: {err}"));
+            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap()).unwrap_or_else(|err| panic!("{document}: {err}"));
             let evaluation = compiled.evaluate(&arn, &action, &ours);
             assert_eq!(evaluation, compiled.evaluate_linear(&arn, &action, &ours), "compiled and linear differ");
             let expected = oracle_decision(&document, &arn, &action, oracle);
@@ -247,4 +247,87 @@ fn random_documents_agree_with_iam_rs() {
     // The generator must exercise every outcome, or agreement means little.
     assert!(decisions.iter().all(|&count| count > compared / 20), "decisions (allow, explicit, implicit): {decisions:?}");
     eprintln!("differential: {compared} requests over {CASES} documents agree with iam-rs; allow/explicit/implicit = {decisions:?}");
+}
+
+/// `op` with a set qualifier on every plain condition of `key` in `document`.
+fn with_qualifier(document: &Value, key: &str, qualifier: &str) -> Value {
+    let mut document = document.clone();
+    for statement in document["Statement"].as_array_mut().unwrap() {
+        let Some(block) = statement.get_mut("Condition").and_then(Value::as_object_mut) else { continue };
+        let mut rewritten = Map::new();
+        for (operator, keys) in std::mem::take(block) {
+            for (name, values) in keys.as_object().unwrap() {
+                let operator = if name == key && !operator.contains(':') && operator != "Null" { format!("{qualifier}{operator}") } else { operator.clone() };
+                let entry = rewritten.entry(operator).or_insert_with(|| json!({}));
+                entry.as_object_mut().unwrap().insert(name.clone(), values.clone());
+            }
+        }
+        *block = rewritten;
+    }
+    document
+}
+
+/// A plain operator on a multi-valued key is undecided unless no value meets it. IAM does not say how it reads
+/// one, so whichever reading it uses (`ForAnyValue:`, `ForAllValues:`), our decision is never more permissive:
+/// an Allow here is an Allow under every reading, and an implicit deny here has no reading that denies
+/// explicitly (no Deny was skipped). The compiled and linear evaluators agree throughout.
+#[test]
+fn plain_operators_on_lists_are_never_more_permissive_than_any_reading() {
+    let mut rng = StdRng::seed_from_u64(0x5eed_11575);
+    let mut decisions = [0usize; 3];
+    let mut stricter = 0;
+    for _ in 0..3_000 {
+        let statements: Vec<Value> = (0..rng.gen_range(1..=4))
+            .map(|_| {
+                let mut block = Map::new();
+                for _ in 0..rng.gen_range(0..=2) {
+                    let operator = format!(
+                        "{}{}",
+                        pick(&mut rng, &["StringEquals", "StringNotEquals", "StringLike", "StringNotLike"]),
+                        if rng.gen_bool(0.2) { "IfExists" } else { "" }
+                    );
+                    let values: Vec<Value> = (0..rng.gen_range(1..=2)).map(|_| json!(pick(&mut rng, &["admins", "users", "ops", "adm*", "*s"]))).collect();
+                    block.insert(operator, json!({"claim:cognito:groups": one_or_many(&mut rng, values)}));
+                }
+                let (operator, key, values) = condition(&mut rng);
+                // Another key, so that the readings' rewritten operators never merge with it.
+                if rng.gen_bool(0.4) && key != "claim:cognito:groups" {
+                    block.entry(operator).or_insert_with(|| json!({})).as_object_mut().unwrap().insert(key, values);
+                }
+                json!({"Effect": if rng.gen_bool(0.4) { "Deny" } else { "Allow" }, "Action": "execute-api:Invoke",
+                       "Resource": resource(&mut rng, true), "Condition": block})
+            })
+            .collect();
+        let document = json!({"Version": "2012-10-17", "Statement": statements});
+        let readings = [with_qualifier(&document, "claim:cognito:groups", "ForAnyValue:"), with_qualifier(&document, "claim:cognito:groups", "ForAllValues:")];
+        for _ in 0..REQUESTS_PER_CASE {
+            let (arn, action, ours, _) = request(&mut rng);
+            let count = rng.gen_range(1..=3);
+            let groups: Vec<&str> = (0..count).map(|_| pick(&mut rng, &["admins", "users", "ops"])).collect();
+            let ours = ours.with_list("claim:cognito:groups", &groups);
+            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap()).unwrap_or_else(|err| panic!("{document}: {err}"));
+            let evaluation = compiled.evaluate(&arn, &action, &ours);
+            assert_eq!(evaluation, compiled.evaluate_linear(&arn, &action, &ours), "compiled and linear differ");
+            let mut differs = false;
+            for reading in &readings {
+                let read = StandalonePolicy::compile(reading, &api_of(&arn).unwrap()).unwrap().evaluate(&arn, &action, &ours).decision;
+                differs |= read != evaluation.decision;
+                let context = format!("{arn} {action} {groups:?}\npolicy: {document}\nreading: {reading}\nours: {evaluation:?}");
+                match evaluation.decision {
+                    PolicyDecision::Allow => assert_eq!(read, PolicyDecision::Allow, "{context}"),
+                    PolicyDecision::ImplicitDeny => assert_ne!(read, PolicyDecision::ExplicitDeny, "{context}"),
+                    PolicyDecision::ExplicitDeny => {}
+                }
+            }
+            stricter += usize::from(differs);
+            decisions[match evaluation.decision {
+                PolicyDecision::Allow => 0,
+                PolicyDecision::ExplicitDeny => 1,
+                PolicyDecision::ImplicitDeny => 2,
+            }] += 1;
+        }
+    }
+    assert!(decisions.iter().all(|&count| count > 300), "decisions (allow, explicit, implicit): {decisions:?}");
+    // Requests on which some reading decided otherwise (more permissively): where the rule mattered.
+    assert!(stricter > 300, "only {stricter} requests were decided more strictly than some reading");
 }

@@ -4,6 +4,7 @@ use super::condition::Condition;
 use super::context::ConditionContext;
 use super::error::{error, PolicyError};
 use super::pattern::{compile_wildcards, match_tokens, ArnFields, ArnPattern, Tok};
+use super::truth::Truth;
 use super::variable::parse_pieces;
 use super::INVOKE;
 use crate::request::ApiTarget;
@@ -80,13 +81,19 @@ pub struct ResourceMatch {
 }
 
 impl ResourceMatch {
-    /// Whether the statement's resource part applies to the (split) request ARN.
-    pub(crate) fn applies(&self, arn: Option<&ArnFields<'_>>, ctx: &dyn ConditionContext) -> bool {
-        let any = self.patterns.iter().any(|(pattern, _)| match pattern {
-            ResourcePattern::Any => true,
-            ResourcePattern::Arn(pattern) => arn.is_some_and(|arn| pattern.matches_fields(arn, ctx)),
-        });
-        any != self.negated
+    /// Whether the statement's resource part applies to the (split) request ARN; undecided when a policy variable
+    /// in it cannot be decided, for `NotResource` as for `Resource`.
+    pub(crate) fn applies(&self, arn: Option<&ArnFields<'_>>, ctx: &dyn ConditionContext) -> Truth {
+        let any = Truth::any(self.patterns.iter().map(|(pattern, _)| match (pattern, arn) {
+            (ResourcePattern::Any, _) => Truth::True,
+            (ResourcePattern::Arn(pattern), Some(arn)) => pattern.matches_fields(arn, ctx),
+            (ResourcePattern::Arn(_), None) => Truth::False,
+        }));
+        if self.negated {
+            !any
+        } else {
+            any
+        }
     }
 
     /// The element's name as written.
@@ -124,18 +131,40 @@ pub(crate) enum Applies {
     Yes,
     /// Action and resource match, but condition `n` (in block order) does not hold.
     ConditionFailed(usize),
+    /// Nothing rules the statement out, but a part of it cannot be decided for this request (a list where one
+    /// value is needed, a claim that cannot be read): a Deny statement applies, an Allow statement does not.
+    Undecided(Undecidable),
+}
+
+/// The first part of a statement that could not be decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Undecidable {
+    /// A policy variable in `Resource` or `NotResource`.
+    Resource,
+    /// Condition `n`, in block order.
+    Condition(usize),
 }
 
 impl Statement {
-    /// Whether the statement applies: action part, resource part, then every condition.
+    /// Whether the statement applies: action part, resource part, then every condition (Kleene AND: a false part
+    /// rules the statement out even when another cannot be decided).
     pub(crate) fn evaluate(&self, request: &PolicyRequest<'_>) -> Applies {
-        if !self.action.applies(request.action) || !self.resource.applies(request.arn.as_ref(), request.ctx) {
+        if !self.action.applies(request.action) {
             return Applies::No;
         }
-        match self.conditions.iter().position(|condition| !condition.holds(request.ctx)) {
-            Some(index) => Applies::ConditionFailed(index),
-            None => Applies::Yes,
+        let mut undecided = match self.resource.applies(request.arn.as_ref(), request.ctx) {
+            Truth::False => return Applies::No,
+            Truth::True => None,
+            Truth::Undecided => Some(Undecidable::Resource),
+        };
+        for (index, condition) in self.conditions.iter().enumerate() {
+            match condition.evaluate(request.ctx) {
+                Truth::False => return Applies::ConditionFailed(index),
+                Truth::Undecided => undecided = undecided.or(Some(Undecidable::Condition(index))),
+                Truth::True => {}
+            }
         }
+        undecided.map_or(Applies::Yes, Applies::Undecided)
     }
 }
 
@@ -204,13 +233,14 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) 
     }
     // API Gateway resource policies write `execute-api:/{stage}/{METHOD}/{path}` for "this API".
     let expanded = match pattern.strip_prefix("execute-api:/") {
-        Some(rest) => format!("arn:aws:execute-api:{}:{}:{}/{}", api.region, api.account_id, api.api_id, rest),
+        Some(rest) => format!("{}/{rest}", api.arn_prefix()),
         None => pattern.to_owned(),
     };
     let pieces = parse_pieces(&expanded, version == Version::V2012_10_17, true).map_err(|message| error(path, message))?;
     let arn = ArnPattern::from_pieces(pieces).ok_or_else(|| {
         error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
     })?;
+    arn.check_partition(api.partition).map_err(|message| error(path, format!("`{expanded}` {message}")))?;
     if arn.variables_outside_resource() {
         return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
     }
@@ -253,7 +283,7 @@ fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &str)
     let resource = ResourceMatch { negated, patterns };
     let conditions = match statement.get("Condition") {
         None => Vec::new(),
-        Some(block) => Condition::parse_block(block, version, &format!("{path}.Condition"))?,
+        Some(block) => Condition::parse_block(block, version, api.partition, &format!("{path}.Condition"))?,
     };
     Ok(Statement { sid, effect, action, resource, conditions })
 }

@@ -60,22 +60,43 @@ impl fmt::Display for StatementRef {
     }
 }
 
-/// An Allow statement whose action and resource matched, but one of whose conditions did not hold.
+/// An Allow statement whose action and resource matched, but that did not apply: one of its conditions did not
+/// hold, or a part of it could not be decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnmetCondition {
     pub statement: StatementRef,
-    /// The operator as written.
-    pub operator: String,
-    /// The condition key as written.
-    pub key: String,
-    /// Whether the request had the key at all.
-    pub key_present: bool,
+    pub unmet: Unmet,
+}
+
+/// Why an Allow statement whose action matched did not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unmet {
+    /// The condition (operator and key as written) does not hold.
+    Condition { operator: String, key: String, key_present: bool },
+    /// The condition cannot be decided: its key holds a list where one value is needed, its values name such a
+    /// key, or the key is a claim no condition value represents.
+    UndecidedCondition { operator: String, key: String },
+    /// `Resource` or `NotResource` reads a policy variable whose key holds no single value.
+    UndecidedResource { element: &'static str },
 }
 
 impl fmt::Display for UnmetCondition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let absent = if self.key_present { "" } else { ", key absent" };
-        write!(f, "{}: Condition.{}.{} does not hold{absent}", self.statement, self.operator, self.key)
+        let statement = &self.statement;
+        match &self.unmet {
+            Unmet::Condition { operator, key, key_present } => {
+                let absent = if *key_present { "" } else { ", key absent" };
+                write!(f, "{statement}: Condition.{operator}.{key} does not hold{absent}")
+            }
+            Unmet::UndecidedCondition { operator, key } => write!(
+                f,
+                "{statement}: Condition.{operator}.{key} cannot be decided (a list where one value is needed, or an unreadable claim)"
+            ),
+            Unmet::UndecidedResource { element } => write!(
+                f,
+                "{statement}: {element} cannot be decided (a policy variable names a list or an unreadable claim)"
+            ),
+        }
     }
 }
 

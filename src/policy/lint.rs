@@ -18,7 +18,7 @@ const MULTI_VALUED: [&str; 4] = ["claim:cognito:groups", "claim:cognito:roles", 
 /// Why `pattern` can match no method ARN of `api`, if it cannot.
 fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
     let fields = [
-        (&pattern.partition, "aws", "partition"),
+        (&pattern.partition, api.partition.as_str(), "partition"),
         (&pattern.service, "execute-api", "service"),
         (&pattern.region, api.region.as_str(), "region"),
         (&pattern.account, api.account_id.as_str(), "account"),
@@ -72,14 +72,18 @@ fn never_present(kind: KeyKind) -> bool {
 }
 
 fn lint_variable(variable: &Variable, path: &str, warnings: &mut Vec<PolicyWarning>) {
-    if variable.default.is_some() {
-        return;
-    }
     let key = variable.key.as_str();
-    if never_present(variable.key.kind()) {
+    if MULTI_VALUED.contains(&variable.key.lower()) {
+        // A default does not help: the key is present, as a list.
+        warnings.push(warning(
+            path,
+            format!(
+                "variable `${{{key}}}` names a multi-valued key, which never substitutes (nor does its default): \
+                 wherever it holds a list the statement cannot be decided (an Allow does not apply, a Deny does)"
+            ),
+        ));
+    } else if variable.default.is_none() && never_present(variable.key.kind()) {
         warnings.push(warning(path, format!("variable `${{{key}}}` is never set in this authorizer's requests and has no default, so it matches nothing")));
-    } else if MULTI_VALUED.contains(&variable.key.lower()) {
-        warnings.push(warning(path, format!("variable `${{{key}}}` names a multi-valued key, which never substitutes")));
     }
 }
 
@@ -146,7 +150,8 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                 warnings.push(warning(
                     &condition_path,
                     format!(
-                        "`{}` is multi-valued: a plain operator never matches it (use `ForAnyValue:` or `ForAllValues:`)",
+                        "`{}` is multi-valued: a plain operator cannot be decided on a list (an Allow never applies through \
+                         it, a Deny applies when some value meets it); use `ForAnyValue:` or `ForAllValues:`",
                         condition.key.as_str()
                     ),
                 ));

@@ -2,7 +2,8 @@
 //!
 //! Stages: [`document`] parses and validates JSON (errors name their path), [`condition`] and [`variable`]
 //! compile the condition language, [`lint`] warns about statements that can never match, [`index`] narrows
-//! each request to the statements that may match, [`explain`] says why. [`PolicyStore::evaluate`] is the
+//! each request to the statements that may match, [`explain`] says why. Resources and conditions evaluate to
+//! three-valued [`Truth`]: what a request cannot decide makes a Deny apply and an Allow not. [`PolicyStore::evaluate`] is the
 //! compiled evaluator the authorizer uses; [`PolicyStore::evaluate_linear`] checks every statement and is kept
 //! as the reference for tests and benchmarks.
 
@@ -17,6 +18,7 @@ mod lint;
 mod pattern;
 mod scoped;
 mod standalone;
+mod truth;
 mod value;
 mod variable;
 #[cfg(any(test, feature = "mint"))]
@@ -34,13 +36,14 @@ pub use context::{
 };
 pub use document::{ActionMatch, Document, Effect, ResourceMatch, Statement, Version, MAX_RESOURCE_CHARS};
 pub use error::{PolicyError, PolicyWarning};
-pub use explain::{DenyWhy, Evaluation, PolicyDecision, SourceKind, StatementRef, UnmetCondition};
+pub use explain::{DenyWhy, Evaluation, PolicyDecision, SourceKind, StatementRef, Unmet, UnmetCondition};
 pub use pattern::{wildcard_match, ArnPattern};
 pub use scoped::ScopedPolicies;
 pub use standalone::{evaluate_standalone, StandalonePolicy};
+pub use truth::Truth;
 
 use crate::request::ApiTarget;
-use document::{Applies, PolicyRequest};
+use document::{Applies, PolicyRequest, Undecidable};
 use index::StatementIndex;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -98,13 +101,11 @@ struct Collector {
 }
 
 impl Collector {
+    /// Deny applies unless ruled out (also when undecided); Allow only when it certainly applies.
     fn visit(&mut self, origin: (SourceKind, &str), source: &Source, id: usize, request: &PolicyRequest<'_>) {
         let Some((document, index, statement)) = source.statement(id) else { return };
         let applies = statement.evaluate(request);
-        if applies == Applies::No || (statement.effect == Effect::Deny && applies != Applies::Yes) {
-            return;
-        }
-        let reference = StatementRef {
+        let reference = || StatementRef {
             issuer: None,
             source: origin.0,
             name: origin.1.to_owned(),
@@ -113,19 +114,27 @@ impl Collector {
             sid: statement.sid.clone(),
             effect: statement.effect,
         };
-        match (statement.effect, applies) {
-            (Effect::Deny, _) => self.denies.push(reference),
-            (Effect::Allow, Applies::ConditionFailed(failed)) => {
-                if let Some(condition) = statement.conditions.get(failed) {
-                    self.unmet.push(UnmetCondition {
-                        statement: reference,
-                        operator: condition.operator.clone(),
-                        key: condition.key.as_str().to_owned(),
-                        key_present: request.ctx.values(&condition.key).is_some(),
-                    });
-                }
+        let unmet = match (statement.effect, applies) {
+            (_, Applies::No) | (Effect::Deny, Applies::ConditionFailed(_)) => return,
+            (Effect::Deny, Applies::Yes | Applies::Undecided(_)) => return self.denies.push(reference()),
+            (Effect::Allow, Applies::Yes) => return self.allows.push(reference()),
+            (Effect::Allow, Applies::ConditionFailed(failed)) => statement.conditions.get(failed).map(|condition| Unmet::Condition {
+                operator: condition.operator.clone(),
+                key: condition.key.as_str().to_owned(),
+                key_present: request.ctx.values(&condition.key).is_some(),
+            }),
+            (Effect::Allow, Applies::Undecided(Undecidable::Condition(undecided))) => {
+                statement.conditions.get(undecided).map(|condition| Unmet::UndecidedCondition {
+                    operator: condition.operator.clone(),
+                    key: condition.key.as_str().to_owned(),
+                })
             }
-            (Effect::Allow, _) => self.allows.push(reference),
+            (Effect::Allow, Applies::Undecided(Undecidable::Resource)) => {
+                Some(Unmet::UndecidedResource { element: statement.resource.element() })
+            }
+        };
+        if let Some(unmet) = unmet {
+            self.unmet.push(UnmetCondition { statement: reference(), unmet });
         }
     }
 

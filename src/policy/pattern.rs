@@ -1,7 +1,9 @@
 //! IAM wildcard matching: `*` any run of characters, `?` exactly one; ARN patterns matched field by field.
 
 use super::context::ConditionContext;
-use super::variable::Piece;
+use super::truth::Truth;
+use super::variable::{Piece, Resolved};
+use crate::request::Partition;
 
 /// One element of a compiled wildcard pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,14 @@ impl Pattern {
         Self { toks: compile_wildcards(pattern), pieces: None }
     }
 
+    /// The text the pattern matches when it has no wildcard and no variable.
+    pub(crate) fn literal(&self) -> Option<String> {
+        if self.pieces.is_some() {
+            return None;
+        }
+        self.toks.iter().map(|tok| if let Tok::Char(c) = tok { Some(*c) } else { None }).collect()
+    }
+
     /// Whether some piece is a variable.
     pub(crate) fn has_variables(&self) -> bool {
         self.pieces.is_some()
@@ -150,24 +160,34 @@ impl Pattern {
         self.pieces.iter().flat_map(|pieces| super::variable::variables(pieces))
     }
 
-    /// Whether `text` matches; a variable without a value or default makes the pattern match nothing.
-    pub(crate) fn matches(&self, text: &str, ctx: &dyn ConditionContext) -> bool {
+    /// Whether `text` matches; a variable without a value or default makes the pattern match nothing. A variable
+    /// that cannot be decided (a list) makes the match undecided, unless no value in its place could match.
+    pub(crate) fn matches(&self, text: &str, ctx: &dyn ConditionContext) -> Truth {
         let Some(pieces) = &self.pieces else {
-            return match_tokens(&self.toks, text);
+            return Truth::from(match_tokens(&self.toks, text));
         };
         let mut toks = Vec::with_capacity(text.len());
+        let mut undecided = false;
         for piece in pieces {
             match piece {
                 Piece::Text(literal) => toks.extend(literal.chars().map(Tok::Char)),
                 Piece::Star => toks.push(Tok::Star),
                 Piece::One => toks.push(Tok::One),
                 Piece::Var(variable) => match variable.resolve(ctx) {
-                    Some(value) => toks.extend(value.chars().map(Tok::Char)),
-                    None => return false,
+                    Resolved::Text(value) => toks.extend(value.chars().map(Tok::Char)),
+                    Resolved::Missing => return Truth::False,
+                    Resolved::Undecided => {
+                        undecided = true;
+                        toks.push(Tok::Star);
+                    }
                 },
             }
         }
-        match_tokens(&toks, text)
+        match (match_tokens(&toks, text), undecided) {
+            (false, _) => Truth::False,
+            (true, false) => Truth::True,
+            (true, true) => Truth::Undecided,
+        }
     }
 
     /// The tokens with every variable read as `*`: what the pattern could match at most.
@@ -288,6 +308,20 @@ impl ArnPattern {
         Some(Self { partition: next()?, service: next()?, region: next()?, account: next()?, resource: next()? })
     }
 
+    /// Refuses a literal partition (no wildcard, no variable) other than `partition`: such an ARN can never name
+    /// anything of this API, so a `Deny` written with it would never apply.
+    pub(crate) fn check_partition(&self, partition: Partition) -> Result<(), String> {
+        let Some(literal) = self.partition.literal() else { return Ok(()) };
+        if literal == partition.as_str() {
+            return Ok(());
+        }
+        Err(format!(
+            "names partition `{literal}`, but this API is in `{}`: it could never match (write `{}`, or `*` for any partition)",
+            partition.as_str(),
+            partition.as_str()
+        ))
+    }
+
     /// Whether a variable appears before the resource part (not allowed in `Resource`).
     pub(crate) fn variables_outside_resource(&self) -> bool {
         [&self.partition, &self.service, &self.region, &self.account].iter().any(|field| field.has_variables())
@@ -300,16 +334,19 @@ impl ArnPattern {
 
     /// Whether the concrete `arn` matches (no variables are resolved: any makes the pattern match nothing).
     pub fn matches(&self, arn: &str) -> bool {
-        split_arn(arn).is_some_and(|fields| self.matches_fields(&fields, &super::context::NoContext))
+        split_arn(arn).is_some_and(|fields| self.matches_fields(&fields, &super::context::NoContext) == Truth::True)
     }
 
-    /// Whether a split ARN matches, field by field, case-sensitively.
-    pub(crate) fn matches_fields(&self, arn: &ArnFields<'_>, ctx: &dyn ConditionContext) -> bool {
-        self.resource.matches(arn.resource, ctx)
-            && self.service.matches(arn.service, ctx)
-            && self.partition.matches(arn.partition, ctx)
-            && self.region.matches(arn.region, ctx)
-            && self.account.matches(arn.account, ctx)
+    /// Whether a split ARN matches, field by field, case-sensitively (the resource part first: it differs most).
+    pub(crate) fn matches_fields(&self, arn: &ArnFields<'_>, ctx: &dyn ConditionContext) -> Truth {
+        let fields = [
+            (&self.resource, arn.resource),
+            (&self.service, arn.service),
+            (&self.partition, arn.partition),
+            (&self.region, arn.region),
+            (&self.account, arn.account),
+        ];
+        Truth::all(fields.into_iter().map(|(pattern, text)| pattern.matches(text, ctx)))
     }
 }
 

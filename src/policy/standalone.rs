@@ -3,11 +3,11 @@
 
 use super::context::{ConditionContext, MapContext};
 use super::document::Document;
-use super::error::{PolicyError, PolicyWarning};
+use super::error::{error, PolicyError, PolicyWarning};
 use super::explain::{Evaluation, SourceKind};
 use super::pattern::split_arn;
 use super::{evaluate_sources, lint, Source, Strategy};
-use crate::request::ApiTarget;
+use crate::request::{ApiTarget, Partition};
 use serde_json::Value;
 
 /// The path standalone documents are reported under (`policy.Statement[0]`, `policy[1].Statement[0]`).
@@ -20,16 +20,28 @@ pub struct StandalonePolicy {
     warnings: Vec<PolicyWarning>,
 }
 
-/// The API a method ARN addresses (`execute-api:/...` shorthand expands to it); empty fields if it is none.
-pub fn api_of(resource: &str) -> ApiTarget {
+/// The API a method ARN addresses (`execute-api:/...` shorthand expands to it, and policy ARNs must name its
+/// partition). A resource that is no ARN gives empty fields in the `aws` partition: nothing can match it anyway.
+/// An ARN in a partition this authorizer does not know is refused, as a configuration in such a region is.
+pub fn api_of(resource: &str) -> Result<ApiTarget, PolicyError> {
     let fields = split_arn(resource);
+    let partition = match fields {
+        None => Partition::Aws,
+        Some(fields) => Partition::parse(fields.partition).ok_or_else(|| {
+            error(
+                "resource",
+                format!("`{}` is not a partition this authorizer knows (aws, aws-cn, aws-us-gov)", fields.partition),
+            )
+        })?,
+    };
     let mut parts = fields.map(|fields| fields.resource).unwrap_or_default().split('/');
-    ApiTarget {
+    Ok(ApiTarget {
+        partition,
         region: fields.map(|fields| fields.region.to_owned()).unwrap_or_default(),
         account_id: fields.map(|fields| fields.account.to_owned()).unwrap_or_default(),
         api_id: parts.next().unwrap_or_default().to_owned(),
         stage: parts.next().unwrap_or_default().to_owned(),
-    }
+    })
 }
 
 impl StandalonePolicy {
@@ -69,6 +81,6 @@ impl StandalonePolicy {
 /// resources expand to the API of `resource`.
 pub fn evaluate_standalone(policy: &Value, resource: &str, action: &str, context: &Value) -> Result<Evaluation, PolicyError> {
     let ctx = MapContext::from_json(context, "context")?;
-    let compiled = StandalonePolicy::compile(policy, &api_of(resource))?;
+    let compiled = StandalonePolicy::compile(policy, &api_of(resource)?)?;
     Ok(compiled.evaluate(resource, action, &ctx))
 }

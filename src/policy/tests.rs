@@ -6,6 +6,7 @@ use serde_json::json;
 
 fn api() -> ApiTarget {
     ApiTarget {
+        partition: crate::request::Partition::Aws,
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         api_id: "a1b2c3d4e5".into(),
@@ -215,4 +216,192 @@ fn request_and_token_keys_reach_conditions_and_variables() {
         assert_eq!(actual, status, "{method} {path}: {why}");
         assert!(why.contains(reason), "{method} {path}: `{why}` lacks `{reason}`");
     }
+}
+
+/// A store for an API in `region`, whose partition follows from it.
+fn store_in(region: &str, policies: Value) -> Result<PolicyStore, PolicyError> {
+    let partition = crate::request::Partition::of_region(region).unwrap();
+    let api = ApiTarget { partition, region: region.into(), ..api() };
+    let raw: RawPolicies = serde_json::from_value(policies).unwrap();
+    PolicyStore::compile(&raw, &api, "policies")
+}
+
+/// In China and GovCloud regions the method ARN, the `execute-api:/` shorthand and every policy ARN are in the
+/// region's partition; a literal other partition is refused at load (it could never match, so a Deny written
+/// with it would never apply), a wildcard partition is fine.
+#[test]
+fn partitions_follow_the_region_and_a_foreign_partition_is_refused() {
+    let cn_arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3d4e5/dev/GET/petstore/v1/pets";
+    let store = store_in("cn-north-1", json!({"users": {"alice": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Shorthand", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"},
+        {"Sid": "NoV1", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws-cn:execute-api:*:*:*/*/*/petstore/v1/*"},
+        {"Sid": "AnyPartition", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:*:execute-api:*:*:*/*/*/admin"},
+        {"Sid": "Arn", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"ArnLike": {"claim:custom:role": "arn:aws-cn:iam::*:role/blocked"}}}
+    ]}}}))
+    .unwrap();
+    assert!(store.warnings().is_empty(), "{:?}", store.warnings());
+    let denied = evaluate(&store, &principal(&[]), cn_arn, &NoContext);
+    assert_eq!(denied.statements[0].sid.as_deref(), Some("NoV1"));
+    let v2 = cn_arn.replace("v1", "v2");
+    assert_eq!(evaluate(&store, &principal(&[]), &v2, &NoContext).statements[0].sid.as_deref(), Some("Shorthand"));
+    let admin = cn_arn.replace("petstore/v1/pets", "admin");
+    assert_eq!(evaluate(&store, &principal(&[]), &admin, &NoContext).statements[0].sid.as_deref(), Some("AnyPartition"));
+    let role = MapContext::new().with("claim:custom:role", "arn:aws-cn:iam::123456789012:role/blocked");
+    assert_eq!(evaluate(&store, &principal(&[]), &v2, &role).statements[0].sid.as_deref(), Some("Arn"));
+    // The commercial spelling of the same ARN is another resource.
+    let commercial = v2.replace("arn:aws-cn:", "arn:aws:");
+    assert_eq!(evaluate(&store, &principal(&[]), &commercial, &NoContext).decision, PolicyDecision::ImplicitDeny);
+
+    let gov = store_in("us-gov-west-1", json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "execute-api:/*"}}}})).unwrap();
+    let gov_arn = "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:a1b2c3d4e5/dev/GET/x";
+    assert_eq!(evaluate(&gov, &principal(&["g".to_owned()]), gov_arn, &NoContext).decision, PolicyDecision::Allow);
+
+    let refused = |region: &str, statement: Value| store_in(region, json!({"groups": {"g": {"Version": "2012-10-17", "Statement": statement}}})).unwrap_err().to_string();
+    assert_eq!(
+        refused("cn-north-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:aws:execute-api:*:*:*/*/*/admin"})),
+        "policies.groups.g.Statement.Resource: `arn:aws:execute-api:*:*:*/*/*/admin` names partition `aws`, but this API is in \
+         `aws-cn`: it could never match (write `aws-cn`, or `*` for any partition)"
+    );
+    assert!(refused("us-east-1", json!([{"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "*", "NotResource": ["execute-api:/*", "arn:aws-us-gov:execute-api:*:*:*/*"]}]))
+        .starts_with("policies.groups.g.Statement[1].NotResource[1]: `arn:aws-us-gov:execute-api:*:*:*/*` names partition `aws-us-gov`"));
+    assert!(refused("us-gov-east-1", json!({"Effect": "Deny", "Action": "*", "Resource": "*",
+        "Condition": {"ArnNotLike": {"claim:custom:role": ["arn:aws-us-gov:iam::*:role/x", "arn:aws:iam::*:role/x"]}}}))
+        .starts_with("policies.groups.g.Statement.Condition.ArnNotLike.claim:custom:role[1]: `arn:aws:iam::*:role/x` names partition `aws`"));
+    // Partitions are case-sensitive like the rest of the ARN.
+    assert!(refused("us-east-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:AWS:execute-api:*:*:*/*"})).contains("names partition `AWS`"));
+    // A wildcard that cannot match the API's partition loads, with a warning.
+    let warned = store_in("cn-north-1", json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws-us-*:execute-api:*:*:*/*"}}}})).unwrap();
+    assert!(warned.warnings()[0].to_string().contains("its partition never matches `aws-cn`"), "{:?}", warned.warnings());
+}
+
+/// A region in a partition this authorizer does not know (the ISO and sovereign clouds) is refused at load,
+/// with its path, rather than given `arn:aws` method ARNs.
+#[test]
+fn regions_of_unknown_partitions_are_refused() {
+    for region in ["us-iso-east-1", "us-isob-east-1", "eusc-de-east-1", "local"] {
+        let config = json!({
+            "api": {"region": region, "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+            "issuers": [{"issuer": "https://issuer.example", "jwks": {"keys": [crate::mint::DevKey::generate_ed25519("k").unwrap().public_jwk()]},
+                         "token_use": ["access"], "client_ids": null}]
+        });
+        let err = crate::Config::from_json(config.to_string().as_bytes()).unwrap_err().to_string();
+        assert_eq!(err, format!("api.region: `{region}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)"));
+    }
+}
+
+/// Decides `method path` for a token with `claims` merged over a minted access token (`"$remove"` removes one),
+/// under `policies` for the token's group `g`, with one route per `(method, path, scopes)`.
+fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, claims: Value) -> (u16, String) {
+    use crate::mint::{CognitoClaims, DevKey};
+    use crate::{Authorizer, HttpRequest};
+    let key = DevKey::generate_ed25519("k1").unwrap();
+    let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
+    let config = json!({
+        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+        "issuers": [{"issuer": issuer, "jwks": {"keys": [key.public_jwk()]}, "token_use": ["access"], "client_ids": ["app"]}],
+        "routes": routes,
+        "policies": {"groups": {"g": policies}}
+    });
+    let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
+    let now = 1_763_800_000;
+    let mut token = CognitoClaims::access(issuer, "app", "alice", now).groups(&["g"]).valid(now - 10, now + 3600).to_json();
+    for (name, value) in claims.as_object().unwrap() {
+        match value {
+            Value::String(remove) if remove == "$remove" => token.as_object_mut().unwrap().remove(name),
+            value => token.as_object_mut().unwrap().insert(name.clone(), value.clone()),
+        };
+    }
+    let request = HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        headers: vec![("authorization".to_owned(), format!("Bearer {}", key.sign(&token)))],
+        source_ip: None,
+        secure_transport: Some(true),
+    };
+    let decision = authorizer.authorize(&request, now);
+    (decision.status(), decision.reason.to_string())
+}
+
+/// RFC 6749 §3.3: scope tokens are separated by U+0020. The route check and `claim:scope` read the claim through
+/// one function, so no token can fail a route's scope yet satisfy a policy on the same scope (or the reverse):
+/// a `scope` holding other whitespace is refused as a whole.
+#[test]
+fn one_scope_word_for_routes_and_policies() {
+    let policies = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admins", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/admin",
+         "Condition": {"ForAnyValue:StringEquals": {"claim:scope": "api/admin"}}},
+        {"Sid": "Read", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/scoped"}]});
+    let routes = json!([{"method": "GET", "path": "/scoped", "scopes": ["api/read"]}, {"method": "ANY", "path": "/{proxy+}"}]);
+    let decide = |path: &str, scope: &str| decide_with_claims(policies.clone(), routes.clone(), "GET", path, json!({"scope": scope}));
+    assert_eq!(decide("/scoped", "api/read").0, 200);
+    assert_eq!(decide("/scoped", "openid  api/read ").0, 200);
+    assert_eq!(decide("/admin", "openid api/admin").0, 200);
+    for scope in ["api/read\tapi/admin", "api/read\u{3000}api/admin", "openid\u{a0}api/read", "api/read\napi/admin"] {
+        for path in ["/scoped", "/admin"] {
+            let (status, reason) = decide(path, scope);
+            assert_eq!(status, 401, "{path} {}: {reason}", scope.escape_debug());
+            assert!(reason.contains("scope"), "{reason}");
+        }
+    }
+}
+
+/// Issue 13 items 4 and 6 through the whole authorizer: a list never skips a Deny written with a plain operator,
+/// and a claim that cannot be read whole (objects, `null`, nested lists, two claims answering one key) neither
+/// satisfies an Allow nor skips a Deny.
+#[test]
+fn lists_and_unreadable_claims_fail_closed() {
+    let policies = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Pets", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/pets*"},
+        {"Sid": "Readers", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/reports",
+         "Condition": {"ForAllValues:StringEquals": {"claim:custom:roles": ["reader"]}, "Null": {"claim:custom:roles": "false"}}},
+        {"Sid": "Scoped", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/scoped",
+         "Condition": {"ForAnyValue:StringEquals": {"claim:scope": "x/read"}}},
+        {"Sid": "AcmeOnly", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/pets*",
+         "Condition": {"StringNotEquals": {"claim:custom:tenant": "acme"}}},
+        {"Sid": "Blocked", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*",
+         "Condition": {"ForAnyValue:StringEquals": {"claim:custom:flags": "blocked"}}}]});
+    let routes = json!([{"method": "ANY", "path": "/{proxy+}"}]);
+    let decide = |path: &str, claims: Value| decide_with_claims(policies.clone(), routes.clone(), "GET", path, claims);
+    let cases: [(&str, Value, u16, &str); 17] = [
+        ("/pets", json!({"custom:tenant": "acme"}), 200, "(Pets)"),
+        ("/pets", json!({"custom:tenant": "evil"}), 403, "(AcmeOnly)"),
+        // The issue's example: the same tenant as a list.
+        ("/pets", json!({"custom:tenant": ["evil"]}), 403, "(AcmeOnly)"),
+        ("/pets", json!({"custom:tenant": ["acme", "evil"]}), 403, "(AcmeOnly)"),
+        ("/pets", json!({"custom:tenant": ["acme"]}), 200, "(Pets)"),
+        ("/pets", json!({"custom:tenant": {"name": "acme"}}), 403, "(AcmeOnly)"),
+        ("/pets", json!({"custom:tenant": "acme", "custom:TENANT": "evil"}), 403, "(AcmeOnly)"),
+        ("/reports", json!({"custom:roles": ["reader"]}), 200, "(Readers)"),
+        ("/reports", json!({"custom:roles": ["reader", {"admin": true}]}), 403, "Condition.ForAllValues:StringEquals.claim:custom:roles cannot be decided"),
+        ("/reports", json!({"custom:roles": ["reader", null]}), 403, "cannot be decided"),
+        ("/reports", json!({"custom:roles": ["reader", ["admin"]]}), 403, "cannot be decided"),
+        ("/reports", json!({"custom:roles": null}), 403, "cannot be decided"),
+        ("/reports", json!({"custom:tenant": "acme", "custom:flags": ["ok", ["blocked"]]}), 403, "(Blocked)"),
+        ("/reports", json!({"custom:roles": ["reader"], "custom:flags": ["ok"]}), 200, "(Readers)"),
+        ("/scoped", json!({"scope": "x/read"}), 200, "(Scoped)"),
+        // A second claim spelling `scope` cannot add a scope the route check never saw.
+        ("/scoped", json!({"scope": "openid", "Scope": "x/read"}), 403, "cannot be decided"),
+        ("/scoped", json!({"scope": "$remove", "SCOPE": "x/read"}), 403, "cannot be decided"),
+    ];
+    for (path, claims, status, reason) in cases {
+        let (actual, why) = decide(path, claims.clone());
+        assert_eq!(actual, status, "{path} {claims}: {why}");
+        assert!(why.contains(reason), "{path} {claims}: `{why}` lacks `{reason}`");
+    }
+}
+
+/// A variable naming a multi-valued key is undecided wherever the key holds a list, default or not: loading says so.
+#[test]
+fn a_multi_valued_variable_is_linted_even_with_a_default() {
+    let store = store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/g/${claim:cognito:groups, 'none'}"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*", "Condition": {"StringEquals": {"aws:username": "${claim:scope}"}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/u/${claim:custom:x, 'y'}"}
+    ]}}}))
+    .unwrap();
+    let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings[0].starts_with("policies.groups.g.Statement[0].Resource: variable `${claim:cognito:groups}` names a multi-valued key, which never substitutes (nor does its default)"), "{}", warnings[0]);
+    assert!(warnings[1].starts_with("policies.groups.g.Statement[1].Condition.StringEquals.aws:username: variable `${claim:scope}` names a multi-valued key"), "{}", warnings[1]);
 }

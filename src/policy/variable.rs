@@ -2,6 +2,7 @@
 //! `${$}`. Strings are split into pieces once, at load; a request only fills in the variables.
 
 use super::context::{ConditionContext, KeyName, Values};
+use super::truth::Truth;
 use std::borrow::Cow;
 
 /// A `${key}` or `${key, 'default'}` reference.
@@ -11,14 +12,25 @@ pub(crate) struct Variable {
     pub default: Option<String>,
 }
 
+/// What a variable (or a string holding variables) stands for in one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resolved<'a> {
+    Text(Cow<'a, str>),
+    /// No value and no default: positive operators do not match, a `Resource` matches nothing.
+    Missing,
+    /// The key is present but is no single value (a list, or an unreadable claim). IAM allows only
+    /// single-valued keys as variables and does not say what else happens, so nothing is substituted and the
+    /// test is undecided: neither the default (the key is not absent) nor "no value" (which would skip a Deny).
+    Undecided,
+}
+
 impl Variable {
-    /// The value for this request: a single-valued key, else the default; `None` when there is neither.
-    ///
-    /// Multi-valued keys never substitute (IAM allows only single-valued keys as variables).
-    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Option<Cow<'a, str>> {
+    /// The value for this request: a single-valued key, else the default when the key is absent.
+    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Resolved<'a> {
         match ctx.values(&self.key) {
-            Some(Values::One(value)) => Some(value),
-            _ => self.default.as_deref().map(Cow::Borrowed),
+            Some(Values::One(value)) => Resolved::Text(value),
+            Some(Values::Many(_) | Values::Unreadable) => Resolved::Undecided,
+            None => self.default.as_deref().map_or(Resolved::Missing, |text| Resolved::Text(Cow::Borrowed(text))),
         }
     }
 }
@@ -133,22 +145,41 @@ impl Template {
         Self::Fixed(text)
     }
 
-    /// The text for this request; `None` when a variable has no value and no default.
-    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Option<Cow<'a, str>> {
+    /// The text for this request: missing when some variable has no value and no default, else undecided when
+    /// some variable cannot be decided.
+    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Resolved<'a> {
         match self {
-            Self::Fixed(text) => Some(Cow::Borrowed(text)),
+            Self::Fixed(text) => Resolved::Text(Cow::Borrowed(text)),
             Self::Variables(pieces) => {
                 let mut text = String::new();
+                let mut undecided = false;
                 for piece in pieces {
                     match piece {
                         Piece::Text(literal) => text.push_str(literal),
                         Piece::Star => text.push('*'),
                         Piece::One => text.push('?'),
-                        Piece::Var(variable) => text.push_str(&variable.resolve(ctx)?),
+                        Piece::Var(variable) => match variable.resolve(ctx) {
+                            Resolved::Text(value) => text.push_str(&value),
+                            Resolved::Missing => return Resolved::Missing,
+                            Resolved::Undecided => undecided = true,
+                        },
                     }
                 }
-                Some(Cow::Owned(text))
+                if undecided {
+                    Resolved::Undecided
+                } else {
+                    Resolved::Text(Cow::Owned(text))
+                }
             }
+        }
+    }
+
+    /// Whether `test` holds for the text in this request (false when it is missing).
+    pub(crate) fn test(&self, ctx: &dyn ConditionContext, test: impl Fn(&str) -> bool) -> Truth {
+        match self.resolve(ctx) {
+            Resolved::Text(text) => Truth::from(test(&text)),
+            Resolved::Missing => Truth::False,
+            Resolved::Undecided => Truth::Undecided,
         }
     }
 }

@@ -19,6 +19,7 @@ use super::context::{ConditionContext, KeyName, MapContext, RequestContext, Valu
 use super::document::{Document, ResourcePattern};
 use super::error::PolicyError;
 use super::explain::{DenyWhy, PolicyDecision, SourceKind, StatementRef};
+use super::pattern::split_arn;
 use super::standalone::api_of;
 use super::value::{format_iso8601, parse_bool};
 use super::INVOKE;
@@ -47,7 +48,8 @@ const TOKEN_LIFETIME: u64 = 3600;
 const SOURCE_PORT: u16 = 53346;
 const TLS_1_3: &[u8] = b"TLSv1.3";
 const AUTHORITY: &str = "api.example.com";
-const METHOD_ARN_PREFIX: &str = "arn:aws:execute-api:";
+/// The shape of the resources a request can be evaluated for.
+const METHOD_ARN_SHAPE: &str = "arn:partition:execute-api:region:account:api/stage/METHOD/path";
 /// The latest time the host clock can report in nanoseconds with a token still valid an hour later.
 const MAX_NOW: u64 = u64::MAX / 1_000_000_000 - TOKEN_LIFETIME;
 /// Claims the mapping writes from the request time.
@@ -103,7 +105,8 @@ pub struct FilterCase {
     documents: Result<Vec<Document>, PolicyError>,
 }
 
-/// The parts of `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}`.
+/// The parts of `arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` (the partition
+/// follows from the region, and is checked against it through the configuration).
 struct MethodArn<'a> {
     region: &'a str,
     account: &'a str,
@@ -115,10 +118,9 @@ struct MethodArn<'a> {
 
 impl<'a> MethodArn<'a> {
     fn parse(resource: &'a str) -> Option<Self> {
-        let rest = resource.strip_prefix(METHOD_ARN_PREFIX)?;
-        let mut fields = rest.splitn(3, ':');
-        let (region, account, resource_part) = (fields.next()?, fields.next()?, fields.next()?);
-        let mut parts = resource_part.splitn(4, '/');
+        let fields = split_arn(resource).filter(|fields| fields.service == "execute-api")?;
+        let (region, account) = (fields.region, fields.account);
+        let mut parts = fields.resource.splitn(4, '/');
         let (api, stage, method, path) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         Some(Self { region, account, api, stage, method, path })
     }
@@ -233,6 +235,7 @@ fn keys_read(documents: &[Document]) -> Vec<&KeyName> {
 fn show(values: Option<&Values<'_>>) -> String {
     match values {
         None => "nothing".to_owned(),
+        Some(Values::Unreadable) => "an unreadable value".to_owned(),
         Some(Values::One(value)) => format!("`{value}`"),
         Some(Values::Many(values)) => {
             let values: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
@@ -251,7 +254,7 @@ impl FilterCase {
         }
         let target = MethodArn::parse(resource).ok_or_else(|| {
             not_expressible(format!(
-                "`{resource}` is not an execute-api method ARN (`{METHOD_ARN_PREFIX}region:account:api/stage/METHOD/path`)"
+                "`{resource}` is not an execute-api method ARN (`{METHOD_ARN_SHAPE}`)"
             ))
         })?;
 
@@ -284,7 +287,7 @@ impl FilterCase {
         if let Value::Object(fields) = &mut config {
             fields.insert("policies".into(), json!({ section: { name.clone(): policy } }));
         }
-        if api_of(resource) != base.api {
+        if api_of(resource).ok().as_ref() != Some(&base.api) {
             return Err(not_expressible(format!("`{resource}` names its API in a way a configuration cannot")));
         }
 

@@ -21,7 +21,7 @@ pub struct VerifiedToken {
     pub client_id: String,
     /// `cognito:groups`, in token order, each once.
     pub groups: Vec<String>,
-    /// `scope` split on spaces; empty for ID tokens.
+    /// `scope` read by [`scope_words`]; empty when the token has none (ID tokens).
     pub scopes: Vec<String>,
     /// `exp` in seconds.
     pub expires_at: f64,
@@ -77,6 +77,21 @@ impl VerifiedToken {
     pub fn check_times(&self, now: u64, skew: u64) -> Result<(), TokenError> {
         check_times(self.expires_at, self.not_before, self.issued_at, now, skew)
     }
+}
+
+/// Whether `word` is one RFC 6749 §3.3 `scope-token`: `1*( %x21 / %x23-5B / %x5D-7E )`, printable ASCII but
+/// space, `"` and `\`.
+pub fn is_scope_token(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// The words of a `scope` claim, the one definition every reader uses (the route check, the `claim:scope`
+/// condition key, the identity header): RFC 6749 §3.3 scope tokens separated by U+0020 and nothing else. Runs
+/// of spaces separate nothing and are skipped. Any other character (a tab, U+3000, a control, `"`, `\`,
+/// non-ASCII) gives `None`: such a claim is refused as a whole, since readers that split on other whitespace
+/// would see other words in it.
+pub fn scope_words(scope: &str) -> Option<Vec<&str>> {
+    scope.split(' ').filter(|word| !word.is_empty()).map(|word| is_scope_token(word).then_some(word)).collect()
 }
 
 /// Applies every Cognito rule of `issuer` at time `now` (unix seconds) with `skew` seconds of tolerance.
@@ -146,9 +161,14 @@ pub fn validate(
             return Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" })
         }
     };
-    let scopes = string_claim(&claims, "scope")?
-        .map(|scope| scope.split(' ').filter(|word| !word.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let scopes = match string_claim(&claims, "scope")? {
+        None => Vec::new(),
+        Some(scope) => scope_words(scope)
+            .ok_or(TokenError::InvalidClaim { claim: "scope", why: "not RFC 6749 scope tokens separated by spaces" })?
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    };
 
     Ok(VerifiedToken {
         issuer: issuer.issuer.clone(),
@@ -163,4 +183,29 @@ pub fn validate(
         issued_at,
         claims,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn scope_words_are_rfc_6749_tokens_separated_by_u0020_only() {
+        assert_eq!(scope_words("openid pets/read"), Some(vec!["openid", "pets/read"]));
+        assert_eq!(scope_words(" openid  pets/read "), Some(vec!["openid", "pets/read"]));
+        assert_eq!(scope_words(""), Some(vec![]));
+        assert_eq!(scope_words("aws.cognito.signin.user.admin https://api.example/x:y~!#$%&'()*+,-./;<=>?@[]^_`{|}"), Some(vec![
+            "aws.cognito.signin.user.admin",
+            "https://api.example/x:y~!#$%&'()*+,-./;<=>?@[]^_`{|}",
+        ]));
+        // Whitespace that some readers split on and others do not, and the characters RFC 6749 leaves out.
+        for scope in ["api/read\tadmin", "api/read\u{3000}admin", "api/read\u{a0}admin", "api/read\nadmin", "api/read\radmin",
+            "api/read\u{85}admin", "api/read\u{2028}admin", "a\"b", "a\\b", "caf\u{e9}", "a\u{7f}", "a\u{0}"] {
+            assert_eq!(scope_words(scope), None, "{}", scope.escape_debug());
+        }
+        assert!(is_scope_token("product-api/read_product"));
+        assert!(!is_scope_token(""));
+        assert!(!is_scope_token("a b"));
+    }
 }

@@ -15,7 +15,7 @@ mod vectors;
 mod rsa_differential;
 
 pub use cache::TokenCache;
-pub use claims::VerifiedToken;
+pub use claims::{is_scope_token, scope_words, VerifiedToken};
 pub use extract::{bearer_token, AuthorizationError};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};
 
