@@ -249,8 +249,11 @@ fn validate_route(raw: &RawRoute, path: &str, options: &crate::request::RequestO
                 return Err(ConfigError::at(format!("{path}.scopes"), "an empty list would refuse every token"));
             }
             for (index, scope) in scopes.iter().enumerate() {
-                if scope.is_empty() || scope.contains([' ', '\t']) {
-                    return Err(ConfigError::at(format!("{path}.scopes[{index}]"), "a scope is one non-empty word"));
+                if !crate::token::is_scope_token(scope) {
+                    return Err(ConfigError::at(
+                        format!("{path}.scopes[{index}]"),
+                        "a scope is one RFC 6749 scope token (printable ASCII, no space, `\"` or `\\`)",
+                    ));
                 }
             }
             RouteAuth::Token { scopes }
@@ -561,6 +564,17 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.path.starts_with("issuers[0].policies.users.u"), "{err}");
+    }
+
+    #[test]
+    fn route_scopes_are_scope_tokens() {
+        for bad in ["", "a b", "a\tb", "a\u{3000}b", "caf\u{e9}", "a\\b"] {
+            let err = load(|text| {
+                text.replacen(r#"{"method": "ANY", "path": "/{proxy+}"}"#, &format!(r#"{{"method": "ANY", "path": "/{{proxy+}}", "scopes": [{}]}}"#, serde_json::Value::from(bad)), 1)
+            })
+            .unwrap_err();
+            assert_eq!(err.path, "routes[1].scopes[0]", "{bad:?}: {err}");
+        }
     }
 
     #[test]
