@@ -29,8 +29,8 @@ impl Authorizer {
 
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Self {
-        let realm = format!("{}/{}", config.api.api_id, config.api.stage);
-        let tokens = TokenCache::new(config.token_cache_size);
+        let realm = format!("{}/{}", config.api().api_id, config.api().stage);
+        let tokens = TokenCache::new(config.token_cache_size());
         Self { config, realm, tokens }
     }
 
@@ -41,13 +41,13 @@ impl Authorizer {
 
     /// Identity header names as configured.
     pub fn identity_header_names(&self) -> [&str; 6] {
-        self.config.identity_headers.names()
+        self.config.identity_headers().names()
     }
 
     /// Whether a request header or trailer named `name` must never reach the upstream from the client: it is an
     /// identity header in some spelling an upstream may merge with it (see `IdentityHeaders::covers`).
     pub fn is_identity_header(&self, name: &str) -> bool {
-        self.config.identity_headers.covers(name)
+        self.config.identity_headers().covers(name)
     }
 
     /// The request's own header names that an upstream could take for identity headers, each once.
@@ -76,41 +76,41 @@ impl Authorizer {
 
     /// Verifies `token` at `now`, or finds it among the tokens this configuration already verified.
     fn verify_token(&self, token: &str, now: u64) -> Result<Arc<VerifiedToken>, TokenError> {
-        let verifier = &self.config.verifier;
+        let verifier = self.config.verifier();
         // Oversized tokens are refused before they are even hashed.
-        if token.len() > verifier.max_token_bytes {
-            return Err(TokenError::TooLarge { len: token.len(), max: verifier.max_token_bytes });
+        if token.len() > verifier.max_token_bytes() {
+            return Err(TokenError::TooLarge { len: token.len(), max: verifier.max_token_bytes() });
         }
-        if let Some(cached) = self.tokens.get(token, now, verifier.skew) {
+        if let Some(cached) = self.tokens.get(token, now, verifier.skew()) {
             return cached;
         }
         let verified = Arc::new(verifier.verify(token, now)?);
-        self.tokens.insert(token, Arc::clone(&verified), now, verifier.skew);
+        self.tokens.insert(token, Arc::clone(&verified), now, verifier.skew());
         Ok(verified)
     }
 
     /// Decides one request at unix time `now` (seconds).
     pub fn authorize(&self, request: &HttpRequest, now: u64) -> Decision {
         // Size first: nothing below reads more than these limits allow.
-        if let Err(err) = self.config.request.check_headers(request) {
+        if let Err(err) = self.config.request().check_headers(request) {
             return Decision::deny(Outcome::BadRequest, Reason::Request(err));
         }
         let method = match normalize_method(&request.method) {
             Ok(method) => method,
             Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
         };
-        let path = match crate::request::normalize_path_with(&request.path, &self.config.request) {
+        let path = match crate::request::normalize_path_with(&request.path, self.config.request()) {
             Ok(path) => path,
             Err(err @ RequestError::PathTooLong { .. }) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
             Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
         };
-        let arn = match self.config.api.method_arn(method, &path) {
+        let arn = match self.config.api().method_arn(method, &path) {
             Ok(arn) => arn,
             Err(err @ RequestError::ArnTooLong(_)) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
             Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
-        let route = match &self.config.routes {
+        let route = match self.config.routes() {
             None => None,
             Some(declared) => match routes::find(declared, method, &path) {
                 Some(route) => Some(route),
@@ -147,44 +147,44 @@ impl Authorizer {
 
         if !required_scopes.is_empty() {
             let template = route.map(|route| route.template.clone()).unwrap_or_default();
-            if verified.token_use != TokenUse::Access {
+            if verified.token_use() != TokenUse::Access {
                 return self.unauthorized(Reason::NotAnAccessToken { route: template }, Some("insufficient_scope"));
             }
-            if !required_scopes.iter().any(|scope| verified.scopes.contains(scope)) {
+            if !required_scopes.iter().any(|scope| verified.scopes().contains(scope)) {
                 let reason = Reason::MissingScope { route: template, required: required_scopes.to_vec() };
                 return self.unauthorized(reason, Some("insufficient_scope"));
             }
         }
 
-        let statements = match &self.config.policies {
+        let statements = match self.config.policies() {
             None => Vec::new(),
             Some(store) => {
                 let principal = Principal {
-                    groups: &verified.groups,
-                    client_id: Some(&verified.client_id),
-                    username: verified.username.as_deref(),
+                    groups: verified.groups(),
+                    client_id: Some(verified.client_id()),
+                    username: verified.username(),
                 };
-                let context = RequestContext::new(request, &verified, now, self.config.source_ip);
-                let evaluation = store.evaluate(&verified.issuer, &principal, INVOKE, &arn, &context);
+                let context = RequestContext::new(request, &verified, now, self.config.source_ip());
+                let evaluation = store.evaluate(verified.issuer(), &principal, INVOKE, &arn, &context);
                 match evaluation.decision {
                     PolicyDecision::Allow => evaluation.statements,
                     PolicyDecision::ImplicitDeny => {
                         let why = evaluation.why().unwrap_or(DenyWhy::NoAllow);
-                        let reason = Reason::ImplicitDeny { arn, sub: verified.sub.clone(), why };
+                        let reason = Reason::ImplicitDeny { arn, sub: verified.sub().to_owned(), why };
                         return Decision::deny(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {
-                        let reason = Reason::ExplicitDeny { arn, sub: verified.sub.clone(), statements: evaluation.statements };
+                        let reason = Reason::ExplicitDeny { arn, sub: verified.sub().to_owned(), statements: evaluation.statements };
                         return Decision::deny(Outcome::ExplicitDeny, reason);
                     }
                 }
             }
         };
 
-        match identity_headers(&self.config.identity_headers, &verified) {
+        match identity_headers(self.config.identity_headers(), &verified) {
             Ok(upstream_headers) => Decision {
                 outcome: Outcome::Allow,
-                reason: Reason::Allowed { sub: verified.sub.clone(), statements },
+                reason: Reason::Allowed { sub: verified.sub().to_owned(), statements },
                 remove_headers: self.identity_copies(request),
                 upstream_headers,
                 rewrite_path,
@@ -215,16 +215,16 @@ fn list_element(value: &str, out: &mut String) {
 /// carry.
 fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(String, String)>, String> {
     let mut headers = vec![
-        (names.sub.clone(), token.sub.clone()),
-        (names.client_id.clone(), token.client_id.clone()),
-        (names.issuer.clone(), token.issuer.clone()),
+        (names.sub.clone(), token.sub().to_owned()),
+        (names.client_id.clone(), token.client_id().to_owned()),
+        (names.issuer.clone(), token.issuer().to_owned()),
     ];
-    if let Some(username) = &token.username {
-        headers.push((names.username.clone(), username.clone()));
+    if let Some(username) = token.username() {
+        headers.push((names.username.clone(), username.to_owned()));
     }
-    if !token.groups.is_empty() {
+    if !token.groups().is_empty() {
         let mut groups = String::new();
-        for (index, group) in token.groups.iter().enumerate() {
+        for (index, group) in token.groups().iter().enumerate() {
             if index > 0 {
                 groups.push(',');
             }
@@ -232,9 +232,9 @@ fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Result<Ve
         }
         headers.push((names.groups.clone(), groups));
     }
-    if !token.scopes.is_empty() {
+    if !token.scopes().is_empty() {
         // Scope words never hold U+0020 (RFC 6749 §3.3), so the space-separated list is unambiguous.
-        headers.push((names.scopes.clone(), token.scopes.join(" ")));
+        headers.push((names.scopes.clone(), token.scopes().join(" ")));
     }
     match headers.iter().find(|(_, value)| !header_safe(value)) {
         Some((name, _)) => Err(name.clone()),

@@ -145,20 +145,63 @@ impl IdentityHeaders {
     }
 }
 
-/// A validated configuration, ready to authorize requests.
+/// A validated configuration, ready to authorize requests. Only [`Config::from_json`] (through the checks of
+/// `TryFrom<&RawConfig>`) makes one; the rest read it.
 #[derive(Debug)]
 pub struct Config {
-    pub api: ApiTarget,
-    pub request: crate::request::RequestOptions,
-    pub verifier: TokenVerifier,
+    api: ApiTarget,
+    request: crate::request::RequestOptions,
+    verifier: TokenVerifier,
     /// How many verified tokens each VM keeps (0: none).
-    pub token_cache_size: usize,
+    token_cache_size: usize,
     /// The declared routes; `None` when the configuration declares none (every request then needs a token).
-    pub routes: Option<Vec<Route>>,
+    routes: Option<Vec<Route>>,
     /// `None` when no section anywhere holds policies: every valid token that passes its route is allowed.
-    pub policies: Option<ScopedPolicies>,
-    pub source_ip: SourceIp,
-    pub identity_headers: IdentityHeaders,
+    policies: Option<ScopedPolicies>,
+    source_ip: SourceIp,
+    identity_headers: IdentityHeaders,
+}
+
+impl Config {
+    /// The API every method ARN is built for.
+    pub fn api(&self) -> &ApiTarget {
+        &self.api
+    }
+
+    /// How request targets are read and how large requests may be.
+    pub fn request(&self) -> &crate::request::RequestOptions {
+        &self.request
+    }
+
+    /// The token verifier: trusted issuers, their keys and rules.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
+    }
+
+    /// How many verified tokens each VM keeps (0: none).
+    pub fn token_cache_size(&self) -> usize {
+        self.token_cache_size
+    }
+
+    /// The declared routes; `None` when the configuration declares none.
+    pub fn routes(&self) -> Option<&[Route]> {
+        self.routes.as_deref()
+    }
+
+    /// Every policy section; `None` when no section holds policies.
+    pub fn policies(&self) -> Option<&ScopedPolicies> {
+        self.policies.as_ref()
+    }
+
+    /// Where `aws:SourceIp` comes from.
+    pub fn source_ip(&self) -> SourceIp {
+        self.source_ip
+    }
+
+    /// The identity header names.
+    pub fn identity_headers(&self) -> &IdentityHeaders {
+        &self.identity_headers
+    }
 }
 
 fn check_chars(path: &str, value: &str, what: &str, ok: impl Fn(u8) -> bool) -> Result<(), ConfigError> {
@@ -234,7 +277,7 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
         }
         Some(Some(ids)) => Some(ids.clone()),
     };
-    Ok(Issuer { issuer: raw.issuer.clone(), keys, token_use, client_ids })
+    Ok(Issuer::new(raw.issuer.clone(), keys, token_use, client_ids))
 }
 
 fn validate_route(raw: &RawRoute, path: &str, options: &crate::request::RequestOptions) -> Result<Route, ConfigError> {
@@ -424,7 +467,7 @@ impl TryFrom<&RawConfig> for Config {
             .map(|(index, issuer)| validate_issuer(issuer, &format!("issuers[{index}]")))
             .collect::<Result<Vec<_>, _>>()?;
         for (index, issuer) in issuers.iter().enumerate() {
-            if issuers.iter().take(index).any(|earlier| earlier.issuer == issuer.issuer) {
+            if issuers.iter().take(index).any(|earlier| earlier.issuer() == issuer.issuer()) {
                 return Err(ConfigError::at(format!("issuers[{index}].issuer"), "issuer listed twice"));
             }
         }
@@ -456,7 +499,7 @@ impl TryFrom<&RawConfig> for Config {
         Ok(Self {
             api,
             request,
-            verifier: TokenVerifier { issuers, skew, max_token_bytes },
+            verifier: TokenVerifier::new(issuers, skew, max_token_bytes),
             token_cache_size,
             routes,
             policies,

@@ -351,8 +351,8 @@ impl ConditionContext for RequestContext<'_> {
             }
             KeyKind::UserAgent => self.header("user-agent").map(Values::One),
             KeyKind::Referer => self.header("referer").map(Values::One),
-            KeyKind::Username => self.token.username.as_deref().and_then(|name| one(Cow::Borrowed(name))),
-            KeyKind::Claim => claim(&self.token.claims, key.claim()?),
+            KeyKind::Username => self.token.username().and_then(|name| one(Cow::Borrowed(name))),
+            KeyKind::Claim => claim(self.token.claims(), key.claim()?),
             KeyKind::Other => None,
         }
     }

@@ -287,15 +287,15 @@ impl FilterCase {
         if let Value::Object(fields) = &mut config {
             fields.insert("policies".into(), json!({ section: { name.clone(): policy } }));
         }
-        if api_of(resource).ok().as_ref() != Some(&base.api) {
+        if api_of(resource).ok().as_ref() != Some(base.api()) {
             return Err(not_expressible(format!("`{resource}` names its API in a way a configuration cannot")));
         }
 
         let path = format!("/{}", target.path);
         let method = normalize_method(target.method).map_err(|err| not_expressible(format!("`{resource}`: {err}")))?;
-        let normalized = normalize_path_with(&path, &base.request)
+        let normalized = normalize_path_with(&path, base.request())
             .map_err(|err| not_expressible(format!("`{resource}`: the path `{path}` is refused: {err}")))?;
-        let arn = base.api.method_arn(method, &normalized).map_err(|err| not_expressible(format!("`{resource}`: {err}")))?;
+        let arn = base.api().method_arn(method, &normalized).map_err(|err| not_expressible(format!("`{resource}`: {err}")))?;
         if arn != resource {
             return Err(not_expressible(format!(
                 "no request has the method ARN `{resource}`: `{} {path}` is read as `{arn}`",
@@ -332,23 +332,23 @@ impl FilterCase {
             source_ip,
             secure_transport: Some(secure),
         };
-        base.request.check_headers(&request).map_err(|err| not_expressible(err.to_string()))?;
+        base.request().check_headers(&request).map_err(|err| not_expressible(err.to_string()))?;
         let verified = base
-            .verifier
+            .verifier()
             .verify(&token, now)
             .map_err(|err| not_expressible(format!("a token with the context's claims is refused: {err}")))?;
-        let identity = [Some(&verified.sub), Some(&verified.client_id), verified.username.as_ref()]
+        let identity = [Some(verified.sub()), Some(verified.client_id()), verified.username()]
             .into_iter()
             .flatten()
-            .chain(verified.groups.iter())
-            .chain(verified.scopes.iter());
+            .chain(verified.groups().iter().map(String::as_str))
+            .chain(verified.scopes().iter().map(String::as_str));
         if let Some(unsafe_value) = identity.into_iter().find(|value| !identity_safe(value)) {
             return Err(not_expressible(format!("`{}` cannot be sent upstream in an identity header", unsafe_value.escape_debug())));
         }
 
-        let documents = Document::parse_many(policy, &base.api, "policy");
+        let documents = Document::parse_many(policy, base.api(), "policy");
         if let Ok(documents) = &documents {
-            let offered = RequestContext::new(&request, &verified, now, base.source_ip);
+            let offered = RequestContext::new(&request, &verified, now, base.source_ip());
             for key in keys_read(documents) {
                 let (given, sent) = (ctx.values(key), offered.values(key));
                 if given != sent {
@@ -368,7 +368,7 @@ impl FilterCase {
             now,
             properties,
             holder: format!("{section}.{name}"),
-            sub: verified.sub.clone(),
+            sub: verified.sub().to_owned(),
             arn,
             method: target.method.to_owned(),
             documents,

@@ -6,31 +6,74 @@ use serde_json::{Map, Value};
 /// NumericDate values past 9999-12-31 are refused as absurd rather than compared.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 
-/// The identity a verified token carries.
+/// The identity a verified token carries. Only the verifier makes one (its fields are private to `token`); the
+/// rest of the crate reads it.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
     /// Which configured issuer signed it.
-    pub issuer: String,
+    pub(super) issuer: String,
     /// `access` or `id`.
-    pub token_use: TokenUse,
+    pub(super) token_use: TokenUse,
     /// `sub`: the principal.
-    pub sub: String,
+    pub(super) sub: String,
     /// `username` (access) or `cognito:username` (id); client-credentials tokens have none.
-    pub username: Option<String>,
+    pub(super) username: Option<String>,
     /// `client_id` (access) or `aud` (id).
-    pub client_id: String,
+    pub(super) client_id: String,
     /// `cognito:groups`, in token order, each once.
-    pub groups: Vec<String>,
+    pub(super) groups: Vec<String>,
     /// `scope` read by [`scope_words`]; empty when the token has none (ID tokens).
-    pub scopes: Vec<String>,
+    pub(super) scopes: Vec<String>,
     /// `exp` in seconds.
-    pub expires_at: f64,
+    pub(super) expires_at: f64,
     /// `nbf` in seconds, if present.
-    pub not_before: Option<f64>,
+    pub(super) not_before: Option<f64>,
     /// `iat` in seconds, if present.
-    pub issued_at: Option<f64>,
+    pub(super) issued_at: Option<f64>,
     /// Every claim, for policy condition keys.
-    pub claims: Map<String, Value>,
+    pub(super) claims: Map<String, Value>,
+}
+
+impl VerifiedToken {
+    /// Which configured issuer signed it (the exact `iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `access` or `id`.
+    pub fn token_use(&self) -> TokenUse {
+        self.token_use
+    }
+
+    /// `sub`: the principal.
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// `username` (access) or `cognito:username` (id); client-credentials tokens have none.
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    /// `client_id` (access) or `aud` (id).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// `cognito:groups`, in token order, each once.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The scope words; empty when the token has none (ID tokens).
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// Every claim, for policy condition keys.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
 }
 
 fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<Option<&'a str>, TokenError> {

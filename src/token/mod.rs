@@ -57,13 +57,30 @@ impl TokenUses {
 #[derive(Debug)]
 pub struct Issuer {
     /// The exact `iss` value.
-    pub issuer: String,
+    issuer: String,
     /// Its signing keys.
-    pub keys: KeySet,
+    keys: KeySet,
     /// Accepted token kinds.
-    pub token_use: TokenUses,
+    token_use: TokenUses,
     /// Accepted app clients; `None` only when configuration explicitly turned the check off.
-    pub client_ids: Option<Vec<String>>,
+    client_ids: Option<Vec<String>>,
+}
+
+impl Issuer {
+    /// A pool as the configuration loader validated it.
+    pub(crate) fn new(issuer: String, keys: KeySet, token_use: TokenUses, client_ids: Option<Vec<String>>) -> Self {
+        Self { issuer, keys, token_use, client_ids }
+    }
+
+    /// The exact `iss` value.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Its signing keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
 }
 
 /// Why a token was refused. Details go to logs; clients only ever see 401.
@@ -101,17 +118,37 @@ pub enum TokenError {
     ClientNotAllowed(String),
 }
 
-/// Verifies tokens against the configured issuers.
+/// Verifies tokens against the configured issuers; the only maker of [`VerifiedToken`]s.
 #[derive(Debug)]
 pub struct TokenVerifier {
-    pub issuers: Vec<Issuer>,
+    issuers: Vec<Issuer>,
     /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`.
-    pub skew: u64,
+    skew: u64,
     /// Longest token accepted, checked before any decoding.
-    pub max_token_bytes: usize,
+    max_token_bytes: usize,
 }
 
 impl TokenVerifier {
+    /// A verifier as the configuration loader validated it.
+    pub(crate) fn new(issuers: Vec<Issuer>, skew: u64, max_token_bytes: usize) -> Self {
+        Self { issuers, skew, max_token_bytes }
+    }
+
+    /// The trusted pools, in configuration order.
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+
+    /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub fn skew(&self) -> u64 {
+        self.skew
+    }
+
+    /// Longest token accepted, checked before any decoding.
+    pub fn max_token_bytes(&self) -> usize {
+        self.max_token_bytes
+    }
+
     /// The whole check: shape, issuer, key, algorithm, signature, then the Cognito claim rules.
     pub fn verify(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
         let untrusted = jws::parse(token, self.max_token_bytes)?;
