@@ -53,9 +53,15 @@ pub fn authz(args: &[&str], stdin: impl AsRef<[u8]>) -> Run {
     }
 }
 
-/// A fresh, empty directory for one test.
+/// A fresh, empty directory, never shared: the tests of one binary run in parallel threads of one process, and
+/// two of them preparing the same corpus once wrote each other's freshly minted keys into one directory (a token
+/// then failed its signature against the other test's key, now and then).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("authz-cli").join(format!("{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("authz-cli")
+        .join(format!("{name}-{}-{serial}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
