@@ -206,6 +206,14 @@ fn is_unreserved(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
+/// A character a path segment carries as itself (RFC 3986 `pchar` without `;`, which is refused): unreserved,
+/// sub-delimiters, `:` and `@`. Its escape (`%24`, `%40`) is decoded, because upstreams (WSGI `PATH_INFO`, Go,
+/// Spring, Rails) read `/pets/%24metadata` as `/pets/$metadata`: one resource must have one spelling, or a Deny
+/// written with one spelling misses the other. Every other character has one spelling too: its escape.
+fn is_path_char(byte: u8) -> bool {
+    is_unreserved(byte) || matches!(byte, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@')
+}
+
 fn hex(digit: u8) -> Option<u8> {
     match digit {
         b'0'..=b'9' => Some(digit - b'0'),
@@ -224,10 +232,12 @@ pub fn normalize_path(target: &str) -> Result<NormalizedPath, RequestError> {
 
 /// Puts a request target in its one canonical spelling, or refuses it where spellings could be read two ways.
 ///
-/// Unreserved characters are decoded (`%7E` → `~`, `%2e` → `.`), other escapes keep upper-case hex, `//` merges,
-/// `.` and `..` segments are removed. Encoded `/` (unless configured to unescape) or `\`, control characters,
-/// NUL, raw non-ASCII, escapes that do not decode to UTF-8, double-encoded escapes (`%252e`), `;` path parameters
-/// (raw or encoded), fragments, `..` above the root and bad escapes are refused:
+/// Every character has one spelling: escapes of path characters (unreserved, sub-delimiters, `:`, `@`) are
+/// decoded (`%7E` → `~`, `%2e` → `.`, `%24` → `$`, `%40` → `@`), other escapes keep upper-case hex, and the raw
+/// form of a character a path must encode (`"`, `<`, `{`, `|`, …) is refused. `//` merges, `.` and `..` segments
+/// are removed. Encoded `/` (unless configured to unescape) or `\`, control characters, NUL, raw non-ASCII,
+/// encoded non-ASCII (unless allowed), escapes that do not decode to UTF-8, double-encoded escapes (`%252e`), `;`
+/// path parameters (raw or encoded), fragments, `..` above the root and bad escapes are refused:
 /// upstreams disagree on what they mean. With `normalize_path` or `merge_slashes` off, a target that would need
 /// that step is refused instead of rewritten.
 pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<NormalizedPath, RequestError> {
@@ -267,9 +277,9 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
                     return Err(RequestError::Path("encoded `;`"));
                 } else if value >= 0x80 && !options.allow_utf8_paths {
                     return Err(RequestError::Path("encoded non-ASCII and allow_utf8_paths is off"));
-                } else if !options.normalize_path && (is_unreserved(value) || high.is_some_and(|d| d.is_ascii_lowercase()) || low.is_some_and(|d| d.is_ascii_lowercase())) {
+                } else if !options.normalize_path && (is_path_char(value) || high.is_some_and(|d| d.is_ascii_lowercase()) || low.is_some_and(|d| d.is_ascii_lowercase())) {
                     return Err(not_normal);
-                } else if is_unreserved(value) {
+                } else if is_path_char(value) {
                     decoded.push(char::from(value));
                 } else {
                     decoded.push('%');
@@ -281,6 +291,14 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
             b'#' => return Err(RequestError::Path("fragment in request target")),
             b';' => return Err(RequestError::Path("path parameters (`;`)")),
             b'\\' => return Err(RequestError::Path("backslash")),
+            b'/' => {
+                decoded.push('/');
+                fully_decoded.push(byte);
+                index += 1;
+            }
+            0x21..=0x7e if !is_path_char(byte) => {
+                return Err(RequestError::Path("a character a path must percent-encode (RFC 3986)"))
+            }
             0x21..=0x7e => {
                 decoded.push(char::from(byte));
                 fully_decoded.push(byte);
@@ -432,6 +450,30 @@ mod tests {
     fn norm8(target: &str) -> Result<String, RequestError> {
         normalize_path_with(target, &RequestOptions { allow_utf8_paths: true, ..RequestOptions::default() })
             .map(|normalized| normalized.target())
+    }
+
+    /// One resource, one spelling: what upstreams decode is decoded here, so a Deny on `$metadata` cannot be
+    /// stepped around with `%24metadata`; what a path must encode has only its encoded spelling.
+    #[test]
+    fn sub_delimiters_colon_and_at_have_one_spelling() {
+        for (target, wanted) in [
+            ("/pets/%24metadata", "/pets/$metadata"),
+            ("/pets/me%40example.com", "/pets/me@example.com"),
+            ("/pets/urn%3asecret", "/pets/urn:secret"),
+            ("/a%21%26%27%28%29%2A%2B%2C%3D", "/a!&'()*+,="),
+        ] {
+            let normalized = normalize_path(target).unwrap();
+            assert_eq!(normalized.path, wanted, "{target}");
+            assert!(normalized.changed, "{target}");
+            assert_eq!(normalize_path(wanted).unwrap().path, wanted, "{wanted} is already normal");
+        }
+        // `%`, `?`, `#` and characters a path must encode keep their escape; their raw forms are refused.
+        assert_eq!(norm("/a%25%3F%23%22%3C%3E%5B%5D%5E%60%7B%7C%7D%20").unwrap(), "/a%25%3F%23%22%3C%3E%5B%5D%5E%60%7B%7C%7D%20");
+        for raw in ["/a\"b", "/a<b", "/a>b", "/a[b", "/a]b", "/a^b", "/a`b", "/a{b", "/a|b", "/a}b"] {
+            assert!(normalize_path(raw).is_err(), "{raw}");
+        }
+        let off = RequestOptions { normalize_path: false, ..RequestOptions::default() };
+        assert!(with(off, "/pets/%24metadata").is_err(), "refused rather than forwarded in another spelling");
     }
 
     #[test]
