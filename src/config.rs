@@ -140,8 +140,9 @@ impl IdentityHeaders {
 
     /// Whether a request header or trailer called `name` could be read upstream as one of the identity headers:
     /// equal to one after ASCII lower-casing and mapping `_` to `-`. Every such field is removed from requests.
+    /// The default names count too, whatever the configuration renamed (see `DEFAULT_IDENTITY_HEADERS`).
     pub fn covers(&self, name: &str) -> bool {
-        self.names().iter().any(|own| same_header_field(own, name))
+        self.names().iter().chain(DEFAULT_IDENTITY_HEADERS.iter()).any(|own| same_header_field(own, name))
     }
 }
 
@@ -370,13 +371,43 @@ fn validate_routes(raw: &[RawRoute], options: &crate::request::RequestOptions) -
     Ok(routes)
 }
 
+/// Header names an identity header may not take.
+const RESERVED_HEADERS: [&str; 20] = [
+    "authorization",
+    "host",
+    "connection",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "cookie",
+    "set-cookie",
+    "user-agent",
+    "referer",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-real-ip",
+    "x-request-id",
+    "proxy-authorization",
+];
+
+/// The default identity header names: removed from every request even when the configuration renames them, so a
+/// migration that renames a header never lets client copies of the old name through to an upstream still reading
+/// it.
+const DEFAULT_IDENTITY_HEADERS: [&str; 6] =
+    ["x-authz-sub", "x-authz-username", "x-authz-client-id", "x-authz-groups", "x-authz-scopes", "x-authz-issuer"];
+
 fn header_name(path: &str, value: Option<&String>, default: &str) -> Result<String, ConfigError> {
     let name = value.map_or(default, String::as_str);
     let valid = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    let reserved = ["authorization", "host", "connection", "content-length", "transfer-encoding", "te", "upgrade"]
-        .iter()
-        .any(|reserved| same_header_field(reserved, name));
+    // Headers that other components read for something else: the filter would overwrite (or strip) them.
+    let reserved = RESERVED_HEADERS.iter().any(|reserved| same_header_field(reserved, name))
+        || name.get(..8).is_some_and(|prefix| same_header_field(prefix, "x-envoy-"));
     if !valid || reserved {
         return Err(ConfigError::at(path, format!("`{name}` is not a usable lower-case header name")));
     }
@@ -385,12 +416,12 @@ fn header_name(path: &str, value: Option<&String>, default: &str) -> Result<Stri
 
 fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigError> {
     let headers = IdentityHeaders {
-        sub: header_name("identity_headers.sub", raw.sub.as_ref(), "x-authz-sub")?,
-        username: header_name("identity_headers.username", raw.username.as_ref(), "x-authz-username")?,
-        client_id: header_name("identity_headers.client_id", raw.client_id.as_ref(), "x-authz-client-id")?,
-        groups: header_name("identity_headers.groups", raw.groups.as_ref(), "x-authz-groups")?,
-        scopes: header_name("identity_headers.scopes", raw.scopes.as_ref(), "x-authz-scopes")?,
-        issuer: header_name("identity_headers.issuer", raw.issuer.as_ref(), "x-authz-issuer")?,
+        sub: header_name("identity_headers.sub", raw.sub.as_ref(), DEFAULT_IDENTITY_HEADERS[0])?,
+        username: header_name("identity_headers.username", raw.username.as_ref(), DEFAULT_IDENTITY_HEADERS[1])?,
+        client_id: header_name("identity_headers.client_id", raw.client_id.as_ref(), DEFAULT_IDENTITY_HEADERS[2])?,
+        groups: header_name("identity_headers.groups", raw.groups.as_ref(), DEFAULT_IDENTITY_HEADERS[3])?,
+        scopes: header_name("identity_headers.scopes", raw.scopes.as_ref(), DEFAULT_IDENTITY_HEADERS[4])?,
+        issuer: header_name("identity_headers.issuer", raw.issuer.as_ref(), DEFAULT_IDENTITY_HEADERS[5])?,
     };
     let names = headers.names();
     for (index, name) in names.iter().enumerate() {
@@ -576,9 +607,19 @@ mod tests {
         let clash = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"sub": "x_user", "username": "x-user"}, "routes""#, 1))
             .unwrap_err();
         assert_eq!(clash.path, "identity_headers");
-        let reserved = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"sub": "content_length"}, "routes""#, 1))
+        for taken in ["content_length", "x-forwarded-for", "User-Agent", "x-envoy-original-path", "cookie"] {
+            let reserved = load(|text| {
+                text.replacen(r#""routes""#, &format!(r#""identity_headers": {{"sub": "{taken}"}}, "routes""#), 1)
+            })
             .unwrap_err();
-        assert_eq!(reserved.path, "identity_headers.sub");
+            assert_eq!(reserved.path, "identity_headers.sub", "{taken}");
+        }
+        // Renamed: the new name and the old default are both removed from requests.
+        let renamed = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"groups": "x-user-groups"}, "routes""#, 1))
+            .unwrap();
+        for spelling in ["x-user-groups", "x_user_groups", "x-authz-groups", "X_AUTHZ_GROUPS"] {
+            assert!(renamed.identity_headers.covers(spelling), "{spelling}");
+        }
     }
 
     /// Group and user names are per pool: with two issuers, the shared section must say it means every pool.

@@ -10,6 +10,7 @@ pub mod json;
 pub mod policy;
 pub mod request;
 pub mod routes;
+pub mod text;
 pub mod token;
 
 #[cfg(any(test, feature = "mint"))]

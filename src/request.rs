@@ -41,7 +41,7 @@ impl HttpRequest {
 /// Why a request cannot be authorized as sent (answered with 400 or 414).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
-    #[error("method `{0}` is not supported")]
+    #[error("method `{}` is not supported", crate::text::Untrusted(.0))]
     Method(String),
     #[error("path is ambiguous or malformed: {0}")]
     Path(&'static str),
@@ -168,12 +168,14 @@ impl RequestOptions {
     }
 }
 
-/// The request method as API Gateway writes it in the ARN: upper case, from a fixed set.
+/// The request method, exactly as API Gateway routes it: one of a fixed set, in upper case. Methods are
+/// case-sensitive (RFC 9110 §9.1): `get` is not `GET`, and a host that forwards the method as sent (Envoy does
+/// over HTTP/2) would hand the upstream a method the policy never evaluated.
 pub fn normalize_method(method: &str) -> Result<&'static str, RequestError> {
     METHODS
         .into_iter()
-        .find(|known| known.eq_ignore_ascii_case(method))
-        .ok_or_else(|| RequestError::Method(method.chars().take(32).collect()))
+        .find(|known| *known == method)
+        .ok_or_else(|| RequestError::Method(method.chars().take(65).collect()))
 }
 
 /// A request path in the one spelling the policy and the upstream both see.
@@ -693,7 +695,9 @@ mod tests {
 
     #[test]
     fn methods_are_upper_case_from_a_fixed_set() {
-        assert_eq!(normalize_method("get"), Ok("GET"));
+        assert!(normalize_method("get").is_err());
+        assert!(normalize_method("Get").is_err());
+        assert_eq!(normalize_method("GET"), Ok("GET"));
         assert_eq!(normalize_method("DELETE"), Ok("DELETE"));
         assert!(normalize_method("TRACE").is_err());
         assert!(normalize_method("GET ").is_err());

@@ -94,11 +94,11 @@ pub enum TokenError {
     UnsupportedHeader(&'static str),
     #[error("token header has no `kid`")]
     MissingKid,
-    #[error("issuer `{0}` is not trusted")]
+    #[error("issuer `{}` is not trusted", crate::text::Untrusted(.0))]
     UnknownIssuer(String),
-    #[error("no key `{kid}` for issuer `{issuer}`")]
+    #[error("no key `{}` for issuer `{issuer}`", crate::text::Untrusted(kid))]
     UnknownKid { issuer: String, kid: String },
-    #[error("token `alg` is `{token}` but key `{kid}` is for `{key}`")]
+    #[error("token `alg` is `{}` but key `{kid}` is for `{key}`", crate::text::Untrusted(token))]
     AlgorithmMismatch { token: String, key: &'static str, kid: String },
     #[error("signature does not verify")]
     BadSignature,
@@ -112,9 +112,9 @@ pub enum TokenError {
     MissingClaim(&'static str),
     #[error("claim `{claim}` is {why}")]
     InvalidClaim { claim: &'static str, why: &'static str },
-    #[error("token_use `{0}` is not accepted")]
+    #[error("token_use `{}` is not accepted", crate::text::Untrusted(.0))]
     TokenUseNotAllowed(String),
-    #[error("client `{0}` is not accepted")]
+    #[error("client `{}` is not accepted", crate::text::Untrusted(.0))]
     ClientNotAllowed(String),
 }
 

@@ -290,7 +290,7 @@ impl HttpContext for FilterRequest {
         let decision = authorizer.authorize(&request, now);
         let decided = decision.record();
         if host::log_level().is_ok_and(|level| level <= Level::Debug) {
-            host::log(Level::Debug, &format!("authz: {} {}: {}", decided.status, request.method, decided.reason));
+            host::log(Level::Debug, &format!("authz: {} {}: {}", decided.status, crate::text::Untrusted(&request.method), decided.reason));
         }
         record(&decided);
         let (counter, details) = accounting(decision.outcome);

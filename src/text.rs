@@ -1,0 +1,47 @@
+//! Text from outside, rendered safely into log lines and reasons.
+
+use std::fmt;
+
+/// How many characters of an untrusted value a reason shows.
+const SHOWN: usize = 64;
+
+/// An attacker-chosen value (a token's `iss` or `kid`, a request method) as a reason shows it: control
+/// characters, backticks, backslashes and everything outside printable ASCII escaped (`\n`, `\u{2028}`), and at
+/// most 64 characters, so a value can neither end a log line and forge the next one nor close the backticks
+/// around it.
+#[derive(Debug, Clone, Copy)]
+pub struct Untrusted<'a>(pub &'a str);
+
+impl fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut chars = self.0.chars();
+        for c in chars.by_ref().take(SHOWN) {
+            match c {
+                '`' => f.write_str("\\u{60}")?,
+                '\\' => f.write_str("\\\\")?,
+                ' '..='~' => fmt::Write::write_char(f, c)?,
+                other => write!(f, "{}", other.escape_default())?,
+            }
+        }
+        if chars.next().is_some() {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_could_forge_a_line_and_truncates() {
+        let forged = "x\n[info] authz: 200 GET: `root` allowed\r\u{2028}\u{1b}[31m";
+        let shown = Untrusted(forged).to_string();
+        assert_eq!(shown, "x\\n[info] authz: 200 GET: \\u{60}root\\u{60} allowed\\r\\u{2028}\\u{1b}[31m");
+        assert!(!shown.chars().any(|c| c.is_control() || c == '`'));
+        let long = "a".repeat(100);
+        assert_eq!(Untrusted(&long).to_string(), format!("{}…", "a".repeat(64)));
+        assert_eq!(Untrusted("us-east-1_Pool.k1").to_string(), "us-east-1_Pool.k1");
+    }
+}
