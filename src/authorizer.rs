@@ -120,8 +120,18 @@ impl Authorizer {
                 }
             },
         };
-        let required_scopes = match route.map(|route| &route.auth) {
-            Some(RouteAuth::Public) => {
+        // Scoped routes that take a lenient spelling of this request (`/products/1/`, `/Products/1`, `HEAD` for
+        // `GET`): their scopes hold here too, so a catch-all cannot serve those spellings without them.
+        let normalized = &path;
+        let variants = || {
+            self.config
+                .routes()
+                .unwrap_or_default()
+                .iter()
+                .filter(move |declared| !declared.scopes().is_empty() && declared.matches_variant(method, normalized))
+        };
+        if let Some(RouteAuth::Public) = route.map(|route| &route.auth) {
+            if variants().next().is_none() {
                 let template = route.map(|route| route.template.clone()).unwrap_or_default();
                 return Decision {
                     outcome: Outcome::Allow,
@@ -132,9 +142,7 @@ impl Authorizer {
                     challenge: None,
                 };
             }
-            Some(RouteAuth::Token { scopes }) => scopes.as_slice(),
-            None => &[],
-        };
+        }
 
         let token = match bearer_token(request.header_values("authorization")) {
             Ok(token) => token,
@@ -145,13 +153,14 @@ impl Authorizer {
             Err(err) => return self.unauthorized(Reason::Token(err), Some("invalid_token")),
         };
 
-        if !required_scopes.is_empty() {
-            let template = route.map(|route| route.template.clone()).unwrap_or_default();
+        for scoped in route.into_iter().filter(|route| !route.scopes().is_empty()).chain(variants()) {
+            let required = scoped.scopes();
             if verified.token_use() != TokenUse::Access {
-                return self.unauthorized(Reason::NotAnAccessToken { route: template }, Some("insufficient_scope"));
+                let reason = Reason::NotAnAccessToken { route: scoped.template.clone() };
+                return self.unauthorized(reason, Some("insufficient_scope"));
             }
-            if !required_scopes.iter().any(|scope| verified.scopes().contains(scope)) {
-                let reason = Reason::MissingScope { route: template, required: required_scopes.to_vec() };
+            if !required.iter().any(|scope| verified.scopes().contains(scope)) {
+                let reason = Reason::MissingScope { route: scoped.template.clone(), required: required.to_vec() };
                 return self.unauthorized(reason, Some("insufficient_scope"));
             }
         }

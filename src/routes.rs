@@ -166,6 +166,54 @@ impl Route {
         methods && segments_cover(&self.segments, &other.segments)
     }
 
+    /// The scopes this route asks for (empty: none, or a public route).
+    pub fn scopes(&self) -> &[String] {
+        match &self.auth {
+            RouteAuth::Token { scopes } => scopes,
+            RouteAuth::Public => &[],
+        }
+    }
+
+    /// Whether this route takes a spelling of the request that a lenient upstream serves from the same handler,
+    /// but not the request itself: another ASCII case of a literal segment, a trailing slash added or dropped,
+    /// or `HEAD` for a `GET` route (frameworks such as Express, Spring and Go's `net/http` do each of these).
+    /// A route's scopes must hold for such spellings too, or a catch-all would take them without the scopes.
+    pub fn matches_variant(&self, method: &str, path: &NormalizedPath) -> bool {
+        let methods = match self.method.as_deref() {
+            None => true,
+            Some(own) => own == method || (own == "GET" && method == "HEAD"),
+        };
+        methods && !self.matches(method, path) && self.matches_loosely(path)
+    }
+
+    fn matches_loosely(&self, path: &NormalizedPath) -> bool {
+        // Both sides without a trailing empty segment.
+        let own = match self.segments.split_last() {
+            Some((Segment::Literal(last), rest)) if last.is_empty() => rest,
+            _ => self.segments.as_slice(),
+        };
+        let mut actual = path.segments().peekable();
+        for segment in own {
+            match segment {
+                Segment::Greedy => return actual.next().is_some_and(|first| !first.is_empty()),
+                Segment::Param => {
+                    if actual.next().is_none_or(str::is_empty) {
+                        return false;
+                    }
+                }
+                Segment::Literal(literal) => {
+                    if !actual.next().is_some_and(|segment| segment.eq_ignore_ascii_case(literal)) {
+                        return false;
+                    }
+                }
+            }
+        }
+        match actual.next() {
+            None => true,
+            Some(last) => last.is_empty() && actual.next().is_none(),
+        }
+    }
+
     /// Whether this route takes `method` (upper case) on `path`.
     pub fn matches(&self, method: &str, path: &NormalizedPath) -> bool {
         if self.method.as_deref().is_some_and(|own| own != method) {
@@ -251,6 +299,28 @@ mod tests {
         let routes = vec![route("GET", "/a/b"), route("ANY", "/a/{x}")];
         assert_eq!(find(&routes, "GET", &normalize_path("/a/b").unwrap()).unwrap().template, "/a/b");
         assert_eq!(find(&routes, "POST", &normalize_path("/a/b").unwrap()).unwrap().template, "/a/{x}");
+    }
+
+    #[test]
+    fn variants_are_case_trailing_slash_and_head_spellings_only() {
+        let delete = route("DELETE", "/products/{id}");
+        let variant = |route: &Route, method: &str, target: &str| route.matches_variant(method, &normalize_path(target).unwrap());
+        for target in ["/products/1/", "/Products/1", "/PRODUCTS/1/"] {
+            assert!(variant(&delete, "DELETE", target), "{target}");
+        }
+        assert!(!variant(&delete, "DELETE", "/products/1"), "the request itself is not a variant");
+        assert!(!variant(&delete, "POST", "/products/1/"));
+        assert!(!variant(&delete, "DELETE", "/products/1/x"));
+        assert!(!variant(&delete, "DELETE", "/products/"));
+        let list = route("GET", "/products");
+        assert!(variant(&list, "HEAD", "/products"));
+        assert!(variant(&list, "GET", "/products/"));
+        assert!(!variant(&list, "HEAD", "/orders"));
+        let slash = route("GET", "/a/");
+        assert!(variant(&slash, "GET", "/a"));
+        let any = route("ANY", "/files/{p+}");
+        assert!(variant(&any, "PUT", "/FILES/x"));
+        assert!(!variant(&any, "PUT", "/files/x"));
     }
 
     #[test]
