@@ -138,6 +138,10 @@ impl fmt::Display for Reason {
     }
 }
 
+/// The stream property a host filter writes the [`DecisionRecord`] to; Envoy's filter state key is
+/// `wasm.authz.decision`.
+pub const DECISION_PROPERTY: &str = "authz.decision";
+
 /// One request's decision as a host records it for operators and tools (in Envoy: the filter state
 /// `wasm.authz.decision`, which an access log prints with `%FILTER_STATE(wasm.authz.decision:PLAIN)%`). Its JSON
 /// is one compact object, `{"status":403,"decision":"deny","reason":"..."}`: the status the authorizer chose

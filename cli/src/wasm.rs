@@ -3,6 +3,7 @@
 
 use crate::answer::{decision_name, Answer};
 use anyhow::{bail, Context as _};
+use authz::decision::DecisionRecord;
 use authz::{Authorizer, HttpRequest};
 use authz_host::{FilterHost, HttpOutcome, LogLevel, LogLine, Plugin};
 use std::collections::BTreeMap;
@@ -61,34 +62,35 @@ impl WasmEngine {
         self.plugin.set_property(&["connection", "tls_version"], tls_version);
         let logged = self.plugin.logs().len();
         let outcome = self.plugin.http_request(&request.headers).context("the filter failed")?;
-        let reason = self.reason(logged, request);
+        // The decision as the filter recorded it for access logs: its own status and reason, also where the host
+        // turned the reply into something else (a gRPC client gets HTTP 200 with `grpc-status`).
+        let record = self
+            .plugin
+            .filter_state(authz::decision::DECISION_PROPERTY)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .and_then(DecisionRecord::parse);
+        let record = match record {
+            Some(record) => record,
+            None => bail!("the filter recorded no decision ({})", errors_since(self.plugin.logs(), logged)),
+        };
         match outcome {
-            HttpOutcome::Continue { request_headers, .. } => Ok(self.allowed(request, &request_headers, reason)),
-            HttpOutcome::LocalResponse { status, headers, .. } => {
-                let status = u16::try_from(status).with_context(|| format!("the filter answered status {status}"))?;
+            HttpOutcome::Continue { request_headers, .. } if record.status == 200 => {
+                Ok(self.allowed(request, &request_headers, record.reason))
+            }
+            HttpOutcome::Continue { .. } => {
+                bail!("the filter let the request through but recorded {} ({})", record.status, record.reason)
+            }
+            HttpOutcome::LocalResponse { headers, .. } => {
                 let headers = headers
                     .into_iter()
                     // Envoy adds `content-length` to every local reply; it is not part of the filter's answer.
                     .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
                     .collect();
-                Ok(Answer { status, decision: decision_name(status), reason, headers, rewrite_path: None })
+                let decision = decision_name(record.status);
+                Ok(Answer { status: record.status, decision, reason: record.reason, headers, rewrite_path: None })
             }
-            HttpOutcome::Paused { .. } => bail!("the filter paused the request without answering it ({reason})"),
-            HttpOutcome::Reset => bail!("the filter reset the stream ({reason})"),
-        }
-    }
-
-    /// The reason from the filter's decision line, `authz: <status> <METHOD>: <reason>`.
-    fn reason(&self, from: usize, request: &HttpRequest) -> String {
-        let logs = self.plugin.logs();
-        let decision = logs.iter().skip(from).filter(|line| line.level == LogLevel::Debug).find_map(|line| {
-            let rest = line.message.strip_prefix("authz: ")?;
-            let (_status, rest) = rest.split_once(' ')?;
-            rest.strip_prefix(request.method.as_str())?.strip_prefix(": ")
-        });
-        match decision {
-            Some(reason) => reason.to_owned(),
-            None => format!("no decision logged by the filter ({})", errors_since(logs, from)),
+            HttpOutcome::Paused { .. } => bail!("the filter paused the request without answering it ({})", record.reason),
+            HttpOutcome::Reset => bail!("the filter reset the stream ({})", record.reason),
         }
     }
 

@@ -15,8 +15,6 @@ use std::rc::Rc;
 const INTERNAL_ERROR_BODY: &str = r#"{"message":"Internal server error"}"#;
 /// gRPC INTERNAL, for requests refused without a decision.
 const GRPC_INTERNAL: u32 = 13;
-/// The stream property holding the decision record; Envoy's filter state key is `wasm.authz.decision`.
-const DECISION_PROPERTY: &str = "authz.decision";
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
@@ -201,7 +199,7 @@ fn pseudo(headers: &[(String, String)], name: &str) -> String {
 /// Keeps the decision record where operators look (Envoy's filter state, for access logs). A failure costs the
 /// record, not the request: the answer itself is already decided.
 fn record(record: &DecisionRecord) {
-    if let Err(status) = host::set_property(DECISION_PROPERTY, &record.to_json()) {
+    if let Err(status) = host::set_property(crate::decision::DECISION_PROPERTY, &record.to_json()) {
         host::log(Level::Warn, &format!("authz: cannot record the decision: status {}", status.0));
     }
 }
