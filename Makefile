@@ -92,7 +92,7 @@ e2e: wasm
 ## workerd (npm) on 127.0.0.1 before a local origin; every scenario corpus through each, compared with the native
 ## core and the proxy-wasm filter (`authz scenario --export`).
 edge-test: edge edge-deps wasm cli
-	node --test --test-concurrency=1 edge/test/
+	node --test --test-concurrency=1 edge/test/*.test.mjs
 
 ## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline;
 ## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy).

@@ -44,9 +44,9 @@ function authorizerFor(env) {
   return compiled.authorizer;
 }
 
-function internalError(why) {
+function internalError(why, status = 500) {
   console.error(`authz: ${why}; request refused`);
-  return new Response(INTERNAL_ERROR_BODY, { status: 500, headers: { "content-type": "application/json" } });
+  return new Response(INTERNAL_ERROR_BODY, { status, headers: { "content-type": "application/json" } });
 }
 
 // "https://o.example/api/" → "https://o.example/api": the target (which starts with "/") is appended as text, never
@@ -80,21 +80,22 @@ export default {
     if (answer.status !== 200) {
       return new Response(answer.body, { status: answer.status, headers: answer.headers });
     }
+    let upstream;
     try {
       const headers = new Headers(request.headers);
       for (const name of answer.removeHeaders) headers.delete(name);
       for (const [name, value] of Object.entries(answer.headers)) headers.set(name, value);
       const base = env.ORIGIN ? originBase(env.ORIGIN) : url.origin;
       const target = answer.rewritePath ?? url.pathname + url.search;
-      const upstream = new Request(base + target, {
-        method: request.method,
-        headers,
-        body: request.body,
-        redirect: "manual",
-      });
+      upstream = new Request(base + target, { method: request.method, headers, body: request.body, redirect: "manual" });
+    } catch (err) {
+      return internalError(`cannot build the upstream request: ${err.message}`);
+    }
+    try {
       return await fetch(upstream);
     } catch (err) {
-      return internalError(`cannot forward the request: ${err.message}`);
+      // As API Gateway answers an integration it cannot reach.
+      return internalError(`the origin did not answer: ${err.message}`, 502);
     }
   },
 };
