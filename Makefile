@@ -61,7 +61,8 @@ dist/edge/.built: Makefile $(WASM_BINDGEN) edge/node_modules/.installed $(shell 
 	@echo "dist/edge/*/authz_bg.wasm: $$(stat -c %s dist/edge/web/authz_bg.wasm) bytes (before wasm-opt: $$(stat -c %s $(EDGE_GLUE)/web/authz_bg.wasm)); gzip -9: $$(gzip -9c dist/edge/web/authz_bg.wasm | wc -c) bytes"
 	@touch $@
 
-## The edge tests' Node dependencies (workerd), exactly as locked, into edge/node_modules.
+## The edge build's and tests' Node dependencies (binaryen's wasm-opt, workerd, TypeScript), exactly as locked in
+## edge/package-lock.json, into edge/node_modules.
 edge-deps: edge/node_modules/.installed
 
 edge/node_modules/.installed: edge/package.json edge/package-lock.json
@@ -70,7 +71,7 @@ edge/node_modules/.installed: edge/package.json edge/package-lock.json
 
 build: wasm cli edge
 
-## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy.
+## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy, the edge runtimes.
 test: build lint unit e2e edge-test
 
 unit: wasm
@@ -95,14 +96,15 @@ edge-test: edge edge-deps wasm cli
 	node --test --test-concurrency=1 edge/test/*.test.mjs
 
 ## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline;
-## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy).
+## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy), and the edge packages (bench-edge).
 bench:
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
 	$(MAKE) --no-print-directory bench-envoy
 	$(MAKE) --no-print-directory bench-edge
 
-## Per-request cost in Node and in workerd with a cached token, against an empty handler in the same run.
+## Per-request cost with a cached token in Node (against an empty function and an empty Lambda@Edge handler) and in
+## workerd (against a Worker that only forwards), measured in the same run, interleaved, best of rounds.
 bench-edge: edge edge-deps cli
 	node edge/bench/bench.mjs
 
