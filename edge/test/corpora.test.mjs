@@ -3,6 +3,9 @@
 // status, decision, identity headers and rewritten path. (The Worker in real workerd: workerd.test.mjs.)
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eventFor, deployLambda, values } from "./support/cloudfront.mjs";
 import { againstExpectation, corpusFiles, essentials, exportCorpora, sameReason } from "./support/corpora.mjs";
@@ -109,4 +112,27 @@ test("`authz scenario --node` runs every corpus through the package, as users ca
   const summaries = out.split("\n").filter((line) => / cases, \d+ failed$/.test(line));
   assert.equal(summaries.length, corpusFiles().length, out);
   for (const line of summaries) assert.match(line, / 0 failed$/);
+});
+
+test("`authz check --node` answers every corpus request as `authz check` does", () => {
+  const failures = [];
+  for (const corpus of corpora) {
+    const config = join(mkdtempSync(join(tmpdir(), "authz-check-node-")), "config.json");
+    writeFileSync(config, corpus.config);
+    // The check input of each case: the JS API's request in the CLI's field names.
+    const input = corpus.cases
+      .map(({ request }) => JSON.stringify({ method: request.method, path: request.path, headers: request.headers, source_ip: request.sourceIp, secure_transport: request.secureTransport, now: request.now }))
+      .join("\n");
+    const run = (extra) => execFileSync(AUTHZ_CLI, ["check", "--config", config, ...extra], { input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).trim().split("\n");
+    const native = run([]);
+    const node = run(["--node", NODE_PACKAGE]);
+    assert.equal(node.length, corpus.cases.length);
+    corpus.cases.forEach(({ name }, index) => {
+      const [a, b] = [JSON.parse(native[index]), JSON.parse(node[index])];
+      if (JSON.stringify(essentials(a)) !== JSON.stringify(essentials(b)) || !sameReason(a.reason, b.reason)) {
+        failures.push(`${name}: native ${native[index].slice(0, 200)} but node ${node[index].slice(0, 200)}`);
+      }
+    });
+  }
+  assert.deepEqual(failures, []);
 });
