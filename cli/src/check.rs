@@ -1,7 +1,7 @@
 //! `authz check`: requests as JSON lines on stdin, one decision per line on stdout.
 
 use crate::answer::error_line;
-use crate::engine::Engine;
+use crate::engine::{Engine, Kind};
 use crate::input::parse_check_line;
 use crate::{clock_now, json_lines, Finished};
 use anyhow::Context as _;
@@ -34,13 +34,17 @@ pub struct CheckArgs {
     /// instead of the core built into this command.
     #[arg(long, value_name = "FILE")]
     wasm: Option<PathBuf>,
+    /// Run the requests through this wasm-bindgen Node package (dist/edge/nodejs) with `node`: what Workers and
+    /// Lambda@Edge run.
+    #[arg(long, value_name = "DIR")]
+    node: Option<PathBuf>,
 }
 
 /// Runs the command.
 pub fn run(args: &CheckArgs) -> anyhow::Result<Finished> {
     let config = std::fs::read(&args.config).with_context(|| format!("cannot read `{}`", args.config.display()))?;
-    let mut engine =
-        Engine::load(&config, args.wasm.as_deref()).with_context(|| format!("--config {}", args.config.display()))?;
+    let kind = Kind::from_options(args.wasm.as_deref(), args.node.as_deref())?;
+    let mut engine = Engine::load(&config, kind).with_context(|| format!("--config {}", args.config.display()))?;
     json_lines::answer_each(|number, line| match line.map_err(str::to_owned).and_then(parse_check_line) {
         Ok(parsed) => {
             let now = match parsed.now {

@@ -9,6 +9,7 @@ mod engine;
 mod input;
 mod json_lines;
 mod keygen;
+mod node;
 mod policy;
 mod scenario;
 mod token;

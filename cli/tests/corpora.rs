@@ -156,3 +156,43 @@ fn a_closed_stdout_ends_the_run_without_a_panic() {
     let run = authz_without_stdout(&["scenario", arg(&files[0])]).expect_code(2);
     assert!(run.stderr.contains("authz: error"), "{}", run.stderr);
 }
+
+/// `scenario --export` turns each corpus into concrete requests for other hosts (the edge tests run them through
+/// the Node package, Lambda@Edge and workerd): tokens minted for `--now`, a host on every request, and the native
+/// core's and the filter's answers, which agree with each other and with the corpus.
+#[test]
+fn export_gives_every_case_as_a_request_with_the_answers_of_each_engine() {
+    let wasm = filter_wasm();
+    let files = corpora();
+    let now = 1_900_000_000_u64;
+    let mut args = vec!["scenario", "--export", "--now", "1900000000", "--wasm", arg(&wasm)];
+    args.extend(files.iter().map(|path| arg(path)));
+    let run = authz(&args, "").expect_code(0);
+    let corpora = run.json_lines();
+    assert_eq!(corpora.len(), files.len(), "{}", run.stdout);
+    for (path, corpus) in files.iter().zip(&corpora) {
+        let scenario = Scenario::load_at(&std::fs::read_to_string(path).unwrap(), Some(now)).unwrap();
+        assert_eq!(corpus["now"], json!(now));
+        let config = corpus["config"].as_str().unwrap();
+        assert!(authz::Authorizer::from_json(config.as_bytes()).is_ok());
+        let cases = corpus["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), scenario.cases.len());
+        for (case, exported) in scenario.cases.iter().zip(cases) {
+            let context = format!("{}: {}", path.display(), case.name);
+            assert_eq!(exported["name"], json!(case.name), "{context}");
+            let request = &exported["request"];
+            assert_eq!((&request["method"], &request["path"], &request["now"]), (&json!(case.request.method), &json!(case.request.path), &json!(now)));
+            let headers: Vec<(String, String)> = serde_json::from_value(request["headers"].clone()).unwrap();
+            assert_eq!(headers.iter().filter(|(name, _)| name == "host").count(), 1, "{context}");
+            assert_eq!(headers.len(), case.request.headers.len() + 1, "{context}");
+            assert_eq!(request.get("sourceIp").and_then(Value::as_str), case.request.source_ip.map(|ip| ip.to_string()).as_deref());
+            assert_eq!(exported["expect"]["status"], json!(case.expect.status), "{context}");
+            let (native, filter) = (&exported["answers"]["native"], &exported["answers"]["filter"]);
+            assert_eq!(native, filter, "{context}{}", staleness_hint(&wasm));
+            assert_eq!(native["status"], json!(case.expect.status), "{context}");
+        }
+    }
+    // Both engine options at once are for --export only; a table has one engine.
+    let run = authz(&["scenario", "--wasm", arg(&wasm), "--node", "dist/edge/nodejs", arg(&files[0])], "").expect_code(2);
+    assert!(run.stderr.contains("give one"), "{}", run.stderr);
+}
