@@ -126,7 +126,7 @@ fuzz:
 	done
 
 ## Mints a dev key, starts real Envoy with the filter, sends scripted requests and prints what was decided.
-demo: build
+demo: wasm cli
 	$(CARGO) run --locked --release -p authz-e2e --bin demo
 
 clean:
