@@ -237,9 +237,11 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) 
         None => pattern.to_owned(),
     };
     let pieces = parse_pieces(&expanded, version == Version::V2012_10_17, true).map_err(|message| error(path, message))?;
-    let arn = ArnPattern::from_pieces(pieces).ok_or_else(|| {
-        error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
-    })?;
+    let arn = ArnPattern::from_pieces(pieces)
+        .ok_or_else(|| {
+            error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
+        })?
+        .for_resource();
     arn.check_partition(api.partition).map_err(|message| error(path, format!("`{expanded}` {message}")))?;
     if arn.variables_outside_resource() {
         return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
