@@ -5,6 +5,7 @@ use super::context::ConditionContext;
 use super::error::{error, PolicyError};
 use super::pattern::{compile_wildcards, match_tokens, ArnFields, ArnPattern, Tok};
 use super::truth::Truth;
+use super::spelling;
 use super::variable::parse_pieces;
 use super::INVOKE;
 use crate::request::ApiTarget;
@@ -243,6 +244,10 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) 
         })?
         .for_resource();
     arn.check_partition(api.partition).map_err(|message| error(path, format!("`{expanded}` {message}")))?;
+    // Spelled as no request is, it could never match: a Deny written with it would never apply.
+    if let Some(why) = spelling::misspelled(&arn) {
+        return Err(error(path, format!("`{expanded}` can never match a request: {why}")));
+    }
     if arn.variables_outside_resource() {
         return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
     }
