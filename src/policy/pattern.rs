@@ -226,6 +226,25 @@ impl Pattern {
         }
     }
 
+    /// The tokens as written, with `None` for each variable: a variable stands for one value (in a path, one
+    /// segment's text), never for a wildcard (load-time analysis only).
+    pub(crate) fn shape(&self) -> Vec<Option<Tok>> {
+        match &self.pieces {
+            None => self.toks.iter().copied().map(Some).collect(),
+            Some(pieces) => pieces
+                .iter()
+                .flat_map(|piece| -> Vec<Option<Tok>> {
+                    match piece {
+                        Piece::Text(literal) => literal.chars().map(|c| Some(Tok::Char(c))).collect(),
+                        Piece::Star => vec![Some(Tok::Star)],
+                        Piece::One => vec![Some(Tok::One)],
+                        Piece::Var(_) => vec![None],
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// The maximal runs of literal characters: text any match must contain (for the index).
     pub(crate) fn literal_runs(&self) -> Vec<String> {
         let mut runs = Vec::new();
