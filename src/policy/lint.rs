@@ -1,5 +1,6 @@
 //! Warnings for valid statements that can never do anything for an execute-api request (a wrong service, an
-//! `ANY` method, a key no request carries): loading succeeds, and adapters log these.
+//! `ANY` method, a key no request carries), or that do more than they seem to (a verb after a wildcard stage, a
+//! `ForAllValues:` Allow that holds for tokens without its key): loading succeeds, and adapters log these.
 
 use super::condition::{Condition, SetQualifier};
 use super::context::{KeyKind, KeyName, CLAIM_PREFIX};
@@ -201,11 +202,12 @@ fn lint_resource_shape(
     if widens {
         if let Some(method) = unanchored_method(arn) {
             let stage = api.map_or("STAGE", |api| api.stage.as_str());
+            let other = if method == "POST" { "DELETE" } else { "POST" };
             warnings.push(warning(
                 item_path,
                 format!(
                     "`{written}`: the `*` before `{method}` can stand for several segments, so this also matches other \
-                     methods on paths holding `/{method}/` (`POST /x/{method}/...`); write the stage literally, as in `{}`",
+                     methods on paths holding `/{method}/` (`{other} /x/{method}/...`); write the stage literally, as in `{}`",
                     anchored(written, &method, stage)
                 ),
             ));

@@ -416,7 +416,8 @@ fn a_verb_after_a_wildcard_stage_is_warned_about() {
             "execute-api:/dev/GET/pets/*", "arn:aws:execute-api:*:*:*/*/*/pets/*", "arn:aws:execute-api:*:*:a1b2c3d4e5/dev/POST/*"]},
         {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/DELETE/*"},
         {"Effect": "Deny", "Action": "execute-api:Invoke", "NotResource": "arn:aws:execute-api:*:*:*/*/GET/*"},
-        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/dev/PUT"}
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/dev/PUT"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/POST/*"}
     ]}}}))
     .unwrap();
     let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
@@ -431,6 +432,9 @@ fn a_verb_after_a_wildcard_stage_is_warned_about() {
          matches other methods on paths holding `/GET/` (`POST /x/GET/...`); write the stage literally, as in `execute-api:/dev/GET/*`",
         "policies.groups.g.Statement[3].Resource: `arn:aws:execute-api:*:*:*/dev/PUT`: the `*` before `PUT` can stand for several segments, so this also \
          matches other methods on paths holding `/PUT/` (`POST /x/PUT/...`); write the stage literally, as in `execute-api:/dev/PUT/*`",
+        "policies.groups.g.Statement[4].Resource: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/*/POST/*`: the `*` before `POST` can stand for \
+         several segments, so this also matches other methods on paths holding `/POST/` (`DELETE /x/POST/...`); write the stage literally, as in \
+         `execute-api:/dev/POST/*`",
     ]);
     // What it warns about: IAM's `*` takes the stage, the verb and a path prefix (matching is unchanged).
     let g = ["g".to_owned()];
