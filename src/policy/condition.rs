@@ -364,8 +364,15 @@ impl Condition {
         }
     }
 
-    /// Whether one request value matches any policy value (the positive form of the operator).
+    /// Whether one request value matches any policy value (the positive form of the operator); undecided when the
+    /// value cannot be read for the operator's family (`" 9"` for `Numeric*`, `"1"` for `Bool`, a millisecond
+    /// timestamp for `Date*`). IAM reads such a value as matching nothing, which makes a negated operator hold and
+    /// a positive one fail: either way a Deny whose author expected another shape would not apply.
     fn matches_any(&self, value: &str, ctx: &dyn ConditionContext) -> Truth {
+        /// Some policy value compares with the request value, if it can be read.
+        fn typed<T>(value: Option<T>, holds: impl Fn(&T) -> bool) -> Truth {
+            value.map_or(Truth::Undecided, |value| Truth::from(holds(&value)))
+        }
         match &self.test {
             Test::StringEquals(templates) => {
                 Truth::any(templates.iter().map(|template| template.test(ctx, |expected| expected == value)))
@@ -374,25 +381,23 @@ impl Condition {
                 Truth::any(templates.iter().map(|template| template.test(ctx, |expected| eq_ignore_case(expected, value))))
             }
             Test::StringLike(patterns) => Truth::any(patterns.iter().map(|pattern| pattern.matches(value, ctx))),
-            Test::Numeric(cmp, expected) => Truth::from(
-                Decimal::parse(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy))),
-            ),
-            Test::Date(cmp, expected) => Truth::from(
-                parse_instant(value).is_some_and(|actual| expected.iter().any(|policy| cmp.holds(&actual, policy))),
-            ),
-            Test::Bool(expected) => Truth::from(parse_bool(value).is_some_and(|actual| expected.contains(&actual))),
-            Test::Binary(expected) => Truth::from(parse_base64(value).is_some_and(|actual| expected.contains(&actual))),
-            Test::Ip(networks) => Truth::from(
-                value
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| networks.iter().any(|network| network.contains(&ip.to_canonical()) || network.contains(&ip))),
-            ),
+            Test::Numeric(cmp, expected) => {
+                typed(Decimal::parse(value), |actual| expected.iter().any(|policy| cmp.holds(actual, policy)))
+            }
+            Test::Date(cmp, expected) => {
+                typed(parse_instant(value), |actual| expected.iter().any(|policy| cmp.holds(actual, policy)))
+            }
+            Test::Bool(expected) => typed(parse_bool(value), |actual| expected.contains(actual)),
+            Test::Binary(expected) => typed(parse_base64(value), |actual| expected.contains(actual)),
+            Test::Ip(networks) => typed(value.parse::<IpAddr>().ok(), |ip| {
+                networks.iter().any(|network| network.contains(&ip.to_canonical()) || network.contains(ip))
+            }),
             Test::Arn(patterns) => {
                 let fields = split_arn(value);
                 Truth::any(patterns.iter().map(|pattern| match (pattern, fields) {
                     (ArnValue::Any, _) => Truth::True,
                     (ArnValue::Pattern(pattern), Some(fields)) => pattern.matches_fields(&fields, ctx),
-                    (ArnValue::Pattern(_), None) => Truth::False,
+                    (ArnValue::Pattern(_), None) => Truth::Undecided,
                 }))
             }
             Test::Null(_) => Truth::False,
@@ -466,7 +471,9 @@ mod tests {
         assert_eq!(truth(&json!({"StringNotEquals": {"g": "z"}}), &groups), Undecided);
         assert_eq!(truth(&json!({"StringNotEquals": {"g": ["a", "b"]}}), &groups), False);
         assert_eq!(truth(&json!({"StringLikeIfExists": {"g": "?"}}), &groups), Undecided);
-        assert_eq!(truth(&json!({"NumericLessThan": {"g": "5"}}), &groups), False);
+        // `a` and `b` are no numbers: which values meet the operator cannot be told.
+        assert_eq!(truth(&json!({"NumericLessThan": {"g": "5"}}), &groups), Undecided);
+        assert_eq!(truth(&json!({"NumericLessThan": {"g": "5"}}), &MapContext::new().with_list("g", &["7", "9"])), False);
         assert_eq!(truth(&json!({"NumericNotEquals": {"g": "5"}}), &groups), Undecided);
         assert_eq!(truth(&json!({"Null": {"g": "false"}}), &groups), True);
         assert_eq!(truth(&json!({"Null": {"g": "true"}}), &groups), False);
@@ -534,9 +541,78 @@ mod tests {
         assert!(holds(json!({"ArnEquals": {"arn": "arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/x"}}), &ctx));
         assert!(!holds(json!({"ArnLike": {"arn": "arn:aws:execute-api:*:*:api/*/POST/*"}}), &ctx));
         assert!(holds(json!({"ArnNotLike": {"arn": "arn:aws:s3:::*"}}), &ctx));
-        assert!(!holds(json!({"ArnLike": {"arn": "arn:aws:execute-api:us-*:*:*"}}), &MapContext::new().with("arn", "not-an-arn")));
-        assert!(!holds(json!({"NumericEquals": {"n": "1"}}), &MapContext::new().with("n", "abc")));
-        assert!(holds(json!({"NumericNotEquals": {"n": "1"}}), &MapContext::new().with("n", "abc")));
+        assert!(holds(json!({"NumericEquals": {"n": "1.05e1"}}), &ctx));
+        assert!(holds(json!({"NumericLessThan": {"n": 1e3}}), &ctx));
+    }
+
+    /// SECURITY.md, "Policies on doubtful input": a present value that cannot be read for the operator's family
+    /// decides nothing, for negated operators too, so a Deny applies and an Allow does not. IAM would read it as
+    /// matching no policy value (and a negated operator as holding).
+    #[test]
+    fn values_unreadable_for_the_family_are_undecided() {
+        use Truth::{False, True, Undecided};
+        let one = |key: &str, value: &str| MapContext::new().with(key, value);
+        let cases: [(Value, &str, Truth); 40] = [
+            (json!({"NumericGreaterThan": {"k": "5"}}), "9", True),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "1E+21", True),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "1e21", True),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "9.0e0", True),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "+9", True),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "-0.0", False),
+            (json!({"NumericGreaterThan": {"k": "5"}}), " 9", Undecided),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "0x10", Undecided),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "NaN", Undecided),
+            (json!({"NumericGreaterThan": {"k": "5"}}), "", Undecided),
+            (json!({"NumericNotEquals": {"k": "5"}}), "five", Undecided),
+            (json!({"NumericNotEqualsIfExists": {"k": "5"}}), "five", Undecided),
+            (json!({"NumericLessThan": {"k": "5"}}), "1e9999", Undecided),
+            (json!({"Bool": {"k": "true"}}), "TRUE", True),
+            (json!({"Bool": {"k": "true"}}), "false", False),
+            (json!({"Bool": {"k": "true"}}), "1", Undecided),
+            (json!({"Bool": {"k": "true"}}), "yes", Undecided),
+            (json!({"BoolIfExists": {"k": "false"}}), "0", Undecided),
+            (json!({"DateLessThan": {"k": "2020-01-01T00:00:00Z"}}), "2001-01-01", True),
+            (json!({"DateLessThan": {"k": "2020-01-01T00:00:00Z"}}), "978307200", True),
+            (json!({"DateLessThan": {"k": "2020-01-01T00:00:00Z"}}), "9.783072E8", True),
+            (json!({"DateLessThan": {"k": "2020-01-01T00:00:00Z"}}), "978307200000", Undecided),
+            (json!({"DateLessThan": {"k": "2020-01-01T00:00:00Z"}}), "2001-01-01 00:00:00", Undecided),
+            (json!({"DateLessThan": {"k": "2020-01-01T00:00:00Z"}}), "01/01/2001", Undecided),
+            (json!({"DateNotEquals": {"k": "2020-01-01T00:00:00Z"}}), "tomorrow", Undecided),
+            (json!({"BinaryEquals": {"k": "aGVsbG8="}}), "aGVsbG8", True),
+            (json!({"BinaryEquals": {"k": "aGVsbG8="}}), "not base64!", Undecided),
+            (json!({"IpAddress": {"k": "10.0.0.0/8"}}), "10.1.2.3", True),
+            (json!({"IpAddress": {"k": "10.0.0.0/8"}}), "10.1.2.3:80", Undecided),
+            (json!({"NotIpAddress": {"k": "10.0.0.0/8"}}), "10.1", Undecided),
+            (json!({"NotIpAddress": {"k": "10.0.0.0/8"}}), "192.0.2.1", True),
+            (json!({"ArnLike": {"k": "arn:aws:iam::*:role/x"}}), "arn:aws:iam::123456789012:role/x", True),
+            (json!({"ArnLike": {"k": "arn:aws:iam::*:role/x"}}), "not-an-arn", Undecided),
+            (json!({"ArnNotLike": {"k": "arn:aws:iam::*:role/x"}}), "role/x", Undecided),
+            // `*` takes any value, an ARN or not.
+            (json!({"ArnLike": {"k": ["arn:aws:iam::*:role/x", "*"]}}), "not-an-arn", True),
+            (json!({"ArnNotLike": {"k": "*"}}), "not-an-arn", False),
+            // A certainly false condition still rules the block out.
+            (json!({"NumericGreaterThan": {"k": "5"}, "StringEquals": {"k": "x"}}), " 9", False),
+            // Strings read everything.
+            (json!({"StringNotEquals": {"k": "5"}}), " 9", True),
+            (json!({"NullIfExists": {"k": "true"}}), "", Undecided),
+            (json!({"Null": {"k": "false"}}), "0x10", True),
+        ];
+        for (block, value, expected) in cases {
+            let conditions = match Condition::parse_block(&block, Version::V2012_10_17, Partition::Aws, "C") {
+                Ok(conditions) => conditions,
+                // `NullIfExists` is no operator: the case only keeps the table honest about `Null`.
+                Err(_) => continue,
+            };
+            let actual = Truth::all(conditions.iter().map(|condition| condition.evaluate(&one("k", value))));
+            assert_eq!(actual, expected, "{block} on {value:?}");
+        }
+        // Lists: some value unreadable, none meeting the operator, under every qualifier.
+        let list = MapContext::new().with_list("k", &["1", "abc"]);
+        assert_eq!(truth(&json!({"NumericGreaterThan": {"k": "5"}}), &list), Undecided);
+        assert_eq!(truth(&json!({"ForAnyValue:NumericGreaterThan": {"k": "5"}}), &list), Undecided);
+        assert_eq!(truth(&json!({"ForAnyValue:NumericLessThan": {"k": "5"}}), &list), True);
+        assert_eq!(truth(&json!({"ForAllValues:NumericLessThan": {"k": "5"}}), &list), Undecided);
+        assert_eq!(truth(&json!({"ForAllValues:NumericGreaterThan": {"k": "5"}}), &list), False);
     }
 
     #[test]

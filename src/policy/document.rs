@@ -5,6 +5,7 @@ use super::context::ConditionContext;
 use super::error::{error, PolicyError};
 use super::pattern::{compile_wildcards, match_tokens, ArnFields, ArnPattern, Tok};
 use super::truth::Truth;
+use super::spelling;
 use super::variable::parse_pieces;
 use super::INVOKE;
 use crate::request::ApiTarget;
@@ -237,10 +238,16 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) 
         None => pattern.to_owned(),
     };
     let pieces = parse_pieces(&expanded, version == Version::V2012_10_17, true).map_err(|message| error(path, message))?;
-    let arn = ArnPattern::from_pieces(pieces).ok_or_else(|| {
-        error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
-    })?;
+    let arn = ArnPattern::from_pieces(pieces)
+        .ok_or_else(|| {
+            error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
+        })?
+        .for_resource();
     arn.check_partition(api.partition).map_err(|message| error(path, format!("`{expanded}` {message}")))?;
+    // Spelled as no request is, it could never match: a Deny written with it would never apply.
+    if let Some(why) = spelling::misspelled(&arn) {
+        return Err(error(path, format!("`{expanded}` can never match a request: {why}")));
+    }
     if arn.variables_outside_resource() {
         return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
     }

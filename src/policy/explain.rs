@@ -74,9 +74,11 @@ pub enum Unmet {
     /// The condition (operator and key as written) does not hold.
     Condition { operator: String, key: String, key_present: bool },
     /// The condition cannot be decided: its key holds a list where one value is needed, its values name such a
-    /// key, or the key is a claim no condition value represents.
+    /// key, the key is a claim no condition value represents, or its value cannot be read for the operator
+    /// (`" 9"` for `Numeric*`).
     UndecidedCondition { operator: String, key: String },
-    /// `Resource` or `NotResource` reads a policy variable whose key holds no single value.
+    /// `Resource` or `NotResource` reads a policy variable whose key holds no single value, or a value that is
+    /// no single path segment's text (`bob/docs`, `%41`, `..`).
     UndecidedResource { element: &'static str },
 }
 
@@ -90,11 +92,11 @@ impl fmt::Display for UnmetCondition {
             }
             Unmet::UndecidedCondition { operator, key } => write!(
                 f,
-                "{statement}: Condition.{operator}.{key} cannot be decided (a list where one value is needed, or an unreadable claim)"
+                "{statement}: Condition.{operator}.{key} cannot be decided (a list where one value is needed, an unreadable claim, or a value the operator cannot read)"
             ),
             Unmet::UndecidedResource { element } => write!(
                 f,
-                "{statement}: {element} cannot be decided (a policy variable names a list or an unreadable claim)"
+                "{statement}: {element} cannot be decided (a policy variable names a list or an unreadable claim, or its value is no single path segment)"
             ),
         }
     }

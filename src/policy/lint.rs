@@ -1,9 +1,10 @@
 //! Warnings for valid statements that can never do anything for an execute-api request (a wrong service, an
-//! `ANY` method, a key no request carries): loading succeeds, and adapters log these.
+//! `ANY` method, a key no request carries), or that do more than they seem to (a verb after a wildcard stage, a
+//! `ForAllValues:` Allow that holds for tokens without its key): loading succeeds, and adapters log these.
 
-use super::condition::SetQualifier;
-use super::context::KeyKind;
-use super::document::{Located, ResourcePattern};
+use super::condition::{Condition, SetQualifier};
+use super::context::{KeyKind, KeyName, CLAIM_PREFIX};
+use super::document::{Effect, Located, ResourcePattern, Statement};
 use super::error::{warning, PolicyWarning};
 use super::pattern::{can_match_prefix, match_tokens, ArnPattern, Tok};
 use super::variable::Variable;
@@ -87,8 +88,142 @@ fn lint_variable(variable: &Variable, path: &str, warnings: &mut Vec<PolicyWarni
     }
 }
 
+/// Claims Cognito user pools write into access and ID tokens
+/// (<https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-with-identity-providers.html>),
+/// and the OpenID Connect standard claims an ID token carries as user attributes. `custom:` attributes and claims
+/// a pre-token-generation trigger adds are anyone's to name.
+const COGNITO_CLAIMS: [&str; 40] = [
+    "sub", "iss", "aud", "exp", "iat", "jti", "auth_time", "token_use", "client_id", "scope", "username", "version",
+    "origin_jti", "event_id", "nonce", "at_hash", "amr", "identities", "cognito:groups", "cognito:username",
+    "cognito:roles", "cognito:preferred_role", "email", "email_verified", "phone_number", "phone_number_verified",
+    "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+];
+
+/// Edit distance, for "did you mean" (load time only, short names).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = i;
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = row.get(j).copied().unwrap_or(usize::MAX);
+            let next = (diagonal + usize::from(ca != *cb)).min(above.saturating_add(1)).min(left.saturating_add(1));
+            diagonal = above;
+            if let Some(slot) = row.get_mut(j + 1) {
+                *slot = next;
+            }
+        }
+    }
+    row.last().copied().unwrap_or_default()
+}
+
+/// For a `claim:` key naming no claim Cognito writes: a note saying so, with the nearest one that it does.
+fn unknown_claim(key: &KeyName) -> Option<String> {
+    let claim = key.lower().strip_prefix(CLAIM_PREFIX)?;
+    if claim.starts_with("custom:") || COGNITO_CLAIMS.contains(&claim) {
+        return None;
+    }
+    let nearest = COGNITO_CLAIMS.iter().map(|known| (distance(claim, known), *known)).min();
+    Some(match nearest {
+        Some((near, known)) if near <= 2 => format!(" (`{claim}` is no claim Cognito writes; `{known}` is)"),
+        _ => format!(" (`{claim}` is no claim Cognito writes: only a pre-token-generation trigger can add it)"),
+    })
+}
+
+/// FG3: an Allow's `ForAllValues:` condition holds when its key is absent or empty, so without another condition
+/// that fails on an absent key (`Null: false`, `ForAnyValue:`, a plain operator) the Allow applies to every token
+/// without the key, and a misspelt key (`claim:cognito:group`) is absent from every token.
+fn unguarded_for_all_values(statement: &Statement, condition: &Condition) -> Option<String> {
+    if statement.effect != Effect::Allow || condition.set_qualifier() != SetQualifier::ForAllValues {
+        return None;
+    }
+    let key = &condition.key;
+    let guarded = statement.conditions.iter().any(|other| other.key.lower() == key.lower() && !other.when_absent());
+    if guarded {
+        return None;
+    }
+    let unknown = unknown_claim(key).unwrap_or_default();
+    Some(format!(
+        "`ForAllValues:` holds when `{}` is absent or empty, so this Allow applies to every token without it{unknown}; \
+         add `\"Null\": {{\"{}\": \"false\"}}` to the block",
+        key.as_str(),
+        key.as_str()
+    ))
+}
+
+/// The verb of the resource part's third segment when a `*` before it (in the api id or the stage) can stand for
+/// several segments: `*/*/GET/pets/*` also matches `a1b2c3d4e5/dev/POST/x/GET/pets/1`, a POST. IAM matches so
+/// (`*` crosses `/`); API Gateway writes the request's own stage and api id, so a literal stage anchors the verb.
+fn unanchored_method(pattern: &ArnPattern) -> Option<String> {
+    let shape = pattern.resource.shape();
+    let mut segments = shape.split(|tok| *tok == Some(Tok::Char('/')));
+    let (api, stage, method) = (segments.next()?, segments.next()?, segments.next()?);
+    let literal: Option<String> = method.iter().map(|tok| if let Some(Tok::Char(c)) = tok { Some(*c) } else { None }).collect();
+    let method = literal.filter(|method| METHODS.contains(&method.as_str()))?;
+    api.iter().chain(stage).any(|tok| *tok == Some(Tok::Star)).then_some(method)
+}
+
+/// The `execute-api:/` spelling of `written` with a literal stage, for the warning.
+fn anchored(written: &str, method: &str, stage: &str) -> String {
+    let rest = written.splitn(6, ':').nth(5).and_then(|resource| resource.splitn(4, '/').nth(3)).unwrap_or("*");
+    format!("execute-api:/{stage}/{method}/{rest}")
+}
+
+/// A `?` wildcard followed, in the same segment, by `=`: written as a query string, which method ARNs never hold;
+/// `?` there matches any one character.
+fn query_shaped(pattern: &ArnPattern) -> bool {
+    let shape = pattern.resource.shape();
+    shape.iter().enumerate().any(|(at, tok)| {
+        *tok == Some(Tok::One)
+            && shape
+                .iter()
+                .skip(at + 1)
+                .take_while(|tok| !matches!(tok, Some(Tok::Char('/'))))
+                .any(|tok| *tok == Some(Tok::Char('=')))
+    })
+}
+
+/// Warnings about resources that need no API to find: the verb is not anchored, a query where none can be.
+fn lint_resource_shape(
+    statement: &Statement,
+    arn: &ArnPattern,
+    written: &str,
+    item_path: &str,
+    api: Option<&ApiTarget>,
+    warnings: &mut Vec<PolicyWarning>,
+) {
+    // Only where matching more is granting more: an Allow's Resource, a Deny's NotResource (excluding more).
+    let widens = (statement.effect == Effect::Allow) != statement.resource.negated;
+    if widens {
+        if let Some(method) = unanchored_method(arn) {
+            let stage = api.map_or("STAGE", |api| api.stage.as_str());
+            let other = if method == "POST" { "DELETE" } else { "POST" };
+            warnings.push(warning(
+                item_path,
+                format!(
+                    "`{written}`: the `*` before `{method}` can stand for several segments, so this also matches other \
+                     methods on paths holding `/{method}/` (`{other} /x/{method}/...`); write the stage literally, as in `{}`",
+                    anchored(written, &method, stage)
+                ),
+            ));
+        }
+    }
+    if query_shaped(arn) {
+        warnings.push(warning(
+            item_path,
+            format!("`{written}`: `?` is a one-character wildcard here, not a query: a method ARN never holds the query string"),
+        ));
+    }
+}
+
 /// Appends warnings for `located` statements. With an `api` (a configured store) also checks resources against
-/// that API and condition keys against the keys requests carry; without (a standalone document) only the action.
+/// that API and condition keys against the keys requests carry; without (a standalone document, whose context
+/// may set any key) only what needs neither.
 pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mut Vec<PolicyWarning>) {
     for (statement, path) in located {
         if !statement.action.invoke {
@@ -98,7 +233,6 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                 "does not apply to `execute-api:Invoke`: the statement never matches an execute-api request",
             ));
         }
-        let Some(api) = api else { continue };
         let resource = &statement.resource;
         let listed = resource.patterns.len() > 1;
         for (index, (pattern, written)) in resource.patterns.iter().enumerate() {
@@ -111,26 +245,36 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                 )),
                 ResourcePattern::Any => {}
                 ResourcePattern::Arn(arn) => {
+                    let Some(api) = api else {
+                        lint_resource_shape(statement, arn, written, &item_path, None, warnings);
+                        continue;
+                    };
                     for variable in arn.variables() {
                         lint_variable(variable, &item_path, warnings);
                     }
-                    if resource.negated {
-                        continue;
-                    }
-                    if let Some(reason) = api_mismatch(arn, api) {
+                    if let Some(reason) = api_mismatch(arn, api).filter(|_| !resource.negated) {
                         warnings.push(warning(&item_path, format!("`{written}` never matches a request to this API: {reason}")));
-                    } else if let Some(reason) = method_segment(arn) {
+                    } else if let Some(reason) = method_segment(arn).filter(|_| !resource.negated) {
                         warnings.push(warning(&item_path, format!("`{written}`: {reason}")));
+                    } else {
+                        lint_resource_shape(statement, arn, written, &item_path, Some(api), warnings);
                     }
                 }
             }
         }
         for condition in &statement.conditions {
             let condition_path = format!("{path}.Condition.{}.{}", condition.operator, condition.key.as_str());
+            let never = api.is_some() && never_present(condition.key.kind());
+            if let Some(message) = unguarded_for_all_values(statement, condition).filter(|_| !never) {
+                warnings.push(warning(&condition_path, message));
+            }
+            if api.is_none() {
+                continue;
+            }
             for variable in condition.variables() {
                 lint_variable(variable, &condition_path, warnings);
             }
-            if never_present(condition.key.kind()) {
+            if never {
                 let outcome = if condition.when_absent() {
                     "always true"
                 } else {

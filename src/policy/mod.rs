@@ -17,6 +17,7 @@ mod index;
 mod lint;
 mod pattern;
 mod scoped;
+mod spelling;
 mod standalone;
 mod truth;
 mod value;

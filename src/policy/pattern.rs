@@ -109,6 +109,19 @@ pub(crate) fn can_match_prefix(pattern: &[Tok], prefix: &str) -> bool {
     true
 }
 
+/// Whether a substituted value is text that a normalised request path carries as itself, inside one segment:
+/// every character one a path segment holds unencoded (RFC 3986 `pchar` without `;`: unreserved, sub-delimiters,
+/// `:`, `@`; what `normalize_path_with` in `src/request.rs` leaves raw), and not empty, `.` or `..`.
+///
+/// Anything else, substituted into the path of a `Resource`, would not mean what the policy's author wrote: a
+/// Cognito user name may hold `/` (`bob/docs` would reach into `users/bob/...`), `%` (`%C3%A9` would pose as the
+/// user `é`, whose requests carry that escape), or characters requests never carry raw (`é`, a space), so that a
+/// Deny written for the user would never apply.
+pub(crate) fn segment_text(value: &str) -> bool {
+    !matches!(value, "" | "." | "..")
+        && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,=:@".contains(&byte))
+}
+
 /// A wildcard pattern that may hold policy variables; variable values are matched literally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pattern {
@@ -116,13 +129,16 @@ pub(crate) struct Pattern {
     toks: Vec<Tok>,
     /// The pieces, when some are variables and the pattern is built per request.
     pieces: Option<Vec<Piece>>,
+    /// Whether the pattern matches a request path (the resource part of a `Resource`): a variable's value must
+    /// then be [`segment_text`], or the match is undecided.
+    path: bool,
 }
 
 impl Pattern {
     /// Compiles parsed pieces.
     pub(crate) fn new(pieces: Vec<Piece>) -> Self {
         if pieces.iter().any(|piece| matches!(piece, Piece::Var(_))) {
-            return Self { toks: Vec::new(), pieces: Some(pieces) };
+            return Self { toks: Vec::new(), pieces: Some(pieces), path: false };
         }
         let mut toks = Vec::new();
         for piece in &pieces {
@@ -133,13 +149,13 @@ impl Pattern {
                 Piece::Var(_) => {}
             }
         }
-        Self { toks, pieces: None }
+        Self { toks, pieces: None, path: false }
     }
 
     /// A pattern without variables.
     #[cfg(test)]
     pub(crate) fn wildcards(pattern: &str) -> Self {
-        Self { toks: compile_wildcards(pattern), pieces: None }
+        Self { toks: compile_wildcards(pattern), pieces: None, path: false }
     }
 
     /// The text the pattern matches when it has no wildcard and no variable.
@@ -161,11 +177,13 @@ impl Pattern {
     }
 
     /// Whether `text` matches; a variable without a value or default makes the pattern match nothing. A variable
-    /// that cannot be decided (a list) makes the match undecided, unless no value in its place could match.
+    /// that cannot be decided (a list; in a path, a value that is not [`segment_text`]) makes the match undecided,
+    /// unless no value in its place could match.
     pub(crate) fn matches(&self, text: &str, ctx: &dyn ConditionContext) -> Truth {
         let Some(pieces) = &self.pieces else {
             return Truth::from(match_tokens(&self.toks, text));
         };
+        let readable: fn(&str) -> bool = if self.path { segment_text } else { |_| true };
         let mut toks = Vec::with_capacity(text.len());
         let mut undecided = false;
         for piece in pieces {
@@ -173,7 +191,7 @@ impl Pattern {
                 Piece::Text(literal) => toks.extend(literal.chars().map(Tok::Char)),
                 Piece::Star => toks.push(Tok::Star),
                 Piece::One => toks.push(Tok::One),
-                Piece::Var(variable) => match variable.resolve(ctx) {
+                Piece::Var(variable) => match variable.resolve_where(ctx, readable) {
                     Resolved::Text(value) => toks.extend(value.chars().map(Tok::Char)),
                     Resolved::Missing => return Truth::False,
                     Resolved::Undecided => {
@@ -205,6 +223,25 @@ impl Pattern {
                 }
                 toks
             }
+        }
+    }
+
+    /// The tokens as written, with `None` for each variable: a variable stands for one value (in a path, one
+    /// segment's text), never for a wildcard (load-time analysis only).
+    pub(crate) fn shape(&self) -> Vec<Option<Tok>> {
+        match &self.pieces {
+            None => self.toks.iter().copied().map(Some).collect(),
+            Some(pieces) => pieces
+                .iter()
+                .flat_map(|piece| -> Vec<Option<Tok>> {
+                    match piece {
+                        Piece::Text(literal) => literal.chars().map(|c| Some(Tok::Char(c))).collect(),
+                        Piece::Star => vec![Some(Tok::Star)],
+                        Piece::One => vec![Some(Tok::One)],
+                        Piece::Var(_) => vec![None],
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -308,6 +345,13 @@ impl ArnPattern {
         Some(Self { partition: next()?, service: next()?, region: next()?, account: next()?, resource: next()? })
     }
 
+    /// The same pattern as the `Resource` or `NotResource` of a statement: its resource part matches request
+    /// paths, so variables there take only [`segment_text`].
+    pub(crate) fn for_resource(mut self) -> Self {
+        self.resource.path = true;
+        self
+    }
+
     /// Refuses a literal partition (no wildcard, no variable) other than `partition`: such an ARN can never name
     /// anything of this API, so a `Deny` written with it would never apply.
     pub(crate) fn check_partition(&self, partition: Partition) -> Result<(), String> {
@@ -397,5 +441,56 @@ mod tests {
         assert!(can_match_prefix(&compile_wildcards("api/d?v/G*"), "api/dev/GET/"));
         assert!(!can_match_prefix(&compile_wildcards("api/d?v/G"), "api/dev/GET/"));
         assert_eq!(Pattern::wildcards("*/*/GET/pets/1*").literal_runs(), vec!["/", "/GET/pets/1"]);
+    }
+
+    /// `segment_text` is what the request normaliser leaves as it is inside a segment, character for character.
+    #[test]
+    fn segment_text_is_what_a_normalised_path_carries_raw() {
+        use crate::request::{normalize_path_with, RequestOptions};
+        let options = RequestOptions { allow_utf8_paths: true, ..RequestOptions::default() };
+        for c in (0u8..0x80).map(char::from).chain(['é', '\u{3000}', '\u{ff0e}']) {
+            let value = format!("a{c}b");
+            let target = format!("/{value}");
+            let unchanged = normalize_path_with(&target, &options).is_ok_and(|normal| normal.path == target && normal.query.is_none());
+            // `/` is normal, but it is no part of one segment.
+            assert_eq!(segment_text(&value), unchanged && c != '/', "{}", value.escape_debug());
+        }
+        for value in ["", ".", "..", "%41", "%C3%A9", "bob/docs", "a b"] {
+            assert!(!segment_text(value), "{value}");
+        }
+        for value in ["...", ".a", "bob", "me@example.com", "urn:x", "$metadata", "a*", "a?"] {
+            assert_eq!(segment_text(value), !value.contains('?'), "{value}");
+        }
+    }
+
+    /// F2: a variable in the path of a `Resource` stands for one segment's text; a value that would reach
+    /// another segment, or be spelled otherwise in a request, cannot be decided (a Deny applies, an Allow not).
+    #[test]
+    fn resource_variables_take_only_segment_text() {
+        use crate::policy::context::MapContext;
+        use crate::policy::variable::parse_pieces;
+        let resource = |text: &str| ArnPattern::from_pieces(parse_pieces(text, true, true).unwrap()).unwrap().for_resource();
+        let own = resource("arn:aws:execute-api:*:*:api/dev/GET/users/${aws:username}/*");
+        let arn = |path: &str| format!("arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/{path}");
+        let decide = |pattern: &ArnPattern, user: &str, path: &str| {
+            pattern.matches_fields(&split_arn(&arn(path)).unwrap(), &MapContext::new().with("aws:username", user))
+        };
+        assert_eq!(decide(&own, "bob", "users/bob/docs/1"), Truth::True);
+        assert_eq!(decide(&own, "eve", "users/bob/docs/1"), Truth::False);
+        assert_eq!(decide(&own, "bob/docs", "users/bob/docs/1"), Truth::Undecided);
+        assert_eq!(decide(&own, "bob/docs", "pets/1"), Truth::False);
+        for user in ["..", ".", "", "%C3%A9", "jos\u{e9}", "a b", "a?b", "a#b", "a;b", "a\\b"] {
+            assert_eq!(decide(&own, user, &format!("users/{user}/x")), Truth::Undecided, "{user}");
+        }
+        for user in ["a*", "me@example.com", "urn:x:y", "$meta", "a.b", "..."] {
+            assert_eq!(decide(&own, user, &format!("users/{user}/x")), Truth::True, "{user}");
+        }
+        // The author's own default is taken as written, `/` and all.
+        let shared = resource("arn:aws:execute-api:*:*:api/dev/GET/${claim:custom:home, 'public/shared'}/*");
+        assert_eq!(shared.matches_fields(&split_arn(&arn("public/shared/x")).unwrap(), &MapContext::new()), Truth::True);
+        // An `ArnLike` condition is no request path: its values are substituted as they are.
+        let condition = ArnPattern::from_pieces(parse_pieces("arn:aws:s3:::${aws:username}/*", true, true).unwrap()).unwrap();
+        let object = split_arn("arn:aws:s3:::bob/docs/1").unwrap();
+        assert_eq!(condition.matches_fields(&object, &MapContext::new().with("aws:username", "bob/docs")), Truth::True);
     }
 }

@@ -405,3 +405,139 @@ fn a_multi_valued_variable_is_linted_even_with_a_default() {
     assert!(warnings[0].starts_with("policies.groups.g.Statement[0].Resource: variable `${claim:cognito:groups}` names a multi-valued key, which never substitutes (nor does its default)"), "{}", warnings[0]);
     assert!(warnings[1].starts_with("policies.groups.g.Statement[1].Condition.StringEquals.aws:username: variable `${claim:scope}` names a multi-valued key"), "{}", warnings[1]);
 }
+
+/// F3: a literal verb after a `*` in the api id or stage is not anchored (`*` crosses `/`), so an Allow's
+/// Resource (or a Deny's NotResource) also takes other methods on paths holding the verb. IAM matches so; the
+/// warning says how to anchor it.
+#[test]
+fn a_verb_after_a_wildcard_stage_is_warned_about() {
+    let store = store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ["execute-api:/*/GET/pets/*", "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status",
+            "execute-api:/dev/GET/pets/*", "arn:aws:execute-api:*:*:*/*/*/pets/*", "arn:aws:execute-api:*:*:a1b2c3d4e5/dev/POST/*"]},
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/DELETE/*"},
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "NotResource": "arn:aws:execute-api:*:*:*/*/GET/*"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/dev/PUT"},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/POST/*"}
+    ]}}}))
+    .unwrap();
+    let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings, [
+        "policies.groups.g.Statement[0].Resource[0]: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/*/GET/pets/*`: the `*` before `GET` can stand \
+         for several segments, so this also matches other methods on paths holding `/GET/` (`POST /x/GET/...`); write the stage literally, as in \
+         `execute-api:/dev/GET/pets/*`",
+        "policies.groups.g.Statement[0].Resource[1]: `arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status`: the `*` before `GET` can stand for several \
+         segments, so this also matches other methods on paths holding `/GET/` (`POST /x/GET/...`); write the stage literally, as in \
+         `execute-api:/dev/GET/petstore/v2/status`",
+        "policies.groups.g.Statement[2].NotResource: `arn:aws:execute-api:*:*:*/*/GET/*`: the `*` before `GET` can stand for several segments, so this also \
+         matches other methods on paths holding `/GET/` (`POST /x/GET/...`); write the stage literally, as in `execute-api:/dev/GET/*`",
+        "policies.groups.g.Statement[3].Resource: `arn:aws:execute-api:*:*:*/dev/PUT`: the `*` before `PUT` can stand for several segments, so this also \
+         matches other methods on paths holding `/PUT/` (`POST /x/PUT/...`); write the stage literally, as in `execute-api:/dev/PUT/*`",
+        "policies.groups.g.Statement[4].Resource: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/*/POST/*`: the `*` before `POST` can stand for \
+         several segments, so this also matches other methods on paths holding `/POST/` (`DELETE /x/POST/...`); write the stage literally, as in \
+         `execute-api:/dev/POST/*`",
+    ]);
+    // What it warns about: IAM's `*` takes the stage, the verb and a path prefix (matching is unchanged).
+    let g = ["g".to_owned()];
+    let arn = |rest: &str| format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/{rest}");
+    assert_eq!(evaluate(&store, &principal(&g), &arn("dev/POST/x/GET/pets/1"), &NoContext).decision, PolicyDecision::Allow);
+    // The anchored spelling does not.
+    let anchored = self::store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/pets/*"}]}}})).unwrap();
+    assert!(anchored.warnings().is_empty());
+    assert_eq!(evaluate(&anchored, &principal(&g), &arn("dev/POST/x/GET/pets/1"), &NoContext).decision, PolicyDecision::ImplicitDeny);
+    assert_eq!(evaluate(&anchored, &principal(&g), &arn("dev/GET/pets/1"), &NoContext).decision, PolicyDecision::Allow);
+}
+
+/// FG3: `ForAllValues:` holds when its key is absent, so an Allow with it and nothing else on the key applies
+/// to every token without the key, a misspelt claim included.
+#[test]
+fn for_all_values_in_an_allow_needs_a_guard() {
+    let store = store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringEquals": {"claim:cognito:group": ["admins"]}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringLikeIfExists": {"claim:custom:roles": "read*"}, "Null": {"claim:custom:roles": "true"}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringEquals": {"claim:teams": "a"}}},
+        // Guarded three ways; a Deny needs no guard (absent: it applies).
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringEquals": {"claim:cognito:groups": "a"}, "Null": {"CLAIM:Cognito:Groups": "false"}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringEquals": {"claim:cognito:groups": "a"}, "ForAnyValue:StringEquals": {"claim:cognito:groups": "a"}}},
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringEquals": {"claim:custom:x": "a"}, "StringLike": {"claim:custom:x": "*"}}},
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*",
+         "Condition": {"ForAllValues:StringNotEquals": {"claim:cognito:groups": "a"}}}
+    ]}}}))
+    .unwrap();
+    let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    let message = |key: &str, note: &str| {
+        format!("`ForAllValues:` holds when `{key}` is absent or empty, so this Allow applies to every token without it{note}; add `\"Null\": {{\"{key}\": \"false\"}}` to the block")
+    };
+    assert_eq!(warnings, [
+        format!("policies.groups.g.Statement[0].Condition.ForAllValues:StringEquals.claim:cognito:group: {}",
+            message("claim:cognito:group", " (`cognito:group` is no claim Cognito writes; `cognito:groups` is)")),
+        format!("policies.groups.g.Statement[1].Condition.ForAllValues:StringLikeIfExists.claim:custom:roles: {}", message("claim:custom:roles", "")),
+        format!("policies.groups.g.Statement[2].Condition.ForAllValues:StringEquals.claim:teams: {}",
+            message("claim:teams", " (`teams` is no claim Cognito writes: only a pre-token-generation trigger can add it)")),
+    ]);
+    // What it warns about: a token without the claim gets the Allow.
+    let g = ["g".to_owned()];
+    let only_first = self::store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "execute-api:Invoke",
+        "Resource": "execute-api:/dev/*", "Condition": {"ForAllValues:StringEquals": {"claim:cognito:group": ["admins"]}}}}}})).unwrap();
+    let readers = MapContext::new().with_list("claim:cognito:groups", &["readers"]);
+    assert_eq!(evaluate(&only_first, &principal(&g), ARN, &readers).decision, PolicyDecision::Allow);
+}
+
+/// The `?` wildcard where a query was meant, and a standalone document gets the warnings that need no API.
+#[test]
+fn query_shaped_resources_and_standalone_warnings() {
+    let store = store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": ["execute-api:/dev/GET/pets/x4?y=1", "execute-api:/dev/GET/pets/?/a=b"]}]}}}))
+    .unwrap();
+    let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings, ["policies.groups.g.Statement[0].Resource[0]: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/pets/x4?y=1`: \
+        `?` is a one-character wildcard here, not a query: a method ARN never holds the query string"]);
+    let standalone = StandalonePolicy::compile(&json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/GET/*",
+         "Condition": {"ForAllValues:StringEquals": {"claim:cognito:groups": "a"}}}]}), &api()).unwrap();
+    let warnings: Vec<String> = standalone.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings[0].starts_with("policy.Statement[0].Resource: `arn:aws:execute-api:*:*:*/*/GET/*`: the `*` before `GET`"), "{}", warnings[0]);
+    assert!(warnings[0].ends_with("as in `execute-api:/STAGE/GET/*`"), "{}", warnings[0]);
+    assert!(warnings[1].starts_with("policy.Statement[0].Condition.ForAllValues:StringEquals.claim:cognito:groups: `ForAllValues:` holds when"), "{}", warnings[1]);
+}
+
+/// FG2 and F2 through the store: a resource spelled as no request is refuses the configuration with its path,
+/// and a user name holding `/` reaches nobody's subtree.
+#[test]
+fn misspelt_resources_are_refused_and_variables_stay_in_their_segment() {
+    let refused = |resource: &str| {
+        store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"},
+            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": ["execute-api:/dev/*/admin", resource]}]}}}))
+        .unwrap_err()
+        .to_string()
+    };
+    assert_eq!(refused("execute-api:/dev/GET/pets/%24metadata"),
+        "policies.groups.g.Statement[1].Resource[1]: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/pets/%24metadata` can never match a \
+         request: requests spell `a1b2c3d4e5/dev/GET/pets/%24metadata` as `a1b2c3d4e5/dev/GET/pets/$metadata`");
+    assert!(refused("execute-api:/*/GET/pets//x2").ends_with("requests spell `/GET/pets//x2` as `/GET/pets/x2`"));
+    assert!(refused("execute-api:/*/GET/pets/caf\u{e9}").contains("is never in a request's path"));
+
+    let store = store(json!({"groups": {"customers": {"Version": "2012-10-17", "Statement": [
+        {"Sid": "OwnData", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/*/GET/users/${aws:username}/*"},
+        {"Sid": "NoSecrets", "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/users/${aws:username}/secret"}]}}}))
+    .unwrap();
+    let customers = ["customers".to_owned()];
+    let arn = |path: &str| format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/{path}");
+    let as_user = |user: &str, path: &str| evaluate(&store, &principal(&customers), &arn(path), &MapContext::new().with("aws:username", user));
+    assert_eq!(as_user("bob", "users/bob/docs/1").decision, PolicyDecision::Allow);
+    let bob_docs = as_user("bob/docs", "users/bob/docs/1");
+    assert_eq!(bob_docs.decision, PolicyDecision::ImplicitDeny);
+    assert!(bob_docs.why().unwrap().to_string().contains("(OwnData): Resource cannot be decided"), "{:?}", bob_docs.why());
+    // The Deny written for the user applies to them, whatever their name holds.
+    assert_eq!(as_user("jos\u{e9}", "users/jos%C3%A9/secret").decision, PolicyDecision::ExplicitDeny);
+    assert_eq!(as_user("..", "users/x/secret").decision, PolicyDecision::ExplicitDeny);
+    assert_eq!(as_user("bob/docs", "pets/1").decision, PolicyDecision::ImplicitDeny);
+}

@@ -4,6 +4,9 @@
 //! variable naming a list, a claim that no condition value represents faithfully. IAM requires set operators
 //! for multi-valued keys and only single-valued keys as variables, but does not say what happens otherwise
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>).
+//! Two more are this authorizer's own choice, where IAM is not silent but its answer would let a value of an
+//! unexpected shape skip a Deny: a value the operator's family cannot read (`" 9"` for `Numeric*`), and a
+//! variable in a `Resource` path whose value is no single segment's text (`bob/docs`).
 //! Such a test is [`Truth::Undecided`], and the evaluator fails closed on it: a `Deny` statement that is not ruled
 //! out applies, an `Allow` statement that is not certain does not. Several tests combine as Kleene logic, so a
 //! test that is certainly false still rules a statement out, whatever the undecided ones would have been.

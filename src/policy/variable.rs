@@ -27,9 +27,15 @@ pub(crate) enum Resolved<'a> {
 impl Variable {
     /// The value for this request: a single-valued key, else the default when the key is absent.
     pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn ConditionContext) -> Resolved<'a> {
+        self.resolve_where(ctx, |_| true)
+    }
+
+    /// The same, where a request value that is not `readable` (in the place the variable stands) is undecided.
+    /// The default is the policy author's own text and is taken as written.
+    pub(crate) fn resolve_where<'a>(&'a self, ctx: &'a dyn ConditionContext, readable: fn(&str) -> bool) -> Resolved<'a> {
         match ctx.values(&self.key) {
-            Some(Values::One(value)) => Resolved::Text(value),
-            Some(Values::Many(_) | Values::Unreadable) => Resolved::Undecided,
+            Some(Values::One(value)) if readable(&value) => Resolved::Text(value),
+            Some(Values::One(_) | Values::Many(_) | Values::Unreadable) => Resolved::Undecided,
             None => self.default.as_deref().map_or(Resolved::Missing, |text| Resolved::Text(Cow::Borrowed(text))),
         }
     }
