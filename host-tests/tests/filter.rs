@@ -60,7 +60,7 @@ fn petstore_policies() -> Value {
     json!({
         "pet-veterinarian": {"Version": "2012-10-17", "Statement": [{
             "Sid": "PetStore-API", "Effect": "Allow", "Action": "execute-api:Invoke",
-            "Resource": ["arn:aws:execute-api:*:*:*/*/*/petstore/v1/*", "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status"]
+            "Resource": ["arn:aws:execute-api:*:*:*/*/*/petstore/v1/*", "execute-api:/dev/GET/petstore/v2/status"]
         }]},
         "suspended": {"Version": "2012-10-17", "Statement": [{
             "Sid": "Suspended", "Effect": "Deny", "Action": "execute-api:*", "Resource": "*"
