@@ -209,6 +209,15 @@ impl Decision {
         DecisionRecord { status: self.status(), decision: self.outcome.as_str().to_owned(), reason: self.reason.to_string() }
     }
 
+    /// The headers an answer shows: on allow the identity headers set upstream, otherwise the local response's.
+    pub fn answer_headers(&self) -> Vec<(String, String)> {
+        if self.is_allowed() {
+            self.upstream_headers.clone()
+        } else {
+            self.response_headers().into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
+        }
+    }
+
     /// The headers of a local response (empty on allow).
     pub fn response_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = Vec::new();

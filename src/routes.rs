@@ -192,25 +192,14 @@ impl Route {
             Some((Segment::Literal(last), rest)) if last.is_empty() => rest,
             _ => self.segments.as_slice(),
         };
-        let mut actual = path.segments().peekable();
-        for segment in own {
-            match segment {
-                Segment::Greedy => return actual.next().is_some_and(|first| !first.is_empty()),
-                Segment::Param => {
-                    if actual.next().is_none_or(str::is_empty) {
-                        return false;
-                    }
-                }
-                Segment::Literal(literal) => {
-                    if !actual.next().is_some_and(|segment| segment.eq_ignore_ascii_case(literal)) {
-                        return false;
-                    }
-                }
-            }
-        }
-        match actual.next() {
-            None => true,
-            Some(last) => last.is_empty() && actual.next().is_none(),
+        let mut actual = path.segments();
+        match walk(own, &mut actual, |literal, segment| segment.eq_ignore_ascii_case(literal)) {
+            Walk::Greedy(taken) => taken,
+            Walk::Mismatch => false,
+            Walk::End => match actual.next() {
+                None => true,
+                Some(last) => last.is_empty() && actual.next().is_none(),
+            },
         }
     }
 
@@ -220,23 +209,42 @@ impl Route {
             return false;
         }
         let mut actual = path.segments();
-        for segment in &self.segments {
-            match segment {
-                Segment::Greedy => return actual.next().is_some_and(|first| !first.is_empty()),
-                Segment::Param => {
-                    if actual.next().is_none_or(str::is_empty) {
-                        return false;
-                    }
+        match walk(&self.segments, &mut actual, |literal, segment| segment == literal) {
+            Walk::Greedy(taken) => taken,
+            Walk::Mismatch => false,
+            Walk::End => actual.next().is_none(),
+        }
+    }
+}
+
+/// How a template's segments met a path's.
+enum Walk {
+    /// A greedy segment took the rest, if there was a non-empty segment for it.
+    Greedy(bool),
+    /// A segment did not match.
+    Mismatch,
+    /// Every segment matched; the caller decides about what is left of the path.
+    End,
+}
+
+/// Matches `segments` against the front of `actual`, literals compared with `literal_eq`.
+fn walk<'p>(segments: &[Segment], actual: &mut impl Iterator<Item = &'p str>, literal_eq: impl Fn(&str, &str) -> bool) -> Walk {
+    for segment in segments {
+        match segment {
+            Segment::Greedy => return Walk::Greedy(actual.next().is_some_and(|first| !first.is_empty())),
+            Segment::Param => {
+                if actual.next().is_none_or(str::is_empty) {
+                    return Walk::Mismatch;
                 }
-                Segment::Literal(literal) => {
-                    if actual.next() != Some(literal.as_str()) {
-                        return false;
-                    }
+            }
+            Segment::Literal(literal) => {
+                if !actual.next().is_some_and(|segment| literal_eq(literal, segment)) {
+                    return Walk::Mismatch;
                 }
             }
         }
-        actual.next().is_none()
     }
+    Walk::End
 }
 
 /// Whether every path that `theirs` matches is matched by `own`.

@@ -33,11 +33,7 @@ pub fn decision_name(status: u16) -> &'static str {
 impl Answer {
     /// The core's decision as printed.
     pub fn from_decision(decision: &Decision) -> Self {
-        let headers = if decision.is_allowed() {
-            decision.upstream_headers.iter().cloned().collect()
-        } else {
-            decision.response_headers().into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
-        };
+        let headers = decision.answer_headers().into_iter().collect();
         Self {
             status: decision.status(),
             decision: decision.outcome.as_str(),

@@ -29,11 +29,7 @@ impl EdgeAnswer {
     /// The decision as answered to JavaScript.
     pub fn from_decision(decision: &Decision) -> Self {
         let allowed = decision.is_allowed();
-        let headers = if allowed {
-            decision.upstream_headers.iter().cloned().collect()
-        } else {
-            decision.response_headers().into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
-        };
+        let headers = decision.answer_headers().into_iter().collect();
         Self {
             status: decision.status(),
             decision: decision.outcome.as_str(),
