@@ -225,3 +225,29 @@ fn what_cannot_be_said_as_api_gateway_says_it_stops_the_import() {
     std::fs::write(&path, "{\"paths\": {}}").unwrap();
     assert!(import(&path, &["--jwks", &jwks_arg]).expect_code(2).stderr.contains("not an OpenAPI 3.0 or Swagger 2.0 document"));
 }
+
+/// The README's trial under "Coming from API Gateway" runs as shown, in a fresh folder beside `examples/`.
+#[test]
+fn the_readme_trial_runs_as_shown() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let section = readme.split("## Coming from API Gateway").nth(1).expect("the README has the section");
+    let trial = section.split("A trial with them").nth(1).unwrap();
+    let block = trial.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    assert!(block.contains("authz import apigateway") && block.contains("authz import dynamodb"), "{block}");
+    let dir = scratch("readme-trial");
+    std::os::unix::fs::symlink(workspace().join("examples"), dir.join("examples")).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_authz")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{block}\n{said}");
+    assert!(said.contains("config.json: valid"), "{said}");
+    for reported in ["IAM authorization", "a Lambda authorizer", "an API key", "every app client"] {
+        assert!(said.contains(reported), "`{reported}` not reported:\n{said}");
+    }
+}

@@ -230,7 +230,7 @@ fn import(export: &Value, args: &ApigatewayArgs) -> anyhow::Result<Value> {
     }
     // Most specific first: under first-match routing, the first route to take a path is then the resource API
     // Gateway picks for it. Resources of equal rank never share a path.
-    resources.sort_by(|(a, _), (b, _)| ranks(a).cmp(&ranks(b)));
+    resources.sort_by_key(|(path, _)| ranks(path));
 
     let cognito = used_cognito(&resources, &schemes)?;
     let api = api(export, oas3, args)?;
@@ -249,9 +249,8 @@ fn import(export: &Value, args: &ApigatewayArgs) -> anyhow::Result<Value> {
     let mut config = Map::new();
     config.insert("api".into(), api);
     config.insert("routes".into(), Value::Array(routes));
-    let (pools, header, validation) = match cognito {
-        Some(found) => found,
-        None => bail!("no method uses a Cognito user pool authorizer: there is no user pool to trust"),
+    let Some(UsedCognito { pools, header, validation }) = cognito else {
+        bail!("no method uses a Cognito user pool authorizer: there is no user pool to trust");
     };
     config.insert("issuers".into(), Value::Array(issuers(&pools, validation.as_deref(), args)?));
     if !header.eq_ignore_ascii_case("authorization") {
@@ -386,12 +385,19 @@ fn method_auth(export: &Value, operation: &Value, schemes: &BTreeMap<String, Sch
     }
 }
 
+/// What the Cognito authorizers of an API's methods share.
+struct UsedCognito {
+    pools: Vec<Pool>,
+    header: String,
+    validation: Option<String>,
+}
+
 /// The pools, token header and validation expression of the Cognito authorizers the methods use: one set of
 /// each, since a configuration trusts its issuers on every route and reads the token from one place.
 fn used_cognito(
     resources: &[(String, Vec<Method>)],
     schemes: &BTreeMap<String, Scheme>,
-) -> anyhow::Result<Option<(Vec<Pool>, String, Option<String>)>> {
+) -> anyhow::Result<Option<UsedCognito>> {
     let mut used: Option<(String, Vec<Pool>, String, Option<String>)> = None;
     for method in resources.iter().flat_map(|(_, methods)| methods) {
         let Auth::Cognito { scheme: name, .. } = &method.auth else { continue };
@@ -415,7 +421,7 @@ fn used_cognito(
             }
         }
     }
-    Ok(used.map(|(_, pools, header, validation)| (pools, header, validation)))
+    Ok(used.map(|(_, pools, header, validation)| UsedCognito { pools, header, validation }))
 }
 
 /// `api` from the flags, or the export's `servers` (OpenAPI 3) or `host` and `basePath` (Swagger 2).
