@@ -54,29 +54,37 @@ pub fn header_token<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<&'a
 }
 
 /// Takes the token out of the cookie called `name` in the `cookie` header values of one request (HTTP/2 may split
-/// them over several fields; RFC 9113 §8.2.3). Stricter than browsers and frameworks, so that no reader finds
-/// another token in the same request: names match exactly (RFC 6265 §5.4 compares them byte for byte) and a
-/// second cookie of the name, or one differing in letter case only, refuses the request; `=`-less pairs count
+/// them over several fields, RFC 9113 §8.2.3, which proxies and fetch join with `, `). Stricter than browsers and
+/// frameworks, so that no reader finds another token in the same request: pairs are separated by `;` and by `,`
+/// (older readers split on both, RFC 2965), names match exactly (RFC 6265 §5.4 compares them byte for byte), and
+/// a second cookie of the name, or one differing in letter case only, refuses the request; `=`-less pairs count
 /// as names (some readers take them so); whitespace around names and values is ignored, and the value must be a
 /// bare compact JWS: no quotes (readers disagree on whether they belong to the value), no escapes, no `Bearer`.
 pub fn cookie_token<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Result<&'a str, AuthorizationError> {
     let mut found: Option<&'a str> = None;
     let mut case_mismatch = false;
     for value in values {
-        for pair in value.split(';') {
-            let (key, cookie) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = key.trim_matches([' ', '\t']);
-            if !key.eq_ignore_ascii_case(name) {
-                continue;
+        for field in value.split(';') {
+            let mut parts = field.split(',').peekable();
+            while let Some(pair) = parts.next() {
+                let (key, cookie) = pair.split_once('=').unwrap_or((pair, ""));
+                let key = key.trim_matches([' ', '\t']);
+                if !key.eq_ignore_ascii_case(name) {
+                    continue;
+                }
+                if found.is_some() || case_mismatch {
+                    return Err(AuthorizationError::RepeatedCookie);
+                }
+                if key != name {
+                    case_mismatch = true;
+                    continue;
+                }
+                // `name=a.b.c,rest`: a reader splitting on `;` only would take `a.b.c,rest` for the value.
+                if parts.peek().is_some() {
+                    return Err(AuthorizationError::BadCookie);
+                }
+                found = Some(cookie.trim_matches([' ', '\t']));
             }
-            if found.is_some() || case_mismatch {
-                return Err(AuthorizationError::RepeatedCookie);
-            }
-            if key != name {
-                case_mismatch = true;
-                continue;
-            }
-            found = Some(cookie.trim_matches([' ', '\t']));
         }
     }
     if case_mismatch {
@@ -101,6 +109,10 @@ mod tests {
         assert_eq!(cookie(&["theme=dark;idToken = a.b.c ;lang=en"]), Ok("a.b.c"));
         assert_eq!(cookie(&["theme=dark", "idToken=a.b.c"]), Ok("a.b.c"));
         assert_eq!(cookie(&["xidToken=a.b.c; idTokens=d.e.f; idToken=g.h.i"]), Ok("g.h.i"));
+        // Two fields joined by a proxy or by fetch.
+        assert_eq!(cookie(&["theme=dark, idToken=a.b.c"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["prefs=a,b; idToken=a.b.c"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["idToken=a.b.c, theme=dark"]), Err(AuthorizationError::BadCookie));
         for (values, expected) in [
             (&["theme=dark"][..], AuthorizationError::MissingCookie),
             (&[][..], AuthorizationError::MissingCookie),
@@ -111,6 +123,8 @@ mod tests {
             (&["idtoken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             (&["idtoken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             (&["idToken=a.b.c; idToken"][..], AuthorizationError::RepeatedCookie),
+            // A copy a reader that splits on `,` would find, hidden from one that splits on `;` only.
+            (&["a=1, idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             // Values another reader could decode to something else, or that are no token.
             (&["idToken=\"a.b.c\""][..], AuthorizationError::BadCookie),
             (&["idToken=Bearer a.b.c"][..], AuthorizationError::BadCookie),
