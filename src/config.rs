@@ -3,7 +3,7 @@
 use crate::policy::{PolicyStore, PolicyWarning, RawPolicies, RawSourceIp, ScopedPolicies, SourceIp};
 use crate::request::{ApiTarget, Partition};
 use crate::routes::{Route, RouteAuth};
-use crate::token::{Issuer, KeySet, RawJwks, TokenUses, TokenVerifier, VerifyingKey};
+use crate::token::{Issuer, KeySet, RawJwks, TokenUse, TokenUses, TokenVerifier, VerifyingKey};
 use serde::{Deserialize, Deserializer};
 
 /// Largest accepted configuration document; larger ones are refused before parsing.
@@ -53,6 +53,37 @@ pub struct RawConfig {
     /// How request targets are read and how large requests may be; strict when absent.
     #[serde(default)]
     pub request: crate::request::RawRequestOptions,
+    /// Where the token is read from; `Authorization` (`Bearer <token>` or the bare token) when absent.
+    pub token_source: Option<RawTokenSource>,
+}
+
+/// `token_source` as written: exactly one of `header` and `cookie`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenSource {
+    /// A header name, read as `Authorization` is: `Bearer <token>` or the bare token.
+    pub header: Option<String>,
+    /// A cookie name; the cookie's value is the bare token.
+    pub cookie: Option<String>,
+}
+
+/// Where a request carries its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A header (lower case), `Bearer <token>` or the bare token; `authorization` by default.
+    Header(String),
+    /// A cookie of exactly this name.
+    Cookie(String),
+}
+
+impl TokenSource {
+    /// How logs name it: `` `x-id-token` header ``, `` `idToken` cookie ``.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Header(name) => format!("`{name}` header"),
+            Self::Cookie(name) => format!("`{name}` cookie"),
+        }
+    }
 }
 
 /// `api`: the fixed part of every method ARN.
@@ -90,9 +121,12 @@ fn explicit_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Resul
 pub struct RawRoute {
     pub method: String,
     pub path: String,
-    /// `"none"` makes the route public; `"token"` (the default) requires a valid token.
+    /// `"none"` makes the route public; `"token"` (the default) requires a valid token; `"undeclared"` answers
+    /// 403 Missing Authentication Token, as API Gateway does for a method its resource does not declare.
     pub auth: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// The token kinds this route accepts (within its issuer's); absent: the issuer's list.
+    pub token_use: Option<Vec<String>>,
 }
 
 /// Names of the headers that carry the caller's identity upstream.
@@ -105,6 +139,9 @@ pub struct RawIdentityHeaders {
     pub groups: Option<String>,
     pub scopes: Option<String>,
     pub issuer: Option<String>,
+    /// Claim name → header name: more of the token's claims for the upstream, as API Gateway hands it
+    /// `$context.authorizer.claims`.
+    pub claims: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The headers an allowed request carries upstream; client-sent copies are always removed first.
@@ -116,6 +153,15 @@ pub struct IdentityHeaders {
     pub groups: String,
     pub scopes: String,
     pub issuer: String,
+    /// Configured claims and the header each is sent in, by claim name.
+    pub claims: Vec<ClaimHeader>,
+}
+
+/// One claim sent upstream in a header of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimHeader {
+    pub claim: String,
+    pub header: String,
 }
 
 /// A header name as CGI-style upstreams read it (RFC 3875 §4.1.18: `HTTP_` + upper case, `-` as `_`): ASCII
@@ -143,6 +189,7 @@ impl IdentityHeaders {
     /// The default names count too, whatever the configuration renamed (see `DEFAULT_IDENTITY_HEADERS`).
     pub fn covers(&self, name: &str) -> bool {
         self.names().iter().chain(DEFAULT_IDENTITY_HEADERS.iter()).any(|own| same_header_field(own, name))
+            || self.claims.iter().any(|claim| same_header_field(&claim.header, name))
     }
 }
 
@@ -161,6 +208,7 @@ pub struct Config {
     policies: Option<ScopedPolicies>,
     source_ip: SourceIp,
     identity_headers: IdentityHeaders,
+    token_source: TokenSource,
 }
 
 impl Config {
@@ -203,6 +251,11 @@ impl Config {
     pub fn identity_headers(&self) -> &IdentityHeaders {
         &self.identity_headers
     }
+
+    /// Where requests carry their token.
+    pub fn token_source(&self) -> &TokenSource {
+        &self.token_source
+    }
 }
 
 fn check_chars(path: &str, value: &str, what: &str, ok: impl Fn(u8) -> bool) -> Result<(), ConfigError> {
@@ -231,6 +284,22 @@ fn validate_api(raw: &RawApi) -> Result<ApiTarget, ConfigError> {
     })
 }
 
+/// A `token_use` list: `access`, `id` or both.
+fn token_uses(list: &[String], path: &str) -> Result<TokenUses, ConfigError> {
+    let mut token_use = TokenUses::default();
+    for (index, value) in list.iter().enumerate() {
+        match value.as_str() {
+            "access" => token_use.access = true,
+            "id" => token_use.id = true,
+            other => return Err(ConfigError::at(format!("{path}[{index}]"), format!("`{other}` is not `access` or `id`"))),
+        }
+    }
+    if !(token_use.access || token_use.id) {
+        return Err(ConfigError::at(path, "list `access`, `id` or both"));
+    }
+    Ok(token_use)
+}
+
 fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
     let url = raw.issuer.as_str();
     if !url.starts_with("https://") || url.ends_with('/') || url.contains(['?', '#', ' ']) {
@@ -249,22 +318,7 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
         keys.insert(key)
             .map_err(|kid| ConfigError::at(format!("{key_path}.kid"), format!("duplicate kid `{kid}`")))?;
     }
-    let mut token_use = TokenUses::default();
-    for (index, value) in raw.token_use.iter().enumerate() {
-        match value.as_str() {
-            "access" => token_use.access = true,
-            "id" => token_use.id = true,
-            other => {
-                return Err(ConfigError::at(
-                    format!("{path}.token_use[{index}]"),
-                    format!("`{other}` is not `access` or `id`"),
-                ))
-            }
-        }
-    }
-    if !(token_use.access || token_use.id) {
-        return Err(ConfigError::at(format!("{path}.token_use"), "list `access`, `id` or both"));
-    }
+    let token_use = token_uses(&raw.token_use, &format!("{path}.token_use"))?;
     let client_ids = match &raw.client_ids {
         None => {
             return Err(ConfigError::at(
@@ -281,11 +335,25 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
     Ok(Issuer::new(raw.issuer.clone(), keys, token_use, client_ids))
 }
 
-fn validate_route(raw: &RawRoute, path: &str, options: &crate::request::RequestOptions) -> Result<Route, ConfigError> {
+fn validate_route(
+    raw: &RawRoute,
+    path: &str,
+    options: &crate::request::RequestOptions,
+    issuers: &[Issuer],
+) -> Result<Route, ConfigError> {
     let auth = match (raw.auth.as_deref(), &raw.scopes) {
-        (Some("none"), None) => RouteAuth::Public,
-        (Some("none"), Some(_)) => {
-            return Err(ConfigError::at(format!("{path}.scopes"), "a route with `auth: none` cannot require scopes"))
+        (Some(kind @ ("none" | "undeclared")), scopes) => {
+            if scopes.is_some() {
+                return Err(ConfigError::at(format!("{path}.scopes"), format!("a route with `auth: {kind}` cannot require scopes")));
+            }
+            if raw.token_use.is_some() {
+                return Err(ConfigError::at(format!("{path}.token_use"), format!("a route with `auth: {kind}` reads no token")));
+            }
+            if kind == "none" {
+                RouteAuth::Public
+            } else {
+                RouteAuth::Undeclared
+            }
         }
         (None | Some("token"), scopes) => {
             let scopes = scopes.clone().unwrap_or_default();
@@ -300,10 +368,26 @@ fn validate_route(raw: &RawRoute, path: &str, options: &crate::request::RequestO
                     ));
                 }
             }
-            RouteAuth::Token { scopes }
+            let token_use = match &raw.token_use {
+                None => None,
+                Some(list) => {
+                    let field = format!("{path}.token_use");
+                    let allowed = token_uses(list, &field)?;
+                    // Scopes are only in access tokens: an ID-token-only route with scopes would refuse every token.
+                    if !scopes.is_empty() && !allowed.access {
+                        return Err(ConfigError::at(field, "a route with scopes needs access tokens (`access`)"));
+                    }
+                    let usable = |kind| issuers.iter().any(|issuer| issuer.token_use().allows(kind) && allowed.allows(kind));
+                    if !usable(TokenUse::Access) && !usable(TokenUse::Id) {
+                        return Err(ConfigError::at(field, "no issuer accepts these token kinds: every token would be refused"));
+                    }
+                    Some(allowed)
+                }
+            };
+            RouteAuth::Token { scopes, token_use }
         }
         (Some(other), _) => {
-            return Err(ConfigError::at(format!("{path}.auth"), format!("`{other}` is not `none` or `token`")))
+            return Err(ConfigError::at(format!("{path}.auth"), format!("`{other}` is not `none`, `token` or `undeclared`")))
         }
     };
     Route::with_options(&raw.method, &raw.path, auth, options).map_err(|err| {
@@ -349,11 +433,15 @@ fn compile_policies(raw: &RawConfig, api: &ApiTarget) -> Result<Option<ScopedPol
 
 /// Compiles the routes in order and refuses one that an earlier route shadows whole: it could never match, so
 /// its scopes would never apply.
-fn validate_routes(raw: &[RawRoute], options: &crate::request::RequestOptions) -> Result<Vec<Route>, ConfigError> {
+fn validate_routes(
+    raw: &[RawRoute],
+    options: &crate::request::RequestOptions,
+    issuers: &[Issuer],
+) -> Result<Vec<Route>, ConfigError> {
     let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
     for (index, route) in raw.iter().enumerate() {
         let path = format!("routes[{index}]");
-        let route = validate_route(route, &path, options)?;
+        let route = validate_route(route, &path, options, issuers)?;
         if let Some((earlier, shadow)) = routes.iter().enumerate().find(|(_, earlier)| earlier.shadows(&route)) {
             return Err(ConfigError::at(
                 path,
@@ -422,6 +510,7 @@ fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigE
         groups: header_name("identity_headers.groups", raw.groups.as_ref(), DEFAULT_IDENTITY_HEADERS[3])?,
         scopes: header_name("identity_headers.scopes", raw.scopes.as_ref(), DEFAULT_IDENTITY_HEADERS[4])?,
         issuer: header_name("identity_headers.issuer", raw.issuer.as_ref(), DEFAULT_IDENTITY_HEADERS[5])?,
+        claims: Vec::new(),
     };
     let names = headers.names();
     for (index, name) in names.iter().enumerate() {
@@ -432,7 +521,66 @@ fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigE
             ));
         }
     }
-    Ok(headers)
+    let mut claims: Vec<ClaimHeader> = Vec::new();
+    for (claim, header) in raw.claims.iter().flatten() {
+        let path = format!("identity_headers.claims.{claim}");
+        if claim.is_empty() {
+            return Err(ConfigError::at(path, "a claim name cannot be empty"));
+        }
+        let header = header_name(&path, Some(header), "")?;
+        // An identity header (configured or default) or another claim's header: one of the two would be lost, and
+        // a client copy of one could pass for the other.
+        if headers.covers(&header) {
+            return Err(ConfigError::at(path, format!("`{header}` is an identity header (in some spelling)")));
+        }
+        if let Some(other) = claims.iter().find(|other| same_header_field(&other.header, &header)) {
+            return Err(ConfigError::at(
+                path,
+                format!("`{header}` is already the header of claim `{}` (in some spelling)", other.claim),
+            ));
+        }
+        claims.push(ClaimHeader { claim: claim.clone(), header });
+    }
+    Ok(IdentityHeaders { claims, ..headers })
+}
+
+/// Whether `name` is an RFC 9110 token (`tchar`s), as header and cookie names are.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The token source: one header (not one the filter writes, removes, or that carries something else) or one
+/// cookie; `authorization` when absent.
+fn validate_token_source(raw: Option<&RawTokenSource>, identity: &IdentityHeaders) -> Result<TokenSource, ConfigError> {
+    let Some(raw) = raw else { return Ok(TokenSource::Header("authorization".to_owned())) };
+    match (&raw.header, &raw.cookie) {
+        (Some(header), None) => {
+            let path = "token_source.header";
+            if !is_token(header) {
+                return Err(ConfigError::at(path, format!("`{header}` is not a header name")));
+            }
+            let name = header.to_ascii_lowercase();
+            let taken = name != "authorization"
+                && (RESERVED_HEADERS.iter().any(|reserved| same_header_field(reserved, &name))
+                    || name.get(..8).is_some_and(|prefix| same_header_field(prefix, "x-envoy-")));
+            if taken {
+                let hint = if name == "cookie" { " (for a cookie, write `\"cookie\": NAME`)" } else { "" };
+                return Err(ConfigError::at(path, format!("`{header}` carries something else to other components{hint}")));
+            }
+            if identity.covers(&name) {
+                return Err(ConfigError::at(path, format!("`{header}` is an identity header, which the filter removes and writes")));
+            }
+            Ok(TokenSource::Header(name))
+        }
+        (None, Some(cookie)) => {
+            if !is_token(cookie) {
+                return Err(ConfigError::at("token_source.cookie", format!("`{cookie}` is not a cookie name")));
+            }
+            Ok(TokenSource::Cookie(cookie.clone()))
+        }
+        _ => Err(ConfigError::at("token_source", "give exactly one of `header` and `cookie`")),
+    }
 }
 
 impl Config {
@@ -444,6 +592,13 @@ impl Config {
     /// Consequences of a valid configuration worth telling its author (`authz config validate` prints them).
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        if let TokenSource::Cookie(name) = &self.token_source {
+            notes.push(format!(
+                "token_source.cookie: browsers send the `{name}` cookie with cross-site requests too: set it with \
+                 `SameSite=Strict` (or `Lax`), `Secure`, `HttpOnly` and a `__Host-` name, or another site can make \
+                 requests in its owner's name (CSRF)"
+            ));
+        }
         if let Some(routes) = &self.routes {
             if !routes.iter().any(Route::is_catch_all) {
                 notes.push(
@@ -524,9 +679,11 @@ impl TryFrom<&RawConfig> for Config {
                     "an empty list would refuse every request; omit `routes` to require a token everywhere",
                 ))
             }
-            Some(routes) => Some(validate_routes(routes, &request)?),
+            Some(routes) => Some(validate_routes(routes, &request, &issuers)?),
         };
         let policies = compile_policies(raw, &api)?;
+        let identity_headers = validate_headers(&raw.identity_headers)?;
+        let token_source = validate_token_source(raw.token_source.as_ref(), &identity_headers)?;
         Ok(Self {
             api,
             request,
@@ -536,7 +693,8 @@ impl TryFrom<&RawConfig> for Config {
             policies,
             source_ip: SourceIp::try_from(&raw.source_ip)
                 .map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message))?,
-            identity_headers: validate_headers(&raw.identity_headers)?,
+            identity_headers,
+            token_source,
         })
     }
 }
@@ -659,6 +817,97 @@ mod tests {
             .unwrap_err();
             assert_eq!(err.path, "routes[1].scopes[0]", "{bad:?}: {err}");
         }
+    }
+
+    /// Adds `member` (JSON text) at the top level of the base configuration.
+    fn with(member: &str) -> Result<Config, ConfigError> {
+        load(|text| text.replacen(r#""routes""#, &format!(r#"{member}, "routes""#), 1))
+    }
+
+    #[test]
+    fn the_token_source_is_one_header_or_one_cookie() {
+        assert_eq!(load(|text| text).unwrap().token_source(), &TokenSource::Header("authorization".into()));
+        assert_eq!(with(r#""token_source": {"header": "X-Id-Token"}"#).unwrap().token_source(), &TokenSource::Header("x-id-token".into()));
+        assert_eq!(with(r#""token_source": {"cookie": "__Host-id"}"#).unwrap().token_source(), &TokenSource::Cookie("__Host-id".into()));
+        for (member, path) in [
+            (r#""token_source": {}"#, "token_source"),
+            (r#""token_source": {"header": "a", "cookie": "b"}"#, "token_source"),
+            (r#""token_source": {"header": "cookie"}"#, "token_source.header"),
+            (r#""token_source": {"header": "X-Forwarded-For"}"#, "token_source.header"),
+            (r#""token_source": {"header": "x-envoy-auth"}"#, "token_source.header"),
+            (r#""token_source": {"header": "x_authz_sub"}"#, "token_source.header"),
+            (r#""token_source": {"header": "a b"}"#, "token_source.header"),
+            (r#""token_source": {"header": ":path"}"#, "token_source.header"),
+            (r#""token_source": {"cookie": "a=b"}"#, "token_source.cookie"),
+            (r#""token_source": {"cookie": ""}"#, "token_source.cookie"),
+            (r#""token_source": {"query": "token"}"#, "token_source.query"),
+        ] {
+            let err = with(member).unwrap_err();
+            assert_eq!(err.path, path, "{member}: {err}");
+        }
+        let err = with(r#""identity_headers": {"claims": {"email": "x-email"}}, "token_source": {"header": "X_Email"}"#).unwrap_err();
+        assert_eq!(err.path, "token_source.header", "{err}");
+        // A cookie source gets a note about cross-site requests.
+        let notes = with(r#""token_source": {"cookie": "id"}"#).unwrap().notes();
+        assert!(notes.iter().any(|note| note.contains("SameSite")), "{notes:?}");
+    }
+
+    #[test]
+    fn claim_headers_are_usable_names_apart_from_every_identity_header() {
+        let config = with(r#""identity_headers": {"sub": "x-user-sub", "claims": {"email": "x-user-email", "custom:tenant": "x-tenant"}}"#).unwrap();
+        let names = config.identity_headers();
+        assert_eq!(names.claims.len(), 2);
+        for spelling in ["x-user-email", "X_User_Email", "x_tenant", "x-authz-sub", "x-user-sub"] {
+            assert!(names.covers(spelling), "{spelling}");
+        }
+        for (claims, path) in [
+            (r#"{"email": "x-authz-groups"}"#, "identity_headers.claims.email"),
+            (r#"{"email": "x_user_sub"}"#, "identity_headers.claims.email"),
+            (r#"{"email": "x-a", "name": "X_A"}"#, "identity_headers.claims.name"),
+            (r#"{"email": "x-a", "name": "x_a"}"#, "identity_headers.claims.name"),
+            (r#"{"email": "cookie"}"#, "identity_headers.claims.email"),
+            (r#"{"email": "X-Email"}"#, "identity_headers.claims.email"),
+            (r#"{"": "x-a"}"#, "identity_headers.claims."),
+            (r#"{"email": "x-a", "email": "x-b"}"#, "identity_headers.claims"),
+        ] {
+            let err = with(&format!(r#""identity_headers": {{"sub": "x-user-sub", "claims": {claims}}}"#)).unwrap_err();
+            assert_eq!(err.path, path, "{claims}: {err}");
+        }
+    }
+
+    #[test]
+    fn route_token_use_and_undeclared_methods() {
+        let route = |route: &str| {
+            load(|text| {
+                text.replacen(r#"{"method": "ANY", "path": "/{proxy+}"}"#, &format!(r#"{route}, {{"method": "ANY", "path": "/{{proxy+}}"}}"#), 1)
+                    .replacen(r#""token_use": ["access"]"#, r#""token_use": ["access", "id"]"#, 1)
+            })
+        };
+        let config = route(r#"{"method": "GET", "path": "/b", "token_use": ["id"]}"#).unwrap();
+        let routes = config.routes().unwrap();
+        assert_eq!(routes[1].auth, RouteAuth::Token { scopes: vec![], token_use: Some(TokenUses { access: false, id: true }) });
+        let config = route(r#"{"method": "ANY", "path": "/b", "auth": "undeclared"}"#).unwrap();
+        assert_eq!(config.routes().unwrap()[1].auth, RouteAuth::Undeclared);
+        for (bad, path) in [
+            (r#"{"method": "GET", "path": "/b", "scopes": ["s"], "token_use": ["id"]}"#, "routes[1].token_use"),
+            (r#"{"method": "GET", "path": "/b", "token_use": []}"#, "routes[1].token_use"),
+            (r#"{"method": "GET", "path": "/b", "token_use": ["refresh"]}"#, "routes[1].token_use[0]"),
+            (r#"{"method": "GET", "path": "/b", "auth": "none", "token_use": ["id"]}"#, "routes[1].token_use"),
+            (r#"{"method": "GET", "path": "/b", "auth": "undeclared", "scopes": ["s"]}"#, "routes[1].scopes"),
+            (r#"{"method": "GET", "path": "/b", "auth": "open"}"#, "routes[1].auth"),
+        ] {
+            let err = route(bad).unwrap_err();
+            assert_eq!(err.path, path, "{bad}: {err}");
+        }
+        // Only access tokens are accepted by the issuer: an ID-token-only route could never pass.
+        let err = load(|text| {
+            text.replacen(r#"{"method": "ANY", "path": "/{proxy+}"}"#, r#"{"method": "ANY", "path": "/{proxy+}", "token_use": ["id"]}"#, 1)
+        })
+        .unwrap_err();
+        assert_eq!(err.path, "routes[1].token_use", "{err}");
+        // An undeclared catch-all is no catch-all.
+        let notes = load(|text| text.replacen(r#""path": "/{proxy+}"}"#, r#""path": "/{proxy+}", "auth": "undeclared"}"#, 1)).unwrap().notes();
+        assert!(notes.iter().any(|note| note.contains("no catch-all")), "{notes:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::policy::{DenyWhy, StatementRef};
 use crate::request::RequestError;
-use crate::token::{AuthorizationError, TokenError};
+use crate::token::{AuthorizationError, TokenError, TokenUse};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -107,6 +107,13 @@ pub enum Reason {
     NoRoute { method: String, path: String },
     /// A verified identity value cannot be carried in the named upstream header.
     IdentityNotHeaderSafe { header: String },
+    /// A configured claim's value cannot be carried in its upstream header, and why.
+    ClaimNotHeaderSafe { claim: String, header: String, why: &'static str },
+    /// The token could not be taken from a configured source other than `authorization` (named as
+    /// [`crate::config::TokenSource::describe`] writes it).
+    TokenSource { source: String, err: AuthorizationError },
+    /// The route accepts other token kinds than this token's (`token_use`).
+    RouteTokenUse { route: String, token_use: TokenUse },
 }
 
 fn join(statements: &[StatementRef]) -> String {
@@ -133,6 +140,19 @@ impl fmt::Display for Reason {
             Self::NoRoute { method, path } => write!(f, "no route declared for `{method} {path}`"),
             Self::IdentityNotHeaderSafe { header } => {
                 write!(f, "identity value for header `{header}` has bytes a header cannot carry")
+            }
+            Self::ClaimNotHeaderSafe { claim, header, why } => {
+                write!(f, "claim `{claim}` cannot be sent in header `{header}`: {why}")
+            }
+            Self::TokenSource { source, err } => match err {
+                AuthorizationError::Missing | AuthorizationError::MissingCookie => write!(f, "no {source}"),
+                AuthorizationError::Repeated => write!(f, "more than one {source}"),
+                AuthorizationError::RepeatedCookie => write!(f, "more than one {source} (names compared in any letter case)"),
+                AuthorizationError::BadForm => write!(f, "{source} is not `Bearer <token>` or a bare token"),
+                AuthorizationError::BadCookie => write!(f, "{source} is not a bare token"),
+            },
+            Self::RouteTokenUse { route, token_use } => {
+                write!(f, "route `{route}` does not accept {} tokens", token_use.as_str())
             }
         }
     }

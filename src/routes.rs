@@ -1,6 +1,7 @@
 //! API Gateway-style routes: method plus path template, first match wins.
 
 use crate::request::{normalize_path_with, NormalizedPath, RequestError, RequestOptions};
+use crate::token::TokenUses;
 
 /// One piece of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +18,13 @@ enum Segment {
 pub enum RouteAuth {
     /// No token is needed (`"auth": "none"`).
     Public,
-    /// A valid token; with scopes, an access token holding at least one of them.
-    Token { scopes: Vec<String> },
+    /// A valid token; with scopes, an access token holding at least one of them; with `token_use`, only those
+    /// kinds (API Gateway's Cognito authorizer takes ID tokens on methods without scopes, access tokens on the
+    /// others).
+    Token { scopes: Vec<String>, token_use: Option<TokenUses> },
+    /// A method the API does not declare on this resource: 403 Missing Authentication Token, as API Gateway
+    /// answers it, even where a later, more general route would take the request.
+    Undeclared,
 }
 
 /// A compiled route.
@@ -152,7 +158,7 @@ impl Route {
 
     /// Whether this route takes every request but the root: `ANY /{proxy+}`.
     pub fn is_catch_all(&self) -> bool {
-        self.method.is_none() && matches!(self.segments.as_slice(), [Segment::Greedy])
+        self.method.is_none() && matches!(self.segments.as_slice(), [Segment::Greedy]) && self.auth != RouteAuth::Undeclared
     }
 
     /// Whether every request this route takes is taken by `self` as well, so that `other`, listed after `self`,
@@ -169,8 +175,8 @@ impl Route {
     /// The scopes this route asks for (empty: none, or a public route).
     pub fn scopes(&self) -> &[String] {
         match &self.auth {
-            RouteAuth::Token { scopes } => scopes,
-            RouteAuth::Public => &[],
+            RouteAuth::Token { scopes, .. } => scopes,
+            RouteAuth::Public | RouteAuth::Undeclared => &[],
         }
     }
 

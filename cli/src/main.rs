@@ -6,6 +6,7 @@ mod check;
 mod config;
 mod delivery;
 mod engine;
+mod import;
 mod input;
 mod json_lines;
 mod keygen;
@@ -43,6 +44,7 @@ struct Cli {
 enum Command {
     Check(check::CheckArgs),
     Config(config::ConfigArgs),
+    Import(import::ImportArgs),
     Keygen(keygen::KeygenArgs),
     Token(token::TokenArgs),
     Scenario(scenario::ScenarioArgs),
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Config(args) => config::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Scenario(args) => scenario::run(&args),

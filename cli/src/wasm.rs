@@ -45,7 +45,8 @@ impl WasmEngine {
         }
         // The filter logs each decision's reason at debug level only.
         plugin.set_log_level(LogLevel::Debug);
-        let identity_headers = authorizer.identity_header_names().iter().map(|name| (*name).to_owned()).collect();
+        let mut identity_headers: Vec<String> = authorizer.identity_header_names().iter().map(|name| (*name).to_owned()).collect();
+        identity_headers.extend(authorizer.config().identity_headers().claims.iter().map(|claim| claim.header.clone()));
         Ok(Self { plugin, identity_headers })
     }
 

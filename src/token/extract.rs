@@ -1,4 +1,5 @@
-//! Finding the token in a request: `Authorization: Bearer <token>` or, as API Gateway accepts, the bare token.
+//! Finding the token in a request: `Authorization: Bearer <token>` or, as API Gateway accepts, the bare token; or
+//! another configured header read the same way; or a cookie.
 
 /// Why no token could be taken from the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,6 +10,14 @@ pub enum AuthorizationError {
     Repeated,
     #[error("authorization header is not `Bearer <token>` or a bare token")]
     BadForm,
+    #[error("no token cookie")]
+    MissingCookie,
+    /// Two cookies of the name, or one whose name differs from it in letter case only: readers that pick the
+    /// first, the last, or fold case would not agree on which token the request carries.
+    #[error("more than one token cookie (names compared in any letter case)")]
+    RepeatedCookie,
+    #[error("token cookie is not a bare token")]
+    BadCookie,
 }
 
 fn is_token_char(byte: u8) -> bool {
@@ -16,7 +25,13 @@ fn is_token_char(byte: u8) -> bool {
 }
 
 /// Takes the token out of the `authorization` header values of one request.
-pub fn bearer_token<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<&'a str, AuthorizationError> {
+pub fn bearer_token<'a>(values: impl Iterator<Item = &'a str>) -> Result<&'a str, AuthorizationError> {
+    header_token(values)
+}
+
+/// Takes the token out of the values of the one header configured to carry it (`authorization` by default):
+/// `Bearer <token>` or the bare token, exactly one header.
+pub fn header_token<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<&'a str, AuthorizationError> {
     let value = values.next().ok_or(AuthorizationError::Missing)?;
     if values.next().is_some() {
         return Err(AuthorizationError::Repeated);
@@ -38,9 +53,90 @@ pub fn bearer_token<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<&'a
     Ok(token)
 }
 
+/// Takes the token out of the cookie called `name` in the `cookie` header values of one request (HTTP/2 may split
+/// them over several fields, RFC 9113 §8.2.3, which proxies and fetch join with `, `). Stricter than browsers and
+/// frameworks, so that no reader finds another token in the same request: pairs are separated by `;` and by `,`
+/// (older readers split on both, RFC 2965), names match exactly (RFC 6265 §5.4 compares them byte for byte), and
+/// a second cookie of the name, or one differing in letter case only, refuses the request; `=`-less pairs count
+/// as names (some readers take them so); whitespace around names and values is ignored, and the value must be a
+/// bare compact JWS: no quotes (readers disagree on whether they belong to the value), no escapes, no `Bearer`.
+pub fn cookie_token<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Result<&'a str, AuthorizationError> {
+    let mut found: Option<&'a str> = None;
+    let mut case_mismatch = false;
+    for value in values {
+        for field in value.split(';') {
+            let mut parts = field.split(',').peekable();
+            while let Some(pair) = parts.next() {
+                let (key, cookie) = pair.split_once('=').unwrap_or((pair, ""));
+                let key = key.trim_matches([' ', '\t']);
+                if !key.eq_ignore_ascii_case(name) {
+                    continue;
+                }
+                if found.is_some() || case_mismatch {
+                    return Err(AuthorizationError::RepeatedCookie);
+                }
+                if key != name {
+                    case_mismatch = true;
+                    continue;
+                }
+                // `name=a.b.c,rest`: a reader splitting on `;` only would take `a.b.c,rest` for the value.
+                if parts.peek().is_some() {
+                    return Err(AuthorizationError::BadCookie);
+                }
+                found = Some(cookie.trim_matches([' ', '\t']));
+            }
+        }
+    }
+    if case_mismatch {
+        return Err(AuthorizationError::RepeatedCookie);
+    }
+    let token = found.ok_or(AuthorizationError::MissingCookie)?;
+    if !token.contains('.') || !token.bytes().all(is_token_char) {
+        return Err(AuthorizationError::BadCookie);
+    }
+    Ok(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_token_is_one_exact_name_and_a_bare_token() {
+        let cookie = |values: &[&'static str]| cookie_token(values.iter().copied(), "idToken");
+        assert_eq!(cookie(&["idToken=a.b.c"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["theme=dark; idToken=a.b.c; lang=en"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["theme=dark;idToken = a.b.c ;lang=en"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["theme=dark", "idToken=a.b.c"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["xidToken=a.b.c; idTokens=d.e.f; idToken=g.h.i"]), Ok("g.h.i"));
+        // Two fields joined by a proxy or by fetch.
+        assert_eq!(cookie(&["theme=dark, idToken=a.b.c"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["prefs=a,b; idToken=a.b.c"]), Ok("a.b.c"));
+        assert_eq!(cookie(&["idToken=a.b.c, theme=dark"]), Err(AuthorizationError::BadCookie));
+        for (values, expected) in [
+            (&["theme=dark"][..], AuthorizationError::MissingCookie),
+            (&[][..], AuthorizationError::MissingCookie),
+            // Two copies, in one field or in two, equal or not; a copy in another letter case; a bare name.
+            (&["idToken=a.b.c; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["idToken=a.b.c", "idToken=d.e.f"][..], AuthorizationError::RepeatedCookie),
+            (&["idToken=a.b.c; IDTOKEN=d.e.f"][..], AuthorizationError::RepeatedCookie),
+            (&["idtoken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["idtoken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["idToken=a.b.c; idToken"][..], AuthorizationError::RepeatedCookie),
+            // A copy a reader that splits on `,` would find, hidden from one that splits on `;` only.
+            (&["a=1, idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            // Values another reader could decode to something else, or that are no token.
+            (&["idToken=\"a.b.c\""][..], AuthorizationError::BadCookie),
+            (&["idToken=Bearer a.b.c"][..], AuthorizationError::BadCookie),
+            (&["idToken=a.b.c%3D"][..], AuthorizationError::BadCookie),
+            (&["idToken=a.b.c,d"][..], AuthorizationError::BadCookie),
+            (&["idToken="][..], AuthorizationError::BadCookie),
+            (&["idToken=abc"][..], AuthorizationError::BadCookie),
+            (&["idToken=a.b.c=="][..], AuthorizationError::BadCookie),
+        ] {
+            assert_eq!(cookie(values), Err(expected), "{values:?}");
+        }
+    }
 
     #[test]
     fn accepts_bearer_in_any_case_and_bare_tokens() {

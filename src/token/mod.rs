@@ -16,7 +16,7 @@ mod rsa_differential;
 
 pub use cache::TokenCache;
 pub use claims::{is_scope_token, scope_words, VerifiedToken};
-pub use extract::{bearer_token, AuthorizationError};
+pub use extract::{bearer_token, cookie_token, header_token, AuthorizationError};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};
 
 /// Which Cognito token kind a token says it is (`token_use`).
@@ -36,8 +36,8 @@ impl TokenUse {
     }
 }
 
-/// The token kinds an issuer accepts.
-#[derive(Debug, Clone, Copy, Default)]
+/// The token kinds an issuer (or a route) accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TokenUses {
     pub access: bool,
     pub id: bool,
@@ -80,6 +80,11 @@ impl Issuer {
     /// Its signing keys.
     pub fn keys(&self) -> &KeySet {
         &self.keys
+    }
+
+    /// The token kinds it accepts.
+    pub fn token_use(&self) -> TokenUses {
+        self.token_use
     }
 }
 
