@@ -660,6 +660,22 @@ fn render_example(upstream: std::net::SocketAddr, wasm: &Path, access_log: &Path
     rendered
 }
 
+/// `envoy --mode validate -c examples/envoy.yaml`, run from the repository root exactly as examples/README.md
+/// says (the module path in the file is relative to it).
+#[test]
+fn the_example_configuration_validates_as_documented() {
+    let binary = locate_envoy().unwrap();
+    dist_wasm().unwrap();
+    let output = std::process::Command::new(&binary)
+        .args(["--mode", "validate", "--log-level", "warning", "-c", "examples/envoy.yaml"])
+        .current_dir(workspace())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "envoy --mode validate -c examples/envoy.yaml failed:\n{text}");
+}
+
 #[test]
 fn the_example_configuration_is_valid_and_serves() {
     let binary = locate_envoy().unwrap();
