@@ -20,6 +20,13 @@ dist/authz.wasm: $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) $(WASM_RAW) -o $@
 	@echo "dist/authz.wasm: $$(stat -c %s $@) bytes (before wasm-opt: $$(stat -c %s $(WASM_RAW)))"
 
+## The probe filter the benchmarks measure next to the filter (e2e/probe), built the same way.
+PROBE_WASM := dist/bench/probe.wasm
+$(PROBE_WASM): e2e/probe/src/lib.rs e2e/probe/Cargo.toml Cargo.lock
+	$(CARGO) build --locked --profile wasm --target $(WASM_TARGET) -p authz-probe
+	@mkdir -p dist/bench
+	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) target/$(WASM_TARGET)/wasm/authz_probe.wasm -o $@
+
 ## The native CLI: target/release/authz
 cli:
 	$(CARGO) build --locked --release -p authz-cli
