@@ -1,24 +1,31 @@
 //! The one call adapters make: request + compiled configuration + `now` → decision.
 
-use crate::config::{Config, ConfigError, IdentityHeaders};
-use crate::decision::{Decision, Outcome, Reason};
-use crate::policy::{DenyWhy, PolicyDecision, Principal, RequestContext, INVOKE};
+use crate::config::{Config, ConfigError};
+use crate::decision::{unsafe_identity_header, Decision, Outcome, Reason, Verdict};
+use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
 use crate::routes::{self, RouteAuth};
-use crate::token::{bearer_token, TokenCache, TokenError, TokenUse, VerifiedToken};
+use crate::token::{bearer_candidate, check_token_chars, TokenCache, TokenError, TokenUse, VerifiedToken};
 use std::sync::Arc;
+
+/// The `WWW-Authenticate` challenges of one configuration (RFC 6750), written once.
+#[derive(Debug)]
+struct Challenges {
+    plain: String,
+    invalid_token: String,
+    insufficient_scope: String,
+}
 
 /// A compiled configuration, shared read-only by every request.
 #[derive(Debug)]
 pub struct Authorizer {
     config: Config,
-    realm: String,
+    challenges: Challenges,
     tokens: TokenCache,
-}
-
-/// Header values must not smuggle line breaks or other controls upstream.
-fn header_safe(value: &str) -> bool {
-    value.bytes().all(|b| b >= 0x20 && b != 0x7f)
+    /// Whether some policy reads `aws:SourceIp` from the downstream address; decided at load.
+    reads_source_address: bool,
+    /// Whether some policy reads `aws:SecureTransport`; decided at load.
+    reads_secure_transport: bool,
 }
 
 impl Authorizer {
@@ -30,8 +37,16 @@ impl Authorizer {
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Self {
         let realm = format!("{}/{}", config.api.api_id, config.api.stage);
+        let challenges = Challenges {
+            plain: format!("Bearer realm=\"{realm}\""),
+            invalid_token: format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
+            insufficient_scope: format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
+        };
         let tokens = TokenCache::new(config.token_cache_size);
-        Self { config, realm, tokens }
+        let reads = |kind| config.policies.as_ref().is_some_and(|policies| policies.reads(kind));
+        let reads_source_address = config.source_ip.xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
+        let reads_secure_transport = reads(KeyKind::SecureTransport);
+        Self { config, challenges, tokens, reads_source_address, reads_secure_transport }
     }
 
     /// The compiled configuration.
@@ -50,64 +65,71 @@ impl Authorizer {
         self.config.identity_headers.covers(name)
     }
 
+    /// Whether a decision can depend on the downstream address ([`HttpRequest::source_ip`]): some policy reads
+    /// `aws:SourceIp` and it is the peer, not an `X-Forwarded-For` entry. When not, a host need not look it up.
+    pub fn reads_source_address(&self) -> bool {
+        self.reads_source_address
+    }
+
+    /// Whether a decision can depend on [`HttpRequest::secure_transport`]: some policy reads
+    /// `aws:SecureTransport`. When not, a host need not look it up.
+    pub fn reads_secure_transport(&self) -> bool {
+        self.reads_secure_transport
+    }
+
     /// The request's own header names that an upstream could take for identity headers, each once.
-    fn identity_copies(&self, request: &HttpRequest) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
+    fn identity_copies<'a>(&self, request: &'a HttpRequest) -> Vec<&'a str> {
+        let mut names: Vec<&'a str> = Vec::new();
         for (name, _) in &request.headers {
-            if self.is_identity_header(name) && !names.iter().any(|seen| seen == name) {
-                names.push(name.clone());
+            if self.is_identity_header(name) && !names.contains(&name.as_str()) {
+                names.push(name);
             }
         }
         names
     }
 
-    fn challenge(&self, error: Option<&str>) -> String {
-        match error {
-            None => format!("Bearer realm=\"{}\"", self.realm),
-            Some(error) => format!("Bearer realm=\"{}\", error=\"{error}\"", self.realm),
-        }
-    }
-
-    fn unauthorized(&self, reason: Reason, error: Option<&str>) -> Decision {
-        let mut decision = Decision::deny(Outcome::Unauthorized, reason);
-        decision.challenge = Some(self.challenge(error));
-        decision
-    }
-
-    /// Verifies `token` at `now`, or finds it among the tokens this configuration already verified.
-    fn verify_token(&self, token: &str, now: u64) -> Result<Arc<VerifiedToken>, TokenError> {
+    /// The token `candidate` names, verified at `now`. A token equal to one this configuration verified before is
+    /// that entry (its characters, size and signature passed then; its time claims are checked again); any other
+    /// goes through every check, the cheap ones first.
+    fn verify_token(&self, candidate: &str, now: u64) -> Result<Arc<VerifiedToken>, Reason> {
         let verifier = &self.config.verifier;
-        // Oversized tokens are refused before they are even hashed.
-        if token.len() > verifier.max_token_bytes {
-            return Err(TokenError::TooLarge { len: token.len(), max: verifier.max_token_bytes });
+        if let Some(cached) = self.tokens.get(candidate, now, verifier.skew) {
+            return cached.map_err(Reason::Token);
         }
-        if let Some(cached) = self.tokens.get(token, now, verifier.skew) {
-            return cached;
+        check_token_chars(candidate).map_err(Reason::Authorization)?;
+        if candidate.len() > verifier.max_token_bytes {
+            return Err(Reason::Token(TokenError::TooLarge { len: candidate.len(), max: verifier.max_token_bytes }));
         }
-        let verified = Arc::new(verifier.verify(token, now)?);
-        self.tokens.insert(token, Arc::clone(&verified), now, verifier.skew);
+        let verified = Arc::new(verifier.verify(candidate, now).map_err(Reason::Token)?);
+        self.tokens.insert(candidate, Arc::clone(&verified), now, verifier.skew);
         Ok(verified)
     }
 
     /// Decides one request at unix time `now` (seconds).
     pub fn authorize(&self, request: &HttpRequest, now: u64) -> Decision {
+        self.decide(request, now).into_decision()
+    }
+
+    /// Decides one request at unix time `now` (seconds), lending the answer's parts ([`Verdict`]): what a host
+    /// calls on the request path. [`Self::authorize`] is the same decision, owned.
+    pub fn decide<'a>(&'a self, request: &'a HttpRequest, now: u64) -> Verdict<'a> {
         // Size first: nothing below reads more than these limits allow.
         if let Err(err) = self.config.request.check_headers(request) {
-            return Decision::deny(Outcome::BadRequest, Reason::Request(err));
+            return Verdict::refuse(Outcome::BadRequest, Reason::Request(err));
         }
         let method = match normalize_method(&request.method) {
             Ok(method) => method,
-            Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
+            Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let path = match crate::request::normalize_path_with(&request.path, &self.config.request) {
             Ok(path) => path,
-            Err(err @ RequestError::PathTooLong { .. }) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
-            Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
+            Err(err @ RequestError::PathTooLong { .. }) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let arn = match self.config.api.method_arn(method, &path) {
             Ok(arn) => arn,
-            Err(err @ RequestError::ArnTooLong(_)) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
-            Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
+            Err(err @ RequestError::ArnTooLong(_)) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
         let route = match &self.config.routes {
@@ -116,43 +138,38 @@ impl Authorizer {
                 Some(route) => Some(route),
                 None => {
                     let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
-                    return Decision::deny(Outcome::NoRoute, reason);
+                    return Verdict::refuse(Outcome::NoRoute, reason);
                 }
             },
         };
-        let required_scopes = match route.map(|route| &route.auth) {
-            Some(RouteAuth::Public) => {
-                let template = route.map(|route| route.template.clone()).unwrap_or_default();
-                return Decision {
-                    outcome: Outcome::Allow,
-                    reason: Reason::PublicRoute { route: template },
-                    remove_headers: self.identity_copies(request),
-                    upstream_headers: Vec::new(),
-                    rewrite_path,
-                    challenge: None,
-                };
-            }
-            Some(RouteAuth::Token { scopes }) => scopes.as_slice(),
+        let required_scopes = match route {
+            Some(route) => match &route.auth {
+                RouteAuth::Public => return Verdict::public(&route.template, self.identity_copies(request), rewrite_path),
+                RouteAuth::Token { scopes } => scopes.as_slice(),
+            },
             None => &[],
         };
 
-        let token = match bearer_token(request.header_values("authorization")) {
-            Ok(token) => token,
-            Err(err) => return self.unauthorized(Reason::Authorization(err), None),
+        let candidate = match bearer_candidate(request.header_values("authorization")) {
+            Ok(candidate) => candidate,
+            Err(err) => return Verdict::unauthorized(Reason::Authorization(err), &self.challenges.plain),
         };
-        let verified = match self.verify_token(token, now) {
+        let verified = match self.verify_token(candidate, now) {
             Ok(verified) => verified,
-            Err(err) => return self.unauthorized(Reason::Token(err), Some("invalid_token")),
+            // A token with bytes no JWS holds is a malformed header, as before any cache existed.
+            Err(reason @ Reason::Authorization(_)) => return Verdict::unauthorized(reason, &self.challenges.plain),
+            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
 
         if !required_scopes.is_empty() {
             let template = route.map(|route| route.template.clone()).unwrap_or_default();
             if verified.token_use != TokenUse::Access {
-                return self.unauthorized(Reason::NotAnAccessToken { route: template }, Some("insufficient_scope"));
+                let reason = Reason::NotAnAccessToken { route: template };
+                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
             if !required_scopes.iter().any(|scope| verified.scopes.contains(scope)) {
                 let reason = Reason::MissingScope { route: template, required: required_scopes.to_vec() };
-                return self.unauthorized(reason, Some("insufficient_scope"));
+                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
         }
 
@@ -171,74 +188,22 @@ impl Authorizer {
                     PolicyDecision::ImplicitDeny => {
                         let why = evaluation.why().unwrap_or(DenyWhy::NoAllow);
                         let reason = Reason::ImplicitDeny { arn, sub: verified.sub.clone(), why };
-                        return Decision::deny(Outcome::Forbidden, reason);
+                        return Verdict::refuse(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {
                         let reason = Reason::ExplicitDeny { arn, sub: verified.sub.clone(), statements: evaluation.statements };
-                        return Decision::deny(Outcome::ExplicitDeny, reason);
+                        return Verdict::refuse(Outcome::ExplicitDeny, reason);
                     }
                 }
             }
         };
 
-        match identity_headers(&self.config.identity_headers, &verified) {
-            Ok(upstream_headers) => Decision {
-                outcome: Outcome::Allow,
-                reason: Reason::Allowed { sub: verified.sub.clone(), statements },
-                remove_headers: self.identity_copies(request),
-                upstream_headers,
-                rewrite_path,
-                challenge: None,
-            },
-            Err(header) => self.unauthorized(Reason::IdentityNotHeaderSafe { header }, Some("invalid_token")),
+        let names = &self.config.identity_headers;
+        if let Some(header) = unsafe_identity_header(names, &verified) {
+            let reason = Reason::IdentityNotHeaderSafe { header: header.to_owned() };
+            return Verdict::unauthorized(reason, &self.challenges.invalid_token);
         }
-    }
-}
-
-/// One element of a comma-separated list header, percent-encoded (RFC 3986 §2.1, upper-case hex) wherever it
-/// holds `%`, `,` or a byte outside visible ASCII, so that a group named `readers,admins` reads as one element
-/// and never as membership of `admins`. Plain names (the usual Cognito group names) are unchanged.
-fn list_element(value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in value.bytes() {
-        if (0x21..=0x7e).contains(&byte) && byte != b'%' && byte != b',' {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
-            out.push(char::from(HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0')));
-        }
-    }
-}
-
-/// The identity headers for an allowed request, or the name of the first header whose value a header cannot
-/// carry.
-fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(String, String)>, String> {
-    let mut headers = vec![
-        (names.sub.clone(), token.sub.clone()),
-        (names.client_id.clone(), token.client_id.clone()),
-        (names.issuer.clone(), token.issuer.clone()),
-    ];
-    if let Some(username) = &token.username {
-        headers.push((names.username.clone(), username.clone()));
-    }
-    if !token.groups.is_empty() {
-        let mut groups = String::new();
-        for (index, group) in token.groups.iter().enumerate() {
-            if index > 0 {
-                groups.push(',');
-            }
-            list_element(group, &mut groups);
-        }
-        headers.push((names.groups.clone(), groups));
-    }
-    if !token.scopes.is_empty() {
-        // Scope words never hold U+0020 (RFC 6749 §3.3), so the space-separated list is unambiguous.
-        headers.push((names.scopes.clone(), token.scopes.join(" ")));
-    }
-    match headers.iter().find(|(_, value)| !header_safe(value)) {
-        Some((name, _)) => Err(name.clone()),
-        None => Ok(headers),
+        Verdict::allowed(names, verified, statements, self.identity_copies(request), rewrite_path)
     }
 }
 
@@ -299,6 +264,38 @@ mod tests {
         assert_eq!(statements.len(), 1, "{statements:?}");
         let groups = decision.upstream_headers.iter().find(|(name, _)| name == "x-authz-groups").map(|(_, v)| v.as_str());
         assert_eq!(groups, Some("readers,x"));
+    }
+
+    /// The lent verdict adapters render says exactly what the owned decision says, for every corpus request, with
+    /// and without the token already cached.
+    #[test]
+    fn the_verdict_and_the_decision_agree_on_every_corpus_request() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/scenarios"));
+        for path in crate::scenario::json_files(dir).unwrap() {
+            let scenario = crate::scenario::Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
+            for round in 0..2 {
+                for case in &scenario.cases {
+                    let context = format!("{}: {} (round {round})", path.display(), case.name);
+                    let verdict = authorizer.decide(&case.request, scenario.now);
+                    let reason = verdict.reason().to_string();
+                    let mut record = String::new();
+                    verdict.write_record(&mut record);
+                    let upstream: Vec<(String, String)> =
+                        verdict.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
+                    let removed: Vec<String> = verdict.remove_headers().iter().map(|name| (*name).to_owned()).collect();
+                    let (status, rewrite, challenge) =
+                        (verdict.status(), verdict.rewrite_path().map(str::to_owned), verdict.challenge().map(str::to_owned));
+                    let decision = verdict.into_decision();
+                    assert_eq!(decision, authorizer.authorize(&case.request, scenario.now), "{context}");
+                    assert_eq!(reason, decision.reason.to_string(), "{context}");
+                    assert_eq!(record, decision.record().to_json(), "{context}");
+                    assert_eq!(upstream, decision.upstream_headers, "{context}");
+                    assert_eq!(removed, decision.remove_headers, "{context}");
+                    assert_eq!((status, rewrite, challenge), (decision.status(), decision.rewrite_path.clone(), decision.challenge.clone()), "{context}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod explain;
 mod index;
 mod lint;
 mod pattern;
+mod reads;
 mod scoped;
 mod standalone;
 mod value;
