@@ -5,7 +5,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
 # Rust 1.95 emits these post-MVP features; binaryen 108 must be told, or it refuses the module.
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-	--enable-mutable-globals --enable-multivalue --enable-reference-types
+	--enable-mutable-globals --enable-multivalue --enable-reference-types --enable-simd
 
 .PHONY: all build wasm cli test unit lint demo e2e bench bench-envoy fuzz clean
 
