@@ -23,12 +23,3 @@ pub use authorizer::Authorizer;
 pub use config::{Config, ConfigError};
 pub use decision::{Decision, Outcome, Reason};
 pub use request::HttpRequest;
-
-/// Verification never needs randomness; jwt-compact's RSA support links getrandom 0.2 all the same, which
-/// requires a registered source on wasm32-unknown-unknown. Ours always refuses.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-fn no_randomness(_: &mut [u8]) -> Result<(), getrandom::Error> {
-    Err(getrandom::Error::UNSUPPORTED)
-}
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-getrandom::register_custom_getrandom!(no_randomness);
