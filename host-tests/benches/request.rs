@@ -5,7 +5,9 @@
 //! filter's own code running in the sandbox.
 //!
 //! Also timed: a new token on every request (first sight, RSA-2048), and loading a configuration of 1,000 groups
-//! with 10 statements each, with the memory its VM then holds.
+//! with 10 statements each, with the memory its VM then holds. Last, the request's cost split into the stages of
+//! its pipeline (`authz::stages`): the same code natively and as a wasm module of its own in this engine
+//! (`dist/bench/stages.wasm`, no host calls), stage by stage.
 //!
 //! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time, so that other work on
 //! a shared machine weighs less; rounds are interleaved and each figure is the best round. Ratios are against the
@@ -185,6 +187,58 @@ fn profile(mode: &str, cached: Subject, first_sight: Subject) {
     println!("{}: {sent} requests, {:.2} µs each (wall)", subject.label, began.elapsed().as_secs_f64() * 1e6 / sent as f64);
 }
 
+/// Times `run(iterations)` (which returns whether it worked) in CPU nanoseconds per iteration, best of `rounds`.
+fn per_iteration(rounds: usize, iterations: u32, mut run: impl FnMut(u32) -> u32) -> f64 {
+    assert_ne!(run(1), 0, "the stage failed");
+    let mut best = f64::INFINITY;
+    for _ in 0..rounds {
+        let cpu = thread_cpu_ns();
+        std::hint::black_box(run(iterations));
+        best = best.min((thread_cpu_ns() - cpu) as f64 / f64::from(iterations));
+    }
+    best
+}
+
+/// Each stage of the cached request natively and in wasm (the stages module, run by wasmtime directly).
+fn stage_table(config: &str, headers: &[(String, String)], rounds: usize) -> Value {
+    use authz::stages::{encode, Stage, Stages};
+    let map = encode(headers);
+    let mut native = Stages::new(config.as_bytes(), map.clone(), NOW).unwrap();
+    let (path, bytes) = module("AUTHZ_STAGES_WASM", "dist/bench/stages.wasm");
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(&engine, &bytes).unwrap();
+    let mut store = wasmtime::Store::new(&engine, ());
+    let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    let alloc = instance.get_typed_func::<i32, i32>(&mut store, "stages_alloc").unwrap();
+    let setup = instance.get_typed_func::<(i32, i32, i32, i32, i64), i32>(&mut store, "stages_setup").unwrap();
+    let run = instance.get_typed_func::<(i32, i32), i32>(&mut store, "stages_run").unwrap();
+    let place = |store: &mut wasmtime::Store<()>, data: &[u8]| {
+        let at = alloc.call(&mut *store, i32::try_from(data.len()).unwrap()).unwrap();
+        memory.write(&mut *store, usize::try_from(at).unwrap(), data).unwrap();
+        (at, i32::try_from(data.len()).unwrap())
+    };
+    let (config_at, config_len) = place(&mut store, config.as_bytes());
+    let (map_at, map_len) = place(&mut store, &map);
+    let status = setup.call(&mut store, (config_at, config_len, map_at, map_len, i64::try_from(NOW).unwrap())).unwrap();
+    assert_eq!(status, 0, "the stages module refused its setup");
+
+    println!("\nStages of the cached request ({}): the same code natively and in wasmtime, no host calls", path.display());
+    println!("{:<42} {:>12} {:>12} {:>8}", "stage", "native µs", "wasm µs", "× native");
+    let mut rows = serde_json::Map::new();
+    for (number, stage) in Stage::ALL.iter().enumerate() {
+        let iterations = if matches!(stage, Stage::Verify | Stage::Signature) { 100 } else { 20_000 };
+        let native_ns = per_iteration(rounds, iterations, |n| native.run(*stage, n));
+        let index = i32::try_from(number).unwrap();
+        let wasm_ns = per_iteration(rounds, iterations, |n| {
+            u32::try_from(run.call(&mut store, (index, i32::try_from(n).unwrap())).unwrap()).unwrap_or(0)
+        });
+        println!("{:<42} {:>12.3} {:>12.3} {:>8.2}", stage.name(), native_ns / 1e3, wasm_ns / 1e3, wasm_ns / native_ns);
+        rows.insert(format!("{stage:?}"), json!({"native_us": native_ns / 1e3, "wasm_us": wasm_ns / 1e3}));
+    }
+    Value::Object(rows)
+}
+
 fn main() {
     let (filter_path, filter) = module("AUTHZ_WASM", "dist/authz.wasm");
     let (probe_path, probe) = module("AUTHZ_PROBE_WASM", "dist/bench/probe.wasm");
@@ -268,8 +322,11 @@ fn main() {
         println!("{:<44} {:>10} {:>12.2} {:>14}", label, text.len(), best / 1e6, memory / 1024);
     }
 
+    let stages = stage_table(&config, &cached, rounds);
+
     // For the goals table that `make bench-envoy` prints at the end of `make bench`.
     let results = json!({
+        "stages": stages,
         "empty_probe_us": subjects[0].best / 1e3,
         "host_call_probe_us": subjects[1].best / 1e3,
         "cached_us": subjects[2].best / 1e3,

@@ -1,4 +1,6 @@
 //! Thin host adapters: extract → [`crate::Authorizer::authorize`] → render. No policy or token logic here.
 
+#[cfg(any(all(feature = "filter", target_arch = "wasm32"), feature = "stages", test))]
+pub(crate) mod header_map;
 #[cfg(all(feature = "filter", target_arch = "wasm32"))]
 mod proxy_wasm;

@@ -188,24 +188,6 @@ pub fn set_property(name: &str, value: &str) -> Result<(), HostStatus> {
     check(unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
 }
 
-/// Serialises header pairs as the ABI expects: count, lengths, then NUL-terminated names and values.
-fn serialize_headers(headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(4 + headers.iter().map(|(n, v)| n.len() + v.len() + 10).sum::<usize>());
-    let count = u32::try_from(headers.len()).unwrap_or(u32::MAX);
-    bytes.extend_from_slice(&count.to_le_bytes());
-    for (name, value) in headers {
-        bytes.extend_from_slice(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes());
-        bytes.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
-    }
-    for (name, value) in headers {
-        bytes.extend_from_slice(name.as_bytes());
-        bytes.push(0);
-        bytes.extend_from_slice(value.as_bytes());
-        bytes.push(0);
-    }
-    bytes
-}
-
 /// Answers the request locally; `details` shows in Envoy's `%RESPONSE_CODE_DETAILS%`. A gRPC request gets HTTP
 /// 200 with `grpc-status: <grpc_status>` and the body as `grpc-message` instead (Envoy's local replies).
 pub fn send_local_response(
@@ -216,7 +198,7 @@ pub fn send_local_response(
     grpc_status: Option<u32>,
 ) -> Result<(), HostStatus> {
     let grpc_status = grpc_status.and_then(|code| i32::try_from(code).ok()).unwrap_or(NO_GRPC_STATUS);
-    let headers = serialize_headers(headers);
+    let headers = crate::adapters::header_map::encode_header_map(headers);
     // SAFETY: every pointer and length describes a live buffer for the duration of the call.
     check(unsafe {
         proxy_send_local_response(

@@ -4,12 +4,12 @@
 
 mod host;
 
+use super::header_map::{decode_header_map, decode_request};
 use crate::decision::{DecisionRecord, Verdict};
 use crate::{Authorizer, HttpRequest, Outcome};
 use host::{Level, Map};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -24,78 +24,6 @@ proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
 }}
-
-/// The header map serialisation's layout (count, then key and value lengths, then NUL-terminated keys and
-/// values): each pair's key and value ranges in `bytes`, every length checked, or `None` if malformed.
-fn header_map_ranges(bytes: &[u8]) -> Option<impl Iterator<Item = Option<(std::ops::Range<usize>, std::ops::Range<usize>)>> + '_> {
-    let word = move |at: usize| -> Option<usize> {
-        let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        usize::try_from(u32::from_le_bytes(raw)).ok()
-    };
-    let count = if bytes.is_empty() { 0 } else { word(0)? };
-    let mut cursor = count.checked_mul(8)?.checked_add(4)?;
-    Some((0..count).map(move |index| {
-        let key_len = word(4 + index * 8)?;
-        let value_len = word(8 + index * 8)?;
-        let key = cursor..cursor.checked_add(key_len)?;
-        cursor = key.end.checked_add(1)?;
-        let value = cursor..cursor.checked_add(value_len)?;
-        cursor = value.end.checked_add(1)?;
-        if value.end > bytes.len() {
-            return None;
-        }
-        Some((key, value))
-    }))
-}
-
-/// The map's keys and values as text, with the offset it starts at: everything after the length table, checked
-/// as UTF-8 once for the whole map. `None` when some byte is not UTF-8 (obs-text).
-fn utf8_after_table(bytes: &[u8]) -> Option<(usize, &str)> {
-    let count = usize::try_from(u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
-    let start = count.checked_mul(8)?.checked_add(4)?;
-    Some((start, std::str::from_utf8(bytes.get(start..)?).ok()?))
-}
-
-/// One key or value of a header map: borrowed from `text` when the map is UTF-8, else with the bytes that are
-/// not UTF-8 as U+FFFD, which no later check accepts (paths and tokens must be ASCII).
-fn header_text<'b>(bytes: &'b [u8], text: Option<(usize, &'b str)>, range: std::ops::Range<usize>) -> Cow<'b, str> {
-    let borrowed = text.and_then(|(start, text)| text.get(range.start.checked_sub(start)?..range.end.checked_sub(start)?));
-    match borrowed {
-        Some(piece) => Cow::Borrowed(piece),
-        None => String::from_utf8_lossy(bytes.get(range).unwrap_or_default()),
-    }
-}
-
-/// Decodes a header map into pairs of owned strings (the trailers, which are rare).
-fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
-    let mut pairs = Vec::new();
-    decode_header_map_into(bytes, &mut pairs)?;
-    Some(pairs)
-}
-
-/// Decodes a header map into `pairs`, overwriting the strings already there so that their capacity is reused:
-/// a warm VM decodes a request's headers without allocating.
-fn decode_header_map_into(bytes: &[u8], pairs: &mut Vec<(String, String)>) -> Option<()> {
-    let ranges = header_map_ranges(bytes)?;
-    let text = utf8_after_table(bytes);
-    let mut used = 0;
-    for pair in ranges {
-        let (key, value) = pair?;
-        let (key, value) = (header_text(bytes, text, key), header_text(bytes, text, value));
-        match pairs.get_mut(used) {
-            Some((old_key, old_value)) => {
-                old_key.clear();
-                old_key.push_str(&key);
-                old_value.clear();
-                old_value.push_str(&value);
-            }
-            None => pairs.push((key.into_owned(), value.into_owned())),
-        }
-        used += 1;
-    }
-    pairs.truncate(used);
-    Some(())
-}
 
 /// Counters visible in Envoy's stats as `wasmcustom.authz_*`.
 #[derive(Clone, Copy, Default)]
@@ -259,22 +187,6 @@ fn secure_transport() -> Option<bool> {
         Ok(None) => Some(false),
         Err(_) => None,
     }
-}
-
-/// Sets `out` to the first value of pseudo-header `name` (empty if none), reusing its capacity.
-fn pseudo(headers: &[(String, String)], name: &str, out: &mut String) {
-    out.clear();
-    if let Some((_, value)) = headers.iter().find(|(key, _)| key == name) {
-        out.push_str(value);
-    }
-}
-
-/// Decodes the request headers into `request` (pseudo-headers into its method and path), reusing its strings.
-fn decode_request(bytes: &[u8], request: &mut HttpRequest) -> Option<()> {
-    decode_header_map_into(bytes, &mut request.headers)?;
-    pseudo(&request.headers, ":method", &mut request.method);
-    pseudo(&request.headers, ":path", &mut request.path);
-    Some(())
 }
 
 /// Keeps the decision record (its JSON) where operators look (Envoy's filter state, for access logs). A failure
