@@ -12,8 +12,8 @@
 //! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time, so that other work on
 //! a shared machine weighs less; rounds are interleaved and each figure is the best round. Ratios are against the
 //! empty probe of the same run. `AUTHZ_WASM` and `AUTHZ_PROBE_WASM` choose the modules; `BENCH_ROUNDS` and
-//! `BENCH_SECONDS` (each subject's share of a round) the length. With `AUTHZ_BENCH_PROFILE=cached|new` it only
-//! runs that request in a loop, for `perf record` (set `AUTHZ_HOST_PERFMAP=1` so that perf can name guest
+//! `BENCH_SECONDS` (each subject's share of a round) the length. With `AUTHZ_BENCH_PROFILE=cached|new|config` it only
+//! runs that request (or configuration load) in a loop, for `perf record` (set `AUTHZ_HOST_PERFMAP=1` so that perf can name guest
 //! functions; use the module before wasm-opt, which still has its names).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -265,6 +265,17 @@ fn main() {
     let first = Subject::new("authz.wasm, a new token", start(&filter_host, &config), first_sight);
     let authz = Subject::new("authz.wasm, cached token", authz, vec![cached.clone()]);
     if let Ok(mode) = std::env::var("AUTHZ_BENCH_PROFILE") {
+        if mode == "config" {
+            let big = large(&key, 1_000, 10).to_string();
+            let began = Instant::now();
+            let mut loads = 0;
+            while began.elapsed() < Duration::from_secs_f64(setting("BENCH_SECONDS", 10.0)) {
+                drop(start(&filter_host, &big));
+                loads += 1;
+            }
+            println!("{loads} loads of 1,000 groups × 10 statements, {:.0} ms each (wall)", began.elapsed().as_secs_f64() * 1e3 / f64::from(loads));
+            return;
+        }
         return profile(&mode, authz, first);
     }
     let mut subjects = vec![
