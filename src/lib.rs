@@ -1,7 +1,9 @@
 //! Amazon Cognito token verification and execute-api policy evaluation with API Gateway's semantics.
 //!
 //! The core is pure: [`Authorizer::authorize`] takes a request, the compiled configuration and `now`, and
-//! returns a [`Decision`]. Adapters (proxy-wasm, wasm-bindgen, the CLI) extract, call it, and render.
+//! returns a [`Decision`]; [`Authorizer::decide`] is the same decision with its parts lent rather than copied, for
+//! request paths that should allocate next to nothing. Adapters (proxy-wasm, wasm-bindgen, the CLI) extract, call
+//! one of them, and render.
 
 pub mod authorizer;
 pub mod config;
