@@ -5,7 +5,7 @@ WASM_TARGET := wasm32-unknown-unknown
 WASM_RAW := target/$(WASM_TARGET)/wasm/authz.wasm
 # Rust 1.95 emits these post-MVP features; binaryen 108 must be told, or it refuses the module.
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-	--enable-mutable-globals --enable-multivalue --enable-reference-types
+	--enable-mutable-globals --enable-multivalue --enable-reference-types --enable-simd
 
 .PHONY: all setup build wasm cli edge edge-deps test unit lint demo e2e edge-test bench bench-envoy bench-edge fuzz clean
 
@@ -23,6 +23,21 @@ dist/authz.wasm: $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 	@mkdir -p dist
 	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) $(WASM_RAW) -o $@
 	@echo "dist/authz.wasm: $$(stat -c %s $@) bytes (before wasm-opt: $$(stat -c %s $(WASM_RAW)))"
+
+## The probe filter the benchmarks measure next to the filter (e2e/probe), built the same way.
+PROBE_WASM := dist/bench/probe.wasm
+$(PROBE_WASM): e2e/probe/src/lib.rs e2e/probe/Cargo.toml Cargo.lock
+	$(CARGO) build --locked --profile wasm --target $(WASM_TARGET) -p authz-probe
+	@mkdir -p dist/bench
+	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) target/$(WASM_TARGET)/wasm/authz_probe.wasm -o $@
+
+## The pipeline's stages as a wasm module of their own (src/stages.rs), for the wasmtime benchmark; its own target
+## directory, so that it never takes the place of the filter's build.
+STAGES_WASM := dist/bench/stages.wasm
+$(STAGES_WASM): $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+	CARGO_TARGET_DIR=target/stages $(CARGO) build --locked --profile wasm --target $(WASM_TARGET) --features stages -p authz
+	@mkdir -p dist/bench
+	wasm-opt -Oz --strip-debug --strip-producers $(WASM_OPT_FEATURES) target/stages/$(WASM_TARGET)/wasm/authz.wasm -o $@
 
 ## The native CLI: target/release/authz
 cli:
@@ -84,6 +99,7 @@ unit: wasm
 lint:
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
+	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features stages -p authz --lib -- -D warnings
 	$(CARGO) clippy --locked --profile edge --target $(WASM_TARGET) --features bindgen -p authz --lib -- -D warnings
 	@for file in edge/cloudflare/worker.mjs edge/lambda-edge/index.js $$(find edge/test edge/bench -name '*.mjs'); do \
 		node --check $$file || exit 1; \
@@ -99,11 +115,13 @@ e2e: wasm
 edge-test: edge edge-deps wasm cli
 	node --test --test-concurrency=1 edge/test/*.test.mjs
 
-## Policy evaluation at 10 to 10,000 statements, compiled and linear, with ratios to the 10-statement baseline;
-## then the filter in real Envoy next to Envoy's own jwt_authn (bench-envoy), and the edge packages (bench-edge).
-bench:
+## Not part of `make test`. Policy evaluation at 10 to 10,000 statements (ratios to 10); the native pipeline (ratios
+## to one RS256 check); the built filter in the wasmtime host next to the probe filters; real Envoy (bench-envoy),
+## which ends with the goals table of issue 8; then the edge packages (bench-edge). BENCHMARKS.md holds the latest run.
+bench: wasm $(PROBE_WASM) $(STAGES_WASM)
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
+	$(CARGO) bench --locked -p authz-host --bench request
 	$(MAKE) --no-print-directory bench-envoy
 	$(MAKE) --no-print-directory bench-edge
 
@@ -112,9 +130,10 @@ bench:
 bench-edge: edge edge-deps cli
 	node edge/bench/bench.mjs
 
-## Real Envoy three ways, same machine, same run: no auth filter (the baseline), envoy.filters.http.jwt_authn with
-## the same RSA key, dist/authz.wasm; latency (mean, p50, p99) and requests/s, repeated and first-sight tokens.
-bench-envoy: wasm
+## Real Envoy five ways, one worker each, same run: no filter (the baseline), envoy.filters.http.jwt_authn with the
+## same RSA key, the empty probe, the host-call probe, dist/authz.wasm; wrk with a repeated and with new tokens.
+bench-envoy: wasm $(PROBE_WASM)
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(CARGO) run --locked --release -p authz-e2e --bin envoy_bench
 
 ## Each fuzz target in fuzz/ for FUZZ_SECONDS seconds, from fuzz/seeds/ and the corpus it grows in fuzz/corpus/;

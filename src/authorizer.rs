@@ -1,24 +1,31 @@
 //! The one call adapters make: request + compiled configuration + `now` → decision.
 
-use crate::config::{Config, ConfigError, IdentityHeaders, TokenSource};
-use crate::decision::{Decision, Outcome, Reason};
-use crate::policy::{DenyWhy, PolicyDecision, Principal, RequestContext, INVOKE};
+use crate::config::{Config, ConfigError, TokenSource};
+use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
+use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
 use crate::routes::{self, RouteAuth};
-use crate::token::{cookie_token, header_token, TokenCache, TokenError, TokenUse, VerifiedToken};
+use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
 use std::sync::Arc;
+
+/// The `WWW-Authenticate` challenges of one configuration (RFC 6750), written once.
+#[derive(Debug)]
+struct Challenges {
+    plain: String,
+    invalid_token: String,
+    insufficient_scope: String,
+}
 
 /// A compiled configuration, shared read-only by every request.
 #[derive(Debug)]
 pub struct Authorizer {
     config: Config,
-    realm: String,
+    challenges: Challenges,
     tokens: TokenCache,
-}
-
-/// Header values must not smuggle line breaks or other controls upstream.
-fn header_safe(value: &str) -> bool {
-    value.bytes().all(|b| b >= 0x20 && b != 0x7f)
+    /// Whether some policy reads `aws:SourceIp` from the downstream address; decided at load.
+    reads_source_address: bool,
+    /// Whether some policy reads `aws:SecureTransport`; decided at load.
+    reads_secure_transport: bool,
 }
 
 impl Authorizer {
@@ -30,13 +37,27 @@ impl Authorizer {
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Self {
         let realm = format!("{}/{}", config.api().api_id, config.api().stage);
+        let challenges = Challenges {
+            plain: format!("Bearer realm=\"{realm}\""),
+            invalid_token: format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
+            insufficient_scope: format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
+        };
         let tokens = TokenCache::new(config.token_cache_size());
-        Self { config, realm, tokens }
+        let reads = |kind| config.policies().is_some_and(|policies| policies.reads(kind));
+        let reads_source_address = config.source_ip().xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
+        let reads_secure_transport = reads(KeyKind::SecureTransport);
+        Self { config, challenges, tokens, reads_source_address, reads_secure_transport }
     }
 
     /// The compiled configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The verified tokens this configuration keeps.
+    #[cfg(feature = "stages")]
+    pub(crate) fn tokens(&self) -> &TokenCache {
+        &self.tokens
     }
 
     /// Identity header names as configured.
@@ -50,64 +71,71 @@ impl Authorizer {
         self.config.identity_headers().covers(name)
     }
 
+    /// Whether a decision can depend on the downstream address ([`HttpRequest::source_ip`]): some policy reads
+    /// `aws:SourceIp` and it is the peer, not an `X-Forwarded-For` entry. When not, a host need not look it up.
+    pub fn reads_source_address(&self) -> bool {
+        self.reads_source_address
+    }
+
+    /// Whether a decision can depend on [`HttpRequest::secure_transport`]: some policy reads
+    /// `aws:SecureTransport`. When not, a host need not look it up.
+    pub fn reads_secure_transport(&self) -> bool {
+        self.reads_secure_transport
+    }
+
     /// The request's own header names that an upstream could take for identity headers, each once.
-    fn identity_copies(&self, request: &HttpRequest) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
+    fn identity_copies<'a>(&self, request: &'a HttpRequest) -> Vec<&'a str> {
+        let mut names: Vec<&'a str> = Vec::new();
         for (name, _) in &request.headers {
-            if self.is_identity_header(name) && !names.iter().any(|seen| seen == name) {
-                names.push(name.clone());
+            if self.is_identity_header(name) && !names.contains(&name.as_str()) {
+                names.push(name);
             }
         }
         names
     }
 
-    fn challenge(&self, error: Option<&str>) -> String {
-        match error {
-            None => format!("Bearer realm=\"{}\"", self.realm),
-            Some(error) => format!("Bearer realm=\"{}\", error=\"{error}\"", self.realm),
-        }
-    }
-
-    fn unauthorized(&self, reason: Reason, error: Option<&str>) -> Decision {
-        let mut decision = Decision::deny(Outcome::Unauthorized, reason);
-        decision.challenge = Some(self.challenge(error));
-        decision
-    }
-
-    /// Verifies `token` at `now`, or finds it among the tokens this configuration already verified.
-    fn verify_token(&self, token: &str, now: u64) -> Result<Arc<VerifiedToken>, TokenError> {
+    /// The token `candidate` names, verified at `now`. A token equal to one this configuration verified before is
+    /// that entry (its characters, size and signature passed then; its time claims are checked again); any other
+    /// goes through every check, the cheap ones first.
+    fn verify_token(&self, candidate: &str, now: u64) -> Result<Arc<VerifiedToken>, Reason> {
         let verifier = self.config.verifier();
-        // Oversized tokens are refused before they are even hashed.
-        if token.len() > verifier.max_token_bytes() {
-            return Err(TokenError::TooLarge { len: token.len(), max: verifier.max_token_bytes() });
+        if let Some(cached) = self.tokens.get(candidate, now, verifier.skew()) {
+            return cached.map_err(Reason::Token);
         }
-        if let Some(cached) = self.tokens.get(token, now, verifier.skew()) {
-            return cached;
+        check_token_chars(candidate).map_err(Reason::Authorization)?;
+        if candidate.len() > verifier.max_token_bytes() {
+            return Err(Reason::Token(TokenError::TooLarge { len: candidate.len(), max: verifier.max_token_bytes() }));
         }
-        let verified = Arc::new(verifier.verify(token, now)?);
-        self.tokens.insert(token, Arc::clone(&verified), now, verifier.skew());
+        let verified = Arc::new(verifier.verify(candidate, now).map_err(Reason::Token)?);
+        self.tokens.insert(candidate, Arc::clone(&verified), now, verifier.skew());
         Ok(verified)
     }
 
     /// Decides one request at unix time `now` (seconds).
     pub fn authorize(&self, request: &HttpRequest, now: u64) -> Decision {
+        self.decide(request, now).into_decision()
+    }
+
+    /// Decides one request at unix time `now` (seconds), lending the answer's parts ([`Verdict`]): what a host
+    /// calls on the request path. [`Self::authorize`] is the same decision, owned.
+    pub fn decide<'a>(&'a self, request: &'a HttpRequest, now: u64) -> Verdict<'a> {
         // Size first: nothing below reads more than these limits allow.
         if let Err(err) = self.config.request().check_headers(request) {
-            return Decision::deny(Outcome::BadRequest, Reason::Request(err));
+            return Verdict::refuse(Outcome::BadRequest, Reason::Request(err));
         }
         let method = match normalize_method(&request.method) {
             Ok(method) => method,
-            Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
+            Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let path = match crate::request::normalize_path_with(&request.path, self.config.request()) {
             Ok(path) => path,
-            Err(err @ RequestError::PathTooLong { .. }) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
-            Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
+            Err(err @ RequestError::PathTooLong { .. }) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let arn = match self.config.api().method_arn(method, &path) {
             Ok(arn) => arn,
-            Err(err @ RequestError::ArnTooLong(_)) => return Decision::deny(Outcome::UriTooLong, Reason::Request(err)),
-            Err(err) => return Decision::deny(Outcome::BadRequest, Reason::Request(err)),
+            Err(err @ RequestError::ArnTooLong(_)) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
         let route = match self.config.routes() {
@@ -116,7 +144,7 @@ impl Authorizer {
                 Some(route) if route.auth != RouteAuth::Undeclared => Some(route),
                 _ => {
                     let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
-                    return Decision::deny(Outcome::NoRoute, reason);
+                    return Verdict::refuse(Outcome::NoRoute, reason);
                 }
             },
         };
@@ -130,44 +158,36 @@ impl Authorizer {
                 .iter()
                 .filter(move |declared| !declared.scopes().is_empty() && declared.matches_variant(method, normalized))
         };
-        if let Some(RouteAuth::Public) = route.map(|route| &route.auth) {
+        if let Some(route) = route.filter(|route| route.auth == RouteAuth::Public) {
             if variants().next().is_none() {
-                let template = route.map(|route| route.template.clone()).unwrap_or_default();
-                return Decision {
-                    outcome: Outcome::Allow,
-                    reason: Reason::PublicRoute { route: template },
-                    remove_headers: self.identity_copies(request),
-                    upstream_headers: Vec::new(),
-                    rewrite_path,
-                    challenge: None,
-                };
+                return Verdict::public(&route.template, self.identity_copies(request), rewrite_path);
             }
         }
 
         let source = self.config.token_source();
-        let token = match source {
-            TokenSource::Header(name) => header_token(request.header_values(name)),
+        let candidate = match source {
+            TokenSource::Header(name) => bearer_candidate(request.header_values(name)),
             TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
         };
-        let token = match token {
-            Ok(token) => token,
-            Err(err) => {
-                let reason = match source {
-                    TokenSource::Header(name) if name == "authorization" => Reason::Authorization(err),
-                    _ => Reason::TokenSource { source: source.describe(), err },
-                };
-                return self.unauthorized(reason, None);
-            }
+        let refused_source = |err| match source {
+            TokenSource::Header(name) if name == "authorization" => Reason::Authorization(err),
+            _ => Reason::TokenSource { source: source.describe(), err },
         };
-        let verified = match self.verify_token(token, now) {
+        let candidate = match candidate {
+            Ok(candidate) => candidate,
+            Err(err) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
+        };
+        let verified = match self.verify_token(candidate, now) {
             Ok(verified) => verified,
-            Err(err) => return self.unauthorized(Reason::Token(err), Some("invalid_token")),
+            // A token with bytes no JWS holds is a malformed header, as before any cache existed.
+            Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
+            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
         if let Some(RouteAuth::Token { token_use: Some(allowed), .. }) = route.map(|route| &route.auth) {
             if !allowed.allows(verified.token_use()) {
                 let template = route.map(|route| route.template.clone()).unwrap_or_default();
                 let reason = Reason::RouteTokenUse { route: template, token_use: verified.token_use() };
-                return self.unauthorized(reason, Some("invalid_token"));
+                return Verdict::unauthorized(reason, &self.challenges.invalid_token);
             }
         }
 
@@ -175,11 +195,11 @@ impl Authorizer {
             let required = scoped.scopes();
             if verified.token_use() != TokenUse::Access {
                 let reason = Reason::NotAnAccessToken { route: scoped.template.clone() };
-                return self.unauthorized(reason, Some("insufficient_scope"));
+                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
             if !required.iter().any(|scope| verified.scopes().contains(scope)) {
                 let reason = Reason::MissingScope { route: scoped.template.clone(), required: required.to_vec() };
-                return self.unauthorized(reason, Some("insufficient_scope"));
+                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
         }
 
@@ -198,122 +218,26 @@ impl Authorizer {
                     PolicyDecision::ImplicitDeny => {
                         let why = evaluation.why().unwrap_or(DenyWhy::NoAllow);
                         let reason = Reason::ImplicitDeny { arn, sub: verified.sub().to_owned(), why };
-                        return Decision::deny(Outcome::Forbidden, reason);
+                        return Verdict::refuse(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {
                         let reason = Reason::ExplicitDeny { arn, sub: verified.sub().to_owned(), statements: evaluation.statements };
-                        return Decision::deny(Outcome::ExplicitDeny, reason);
+                        return Verdict::refuse(Outcome::ExplicitDeny, reason);
                     }
                 }
             }
         };
 
-        match identity_headers(self.config.identity_headers(), &verified) {
-            Ok(upstream_headers) => Decision {
-                outcome: Outcome::Allow,
-                reason: Reason::Allowed { sub: verified.sub().to_owned(), statements },
-                remove_headers: self.identity_copies(request),
-                upstream_headers,
-                rewrite_path,
-                challenge: None,
-            },
-            Err(reason) => self.unauthorized(reason, Some("invalid_token")),
+        let names = self.config.identity_headers();
+        if let Some(header) = unsafe_identity_header(names, &verified) {
+            let reason = Reason::IdentityNotHeaderSafe { header: header.to_owned() };
+            return Verdict::unauthorized(reason, &self.challenges.invalid_token);
         }
-    }
-}
-
-/// One element of a comma-separated list header, percent-encoded (RFC 3986 §2.1, upper-case hex) wherever it
-/// holds `%`, `,` or a byte outside visible ASCII, so that a group named `readers,admins` reads as one element
-/// and never as membership of `admins`. Plain names (the usual Cognito group names) are unchanged.
-fn list_element(value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for byte in value.bytes() {
-        if (0x21..=0x7e).contains(&byte) && byte != b'%' && byte != b',' {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
-            out.push(char::from(HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0')));
-        }
-    }
-}
-
-/// The identity headers for an allowed request, or why one of them cannot be sent.
-fn identity_headers(names: &IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(String, String)>, Reason> {
-    let mut headers = vec![
-        (names.sub.clone(), token.sub().to_owned()),
-        (names.client_id.clone(), token.client_id().to_owned()),
-        (names.issuer.clone(), token.issuer().to_owned()),
-    ];
-    if let Some(username) = token.username() {
-        headers.push((names.username.clone(), username.to_owned()));
-    }
-    if !token.groups().is_empty() {
-        let mut groups = String::new();
-        for (index, group) in token.groups().iter().enumerate() {
-            if index > 0 {
-                groups.push(',');
-            }
-            list_element(group, &mut groups);
-        }
-        headers.push((names.groups.clone(), groups));
-    }
-    if !token.scopes().is_empty() {
-        // Scope words never hold U+0020 (RFC 6749 §3.3), so the space-separated list is unambiguous.
-        headers.push((names.scopes.clone(), token.scopes().join(" ")));
-    }
-    if let Some((name, _)) = headers.iter().find(|(_, value)| !header_safe(value)) {
-        return Err(Reason::IdentityNotHeaderSafe { header: name.clone() });
-    }
-    for mapped in &names.claims {
-        match claim_header_value(token.claims().get(&mapped.claim)) {
-            Ok(None) => {}
-            Ok(Some(value)) => headers.push((mapped.header.clone(), value)),
-            Err(why) => return Err(Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why }),
-        }
-    }
-    Ok(headers)
-}
-
-/// A claim's value as one header value, read one way only: a string as itself, a number or boolean as its JSON
-/// text, a list of those as its elements percent-encoded like group names and joined with `,` (an empty list as
-/// no header). `None` when the claim is absent. Refused: objects, `null`, nested lists, and strings a header
-/// cannot carry as they are: controls, or space at either end, which HTTP readers strip (a user-writable
-/// attribute set to ` admin` would arrive as `admin`).
-fn claim_header_value(claim: Option<&serde_json::Value>) -> Result<Option<String>, &'static str> {
-    use serde_json::Value;
-    fn scalar(value: &Value) -> Option<String> {
-        match value {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            Value::Bool(flag) => Some(flag.to_string()),
-            Value::Null | Value::Array(_) | Value::Object(_) => None,
-        }
-    }
-    match claim {
-        None => Ok(None),
-        Some(Value::Array(items)) if items.is_empty() => Ok(None),
-        Some(Value::Array(items)) => {
-            let mut joined = String::new();
-            for (index, item) in items.iter().enumerate() {
-                let text = scalar(item).ok_or("a list holding something other than strings, numbers or booleans")?;
-                if index > 0 {
-                    joined.push(',');
-                }
-                list_element(&text, &mut joined);
-            }
-            Ok(Some(joined))
-        }
-        Some(value) => {
-            let text = scalar(value).ok_or("not a string, number, boolean or list of them")?;
-            if !header_safe(&text) {
-                return Err("control characters");
-            }
-            if text.starts_with(' ') || text.ends_with(' ') {
-                return Err("space at an end, which header readers strip");
-            }
-            Ok(Some(text))
-        }
+        let claims = match claim_headers(names, &verified) {
+            Ok(claims) => claims,
+            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
+        };
+        Verdict::allowed(names, verified, claims, statements, self.identity_copies(request), rewrite_path)
     }
 }
 
@@ -507,6 +431,38 @@ mod tests {
         .unwrap();
         let decision = public.authorize(&with_headers("GET", "/", &[("x-user-email", "mallory@example.com")]), NOW);
         assert_eq!(decision.remove_headers, vec!["x-user-email".to_owned()]);
+    }
+
+    /// The lent verdict adapters render says exactly what the owned decision says, for every corpus request, with
+    /// and without the token already cached.
+    #[test]
+    fn the_verdict_and_the_decision_agree_on_every_corpus_request() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/scenarios"));
+        for path in crate::scenario::json_files(dir).unwrap() {
+            let scenario = crate::scenario::Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
+            for round in 0..2 {
+                for case in &scenario.cases {
+                    let context = format!("{}: {} (round {round})", path.display(), case.name);
+                    let verdict = authorizer.decide(&case.request, scenario.now);
+                    let reason = verdict.reason().to_string();
+                    let mut record = String::new();
+                    verdict.write_record(&mut record);
+                    let upstream: Vec<(String, String)> =
+                        verdict.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
+                    let removed: Vec<String> = verdict.remove_headers().iter().map(|name| (*name).to_owned()).collect();
+                    let (status, rewrite, challenge) =
+                        (verdict.status(), verdict.rewrite_path().map(str::to_owned), verdict.challenge().map(str::to_owned));
+                    let decision = verdict.into_decision();
+                    assert_eq!(decision, authorizer.authorize(&case.request, scenario.now), "{context}");
+                    assert_eq!(reason, decision.reason.to_string(), "{context}");
+                    assert_eq!(record, decision.record().to_json(), "{context}");
+                    assert_eq!(upstream, decision.upstream_headers, "{context}");
+                    assert_eq!(removed, decision.remove_headers, "{context}");
+                    assert_eq!((status, rewrite, challenge), (decision.status(), decision.rewrite_path.clone(), decision.challenge.clone()), "{context}");
+                }
+            }
+        }
     }
 
     #[test]

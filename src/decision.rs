@@ -1,10 +1,13 @@
 //! What the authorizer decided, and how every host renders it: fixed public bodies, details only for logs.
 
+use crate::config::IdentityHeaders;
 use crate::policy::{DenyWhy, StatementRef};
 use crate::request::RequestError;
-use crate::token::{AuthorizationError, TokenError, TokenUse};
+use crate::token::{AuthorizationError, TokenError, TokenUse, VerifiedToken};
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 /// API Gateway's bodies, byte for byte.
 pub const UNAUTHORIZED_BODY: &str = r#"{"message":"Unauthorized"}"#;
@@ -116,16 +119,41 @@ pub enum Reason {
     RouteTokenUse { route: String, token_use: TokenUse },
 }
 
-fn join(statements: &[StatementRef]) -> String {
-    statements.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+/// Statements as `a, b, c`, written straight into the formatter.
+struct Join<'a>(&'a [StatementRef]);
+
+impl fmt::Display for Join<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, statement) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            statement.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// The allowed reasons' text, shared by [`Reason`] and [`Verdict`] so that both read the same.
+fn write_allowed(f: &mut fmt::Formatter<'_>, sub: &str, statements: &[StatementRef]) -> fmt::Result {
+    // Piece by piece: an allowed request's record is written on every request.
+    if statements.is_empty() {
+        f.write_str("token of `")?;
+        f.write_str(sub)?;
+        f.write_str("` accepted")
+    } else {
+        f.write_str("`")?;
+        f.write_str(sub)?;
+        f.write_str("` allowed by ")?;
+        fmt::Display::fmt(&Join(statements), f)
+    }
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PublicRoute { route } => write!(f, "public route `{route}`"),
-            Self::Allowed { sub, statements } if statements.is_empty() => write!(f, "token of `{sub}` accepted"),
-            Self::Allowed { sub, statements } => write!(f, "`{sub}` allowed by {}", join(statements)),
+            Self::Allowed { sub, statements } => write_allowed(f, sub, statements),
             Self::Request(err) => write!(f, "{err}"),
             Self::Authorization(err) => write!(f, "{err}"),
             Self::Token(err) => write!(f, "{err}"),
@@ -135,7 +163,7 @@ impl fmt::Display for Reason {
             }
             Self::ImplicitDeny { arn, sub, why } => write!(f, "no statement allows `{sub}` on `{arn}`: {why}"),
             Self::ExplicitDeny { arn, sub, statements } => {
-                write!(f, "`{sub}` denied on `{arn}` by {}", join(statements))
+                write!(f, "`{sub}` denied on `{arn}` by {}", Join(statements))
             }
             Self::NoRoute { method, path } => write!(f, "no route declared for `{method} {path}`"),
             Self::IdentityNotHeaderSafe { header } => {
@@ -162,6 +190,41 @@ impl fmt::Display for Reason {
 /// `wasm.authz.decision`.
 pub const DECISION_PROPERTY: &str = "authz.decision";
 
+/// A `fmt::Write` that appends to a String what it is given, escaped as the inside of a JSON string the way
+/// `serde_json` escapes: `"` and `\\`, `\\b \\f \\n \\r \\t`, other control bytes as `\\u00xx`; all else as is.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut plain = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0x00..=0x1f => "",
+                _ => continue,
+            };
+            self.0.push_str(text.get(plain..at).unwrap_or_default());
+            if escape.is_empty() {
+                self.0.push_str("\\u00");
+                self.0.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
+                self.0.push(char::from(HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0')));
+            } else {
+                self.0.push_str(escape);
+            }
+            plain = at + 1;
+        }
+        self.0.push_str(text.get(plain..).unwrap_or_default());
+        Ok(())
+    }
+}
+
 /// One request's decision as a host records it for operators and tools (in Envoy: the filter state
 /// `wasm.authz.decision`, which an access log prints with `%FILTER_STATE(wasm.authz.decision:PLAIN)%`). Its JSON
 /// is one compact object, `{"status":403,"decision":"deny","reason":"..."}`: the status the authorizer chose
@@ -183,8 +246,23 @@ impl DecisionRecord {
 
     /// The compact JSON object.
     pub fn to_json(&self) -> String {
-        // Serialising three plain fields cannot fail; an empty record is still better than a panic.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::new();
+        Self::write_json(&mut out, self.status, &self.decision, &self.reason);
+        out
+    }
+
+    /// Writes the record's JSON into `out` (replacing what it held) straight from its parts: hosts record every
+    /// request, so this builds no intermediate string. Escapes exactly as `serde_json` does, which reads it back.
+    pub fn write_json(out: &mut String, status: u16, decision: &str, reason: &dyn fmt::Display) {
+        out.clear();
+        out.push_str("{\"status\":");
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{status}");
+        out.push_str(",\"decision\":\"");
+        let _ = JsonEscaped(out).write_str(decision);
+        out.push_str("\",\"reason\":\"");
+        let _ = write!(JsonEscaped(out), "{reason}");
+        out.push_str("\"}");
     }
 
     /// Reads a record back from its JSON.
@@ -210,10 +288,6 @@ pub struct Decision {
 }
 
 impl Decision {
-    pub(crate) fn deny(outcome: Outcome, reason: Reason) -> Self {
-        Self { outcome, reason, remove_headers: Vec::new(), upstream_headers: Vec::new(), rewrite_path: None, challenge: None }
-    }
-
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         self.outcome.status()
@@ -251,6 +325,287 @@ impl Decision {
     }
 }
 
+/// Header values must not smuggle line breaks or other controls upstream.
+fn header_safe(value: &str) -> bool {
+    value.bytes().all(|b| b >= 0x20 && b != 0x7f)
+}
+
+/// The identity header that cannot carry its value from `token`, if any (the first, in the order they are set).
+/// Group names are percent-encoded ([`list_element`]), so that header is always safe; scopes are joined by
+/// spaces, which a header carries.
+pub(crate) fn unsafe_identity_header<'n>(names: &'n IdentityHeaders, token: &VerifiedToken) -> Option<&'n str> {
+    if !header_safe(token.sub()) {
+        return Some(&names.sub);
+    }
+    if !header_safe(token.client_id()) {
+        return Some(&names.client_id);
+    }
+    if !header_safe(token.issuer()) {
+        return Some(&names.issuer);
+    }
+    if token.username().is_some_and(|username| !header_safe(username)) {
+        return Some(&names.username);
+    }
+    if !token.scopes().iter().all(|scope| header_safe(scope)) {
+        return Some(&names.scopes);
+    }
+    None
+}
+
+/// Whether a group name goes into the groups header as it is ([`list_element`] leaves it unchanged).
+fn plain_element(value: &str) -> bool {
+    value.bytes().all(|byte| (0x21..=0x7e).contains(&byte) && byte != b'%' && byte != b',')
+}
+
+/// One element of a comma-separated list header, percent-encoded (RFC 3986 §2.1, upper-case hex) wherever it
+/// holds `%`, `,` or a byte outside visible ASCII, so that a group named `readers,admins` reads as one element
+/// and never as membership of `admins`. Plain names (the usual Cognito group names) are unchanged.
+fn list_element(value: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in value.bytes() {
+        if (0x21..=0x7e).contains(&byte) && byte != b'%' && byte != b',' {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
+            out.push(char::from(HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0')));
+        }
+    }
+}
+
+/// The groups header value: each group once, comma-separated; borrowed when it is one plain name.
+fn groups_value(groups: &[String]) -> Cow<'_, str> {
+    if let [group] = groups {
+        if plain_element(group) {
+            return Cow::Borrowed(group);
+        }
+    }
+    let mut value = String::new();
+    for (index, group) in groups.iter().enumerate() {
+        if index > 0 {
+            value.push(',');
+        }
+        list_element(group, &mut value);
+    }
+    Cow::Owned(value)
+}
+
+/// The scopes header value. Scope words never hold U+0020 (RFC 6749 §3.3), so the space-separated list is
+/// unambiguous; borrowed when there is one.
+fn scopes_value(scopes: &[String]) -> Cow<'_, str> {
+    match scopes {
+        [scope] => Cow::Borrowed(scope),
+        _ => Cow::Owned(scopes.join(" ")),
+    }
+}
+
+/// The mapped claim headers for an allowed request (`identity_headers.claims`), or why one cannot be sent. No
+/// allocation when nothing is mapped.
+pub(crate) fn claim_headers<'n>(names: &'n IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(&'n str, String)>, Reason> {
+    let mut headers = Vec::new();
+    for mapped in &names.claims {
+        match claim_header_value(token.claims().get(&mapped.claim)) {
+            Ok(None) => {}
+            Ok(Some(value)) => headers.push((mapped.header.as_str(), value)),
+            Err(why) => {
+                return Err(Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why })
+            }
+        }
+    }
+    Ok(headers)
+}
+
+/// A claim's value as one header value, read one way only: a string as itself, a number or boolean as its JSON
+/// text, a list of those as its elements percent-encoded like group names and joined with `,` (an empty list as
+/// no header). `None` when the claim is absent. Refused: objects, `null`, nested lists, and strings a header
+/// cannot carry as they are: controls, or space at either end, which HTTP readers strip (a user-writable
+/// attribute set to ` admin` would arrive as `admin`).
+fn claim_header_value(claim: Option<&serde_json::Value>) -> Result<Option<String>, &'static str> {
+    use serde_json::Value;
+    fn scalar(value: &Value) -> Option<String> {
+        match value {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            Value::Bool(flag) => Some(flag.to_string()),
+            Value::Null | Value::Array(_) | Value::Object(_) => None,
+        }
+    }
+    match claim {
+        None => Ok(None),
+        Some(Value::Array(items)) if items.is_empty() => Ok(None),
+        Some(Value::Array(items)) => {
+            let mut joined = String::new();
+            for (index, item) in items.iter().enumerate() {
+                let text = scalar(item).ok_or("a list holding something other than strings, numbers or booleans")?;
+                if index > 0 {
+                    joined.push(',');
+                }
+                list_element(&text, &mut joined);
+            }
+            Ok(Some(joined))
+        }
+        Some(value) => {
+            let text = scalar(value).ok_or("not a string, number, boolean or list of them")?;
+            if !header_safe(&text) {
+                return Err("control characters");
+            }
+            if text.starts_with(' ') || text.ends_with(' ') {
+                return Err("space at an end, which header readers strip");
+            }
+            Ok(Some(text))
+        }
+    }
+}
+
+/// The six identity headers of an allowed request, each set when the token has a value for it.
+type IdentityValues<'v> = [Option<(&'v str, Cow<'v, str>)>; 6];
+
+/// Why a [`Verdict`] was reached, holding what its reason text needs and nothing formatted yet.
+#[derive(Debug)]
+enum Cause<'a> {
+    /// Every refusal: its reason, built when the refusal was.
+    Refused(Reason),
+    /// A route with `auth: none`.
+    PublicRoute { route: &'a str },
+    /// A verified token allowed by these statements (none when no policies are configured), with its mapped claim
+    /// headers (none unless `identity_headers.claims` maps some).
+    Allowed {
+        names: &'a IdentityHeaders,
+        token: Arc<VerifiedToken>,
+        claims: Vec<(&'a str, String)>,
+        statements: Vec<StatementRef>,
+    },
+}
+
+/// The authorizer's answer as a host renders it on the request path ([`crate::Authorizer::decide`]): the same
+/// answer as the [`Decision`] it turns into, but lent rather than copied. Identity header values are read from
+/// the verified token, removed header names from the request, the challenge from the configuration, and the
+/// reason is written only where it is logged or recorded.
+#[derive(Debug)]
+pub struct Verdict<'a> {
+    pub outcome: Outcome,
+    cause: Cause<'a>,
+    remove_headers: Vec<&'a str>,
+    rewrite_path: Option<String>,
+    challenge: Option<&'a str>,
+}
+
+/// A verdict's reason text (see [`Reason`]'s for the same answer).
+pub struct VerdictReason<'v, 'a>(&'v Cause<'a>);
+
+impl fmt::Display for VerdictReason<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Cause::Refused(reason) => reason.fmt(f),
+            Cause::PublicRoute { route } => write!(f, "public route `{route}`"),
+            Cause::Allowed { token, statements, .. } => write_allowed(f, token.sub(), statements),
+        }
+    }
+}
+
+impl<'a> Verdict<'a> {
+    /// A refusal with no challenge.
+    pub(crate) fn refuse(outcome: Outcome, reason: Reason) -> Self {
+        Self { outcome, cause: Cause::Refused(reason), remove_headers: Vec::new(), rewrite_path: None, challenge: None }
+    }
+
+    /// A 401 with its `WWW-Authenticate` challenge.
+    pub(crate) fn unauthorized(reason: Reason, challenge: &'a str) -> Self {
+        Self { challenge: Some(challenge), ..Self::refuse(Outcome::Unauthorized, reason) }
+    }
+
+    /// A request a public route takes.
+    pub(crate) fn public(route: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
+        Self { outcome: Outcome::Allow, cause: Cause::PublicRoute { route }, remove_headers, rewrite_path, challenge: None }
+    }
+
+    /// A request allowed for `token`, whose identity values are header-safe ([`unsafe_identity_header`]).
+    pub(crate) fn allowed(
+        names: &'a IdentityHeaders,
+        token: Arc<VerifiedToken>,
+        claims: Vec<(&'a str, String)>,
+        statements: Vec<StatementRef>,
+        remove_headers: Vec<&'a str>,
+        rewrite_path: Option<String>,
+    ) -> Self {
+        let cause = Cause::Allowed { names, token, claims, statements };
+        Self { outcome: Outcome::Allow, cause, remove_headers, rewrite_path, challenge: None }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.outcome.status()
+    }
+
+    /// Whether the request goes upstream.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allow
+    }
+
+    /// The reason, for logs and the decision record; formatted only when written.
+    pub fn reason(&self) -> VerdictReason<'_, 'a> {
+        VerdictReason(&self.cause)
+    }
+
+    /// On allow: request header names to remove before forwarding (see [`Decision::remove_headers`]).
+    pub fn remove_headers(&self) -> &[&'a str] {
+        &self.remove_headers
+    }
+
+    /// On allow: the identity headers to set upstream, in order (see [`Decision::upstream_headers`]).
+    pub fn upstream_headers(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
+        let (headers, claims): (IdentityValues<'_>, &[(&'a str, String)]) = match &self.cause {
+            Cause::Allowed { names, token, claims, .. } => (
+                [
+                    Some((names.sub.as_str(), Cow::Borrowed(token.sub()))),
+                    Some((names.client_id.as_str(), Cow::Borrowed(token.client_id()))),
+                    Some((names.issuer.as_str(), Cow::Borrowed(token.issuer()))),
+                    token.username().map(|username| (names.username.as_str(), Cow::Borrowed(username))),
+                    (!token.groups().is_empty()).then(|| (names.groups.as_str(), groups_value(token.groups()))),
+                    (!token.scopes().is_empty()).then(|| (names.scopes.as_str(), scopes_value(token.scopes()))),
+                ],
+                claims,
+            ),
+            Cause::Refused(_) | Cause::PublicRoute { .. } => ([const { None }; 6], &[]),
+        };
+        let claims = claims.iter().map(|(name, value)| (*name, Cow::Borrowed(value.as_str())));
+        headers.into_iter().flatten().chain(claims)
+    }
+
+    /// On allow: the normalised request target, when it differs from what the client sent.
+    pub fn rewrite_path(&self) -> Option<&str> {
+        self.rewrite_path.as_deref()
+    }
+
+    /// On 401: the `WWW-Authenticate` challenge.
+    pub fn challenge(&self) -> Option<&'a str> {
+        self.challenge
+    }
+
+    /// Writes the decision record's JSON ([`DecisionRecord`]) into `out`, replacing what it held.
+    pub fn write_record(&self, out: &mut String) {
+        DecisionRecord::write_json(out, self.status(), self.outcome.as_str(), &self.reason());
+    }
+
+    /// The owned decision.
+    pub fn into_decision(self) -> Decision {
+        let upstream_headers = self.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
+        let reason = match self.cause {
+            Cause::Refused(reason) => reason,
+            Cause::PublicRoute { route } => Reason::PublicRoute { route: route.to_owned() },
+            Cause::Allowed { token, statements, .. } => Reason::Allowed { sub: token.sub().to_owned(), statements },
+        };
+        Decision {
+            outcome: self.outcome,
+            reason,
+            remove_headers: self.remove_headers.into_iter().map(str::to_owned).collect(),
+            upstream_headers,
+            rewrite_path: self.rewrite_path,
+            challenge: self.challenge.map(str::to_owned),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -258,12 +613,25 @@ mod tests {
 
     #[test]
     fn the_record_is_one_compact_json_object() {
-        let decision = Decision::deny(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() });
+        let decision = Verdict::refuse(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() }).into_decision();
         let record = decision.record();
         assert_eq!(record.to_json(), r#"{"status":403,"decision":"deny","reason":"no route declared for `GET /a\"b`"}"#);
         assert_eq!(DecisionRecord::parse(&record.to_json()), Some(record));
         let error = DecisionRecord::internal_error("no configuration loaded");
         assert_eq!(error.to_json(), r#"{"status":500,"decision":"error","reason":"no configuration loaded"}"#);
         assert_eq!(DecisionRecord::parse(r#"{"status":403,"decision":"deny","reason":"x","extra":1}"#), None);
+    }
+
+    /// The record is written by hand; serde_json must read it back and would have written the same bytes.
+    #[test]
+    fn the_record_escapes_as_serde_json_does() {
+        let mut every_ascii: String = (0u8..0x80).map(char::from).collect();
+        every_ascii.push_str("caf\u{e9} \u{1F408} \\\" \u{2028}");
+        for reason in [every_ascii.as_str(), "", "plain", "\"", "a\nb", "\u{7f}\u{0}"] {
+            let record = DecisionRecord { status: 401, decision: "unauthorized".to_owned(), reason: reason.to_owned() };
+            let json = record.to_json();
+            assert_eq!(json, serde_json::to_string(&record).unwrap(), "{reason:?}");
+            assert_eq!(DecisionRecord::parse(&json), Some(record));
+        }
     }
 }

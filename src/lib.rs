@@ -1,7 +1,9 @@
 //! Amazon Cognito token verification and execute-api policy evaluation with API Gateway's semantics.
 //!
 //! The core is pure: [`Authorizer::authorize`] takes a request, the compiled configuration and `now`, and
-//! returns a [`Decision`]. Adapters (proxy-wasm, wasm-bindgen, the CLI) extract, call it, and render.
+//! returns a [`Decision`]; [`Authorizer::decide`] is the same decision with its parts lent rather than copied, for
+//! request paths that should allocate next to nothing. Adapters (proxy-wasm, wasm-bindgen, the CLI) extract, call
+//! one of them, and render.
 
 pub mod authorizer;
 pub mod config;
@@ -20,16 +22,11 @@ pub mod scenario;
 
 mod adapters;
 
+#[cfg(feature = "stages")]
+#[doc(hidden)]
+pub mod stages;
+
 pub use authorizer::Authorizer;
 pub use config::{Config, ConfigError};
 pub use decision::{Decision, Outcome, Reason};
 pub use request::HttpRequest;
-
-/// Verification never needs randomness; jwt-compact's RSA support links getrandom 0.2 all the same, which
-/// requires a registered source on wasm32-unknown-unknown. Ours always refuses.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-fn no_randomness(_: &mut [u8]) -> Result<(), getrandom::Error> {
-    Err(getrandom::Error::UNSUPPORTED)
-}
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-getrandom::register_custom_getrandom!(no_randomness);

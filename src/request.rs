@@ -253,6 +253,34 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
     if !raw_path.starts_with('/') {
         return Err(RequestError::Path("does not start with `/`"));
     }
+    // Most targets are already in normal form: the full pass below would give them back unchanged.
+    if already_normal(raw_path) {
+        return Ok(NormalizedPath { path: raw_path.to_owned(), query, changed: false });
+    }
+    normalize_raw_path(raw_path, query, options)
+}
+
+/// Whether `raw_path` (starting with `/`) is already in the one spelling [`normalize_path_with`] writes, whatever
+/// the options: only `/` and characters a path carries as themselves ([`is_path_char`]), so nothing to decode,
+/// refuse or re-encode; and no empty segment but a last one and no `.` or `..` segment, so nothing to merge or
+/// remove.
+fn already_normal(raw_path: &str) -> bool {
+    let plain = raw_path.bytes().all(|byte| byte == b'/' || is_path_char(byte));
+    if !plain {
+        return false;
+    }
+    let mut segments = raw_path.get(1..).unwrap_or_default().split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == "." || segment == ".." {
+            return false;
+        }
+    }
+    true
+}
+
+/// The full pass of [`normalize_path_with`] over a path starting with `/`.
+fn normalize_raw_path(raw_path: &str, query: Option<String>, options: &RequestOptions) -> Result<NormalizedPath, RequestError> {
     let not_normal = RequestError::Path("not in normal form and normalize_path is off");
     let bytes = raw_path.as_bytes();
     let mut decoded = String::with_capacity(raw_path.len());
@@ -431,7 +459,15 @@ impl ApiTarget {
     /// `arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path without leading slash}`.
     pub fn method_arn(&self, method: &str, path: &NormalizedPath) -> Result<String, RequestError> {
         let resource = path.path.strip_prefix('/').unwrap_or(&path.path);
-        let arn = format!("{}/{}/{}/{}", self.arn_prefix(), self.stage, method, resource);
+        // Pushed piece by piece: every request builds one, and `format!` costs a formatting pass.
+        let parts = [
+            "arn:", self.partition.as_str(), ":execute-api:", &self.region, ":", &self.account_id, ":", &self.api_id, "/",
+            &self.stage, "/", method, "/", resource,
+        ];
+        let mut arn = String::with_capacity(parts.iter().map(|part| part.len()).sum());
+        for part in parts {
+            arn.push_str(part);
+        }
         if arn.len() > MAX_METHOD_ARN_BYTES {
             return Err(RequestError::ArnTooLong(arn.len()));
         }
@@ -441,7 +477,7 @@ impl ApiTarget {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn norm(target: &str) -> Result<String, RequestError> {
@@ -492,6 +528,38 @@ mod tests {
         // Allowed or not, the escapes must still decode to UTF-8.
         assert!(norm8("/%C0%AE").is_err());
         assert!(norm8("/caf\u{e9}").is_err());
+    }
+
+    /// The shortcut for paths already in normal form answers exactly as the full pass, under every option.
+    #[test]
+    fn the_normal_form_shortcut_agrees_with_the_full_pass() {
+        const ALPHABET: &[u8] = b"/./a%2eF;#\\ ~?e5%";
+        let options = [
+            RequestOptions::default(),
+            RequestOptions { normalize_path: false, ..RequestOptions::default() },
+            RequestOptions { merge_slashes: false, ..RequestOptions::default() },
+            RequestOptions { escaped_slashes: EscapedSlashes::UnescapeAndForward, allow_utf8_paths: true, ..RequestOptions::default() },
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 10) as usize;
+            let mut target = String::from("/");
+            let mut bits = state >> 8;
+            for _ in 0..len {
+                target.push(char::from(ALPHABET[(bits % ALPHABET.len() as u64) as usize]));
+                bits /= ALPHABET.len() as u64;
+            }
+            for options in &options {
+                let (path, query) = match target.split_once('?') {
+                    Some((path, query)) => (path, Some(query.to_owned())),
+                    None => (target.as_str(), None),
+                };
+                assert_eq!(normalize_path_with(&target, options), normalize_raw_path(path, query, options), "{target:?} {options:?}");
+            }
+        }
     }
 
     #[test]

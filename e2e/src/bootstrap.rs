@@ -73,6 +73,9 @@ pub struct Bootstrap<'a> {
     /// HTTP/1.1 trailers are kept (`http_protocol_options.enable_trailers`, downstream and to an HTTP/1.1
     /// upstream); Envoy drops them otherwise.
     pub http1_trailers: bool,
+    /// The route answers `200 ok` itself (`direct_response`) instead of going to the upstream: the benchmark
+    /// measures Envoy and its filters alone, with no upstream competing for the machine.
+    pub direct_response: bool,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -83,7 +86,15 @@ impl<'a> Bootstrap<'a> {
 
     /// `filter` in front of `upstream`, at an edge, plain HTTP only.
     pub fn with_filter(filter: AuthFilter<'a>, upstream: SocketAddr) -> Self {
-        Self { filter, upstream, client_address: ClientAddress::default(), tls: None, upstream_http2: false, http1_trailers: false }
+        Self {
+            filter,
+            upstream,
+            client_address: ClientAddress::default(),
+            tls: None,
+            upstream_http2: false,
+            http1_trailers: false,
+            direct_response: false,
+        }
     }
 }
 
@@ -166,13 +177,18 @@ impl Bootstrap<'_> {
             domains: ["*"]
             routes:
             - match: {{prefix: "/"}}
-              route: {{cluster: echo, timeout: 10s}}
+              {action}
         http_filters:
 {filter}        - name: envoy.filters.http.router
           typed_config:
             "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
 "#,
             filter = self.http_filter(),
+            action = if self.direct_response {
+                r#"direct_response: {status: 200, body: {inline_string: "ok"}}"#
+            } else {
+                "route: {cluster: echo, timeout: 10s}"
+            },
             use_remote_address = self.client_address.use_remote_address,
             xff_num_trusted_hops = self.client_address.xff_num_trusted_hops,
             http1_trailers = self.http1_trailers,
@@ -307,6 +323,16 @@ mod tests {
         assert!(yaml.contains(r#"private_key: {inline_string: "-----KEY-----\nBB==\n"}"#), "{yaml}");
         assert!(yaml.contains("\n    - transport_socket: {"), "{yaml}");
         assert!(yaml.contains("}\n      filters:\n"), "{yaml}");
+    }
+
+    #[test]
+    fn the_route_can_answer_itself() {
+        let mut bootstrap = Bootstrap::with_filter(AuthFilter::None, "127.0.0.1:8081".parse().unwrap());
+        assert!(bootstrap.render().contains("route: {cluster: echo, timeout: 10s}"));
+        bootstrap.direct_response = true;
+        let yaml = bootstrap.render();
+        assert!(yaml.contains(r#"direct_response: {status: 200, body: {inline_string: "ok"}}"#), "{yaml}");
+        assert!(!yaml.contains("route: {cluster: echo"), "{yaml}");
     }
 
     #[test]

@@ -46,6 +46,11 @@ impl FilterHost {
     pub fn load(wasm: &[u8]) -> Result<Self, HostError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // `perf record` can name guest functions when the JIT writes /tmp/perf-<pid>.map (the benchmark's profile
+        // mode sets this; see BENCHMARKS.md).
+        if std::env::var_os("AUTHZ_HOST_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| host_failure("engine", &e))?;
         let module =
             Module::new(&engine, wasm).map_err(|e| HostError::InvalidModule { message: format!("{e:#}") })?;

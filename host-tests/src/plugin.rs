@@ -294,6 +294,11 @@ impl Plugin {
         self.store.data().last_filter_state.get(name.as_bytes()).map(Vec::as_slice)
     }
 
+    /// The size of the VM's linear memory in bytes (what the guest has grown it to; Envoy's V8 holds as much).
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().memory.map_or(0, |memory| memory.data_size(&self.store))
+    }
+
     /// Every line logged since the plugin started, at or above the log level.
     pub fn logs(&self) -> &[LogLine] {
         &self.store.data().logs

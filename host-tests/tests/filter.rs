@@ -639,7 +639,7 @@ fn grpc_clients_get_the_grpc_status_chosen_for_each_denial() {
     assert_eq!(header(forwarded(&outcome), "x-authz-username"), Some("alice"));
 
     // A request refused without a decision is INTERNAL for gRPC clients.
-    plugin.fail_host_function("proxy_replace_header_map_value", Status::BadArgument);
+    plugin.fail_host_function("proxy_add_header_map_value", Status::BadArgument);
     let outcome = plugin.http_request(&grpc("/petstore/v1/pets.Pets/List", Some(&vet))).unwrap();
     let HttpOutcome::LocalResponse { status: 200, headers, .. } = &outcome else { panic!("{outcome:?}") };
     assert_eq!(header(headers, "grpc-status"), Some("13"), "{headers:?}");

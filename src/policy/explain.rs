@@ -42,19 +42,49 @@ pub struct StatementRef {
 impl StatementRef {
     /// Where the statement is, without its Sid: `groups.admins[0].Statement[2]`, `policy[1].Statement[0]`.
     pub fn location(&self) -> String {
-        let scope = self.issuer.map(|issuer| format!("issuers[{issuer}].policies.")).unwrap_or_default();
-        match self.source {
-            SourceKind::Policy => format!("policy[{}].Statement[{}]", self.document, self.statement),
-            source => format!("{scope}{}.{}[{}].Statement[{}]", source.as_str(), self.name, self.document, self.statement),
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = fmt::Write::write_fmt(&mut text, format_args!("{}", Location(self)));
+        text
+    }
+}
+
+/// [`StatementRef::location`] written straight into a formatter: decision records name a statement on every
+/// allowed request, so this builds no intermediate string.
+struct Location<'a>(&'a StatementRef);
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Piece by piece rather than through `write!`, which costs a formatting pass per call.
+        let at = self.0;
+        match at.source {
+            SourceKind::Policy => f.write_str("policy[")?,
+            source => {
+                if let Some(issuer) = at.issuer {
+                    f.write_str("issuers[")?;
+                    fmt::Display::fmt(&issuer, f)?;
+                    f.write_str("].policies.")?;
+                }
+                f.write_str(source.as_str())?;
+                f.write_str(".")?;
+                f.write_str(&at.name)?;
+                f.write_str("[")?;
+            }
         }
+        fmt::Display::fmt(&at.document, f)?;
+        f.write_str("].Statement[")?;
+        fmt::Display::fmt(&at.statement, f)?;
+        f.write_str("]")
     }
 }
 
 impl fmt::Display for StatementRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.location())?;
+        Location(self).fmt(f)?;
         if let Some(sid) = &self.sid {
-            write!(f, " ({sid})")?;
+            f.write_str(" (")?;
+            f.write_str(sid)?;
+            f.write_str(")")?;
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ mod explain;
 mod index;
 mod lint;
 mod pattern;
+mod reads;
 mod scoped;
 mod spelling;
 mod standalone;

@@ -84,8 +84,11 @@ pub(crate) fn can_match_prefix(pattern: &[Tok], prefix: &str) -> bool {
         *first = true;
     }
     close(&mut states);
+    // One buffer for the next states, cleared per character rather than allocated: configuration loads run this
+    // for every resource pattern and method, and in wasm the allocations were most of its cost.
+    let mut next = vec![false; pattern.len() + 1];
     for c in prefix.chars() {
-        let mut next = vec![false; pattern.len() + 1];
+        next.fill(false);
         for (p, tok) in pattern.iter().enumerate() {
             if states.get(p) != Some(&true) {
                 continue;
@@ -104,7 +107,7 @@ pub(crate) fn can_match_prefix(pattern: &[Tok], prefix: &str) -> bool {
         if !next.iter().any(|&on| on) {
             return false;
         }
-        states = next;
+        std::mem::swap(&mut states, &mut next);
     }
     true
 }

@@ -2,7 +2,7 @@
 //! each issuer's principals get the documents written for that issuer (`issuers[i].policies`), plus those of the
 //! shared section when it says it applies to every issuer.
 
-use super::{ConditionContext, Evaluation, PolicyDecision, PolicyStore, PolicyWarning, Principal};
+use super::{ConditionContext, Evaluation, KeyKind, PolicyDecision, PolicyStore, PolicyWarning, Principal};
 use std::collections::BTreeMap;
 
 /// Every `policies` section of a configuration, compiled.
@@ -21,6 +21,11 @@ impl ScopedPolicies {
         let mut warnings: Vec<PolicyWarning> = shared.iter().flat_map(|store| store.warnings().iter().cloned()).collect();
         warnings.extend(by_issuer.iter().flat_map(|(_, store)| store.warnings().iter().cloned()));
         Self { shared, by_issuer: by_issuer.into_iter().collect(), warnings }
+    }
+
+    /// Whether any statement of any section can read a key of `kind` ([`PolicyStore::reads`]).
+    pub fn reads(&self, kind: KeyKind) -> bool {
+        self.shared.iter().chain(self.by_issuer.values()).any(|store| store.reads(kind))
     }
 
     /// Statements that load but can never match, from every section.

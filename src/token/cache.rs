@@ -26,6 +26,21 @@ fn bucket_of(token: &str) -> u64 {
     hasher.finish()
 }
 
+/// Whether `a` and `b` are the same token text. Slice `==` calls `memcmp`, which wasm32 builds get as a loop over
+/// single bytes; this reads eight at a time, and without an early exit, so that how long a comparison takes says
+/// nothing about how much of a stored token a candidate shares (only tokens of one bucket are ever compared).
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+    let (mut left, mut right) = (a.chunks_exact(8), b.chunks_exact(8));
+    let words = left.by_ref().zip(right.by_ref()).fold(0u64, |diff, (x, y)| diff | (word(x) ^ word(y)));
+    let tail = left.remainder().iter().zip(right.remainder()).fold(0u8, |diff, (x, y)| diff | (x ^ y));
+    words == 0 && tail == 0
+}
+
 /// Verified tokens by bucket; each stored with its whole text.
 type Buckets = HashMap<u64, Vec<(Box<str>, Arc<VerifiedToken>)>, BuildHasherDefault<DefaultHasher>>;
 
@@ -58,7 +73,7 @@ impl TokenCache {
         let mut cache = self.entries.lock().ok()?;
         let bucket = bucket_of(token);
         let entries = cache.buckets.get_mut(&bucket)?;
-        let position = entries.iter().position(|(text, _)| **text == *token)?;
+        let position = entries.iter().position(|(text, _)| same_text(text, token))?;
         let (_, cached) = entries.get(position)?;
         match cached.check_times(now, skew) {
             Ok(()) => Some(Ok(Arc::clone(cached))),
@@ -90,7 +105,7 @@ impl TokenCache {
             }
         }
         let entries = cache.buckets.entry(bucket_of(token)).or_default();
-        if entries.iter().any(|(text, _)| **text == *token) {
+        if entries.iter().any(|(text, _)| same_text(text, token)) {
             return;
         }
         entries.push((token.into(), verified));
@@ -110,6 +125,7 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::token::TokenUse;
 
@@ -151,6 +167,24 @@ mod tests {
         off.insert("x", token(2_000.0), 1_000, 0);
         assert!(off.get("x", 1_000, 0).is_none());
         assert!(off.is_empty());
+    }
+
+    #[test]
+    fn same_text_is_equality() {
+        let mut texts: Vec<String> =
+            ["", "a", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "bbcdefghi", "abcdefgh\u{e9}"].map(str::to_owned).to_vec();
+        texts.push("x".repeat(883));
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        let long = "y".repeat(1000);
+        for at in [0, 7, 8, 500, 999] {
+            let mut other = long.clone().into_bytes();
+            other[at] = b'z';
+            assert!(!same_text(&long, std::str::from_utf8(&other).unwrap()), "{at}");
+        }
     }
 
     /// Tokens that share their hashed tail land in one bucket and still never find each other's entry: only an

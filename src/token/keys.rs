@@ -3,11 +3,9 @@
 use super::rsa_verify::{RsaHash, RsaPadding, RsaVerifier};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jwt_compact::alg::{Ed25519, Es256, RsaPublicKey};
-use jwt_compact::Algorithm;
-use rsa::traits::PublicKeyParts;
-use rsa::BigUint;
+use p256::ecdsa::signature::DigestVerifier as _;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 /// RFC 7518 §3.3: RSA keys of fewer bits are refused at load.
 const MIN_RSA_BITS: usize = 2048;
@@ -166,12 +164,11 @@ const ROCA_PRIMES: [u32; 38] = [
     113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
 ];
 
-/// Whether `n` lies, modulo every ROCA prime, in the subgroup 65537 generates. A sound key does so with a
-/// probability far below 2^-100; an Infineon key always does.
-fn has_roca_fingerprint(n: &BigUint) -> bool {
-    let bytes = n.to_bytes_be();
+/// Whether `n` (big-endian) lies, modulo every ROCA prime, in the subgroup 65537 generates. A sound key does so
+/// with a probability far below 2^-100; an Infineon key always does.
+fn has_roca_fingerprint(n: &[u8]) -> bool {
     ROCA_PRIMES.iter().all(|&p| {
-        let residue = bytes.iter().fold(0u32, |acc, &byte| (acc * 256 + u32::from(byte)) % p);
+        let residue = n.iter().fold(0u32, |acc, &byte| (acc * 256 + u32::from(byte)) % p);
         let generator = 65_537 % p;
         let mut power = 1;
         loop {
@@ -184,6 +181,40 @@ fn has_roca_fingerprint(n: &BigUint) -> bool {
             }
         }
     })
+}
+
+/// The number of bits of a big-endian number without leading zero octets.
+fn bit_length(value: &[u8]) -> usize {
+    value.first().map_or(0, |&first| 8 * value.len() - first.leading_zeros() as usize)
+}
+
+/// The checks the `rsa` crate applies to a public key (rsa 0.9 `check_public`), in its order and words, so that
+/// keys are refused exactly as before without linking a second bignum implementation into the filter: at most
+/// 4096 bits, an odd modulus above the exponent, an odd exponent from 2 to 2^33 - 1. `n` and `e` are big-endian
+/// without leading zero octets.
+fn check_rsa_public(n: &[u8], e: &[u8]) -> Result<(), KeyError> {
+    let refuse = |why: &str| Err(KeyError::Rsa(why.to_owned()));
+    if bit_length(n) > 4096 {
+        return refuse("modulus too large");
+    }
+    if e.len() > 8 {
+        return refuse("public exponent too large");
+    }
+    let exponent = e.iter().fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
+    let exponent_below_modulus = e.len() < n.len() || (e.len() == n.len() && e < n);
+    if !exponent_below_modulus || n.last().is_none_or(|&low| low & 1 == 0) {
+        return refuse("invalid modulus");
+    }
+    if exponent & 1 == 0 {
+        return refuse("invalid exponent");
+    }
+    if exponent < 2 {
+        return refuse("public exponent too small");
+    }
+    if exponent > (1 << 33) - 1 {
+        return refuse("public exponent too large");
+    }
+    Ok(())
 }
 
 impl TryFrom<&RawJwk> for VerifyingKey {
@@ -216,14 +247,12 @@ impl TryFrom<&RawJwk> for VerifyingKey {
                 if n.first() == Some(&0) || e.first() == Some(&0) {
                     return Err(KeyError::Rsa("leading zero octets in `n` or `e`".to_owned()));
                 }
-                // The `rsa` crate's checks (at most 4096 bits, 2 <= e < 2^33) are kept; verification is ours.
-                let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
-                    .map_err(|err| KeyError::Rsa(err.to_string()))?;
-                let bits = key.n().bits();
+                check_rsa_public(&n, &e)?;
+                let bits = bit_length(&n);
                 if bits < MIN_RSA_BITS {
                     return Err(KeyError::WeakRsa { bits });
                 }
-                if has_roca_fingerprint(key.n()) {
+                if has_roca_fingerprint(&n) {
                     return Err(KeyError::RocaVulnerable);
                 }
                 let verifier = RsaVerifier::new(&n, &e, padding).map_err(|err| KeyError::Rsa(err.to_string()))?;
@@ -297,7 +326,7 @@ impl VerifyingKey {
                 }
                 // `try_from` refuses r or s equal to zero or not below the group order (CVE-2022-21449).
                 match p256::ecdsa::Signature::try_from(signature) {
-                    Ok(sig) => Es256.verify_signature(&sig, key, message),
+                    Ok(sig) => key.verify_digest(Sha256::new_with_prefix(message), &sig).is_ok(),
                     Err(_) => false,
                 }
             }
@@ -306,7 +335,7 @@ impl VerifyingKey {
                     return false;
                 }
                 match ed25519_dalek::Signature::from_slice(signature) {
-                    Ok(sig) => Ed25519.verify_signature(&sig, key, message),
+                    Ok(sig) => ed25519_dalek::Verifier::verify(key, message, &sig).is_ok(),
                     Err(_) => false,
                 }
             }

@@ -4,11 +4,13 @@
 
 mod host;
 
-use crate::decision::DecisionRecord;
-use crate::{Authorizer, Decision, HttpRequest, Outcome};
+use super::header_map::{decode_header_map, decode_request};
+use crate::decision::{DecisionRecord, Verdict};
+use crate::{Authorizer, HttpRequest, Outcome};
 use host::{Level, Map};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
@@ -20,32 +22,6 @@ proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
 }}
-
-/// Decodes the proxy-wasm header map serialisation (count, then key and value lengths, then NUL-terminated keys
-/// and values) with every length checked. Bytes that are not UTF-8 become U+FFFD, which no later check accepts:
-/// paths and tokens must be ASCII.
-fn decode_header_map(bytes: &[u8]) -> Option<Vec<(String, String)>> {
-    let word = |at: usize| -> Option<usize> {
-        let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        usize::try_from(u32::from_le_bytes(raw)).ok()
-    };
-    if bytes.is_empty() {
-        return Some(Vec::new());
-    }
-    let count = word(0)?;
-    let mut cursor = count.checked_mul(8)?.checked_add(4)?;
-    let mut pairs = Vec::with_capacity(count.min(256));
-    for index in 0..count {
-        let key_len = word(4 + index * 8)?;
-        let value_len = word(8 + index * 8)?;
-        let key = bytes.get(cursor..cursor.checked_add(key_len)?)?;
-        cursor = cursor.checked_add(key_len)?.checked_add(1)?;
-        let value = bytes.get(cursor..cursor.checked_add(value_len)?)?;
-        cursor = cursor.checked_add(value_len)?.checked_add(1)?;
-        pairs.push((String::from_utf8_lossy(key).into_owned(), String::from_utf8_lossy(value).into_owned()));
-    }
-    Some(pairs)
-}
 
 /// Counters visible in Envoy's stats as `wasmcustom.authz_*`.
 #[derive(Clone, Copy, Default)]
@@ -110,10 +86,23 @@ fn accounting(outcome: Outcome) -> (Counter, &'static str) {
     }
 }
 
+/// What every request of one VM reuses, so that a warm VM decides a request without allocating for it: the
+/// decoded request (its strings keep their capacity from one request to the next) and the decision record.
+#[derive(Default)]
+struct Scratch {
+    request: HttpRequest,
+    record: String,
+}
+
+/// Header maps larger than this are not kept in [`Scratch`] after their request: a hostile request's buffers
+/// would otherwise stay allocated for the life of the VM.
+const SCRATCH_KEEP_BYTES: usize = 16 * 1024;
+
 #[derive(Default)]
 struct FilterRoot {
     authorizer: Option<Rc<Authorizer>>,
     metrics: Metrics,
+    scratch: Rc<RefCell<Scratch>>,
 }
 
 impl Context for FilterRoot {}
@@ -151,7 +140,12 @@ impl RootContext for FilterRoot {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(FilterRequest { authorizer: self.authorizer.clone(), metrics: self.metrics, stage: Stage::Undecided }))
+        Some(Box::new(FilterRequest {
+            authorizer: self.authorizer.clone(),
+            metrics: self.metrics,
+            scratch: Rc::clone(&self.scratch),
+            stage: Stage::Undecided,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -171,6 +165,7 @@ enum Stage {
 struct FilterRequest {
     authorizer: Option<Rc<Authorizer>>,
     metrics: Metrics,
+    scratch: Rc<RefCell<Scratch>>,
     stage: Stage,
 }
 
@@ -192,14 +187,10 @@ fn secure_transport() -> Option<bool> {
     }
 }
 
-fn pseudo(headers: &[(String, String)], name: &str) -> String {
-    headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).unwrap_or_default()
-}
-
-/// Keeps the decision record where operators look (Envoy's filter state, for access logs). A failure costs the
-/// record, not the request: the answer itself is already decided.
-fn record(record: &DecisionRecord) {
-    if let Err(status) = host::set_property(crate::decision::DECISION_PROPERTY, &record.to_json()) {
+/// Keeps the decision record (its JSON) where operators look (Envoy's filter state, for access logs). A failure
+/// costs the record, not the request: the answer itself is already decided.
+fn record(json: &str) {
+    if let Err(status) = host::set_property(crate::decision::DECISION_PROPERTY, json) {
         host::log(Level::Warn, &format!("authz: cannot record the decision: status {}", status.0));
     }
 }
@@ -218,7 +209,7 @@ impl FilterRequest {
     /// Refuses the request without a decision (500, gRPC INTERNAL).
     fn internal_error(&mut self, why: &str) -> Action {
         host::log(Level::Error, &format!("authz: {why}; request refused"));
-        record(&DecisionRecord::internal_error(why));
+        record(&DecisionRecord::internal_error(why).to_json());
         self.respond(LocalReply {
             status: 500,
             details: "authz_internal_error",
@@ -228,14 +219,17 @@ impl FilterRequest {
         })
     }
 
-    fn forward(&self, decision: &Decision) -> Result<(), host::HostStatus> {
-        for name in &decision.remove_headers {
+    fn forward(&self, verdict: &Verdict<'_>) -> Result<(), host::HostStatus> {
+        for name in verdict.remove_headers() {
             host::remove_header(Map::RequestHeaders, name)?;
         }
-        for (name, value) in &decision.upstream_headers {
-            host::replace_request_header(name, value)?;
+        // Every request header an upstream could take for an identity header is gone now (the whole map was
+        // read, and each such name is in `remove_headers`), so no identity header is left to replace: adding
+        // sets each one as replacing would, and costs Envoy one lookup less per header.
+        for (name, value) in verdict.upstream_headers() {
+            host::add_request_header(name, &value)?;
         }
-        if let Some(path) = &decision.rewrite_path {
+        if let Some(path) = verdict.rewrite_path() {
             host::replace_request_header(":path", path)?;
         }
         Ok(())
@@ -271,46 +265,63 @@ impl HttpContext for FilterRequest {
         let Some(authorizer) = self.authorizer.clone() else {
             return self.internal_error("no configuration loaded");
         };
-        let Some(headers) = host::header_map_bytes(Map::RequestHeaders).ok().and_then(|bytes| decode_header_map(&bytes))
-        else {
+        let Ok(bytes) = host::header_map_bytes(Map::RequestHeaders) else {
             return self.internal_error("cannot read the request headers");
         };
         let Ok(now) = host::now_seconds() else {
             return self.internal_error("cannot read the clock");
         };
-        let request = HttpRequest {
-            method: pseudo(&headers, ":method"),
-            path: pseudo(&headers, ":path"),
-            secure_transport: secure_transport(),
-            source_ip: source_ip(),
-            headers,
+        let scratch = Rc::clone(&self.scratch);
+        // Requests of one VM run one at a time; should the scratch ever be in use, a fresh one does the same.
+        let mut fresh = None;
+        let mut borrowed = scratch.try_borrow_mut().ok();
+        let Scratch { request, record: json } = match borrowed.as_deref_mut() {
+            Some(scratch) => scratch,
+            None => fresh.insert(Scratch::default()),
         };
-        let decision = authorizer.authorize(&request, now);
-        let decided = decision.record();
-        if host::log_level().is_ok_and(|level| level <= Level::Debug) {
-            host::log(Level::Debug, &format!("authz: {} {}: {}", decided.status, crate::text::Untrusted(&request.method), decided.reason));
+        if decode_request(&bytes, request).is_none() {
+            return self.internal_error("cannot read the request headers");
         }
-        record(&decided);
-        let (counter, details) = accounting(decision.outcome);
+        // Only what some policy can read is looked up: each is a host call on every request.
+        request.secure_transport = if authorizer.reads_secure_transport() { secure_transport() } else { None };
+        request.source_ip = if authorizer.reads_source_address() { source_ip() } else { None };
+        let verdict = authorizer.decide(request, now);
+        verdict.write_record(json);
+        if host::log_level().is_ok_and(|level| level <= Level::Debug) {
+            host::log(Level::Debug, &format!("authz: {} {}: {}", verdict.status(), crate::text::Untrusted(&request.method), verdict.reason()));
+        }
+        record(json);
+        let (counter, details) = accounting(verdict.outcome);
         self.metrics.count(counter);
-        if decision.is_allowed() {
-            return match self.forward(&decision) {
+        let action = if verdict.is_allowed() {
+            match self.forward(&verdict) {
                 Ok(()) => {
                     self.stage = Stage::Forwarded;
                     Action::Continue
                 }
                 Err(status) => self.internal_error(&format!("cannot rewrite the request headers: status {}", status.0)),
+            }
+        } else {
+            let content_type = ("content-type", "application/json");
+            let headers = match verdict.challenge() {
+                Some(challenge) => [content_type, ("www-authenticate", challenge)],
+                None => [content_type; 2],
             };
+            let count = if verdict.challenge().is_some() { 2 } else { 1 };
+            self.respond(LocalReply {
+                status: u32::from(verdict.status()),
+                details,
+                headers: headers.get(..count).unwrap_or_default(),
+                body: verdict.outcome.body().unwrap_or(INTERNAL_ERROR_BODY),
+                grpc_status: verdict.outcome.grpc_status().unwrap_or(GRPC_INTERNAL),
+            })
+        };
+        drop(verdict);
+        if bytes.len() > SCRATCH_KEEP_BYTES {
+            *request = HttpRequest::default();
+            *json = String::new();
         }
-        let headers = decision.response_headers();
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
-        self.respond(LocalReply {
-            status: u32::from(decision.status()),
-            details,
-            headers: &headers,
-            body: decision.outcome.body().unwrap_or(INTERNAL_ERROR_BODY),
-            grpc_status: decision.outcome.grpc_status().unwrap_or(GRPC_INTERNAL),
-        })
+        action
     }
 
     /// Runs only for requests that carry trailers (HTTP/2, or HTTP/1.1 with chunked trailers that Envoy keeps).
