@@ -1,6 +1,6 @@
 //! The one call adapters make: request + compiled configuration + `now` → decision.
 
-use crate::config::{Config, ConfigError, TokenSource};
+use crate::config::{same_header_field, Config, ConfigError, TokenSource};
 use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
@@ -127,6 +127,9 @@ impl Authorizer {
             Ok(method) => method,
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
+        if let Err(err) = crate::request::check_method_overrides(request, method) {
+            return Verdict::refuse(Outcome::BadRequest, Reason::Request(err));
+        }
         let path = match crate::request::normalize_path_with(&request.path, self.config.request()) {
             Ok(path) => path,
             Err(err @ RequestError::PathTooLong { .. }) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
@@ -148,25 +151,34 @@ impl Authorizer {
                 }
             },
         };
-        // Scoped routes that take a lenient spelling of this request (`/products/1/`, `/Products/1`, `HEAD` for
-        // `GET`): their scopes hold here too, so a catch-all cannot serve those spellings without them.
-        let normalized = &path;
-        let variants = || {
-            self.config
-                .routes()
-                .unwrap_or_default()
+        // The first route that takes this request or a spelling of it that lenient upstreams serve from the same
+        // handler (`/products/1/`, `/Products/1`, `HEAD` for `GET`). When it comes before the route that took the
+        // request (a catch-all), its rules hold too: an undeclared method stays undeclared, a route's token kind
+        // and scopes still apply, so no spelling reaches a handler without them.
+        let lenient = match (route, self.config.routes()) {
+            (Some(taken), Some(declared)) => declared
                 .iter()
-                .filter(move |declared| !declared.scopes().is_empty() && declared.matches_variant(method, normalized))
+                .find(|declared| declared.matches(method, &path) || declared.matches_variant(method, &path))
+                .filter(|first| !std::ptr::eq(*first, taken)),
+            _ => None,
         };
+        if lenient.is_some_and(|first| first.auth == RouteAuth::Undeclared) {
+            let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
+            return Verdict::refuse(Outcome::NoRoute, reason);
+        }
         if let Some(route) = route.filter(|route| route.auth == RouteAuth::Public) {
-            if variants().next().is_none() {
+            if lenient.is_none_or(|first| first.auth == RouteAuth::Public) {
                 return Verdict::public(&route.template, self.identity_copies(request), rewrite_path);
             }
         }
 
         let source = self.config.token_source();
         let candidate = match source {
-            TokenSource::Header(name) => bearer_candidate(request.header_values(name)),
+            // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
+            // a second one is a second token, refused rather than left for the upstream to pick.
+            TokenSource::Header(name) => bearer_candidate(
+                request.headers.iter().filter(|(key, _)| same_header_field(key, name)).map(|(_, value)| value.as_str()),
+            ),
             TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
         };
         let refused_source = |err| match source {
@@ -183,22 +195,23 @@ impl Authorizer {
             Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
-        if let Some(RouteAuth::Token { token_use: Some(allowed), .. }) = route.map(|route| &route.auth) {
-            if !allowed.allows(verified.token_use()) {
-                let template = route.map(|route| route.template.clone()).unwrap_or_default();
-                let reason = Reason::RouteTokenUse { route: template, token_use: verified.token_use() };
-                return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+        for rules in route.into_iter().chain(lenient) {
+            if let RouteAuth::Token { token_use: Some(allowed), .. } = &rules.auth {
+                if !allowed.allows(verified.token_use()) {
+                    let reason = Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
+                    return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+                }
             }
-        }
-
-        for scoped in route.into_iter().filter(|route| !route.scopes().is_empty()).chain(variants()) {
-            let required = scoped.scopes();
+            let required = rules.scopes();
+            if required.is_empty() {
+                continue;
+            }
             if verified.token_use() != TokenUse::Access {
-                let reason = Reason::NotAnAccessToken { route: scoped.template.clone() };
+                let reason = Reason::NotAnAccessToken { route: rules.template.clone() };
                 return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
             if !required.iter().any(|scope| verified.scopes().contains(scope)) {
-                let reason = Reason::MissingScope { route: scoped.template.clone(), required: required.to_vec() };
+                let reason = Reason::MissingScope { route: rules.template.clone(), required: required.to_vec() };
                 return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
         }
@@ -368,6 +381,9 @@ mod tests {
             (&header, vec![("X-ID-TOKEN", id.as_str())], None),
             (&header, vec![("authorization", bearer.as_str())], Some("no `x-id-token` header")),
             (&header, vec![("x-id-token", id.as_str()), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
+            // A copy an upstream folding `_` into `-` would read as the token header is a second token.
+            (&header, vec![("x-id-token", id.as_str()), ("x_id_token", "forged.x.y")], Some("more than one `x-id-token` header")),
+            (&header, vec![("X_ID_TOKEN", "forged.x.y"), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
             (&cookie, vec![("cookie", in_cookie.as_str())], None),
             (&cookie, vec![("authorization", bearer.as_str())], Some("no `__Host-id` cookie")),
             (&cookie, vec![("cookie", twice.as_str())], Some("more than one `__Host-id` cookie")),
@@ -406,9 +422,20 @@ mod tests {
         assert_eq!(sent.get("x-roles"), Some(&"a%2Cb,c,7"));
         assert_eq!(sent.get("x-tenant"), None, "an absent claim sends no header");
         assert_eq!(decision.remove_headers, vec!["X_User_Email".to_owned(), "x-tenant".to_owned()]);
+        // Strings are one-element lists: encoded the same way, so no reader trims or splits them differently.
+        for (claims, header, value) in [
+            (json!({"custom:tenant": " acme"}), "x-tenant", "%20acme"),
+            (json!({"custom:tenant": "acme\u{a0}"}), "x-tenant", "acme%C2%A0"),
+            (json!({"custom:tenant": "acme\r\nx-admin: 1"}), "x-tenant", "acme%0D%0Ax-admin:%201"),
+            (json!({"custom:roles": "a,b"}), "x-roles", "a%2Cb"),
+            (json!({"custom:ROLES": ["a", "b"]}), "x-roles", "a,b"),
+        ] {
+            let decision = authorizer.authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
+            let sent = decision.upstream_headers.iter().find(|(name, _)| name == header).map(|(_, value)| value.as_str());
+            assert_eq!(sent, Some(value), "{claims}");
+        }
         for (claims, why) in [
-            (json!({"custom:tenant": " acme"}), "space at an end"),
-            (json!({"custom:tenant": "acme\r\nx-admin: 1"}), "control characters"),
+            (json!({"custom:tenant": "acme", "custom:Tenant": "evil"}), "two letter cases"),
             (json!({"custom:tenant": {"name": "acme"}}), "not a string"),
             (json!({"custom:tenant": null}), "not a string"),
             (json!({"custom:roles": [["a"]]}), "a list holding"),

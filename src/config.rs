@@ -459,8 +459,25 @@ fn validate_routes(
     Ok(routes)
 }
 
-/// Header names an identity header may not take.
-const RESERVED_HEADERS: [&str; 20] = [
+/// Header names an identity header (or a mapped claim, or the token header) may not take: other components read
+/// them for the client's address, the method or the URL, or for the request itself.
+const RESERVED_HEADERS: [&str; 36] = [
+    "cf-connecting-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "x-original-forwarded-for",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-forwarded-server",
     "authorization",
     "host",
     "connection",
@@ -561,6 +578,12 @@ fn validate_token_source(raw: Option<&RawTokenSource>, identity: &IdentityHeader
                 return Err(ConfigError::at(path, format!("`{header}` is not a header name")));
             }
             let name = header.to_ascii_lowercase();
+            if name.contains('_') {
+                return Err(ConfigError::at(
+                    path,
+                    format!("`{header}`: write `-` for `_` (upstreams fold `_` into `-`, and Envoy's recommended `headers_with_underscores_action: REJECT_REQUEST` refuses such names)"),
+                ));
+            }
             let taken = name != "authorization"
                 && (RESERVED_HEADERS.iter().any(|reserved| same_header_field(reserved, &name))
                     || name.get(..8).is_some_and(|prefix| same_header_field(prefix, "x-envoy-")));

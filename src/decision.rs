@@ -400,61 +400,64 @@ fn scopes_value(scopes: &[String]) -> Cow<'_, str> {
 }
 
 /// The mapped claim headers for an allowed request (`identity_headers.claims`), or why one cannot be sent. No
-/// allocation when nothing is mapped.
+/// allocation when nothing is mapped. A claim is found by its name in any letter case, as policy condition keys
+/// find it (`claim:custom:tenant` reads `custom:TENANT`): two claims answering one name refuse the request, so
+/// the header and a policy never read different claims.
 pub(crate) fn claim_headers<'n>(names: &'n IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(&'n str, String)>, Reason> {
     let mut headers = Vec::new();
     for mapped in &names.claims {
-        match claim_header_value(token.claims().get(&mapped.claim)) {
+        let refuse = |why| Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why };
+        let mut found = token.claims().iter().filter(|(name, _)| name.eq_ignore_ascii_case(&mapped.claim)).map(|(_, value)| value);
+        let claim = found.next();
+        if found.next().is_some() {
+            return Err(refuse("present twice, in two letter cases"));
+        }
+        match claim_header_value(claim) {
             Ok(None) => {}
             Ok(Some(value)) => headers.push((mapped.header.as_str(), value)),
-            Err(why) => {
-                return Err(Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why })
-            }
+            Err(why) => return Err(refuse(why)),
         }
     }
     Ok(headers)
 }
 
-/// A claim's value as one header value, read one way only: a string as itself, a number or boolean as its JSON
-/// text, a list of those as its elements percent-encoded like group names and joined with `,` (an empty list as
-/// no header). `None` when the claim is absent. Refused: objects, `null`, nested lists, and strings a header
-/// cannot carry as they are: controls, or space at either end, which HTTP readers strip (a user-writable
-/// attribute set to ` admin` would arrive as `admin`).
+/// A claim's value as one header value, read one way only: a list of strings, numbers or booleans as its elements
+/// joined with `,`, and a single string, number or boolean as a list of one; every element percent-encoded like a
+/// group name ([`list_element`]: `%`, `,` and anything outside visible ASCII, spaces and Unicode whitespace
+/// included), so that the string `"reader,admin"` (`reader%2Cadmin`) never reads as the list
+/// `["reader","admin"]` (`reader,admin`), and no reader's trimming can change a value (` admin`, `admin\u{3000}`
+/// arrive encoded). An empty list, like an absent claim, sends no header. Refused: objects, `null`, nested lists.
 fn claim_header_value(claim: Option<&serde_json::Value>) -> Result<Option<String>, &'static str> {
     use serde_json::Value;
-    fn scalar(value: &Value) -> Option<String> {
+    fn scalar(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
         match value {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            Value::Bool(flag) => Some(flag.to_string()),
+            Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+            Value::Number(number) => Some(std::borrow::Cow::Owned(number.to_string())),
+            Value::Bool(flag) => Some(std::borrow::Cow::Borrowed(if *flag { "true" } else { "false" })),
             Value::Null | Value::Array(_) | Value::Object(_) => None,
         }
     }
-    match claim {
-        None => Ok(None),
-        Some(Value::Array(items)) if items.is_empty() => Ok(None),
-        Some(Value::Array(items)) => {
-            let mut joined = String::new();
-            for (index, item) in items.iter().enumerate() {
-                let text = scalar(item).ok_or("a list holding something other than strings, numbers or booleans")?;
-                if index > 0 {
-                    joined.push(',');
-                }
-                list_element(&text, &mut joined);
-            }
-            Ok(Some(joined))
-        }
-        Some(value) => {
-            let text = scalar(value).ok_or("not a string, number, boolean or list of them")?;
-            if !header_safe(&text) {
-                return Err("control characters");
-            }
-            if text.starts_with(' ') || text.ends_with(' ') {
-                return Err("space at an end, which header readers strip");
-            }
-            Ok(Some(text))
-        }
+    let items: &[Value] = match claim {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(value) => std::slice::from_ref(value),
+    };
+    if items.is_empty() {
+        return Ok(None);
     }
+    let mut joined = String::new();
+    for (index, item) in items.iter().enumerate() {
+        let text = scalar(item).ok_or(if claim.is_some_and(Value::is_array) {
+            "a list holding something other than strings, numbers or booleans"
+        } else {
+            "not a string, number, boolean or list of them"
+        })?;
+        if index > 0 {
+            joined.push(',');
+        }
+        list_element(&text, &mut joined);
+    }
+    Ok(Some(joined))
 }
 
 /// The six identity headers of an allowed request, each set when the token has a value for it.
