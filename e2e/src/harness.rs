@@ -2,7 +2,7 @@
 
 use crate::bootstrap::{Bootstrap, ClientAddress, TlsListener, LISTENER, LISTENER_TLS};
 use crate::echo::{EchoServer, Echoed};
-use crate::envoy::{dist_wasm, locate_envoy, AccessLogged, Envoy, Launch};
+use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch};
 use crate::error::{Error, Result};
 use crate::http::{self, Request, Response};
 use crate::tls::TestCertificate;
