@@ -686,20 +686,33 @@ fn render_example(upstream: std::net::SocketAddr, wasm: &Path, access_log: &Path
     rendered
 }
 
-/// `envoy --mode validate -c examples/envoy.yaml`, run from the repository root exactly as examples/README.md
-/// says (the module path in the file is relative to it).
+/// `envoy --mode validate -c FILE` for every Envoy configuration under examples/ (each YAML file with
+/// `static_resources`; the Istio and Envoy Gateway manifests are control-plane resources, whose inline
+/// configurations cli/tests/examples.rs checks), run from the repository root exactly as examples/README.md says
+/// (module paths in the files are relative to it).
 #[test]
-fn the_example_configuration_validates_as_documented() {
+fn every_example_envoy_configuration_validates_as_documented() {
     let binary = locate_envoy().unwrap();
     dist_wasm().unwrap();
-    let output = std::process::Command::new(&binary)
-        .args(["--mode", "validate", "--log-level", "warning", "-c", "examples/envoy.yaml"])
-        .current_dir(workspace())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "envoy --mode validate -c examples/envoy.yaml failed:\n{text}");
+    let mut validated = Vec::new();
+    for entry in std::fs::read_dir(workspace().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let yaml = path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml");
+        if !yaml || !std::fs::read_to_string(&path).unwrap().lines().any(|line| line.starts_with("static_resources:")) {
+            continue;
+        }
+        let relative = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
+        let output = std::process::Command::new(&binary)
+            .args(["--mode", "validate", "--log-level", "warning", "-c", &relative])
+            .current_dir(workspace())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "envoy --mode validate -c {relative} failed:\n{text}");
+        validated.push(relative);
+    }
+    assert!(validated.contains(&"examples/envoy.yaml".to_owned()), "{validated:?}");
 }
 
 #[test]
@@ -721,6 +734,11 @@ fn the_example_configuration_is_valid_and_serves() {
     assert!(health.header("x-echo").is_some(), "the public route should reach the upstream");
     let refused = authz_e2e::http::send(listener, &Request::new("GET", "/petstore/v1/pets")).unwrap();
     assert_eq!(refused.status, 401);
+    // The route with the filter turned off (Envoy's per-route FilterConfig): it reaches the upstream without a
+    // token, and the filter records nothing for it.
+    let assets = authz_e2e::http::send(listener, &Request::new("GET", "/assets/app.js")).unwrap();
+    assert_eq!(assets.status, 200, "{}", assets.text());
+    assert!(assets.header("x-echo").is_some(), "the route without the filter should reach the upstream");
     let undeclared = authz_e2e::http::send(listener, &Request::new("GET", "/elsewhere")).unwrap();
     assert_eq!((undeclared.status, undeclared.text()), (403, authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY.to_owned()));
     assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
@@ -745,6 +763,8 @@ fn the_example_configuration_is_valid_and_serves() {
     assert_eq!(record.reason, "no route declared for `POST /pets.Pets/List`");
     let line = access_log_line(&access_log, " /petstore/v1/pets ");
     assert!(line.contains(r#" 401 grpc=- authz_token_missing authz={"status":401,"decision":"unauthorized","code":"token_missing","#), "{line}");
+    let line = access_log_line(&access_log, " /assets/app.js ");
+    assert!(line.contains(" 200 ") && line.ends_with(" authz=-"), "the filter is off on that route: {line}");
     let line = access_log_line(&access_log, " http1.unexpected_underscore ");
     assert!(line.contains(" 400 ") && line.ends_with(" authz=-"), "the filter should have decided nothing: {line}");
 
