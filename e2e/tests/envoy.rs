@@ -617,7 +617,7 @@ fn replace_file(path: &Path, contents: &str) {
 }
 
 /// A bad plugin configuration pushed to a running Envoy (here through filesystem LDS, as an xDS server would):
-/// `on_configure` returns false, Envoy rejects the listener update, `authz_config_rejected` counts it, and the
+/// `on_configure` returns false, Envoy rejects the listener update, `authz.config_rejected` counts it, and the
 /// listener keeps serving with the configuration it had. A good update afterwards takes effect.
 #[test]
 fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
