@@ -1,6 +1,6 @@
 //! The one call adapters make: request + compiled configuration + `now` → decision.
 
-use crate::config::{same_header_field, Config, ConfigError, TokenSource};
+use crate::config::{same_header_field, Config, ConfigError, ForwardToken, TokenSource};
 use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
@@ -60,6 +60,11 @@ impl Authorizer {
         &self.tokens
     }
 
+    /// What this configuration's verified-token cache has done so far (hosts report it as counters).
+    pub fn cache_stats(&self) -> crate::token::CacheStats {
+        self.tokens.stats()
+    }
+
     /// Identity header names as configured.
     pub fn identity_header_names(&self) -> [&str; 6] {
         self.config.identity_headers().names()
@@ -83,15 +88,39 @@ impl Authorizer {
         self.reads_secure_transport
     }
 
-    /// The request's own header names that an upstream could take for identity headers, each once.
-    fn identity_copies<'a>(&self, request: &'a HttpRequest) -> Vec<&'a str> {
+    /// The request's own header names to remove before it goes upstream, each once: every one an upstream could
+    /// take for an identity header, and the token's header unless `verified` says the filter verified its token
+    /// and `forward_token` lets it go on (an unverified token could pass upstream for a checked one).
+    fn removals<'a>(&self, request: &'a HttpRequest, verified: bool) -> Vec<&'a str> {
+        let token_header = match self.config.token_source() {
+            TokenSource::Header(name) if !verified || self.config.forward_token() == ForwardToken::Never => Some(name.as_str()),
+            _ => None,
+        };
         let mut names: Vec<&'a str> = Vec::new();
         for (name, _) in &request.headers {
-            if self.is_identity_header(name) && !names.contains(&name.as_str()) {
+            let remove = self.is_identity_header(name) || token_header.is_some_and(|token| same_header_field(name, token));
+            if remove && !names.contains(&name.as_str()) {
                 names.push(name);
             }
         }
         names
+    }
+
+    /// The method a CORS preflight asks about, when `request` is one this configuration lets through without a
+    /// token: exactly one non-empty `Origin` and one `Access-Control-Request-Method` naming a method API Gateway
+    /// routes.
+    fn preflight_method(&self, request: &HttpRequest) -> Option<&'static str> {
+        if !self.config.bypass_cors_preflight() {
+            return None;
+        }
+        let mut origins = request.header_values("origin");
+        let (Some(origin), None) = (origins.next(), origins.next()) else { return None };
+        let mut asked = request.header_values("access-control-request-method");
+        let (Some(method), None) = (asked.next(), asked.next()) else { return None };
+        if origin.is_empty() {
+            return None;
+        }
+        normalize_method(method).ok()
     }
 
     /// The token `candidate` names, verified at `now`. A token equal to one this configuration verified before is
@@ -141,6 +170,19 @@ impl Authorizer {
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
+        // A CORS preflight carries no credentials (the Fetch standard): it passes where the method it asks about
+        // would be routed, and is decided like any request where it would not.
+        if method == "OPTIONS" {
+            if let Some(asked) = self.preflight_method(request) {
+                let routed = match self.config.routes() {
+                    None => true,
+                    Some(declared) => routes::find(declared, asked, &path).is_some_and(|route| route.auth != RouteAuth::Undeclared),
+                };
+                if routed {
+                    return Verdict::preflight(asked, self.removals(request, false), rewrite_path);
+                }
+            }
+        }
         let route = match self.config.routes() {
             None => None,
             Some(declared) => match routes::find(declared, method, &path) {
@@ -168,7 +210,7 @@ impl Authorizer {
         }
         if let Some(route) = route.filter(|route| route.auth == RouteAuth::Public) {
             if lenient.is_none_or(|first| first.auth == RouteAuth::Public) {
-                return Verdict::public(&route.template, self.identity_copies(request), rewrite_path);
+                return Verdict::public(&route.template, self.removals(request, false), rewrite_path);
             }
         }
 
@@ -250,7 +292,7 @@ impl Authorizer {
             Ok(claims) => claims,
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
-        Verdict::allowed(names, verified, claims, statements, self.identity_copies(request), rewrite_path)
+        Verdict::allowed(names, verified, claims, statements, self.removals(request, true), rewrite_path)
     }
 }
 
@@ -484,12 +526,70 @@ mod tests {
                     assert_eq!(decision, authorizer.authorize(&case.request, scenario.now), "{context}");
                     assert_eq!(reason, decision.reason.to_string(), "{context}");
                     assert_eq!(record, decision.record().to_json(), "{context}");
+                    assert_eq!(decision.code().decision(), decision.outcome.as_str(), "{context}");
                     assert_eq!(upstream, decision.upstream_headers, "{context}");
                     assert_eq!(removed, decision.remove_headers, "{context}");
                     assert_eq!((status, rewrite, challenge), (decision.status(), decision.rewrite_path.clone(), decision.challenge.clone()), "{context}");
                 }
             }
         }
+    }
+
+    /// An unverified token never goes upstream: public routes and preflights drop the token's header; a verified
+    /// one goes on unless `forward_token` is `never`. Other headers stay.
+    #[test]
+    fn the_token_header_goes_upstream_only_when_verified() {
+        let key = DevKey::generate_rsa("k1").unwrap();
+        let id = format!("Bearer {}", key.sign(&CognitoClaims::id(ISSUER, "app", "alice", NOW).to_json()));
+        let public = json!({"routes": [
+            {"method": "GET", "path": "/health", "auth": "none"}, {"method": "ANY", "path": "/{proxy+}", "token_use": ["id"]}]});
+        let mut never = public.clone();
+        never["forward_token"] = json!("never");
+        never["bypass_cors_preflight"] = json!(true);
+        let (default, never) = (migrated(&key, public), migrated(&key, never));
+        let sent = [("authorization", id.as_str()), ("x-other", "kept")];
+        let removed = |authorizer: &Authorizer, method: &str, path: &str, extra: &[(&str, &str)]| {
+            let mut headers = sent.to_vec();
+            headers.extend_from_slice(extra);
+            let decision = authorizer.authorize(&with_headers(method, path, &headers), NOW);
+            assert_eq!(decision.status(), 200, "{method} {path}: {}", decision.reason);
+            decision.remove_headers
+        };
+        assert_eq!(removed(&default, "GET", "/health", &[]), ["authorization"]);
+        assert_eq!(removed(&default, "GET", "/things", &[]), Vec::<String>::new());
+        assert_eq!(removed(&never, "GET", "/things", &[]), ["authorization"]);
+        assert_eq!(removed(&never, "GET", "/health", &[("Authorization", "x")]), ["authorization", "Authorization"]);
+        let preflight = [("origin", "https://app.example"), ("access-control-request-method", "DELETE")];
+        assert_eq!(removed(&never, "OPTIONS", "/things", &preflight), ["authorization"]);
+        let other = migrated(&key, json!({"token_source": {"header": "X-Id-Token"}, "forward_token": "never"}));
+        let headers = [("x-id-token", id.as_str()), ("authorization", "Basic abc")];
+        let decision = other.authorize(&with_headers("GET", "/items/1", &headers), NOW);
+        assert_eq!((decision.status(), decision.remove_headers.as_slice()), (200, &["x-id-token".to_owned()][..]));
+        // A cookie cannot be taken out of its header yet: refused rather than forwarded while the setting says never.
+        let err = Authorizer::from_json(
+            json!({"api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a", "stage": "dev"},
+                   "issuers": [{"issuer": ISSUER, "jwks": key.jwks(), "token_use": ["id"], "client_ids": ["app"]}],
+                   "token_source": {"cookie": "id"}, "forward_token": "never"})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "forward_token", "{err}");
+    }
+
+    /// Every code a request can get is reached by some corpus case, so every host checks it.
+    #[test]
+    fn the_corpora_reach_every_code() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/scenarios"));
+        let mut reached = std::collections::BTreeSet::new();
+        for path in crate::scenario::json_files(dir).unwrap() {
+            let scenario = crate::scenario::Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
+            reached.extend(scenario.cases.iter().map(|case| authorizer.authorize(&case.request, scenario.now).code()));
+        }
+        let missing: Vec<_> =
+            crate::decision::Code::ALL.into_iter().filter(|code| !reached.contains(code) && *code != crate::decision::Code::InternalError).collect();
+        assert!(missing.is_empty(), "no corpus case gets {missing:?}");
     }
 
     #[test]
