@@ -54,6 +54,7 @@ describe("authorize(request)", () => {
     assert.deepEqual(answer, {
       status: 200,
       decision: "allow",
+      code: "allowed",
       reason: "`sub-alice` allowed by groups.staff[0].Statement[0] (Pets)",
       headers: {
         "x-authz-client-id": "edge-client",
