@@ -242,11 +242,62 @@ fn timed(share: Duration, mut run: impl FnMut(u32) -> u32) -> f64 {
     (thread_cpu_ns() - cpu) as f64 / f64::from(iterations)
 }
 
+/// `AUTHZ_SCALING_PROFILE=ROW:SIZE` (a row's number from 0, one of its sizes): that point alone, natively, in a
+/// loop for `BENCH_SECONDS` (default 10) or `BENCH_RUNS` times, for `perf record` or
+/// `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*run_profile*'`.
+#[inline(never)]
+fn run_profile(rows: &[Row], profile: &str) {
+    let (row, size) = profile.split_once(':').expect("AUTHZ_SCALING_PROFILE=ROW:SIZE");
+    let row = &rows[row.parse::<usize>().unwrap()];
+    let point = row.points.iter().find(|point| point.size.to_string() == size).expect("no such size");
+    let seconds = Duration::from_secs_f64(setting("BENCH_SECONDS", 10.0));
+    // Or a fixed number of runs, for instruction counts (`BENCH_RUNS`).
+    let runs = setting("BENCH_RUNS", f64::INFINITY);
+    let began = std::time::Instant::now();
+    let mut calls = 0u64;
+    let more = |calls: u64| began.elapsed() < seconds && (calls as f64) < runs;
+    match row.measure {
+        Measure::Request(stage) => {
+            let mut native = Stages::new(point.config.as_bytes(), encode(&point.headers), NOW).unwrap();
+            while more(calls) {
+                std::hint::black_box(native.run(stage, 10));
+                calls += 10;
+            }
+        }
+        Measure::Load => {
+            let bytes = point.config.as_bytes();
+            let mut phases = [0u64; 3];
+            while more(calls) {
+                let at = thread_cpu_ns();
+                authz::json::check_unique_names(bytes).unwrap();
+                let names = thread_cpu_ns();
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let raw: authz::config::RawConfig = serde_path_to_error::deserialize(&mut de).unwrap();
+                let read = thread_cpu_ns();
+                drop(std::hint::black_box(authz::Config::try_from(&raw).unwrap()));
+                drop(raw);
+                let done = thread_cpu_ns();
+                for (phase, ns) in phases.iter_mut().zip([names - at, read - names, done - read]) {
+                    *phase += ns;
+                }
+                calls += 1;
+            }
+            let [names, read, compile] = phases.map(|ns| ns as f64 / 1e3 / calls as f64);
+            println!("CPU µs per load: duplicate names {names:.0}, typed read {read:.0}, validation and compilation (and drops) {compile:.0}");
+        }
+    }
+    println!("{} at {size}: {calls} runs, {:.2} µs each (wall)", row.axis, began.elapsed().as_secs_f64() * 1e6 / calls as f64);
+}
+
 fn stage_index(stage: Stage) -> usize {
     Stage::ALL.iter().position(|known| *known == stage).unwrap()
 }
 
 fn main() {
+    if let Ok(profile) = std::env::var("AUTHZ_SCALING_PROFILE") {
+        let key = DevKey::generate_rsa("k1").unwrap();
+        return run_profile(&rows(&key), &profile);
+    }
     let (filter_path, filter) = module("AUTHZ_WASM", "dist/authz.wasm");
     let (stages_path, stages) = module("AUTHZ_STAGES_WASM", "dist/bench/stages.wasm");
     let filter_host = FilterHost::load(&filter).unwrap();
