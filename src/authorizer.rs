@@ -1,6 +1,6 @@
 //! The one call adapters make: request + compiled configuration + `now` → decision.
 
-use crate::config::{Config, ConfigError, TokenSource};
+use crate::config::{same_header_field, Config, ConfigError, ForwardToken, TokenSource};
 use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
@@ -60,6 +60,11 @@ impl Authorizer {
         &self.tokens
     }
 
+    /// What this configuration's verified-token cache has done so far (hosts report it as counters).
+    pub fn cache_stats(&self) -> crate::token::CacheStats {
+        self.tokens.stats()
+    }
+
     /// Identity header names as configured.
     pub fn identity_header_names(&self) -> [&str; 6] {
         self.config.identity_headers().names()
@@ -83,15 +88,39 @@ impl Authorizer {
         self.reads_secure_transport
     }
 
-    /// The request's own header names that an upstream could take for identity headers, each once.
-    fn identity_copies<'a>(&self, request: &'a HttpRequest) -> Vec<&'a str> {
+    /// The request's own header names to remove before it goes upstream, each once: every one an upstream could
+    /// take for an identity header, and the token's header unless `verified` says the filter verified its token
+    /// and `forward_token` lets it go on (an unverified token could pass upstream for a checked one).
+    fn removals<'a>(&self, request: &'a HttpRequest, verified: bool) -> Vec<&'a str> {
+        let token_header = match self.config.token_source() {
+            TokenSource::Header(name) if !verified || self.config.forward_token() == ForwardToken::Never => Some(name.as_str()),
+            _ => None,
+        };
         let mut names: Vec<&'a str> = Vec::new();
         for (name, _) in &request.headers {
-            if self.is_identity_header(name) && !names.contains(&name.as_str()) {
+            let remove = self.is_identity_header(name) || token_header.is_some_and(|token| same_header_field(name, token));
+            if remove && !names.contains(&name.as_str()) {
                 names.push(name);
             }
         }
         names
+    }
+
+    /// The method a CORS preflight asks about, when `request` is one this configuration lets through without a
+    /// token: exactly one non-empty `Origin` and one `Access-Control-Request-Method` naming a method API Gateway
+    /// routes.
+    fn preflight_method(&self, request: &HttpRequest) -> Option<&'static str> {
+        if !self.config.bypass_cors_preflight() {
+            return None;
+        }
+        let mut origins = request.header_values("origin");
+        let (Some(origin), None) = (origins.next(), origins.next()) else { return None };
+        let mut asked = request.header_values("access-control-request-method");
+        let (Some(method), None) = (asked.next(), asked.next()) else { return None };
+        if origin.is_empty() {
+            return None;
+        }
+        normalize_method(method).ok()
     }
 
     /// The token `candidate` names, verified at `now`. A token equal to one this configuration verified before is
@@ -127,6 +156,9 @@ impl Authorizer {
             Ok(method) => method,
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
+        if let Err(err) = crate::request::check_method_overrides(request, method) {
+            return Verdict::refuse(Outcome::BadRequest, Reason::Request(err));
+        }
         let path = match crate::request::normalize_path_with(&request.path, self.config.request()) {
             Ok(path) => path,
             Err(err @ RequestError::PathTooLong { .. }) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
@@ -138,6 +170,19 @@ impl Authorizer {
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
+        // A CORS preflight carries no credentials (the Fetch standard): it passes where the method it asks about
+        // would be routed, and is decided like any request where it would not.
+        if method == "OPTIONS" {
+            if let Some(asked) = self.preflight_method(request) {
+                let routed = match self.config.routes() {
+                    None => true,
+                    Some(declared) => routes::find(declared, asked, &path).is_some_and(|route| route.auth != RouteAuth::Undeclared),
+                };
+                if routed {
+                    return Verdict::preflight(asked, self.removals(request, false), rewrite_path);
+                }
+            }
+        }
         let route = match self.config.routes() {
             None => None,
             Some(declared) => match routes::find(declared, method, &path) {
@@ -148,25 +193,34 @@ impl Authorizer {
                 }
             },
         };
-        // Scoped routes that take a lenient spelling of this request (`/products/1/`, `/Products/1`, `HEAD` for
-        // `GET`): their scopes hold here too, so a catch-all cannot serve those spellings without them.
-        let normalized = &path;
-        let variants = || {
-            self.config
-                .routes()
-                .unwrap_or_default()
+        // The first route that takes this request or a spelling of it that lenient upstreams serve from the same
+        // handler (`/products/1/`, `/Products/1`, `HEAD` for `GET`). When it comes before the route that took the
+        // request (a catch-all), its rules hold too: an undeclared method stays undeclared, a route's token kind
+        // and scopes still apply, so no spelling reaches a handler without them.
+        let lenient = match (route, self.config.routes()) {
+            (Some(taken), Some(declared)) => declared
                 .iter()
-                .filter(move |declared| !declared.scopes().is_empty() && declared.matches_variant(method, normalized))
+                .find(|declared| declared.matches(method, &path) || declared.matches_variant(method, &path))
+                .filter(|first| !std::ptr::eq(*first, taken)),
+            _ => None,
         };
+        if lenient.is_some_and(|first| first.auth == RouteAuth::Undeclared) {
+            let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
+            return Verdict::refuse(Outcome::NoRoute, reason);
+        }
         if let Some(route) = route.filter(|route| route.auth == RouteAuth::Public) {
-            if variants().next().is_none() {
-                return Verdict::public(&route.template, self.identity_copies(request), rewrite_path);
+            if lenient.is_none_or(|first| first.auth == RouteAuth::Public) {
+                return Verdict::public(&route.template, self.removals(request, false), rewrite_path);
             }
         }
 
         let source = self.config.token_source();
         let candidate = match source {
-            TokenSource::Header(name) => bearer_candidate(request.header_values(name)),
+            // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
+            // a second one is a second token, refused rather than left for the upstream to pick.
+            TokenSource::Header(name) => bearer_candidate(
+                request.headers.iter().filter(|(key, _)| same_header_field(key, name)).map(|(_, value)| value.as_str()),
+            ),
             TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
         };
         let refused_source = |err| match source {
@@ -183,22 +237,23 @@ impl Authorizer {
             Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
-        if let Some(RouteAuth::Token { token_use: Some(allowed), .. }) = route.map(|route| &route.auth) {
-            if !allowed.allows(verified.token_use()) {
-                let template = route.map(|route| route.template.clone()).unwrap_or_default();
-                let reason = Reason::RouteTokenUse { route: template, token_use: verified.token_use() };
-                return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+        for rules in route.into_iter().chain(lenient) {
+            if let RouteAuth::Token { token_use: Some(allowed), .. } = &rules.auth {
+                if !allowed.allows(verified.token_use()) {
+                    let reason = Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
+                    return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+                }
             }
-        }
-
-        for scoped in route.into_iter().filter(|route| !route.scopes().is_empty()).chain(variants()) {
-            let required = scoped.scopes();
+            let required = rules.scopes();
+            if required.is_empty() {
+                continue;
+            }
             if verified.token_use() != TokenUse::Access {
-                let reason = Reason::NotAnAccessToken { route: scoped.template.clone() };
+                let reason = Reason::NotAnAccessToken { route: rules.template.clone() };
                 return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
             if !required.iter().any(|scope| verified.scopes().contains(scope)) {
-                let reason = Reason::MissingScope { route: scoped.template.clone(), required: required.to_vec() };
+                let reason = Reason::MissingScope { route: rules.template.clone(), required: required.to_vec() };
                 return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
             }
         }
@@ -237,7 +292,7 @@ impl Authorizer {
             Ok(claims) => claims,
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
-        Verdict::allowed(names, verified, claims, statements, self.identity_copies(request), rewrite_path)
+        Verdict::allowed(names, verified, claims, statements, self.removals(request, true), rewrite_path)
     }
 }
 
@@ -368,6 +423,9 @@ mod tests {
             (&header, vec![("X-ID-TOKEN", id.as_str())], None),
             (&header, vec![("authorization", bearer.as_str())], Some("no `x-id-token` header")),
             (&header, vec![("x-id-token", id.as_str()), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
+            // A copy an upstream folding `_` into `-` would read as the token header is a second token.
+            (&header, vec![("x-id-token", id.as_str()), ("x_id_token", "forged.x.y")], Some("more than one `x-id-token` header")),
+            (&header, vec![("X_ID_TOKEN", "forged.x.y"), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
             (&cookie, vec![("cookie", in_cookie.as_str())], None),
             (&cookie, vec![("authorization", bearer.as_str())], Some("no `__Host-id` cookie")),
             (&cookie, vec![("cookie", twice.as_str())], Some("more than one `__Host-id` cookie")),
@@ -406,9 +464,20 @@ mod tests {
         assert_eq!(sent.get("x-roles"), Some(&"a%2Cb,c,7"));
         assert_eq!(sent.get("x-tenant"), None, "an absent claim sends no header");
         assert_eq!(decision.remove_headers, vec!["X_User_Email".to_owned(), "x-tenant".to_owned()]);
+        // Strings are one-element lists: encoded the same way, so no reader trims or splits them differently.
+        for (claims, header, value) in [
+            (json!({"custom:tenant": " acme"}), "x-tenant", "%20acme"),
+            (json!({"custom:tenant": "acme\u{a0}"}), "x-tenant", "acme%C2%A0"),
+            (json!({"custom:tenant": "acme\r\nx-admin: 1"}), "x-tenant", "acme%0D%0Ax-admin:%201"),
+            (json!({"custom:roles": "a,b"}), "x-roles", "a%2Cb"),
+            (json!({"custom:ROLES": ["a", "b"]}), "x-roles", "a,b"),
+        ] {
+            let decision = authorizer.authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
+            let sent = decision.upstream_headers.iter().find(|(name, _)| name == header).map(|(_, value)| value.as_str());
+            assert_eq!(sent, Some(value), "{claims}");
+        }
         for (claims, why) in [
-            (json!({"custom:tenant": " acme"}), "space at an end"),
-            (json!({"custom:tenant": "acme\r\nx-admin: 1"}), "control characters"),
+            (json!({"custom:tenant": "acme", "custom:Tenant": "evil"}), "two letter cases"),
             (json!({"custom:tenant": {"name": "acme"}}), "not a string"),
             (json!({"custom:tenant": null}), "not a string"),
             (json!({"custom:roles": [["a"]]}), "a list holding"),
@@ -457,12 +526,70 @@ mod tests {
                     assert_eq!(decision, authorizer.authorize(&case.request, scenario.now), "{context}");
                     assert_eq!(reason, decision.reason.to_string(), "{context}");
                     assert_eq!(record, decision.record().to_json(), "{context}");
+                    assert_eq!(decision.code().decision(), decision.outcome.as_str(), "{context}");
                     assert_eq!(upstream, decision.upstream_headers, "{context}");
                     assert_eq!(removed, decision.remove_headers, "{context}");
                     assert_eq!((status, rewrite, challenge), (decision.status(), decision.rewrite_path.clone(), decision.challenge.clone()), "{context}");
                 }
             }
         }
+    }
+
+    /// An unverified token never goes upstream: public routes and preflights drop the token's header; a verified
+    /// one goes on unless `forward_token` is `never`. Other headers stay.
+    #[test]
+    fn the_token_header_goes_upstream_only_when_verified() {
+        let key = DevKey::generate_rsa("k1").unwrap();
+        let id = format!("Bearer {}", key.sign(&CognitoClaims::id(ISSUER, "app", "alice", NOW).to_json()));
+        let public = json!({"routes": [
+            {"method": "GET", "path": "/health", "auth": "none"}, {"method": "ANY", "path": "/{proxy+}", "token_use": ["id"]}]});
+        let mut never = public.clone();
+        never["forward_token"] = json!("never");
+        never["bypass_cors_preflight"] = json!(true);
+        let (default, never) = (migrated(&key, public), migrated(&key, never));
+        let sent = [("authorization", id.as_str()), ("x-other", "kept")];
+        let removed = |authorizer: &Authorizer, method: &str, path: &str, extra: &[(&str, &str)]| {
+            let mut headers = sent.to_vec();
+            headers.extend_from_slice(extra);
+            let decision = authorizer.authorize(&with_headers(method, path, &headers), NOW);
+            assert_eq!(decision.status(), 200, "{method} {path}: {}", decision.reason);
+            decision.remove_headers
+        };
+        assert_eq!(removed(&default, "GET", "/health", &[]), ["authorization"]);
+        assert_eq!(removed(&default, "GET", "/things", &[]), Vec::<String>::new());
+        assert_eq!(removed(&never, "GET", "/things", &[]), ["authorization"]);
+        assert_eq!(removed(&never, "GET", "/health", &[("Authorization", "x")]), ["authorization", "Authorization"]);
+        let preflight = [("origin", "https://app.example"), ("access-control-request-method", "DELETE")];
+        assert_eq!(removed(&never, "OPTIONS", "/things", &preflight), ["authorization"]);
+        let other = migrated(&key, json!({"token_source": {"header": "X-Id-Token"}, "forward_token": "never"}));
+        let headers = [("x-id-token", id.as_str()), ("authorization", "Basic abc")];
+        let decision = other.authorize(&with_headers("GET", "/items/1", &headers), NOW);
+        assert_eq!((decision.status(), decision.remove_headers.as_slice()), (200, &["x-id-token".to_owned()][..]));
+        // A cookie cannot be taken out of its header yet: refused rather than forwarded while the setting says never.
+        let err = Authorizer::from_json(
+            json!({"api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a", "stage": "dev"},
+                   "issuers": [{"issuer": ISSUER, "jwks": key.jwks(), "token_use": ["id"], "client_ids": ["app"]}],
+                   "token_source": {"cookie": "id"}, "forward_token": "never"})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "forward_token", "{err}");
+    }
+
+    /// Every code a request can get is reached by some corpus case, so every host checks it.
+    #[test]
+    fn the_corpora_reach_every_code() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/scenarios"));
+        let mut reached = std::collections::BTreeSet::new();
+        for path in crate::scenario::json_files(dir).unwrap() {
+            let scenario = crate::scenario::Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
+            reached.extend(scenario.cases.iter().map(|case| authorizer.authorize(&case.request, scenario.now).code()));
+        }
+        let missing: Vec<_> =
+            crate::decision::Code::ALL.into_iter().filter(|code| !reached.contains(code) && *code != crate::decision::Code::InternalError).collect();
+        assert!(missing.is_empty(), "no corpus case gets {missing:?}");
     }
 
     #[test]

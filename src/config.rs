@@ -55,6 +55,73 @@ pub struct RawConfig {
     pub request: crate::request::RawRequestOptions,
     /// Where the token is read from; `Authorization` (`Bearer <token>` or the bare token) when absent.
     pub token_source: Option<RawTokenSource>,
+    /// Whether the token header goes upstream: `"verified"` (default: only on requests whose token was verified)
+    /// or `"never"`.
+    pub forward_token: Option<String>,
+    /// CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) pass without a token.
+    pub bypass_cors_preflight: Option<bool>,
+    /// The level of each request's decision log line, by decision.
+    pub decision_log: Option<RawDecisionLog>,
+}
+
+/// `decision_log` as written: a level (`off`, `trace`, `debug`, `info`, `warn`, `error`) for allowed and for
+/// refused requests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDecisionLog {
+    pub allow: Option<String>,
+    pub deny: Option<String>,
+}
+
+/// A log level, as hosts order them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// The level named `name` (`None` for `off`), or why not.
+    fn parse(name: &str) -> Result<Option<Self>, String> {
+        Ok(Some(match name {
+            "off" => return Ok(None),
+            "trace" => Self::Trace,
+            "debug" => Self::Debug,
+            "info" => Self::Info,
+            "warn" => Self::Warn,
+            "error" => Self::Error,
+            other => return Err(format!("`{other}` is not `off`, `trace`, `debug`, `info`, `warn` or `error`")),
+        }))
+    }
+}
+
+/// At which level each request's decision is logged; `None` is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionLog {
+    /// Allowed requests: off by default (every request would log a line).
+    pub allow: Option<LogLevel>,
+    /// Refused requests (400, 401, 403, 414): `info` by default.
+    pub deny: Option<LogLevel>,
+}
+
+impl Default for DecisionLog {
+    fn default() -> Self {
+        Self { allow: None, deny: Some(LogLevel::Info) }
+    }
+}
+
+/// Whether the token's header goes upstream with a forwarded request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardToken {
+    /// Only with a token the filter verified: public routes and CORS preflights never pass an unverified token on,
+    /// which an upstream could take for a checked one.
+    #[default]
+    Verified,
+    /// Never: the upstream reads the identity headers only.
+    Never,
 }
 
 /// `token_source` as written: exactly one of `header` and `cookie`.
@@ -209,6 +276,9 @@ pub struct Config {
     source_ip: SourceIp,
     identity_headers: IdentityHeaders,
     token_source: TokenSource,
+    forward_token: ForwardToken,
+    bypass_cors_preflight: bool,
+    decision_log: DecisionLog,
 }
 
 impl Config {
@@ -256,6 +326,45 @@ impl Config {
     pub fn token_source(&self) -> &TokenSource {
         &self.token_source
     }
+
+    /// Whether the token's header goes upstream.
+    pub fn forward_token(&self) -> ForwardToken {
+        self.forward_token
+    }
+
+    /// Whether CORS preflights pass without a token.
+    pub fn bypass_cors_preflight(&self) -> bool {
+        self.bypass_cors_preflight
+    }
+
+    /// At which level each decision is logged.
+    pub fn decision_log(&self) -> DecisionLog {
+        self.decision_log
+    }
+}
+
+fn validate_forward_token(raw: Option<&str>, source: &TokenSource) -> Result<ForwardToken, ConfigError> {
+    let forward = match raw {
+        None | Some("verified") => ForwardToken::Verified,
+        Some("never") => ForwardToken::Never,
+        Some(other) => return Err(ConfigError::at("forward_token", format!("`{other}` is not `verified` or `never`"))),
+    };
+    // A cookie is one pair of a header the browser's other cookies share: taking it out means rewriting that header,
+    // which no host does yet. Refused rather than left in place while the setting says otherwise.
+    if let (ForwardToken::Never, TokenSource::Cookie(_)) = (forward, source) {
+        return Err(ConfigError::at("forward_token", "`never` needs a header token source: a token cookie is forwarded as sent"));
+    }
+    Ok(forward)
+}
+
+fn validate_decision_log(raw: Option<&RawDecisionLog>) -> Result<DecisionLog, ConfigError> {
+    let defaults = DecisionLog::default();
+    let Some(raw) = raw else { return Ok(defaults) };
+    let level = |field: &str, value: Option<&String>, default| match value {
+        None => Ok(default),
+        Some(name) => LogLevel::parse(name).map_err(|message| ConfigError::at(format!("decision_log.{field}"), message)),
+    };
+    Ok(DecisionLog { allow: level("allow", raw.allow.as_ref(), defaults.allow)?, deny: level("deny", raw.deny.as_ref(), defaults.deny)? })
 }
 
 fn check_chars(path: &str, value: &str, what: &str, ok: impl Fn(u8) -> bool) -> Result<(), ConfigError> {
@@ -397,14 +506,16 @@ fn validate_route(
 }
 
 /// Compiles the shared `policies` section and each issuer's own. The shared section's names would reach the
-/// principals of every pool, so with several issuers it must say so (`all_issuers: true`).
-fn compile_policies(raw: &RawConfig, api: &ApiTarget) -> Result<Option<ScopedPolicies>, ConfigError> {
+/// principals of every pool, so with several issuers it must say so (`all_issuers: true`). Each section's first
+/// error is kept in `errors` and the other sections are still compiled; `None` when any section failed.
+fn compile_policies(raw: &RawConfig, api: &ApiTarget, errors: &mut Vec<ConfigError>) -> Option<Option<ScopedPolicies>> {
     let to_config = |err: crate::policy::PolicyError| ConfigError::at(err.path, err.message);
+    let before = errors.len();
     let shared = match &raw.policies {
         None => None,
         Some(section) => {
             if raw.issuers.len() > 1 && section.all_issuers != Some(true) {
-                return Err(ConfigError::at(
+                errors.push(ConfigError::at(
                     "policies",
                     format!(
                         "with {} issuers, a group, client or user name here would apply in every user pool: move the \
@@ -412,8 +523,10 @@ fn compile_policies(raw: &RawConfig, api: &ApiTarget) -> Result<Option<ScopedPol
                         raw.issuers.len()
                     ),
                 ));
+                None
+            } else {
+                PolicyStore::compile(section, api, "policies").map_err(|err| errors.push(to_config(err))).ok()
             }
-            Some(PolicyStore::compile(section, api, "policies").map_err(to_config)?)
         }
     };
     let mut by_issuer = Vec::new();
@@ -421,29 +534,44 @@ fn compile_policies(raw: &RawConfig, api: &ApiTarget) -> Result<Option<ScopedPol
         let Some(section) = &issuer.policies else { continue };
         let path = format!("issuers[{index}].policies");
         if section.all_issuers.is_some() {
-            return Err(ConfigError::at(format!("{path}.all_issuers"), "only the top-level `policies` can apply to every issuer"));
+            errors.push(ConfigError::at(format!("{path}.all_issuers"), "only the top-level `policies` can apply to every issuer"));
+            continue;
         }
-        by_issuer.push((issuer.issuer.clone(), PolicyStore::compile_for(section, api, &path, Some(index)).map_err(to_config)?));
+        match PolicyStore::compile_for(section, api, &path, Some(index)) {
+            Ok(store) => by_issuer.push((issuer.issuer.clone(), store)),
+            Err(err) => errors.push(to_config(err)),
+        }
+    }
+    if errors.len() > before {
+        return None;
     }
     if shared.is_none() && by_issuer.is_empty() {
-        return Ok(None);
+        return Some(None);
     }
-    Ok(Some(ScopedPolicies::new(shared, by_issuer)))
+    Some(Some(ScopedPolicies::new(shared, by_issuer)))
 }
 
 /// Compiles the routes in order and refuses one that an earlier route shadows whole: it could never match, so
-/// its scopes would never apply.
+/// its scopes would never apply. Every route's error is kept in `errors`; `None` when any route failed.
 fn validate_routes(
     raw: &[RawRoute],
     options: &crate::request::RequestOptions,
     issuers: &[Issuer],
-) -> Result<Vec<Route>, ConfigError> {
-    let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
+    errors: &mut Vec<ConfigError>,
+) -> Option<Vec<Route>> {
+    let before = errors.len();
+    let mut routes: Vec<(usize, Route)> = Vec::with_capacity(raw.len());
     for (index, route) in raw.iter().enumerate() {
         let path = format!("routes[{index}]");
-        let route = validate_route(route, &path, options, issuers)?;
-        if let Some((earlier, shadow)) = routes.iter().enumerate().find(|(_, earlier)| earlier.shadows(&route)) {
-            return Err(ConfigError::at(
+        let route = match validate_route(route, &path, options, issuers) {
+            Ok(route) => route,
+            Err(err) => {
+                errors.push(err);
+                continue;
+            }
+        };
+        if let Some((earlier, shadow)) = routes.iter().find(|(_, earlier)| earlier.shadows(&route)) {
+            errors.push(ConfigError::at(
                 path,
                 format!(
                     "`{} {}` can never match: `routes[{earlier}]` (`{} {}`) takes every request it would",
@@ -453,14 +581,32 @@ fn validate_routes(
                     shadow.template
                 ),
             ));
+            continue;
         }
-        routes.push(route);
+        routes.push((index, route));
     }
-    Ok(routes)
+    (errors.len() == before).then(|| routes.into_iter().map(|(_, route)| route).collect())
 }
 
-/// Header names an identity header may not take.
-const RESERVED_HEADERS: [&str; 20] = [
+/// Header names an identity header (or a mapped claim, or the token header) may not take: other components read
+/// them for the client's address, the method or the URL, or for the request itself.
+const RESERVED_HEADERS: [&str; 36] = [
+    "cf-connecting-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "x-original-forwarded-for",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-forwarded-server",
     "authorization",
     "host",
     "connection",
@@ -561,6 +707,12 @@ fn validate_token_source(raw: Option<&RawTokenSource>, identity: &IdentityHeader
                 return Err(ConfigError::at(path, format!("`{header}` is not a header name")));
             }
             let name = header.to_ascii_lowercase();
+            if name.contains('_') {
+                return Err(ConfigError::at(
+                    path,
+                    format!("`{header}`: write `-` for `_` (upstreams fold `_` into `-`, and Envoy's recommended `headers_with_underscores_action: REJECT_REQUEST` refuses such names)"),
+                ));
+            }
             let taken = name != "authorization"
                 && (RESERVED_HEADERS.iter().any(|reserved| same_header_field(reserved, &name))
                     || name.get(..8).is_some_and(|prefix| same_header_field(prefix, "x-envoy-")));
@@ -614,8 +766,20 @@ impl Config {
         notes
     }
 
-    /// Parses and validates a JSON configuration document.
+    /// Parses and validates a JSON configuration document, stopping at the first error.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        Self::from_json_all(bytes).map_err(|mut errors| if errors.is_empty() { ConfigError::at(".", "refused") } else { errors.swap_remove(0) })
+    }
+
+    /// Parses and validates a JSON configuration document, returning every error [`Config::check`] finds (the
+    /// document's syntax and types stop at the first).
+    pub fn from_json_all(bytes: &[u8]) -> Result<Self, Vec<ConfigError>> {
+        let raw = Self::parse_raw(bytes).map_err(|err| vec![err])?;
+        Self::check(&raw)
+    }
+
+    /// The document as written: size, duplicate member names, then the typed read.
+    fn parse_raw(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
         if bytes.len() > MAX_CONFIG_BYTES {
             return Err(ConfigError::at(".", format!("configuration is {} bytes, over {MAX_CONFIG_BYTES}", bytes.len())));
         }
@@ -634,68 +798,123 @@ impl Config {
             ConfigError::at(path, err.into_inner())
         })?;
         de.end().map_err(|err| ConfigError::at(".", err))?;
-        Self::try_from(&raw)
+        Ok(raw)
     }
 }
 
 impl TryFrom<&RawConfig> for Config {
     type Error = ConfigError;
 
+    /// The first error, in document order, of [`Config::check`].
     fn try_from(raw: &RawConfig) -> Result<Self, ConfigError> {
-        let api = validate_api(&raw.api)?;
+        Self::check(raw).map_err(|mut errors| if errors.is_empty() { ConfigError::at(".", "refused") } else { errors.swap_remove(0) })
+    }
+}
+
+/// Collects the errors of independent checks, so that one load reports them all.
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or `None` with its error kept.
+    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|err| self.0.push(err)).ok()
+    }
+}
+
+impl Config {
+    /// Validates a parsed document, continuing past an error wherever the next check does not depend on what
+    /// failed: every section, every issuer, every route and each policy section are checked, and every error is
+    /// returned in document order. What still stops at the first error: the JSON itself (syntax, duplicate
+    /// member names, unknown fields and types, as serde reads them), each policy section (its first bad
+    /// document), and the routes, which are checked only when the `request` section and every issuer are valid
+    /// (a route is read with both).
+    pub fn check(raw: &RawConfig) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Errors::default();
+        let api = errors.keep(validate_api(&raw.api));
         if raw.issuers.is_empty() {
-            return Err(ConfigError::at("issuers", "at least one issuer is required"));
+            errors.0.push(ConfigError::at("issuers", "at least one issuer is required"));
         }
-        let issuers = raw
+        let issuers: Vec<Option<Issuer>> = raw
             .issuers
             .iter()
             .enumerate()
-            .map(|(index, issuer)| validate_issuer(issuer, &format!("issuers[{index}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (index, issuer) in issuers.iter().enumerate() {
-            if issuers.iter().take(index).any(|earlier| earlier.issuer() == issuer.issuer()) {
-                return Err(ConfigError::at(format!("issuers[{index}].issuer"), "issuer listed twice"));
+            .map(|(index, issuer)| errors.keep(validate_issuer(issuer, &format!("issuers[{index}]"))))
+            .collect();
+        for (index, issuer) in raw.issuers.iter().enumerate() {
+            if raw.issuers.iter().take(index).any(|earlier| earlier.issuer == issuer.issuer) {
+                errors.0.push(ConfigError::at(format!("issuers[{index}].issuer"), "issuer listed twice"));
             }
         }
         let skew = raw.clock_skew_seconds.unwrap_or(DEFAULT_SKEW_SECONDS);
         if skew > MAX_SKEW_SECONDS {
-            return Err(ConfigError::at("clock_skew_seconds", format!("at most {MAX_SKEW_SECONDS}")));
+            errors.0.push(ConfigError::at("clock_skew_seconds", format!("at most {MAX_SKEW_SECONDS}")));
         }
         let token_cache_size = raw.token_cache_size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
         if token_cache_size > MAX_TOKEN_CACHE_SIZE {
-            return Err(ConfigError::at("token_cache_size", format!("at most {MAX_TOKEN_CACHE_SIZE}")));
+            errors.0.push(ConfigError::at("token_cache_size", format!("at most {MAX_TOKEN_CACHE_SIZE}")));
         }
         let max_token_bytes = raw.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         if !(256..=65_536).contains(&max_token_bytes) {
-            return Err(ConfigError::at("max_token_bytes", "must be between 256 and 65536"));
+            errors.0.push(ConfigError::at("max_token_bytes", "must be between 256 and 65536"));
         }
-        let request = crate::request::RequestOptions::try_from(&raw.request)
-            .map_err(|err| ConfigError::at(format!("request.{}", err.field), err.message))?;
-        let routes = match &raw.routes {
-            None => None,
-            Some(routes) if routes.is_empty() => {
-                return Err(ConfigError::at(
+        let request = errors.keep(
+            crate::request::RequestOptions::try_from(&raw.request)
+                .map_err(|err| ConfigError::at(format!("request.{}", err.field), err.message)),
+        );
+        let valid_issuers: Option<Vec<Issuer>> = issuers.into_iter().collect();
+        let routes = match (&raw.routes, &request, &valid_issuers) {
+            (None, _, _) => Some(None),
+            (Some(routes), _, _) if routes.is_empty() => {
+                errors.0.push(ConfigError::at(
                     "routes",
                     "an empty list would refuse every request; omit `routes` to require a token everywhere",
-                ))
+                ));
+                None
             }
-            Some(routes) => Some(validate_routes(routes, &request, &issuers)?),
+            (Some(routes), Some(request), Some(issuers)) => validate_routes(routes, request, issuers, &mut errors.0).map(Some),
+            // Not checked: a route is read with the request options and the issuers, and one of them failed.
+            (Some(_), _, _) => None,
         };
-        let policies = compile_policies(raw, &api)?;
-        let identity_headers = validate_headers(&raw.identity_headers)?;
-        let token_source = validate_token_source(raw.token_source.as_ref(), &identity_headers)?;
-        Ok(Self {
-            api,
-            request,
-            verifier: TokenVerifier::new(issuers, skew, max_token_bytes),
-            token_cache_size,
-            routes,
-            policies,
-            source_ip: SourceIp::try_from(&raw.source_ip)
-                .map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message))?,
-            identity_headers,
-            token_source,
-        })
+        let policies = api.as_ref().and_then(|api| compile_policies(raw, api, &mut errors.0));
+        let identity_headers = errors.keep(validate_headers(&raw.identity_headers));
+        let token_source = identity_headers
+            .as_ref()
+            .and_then(|identity| errors.keep(validate_token_source(raw.token_source.as_ref(), identity)));
+        let forward_token =
+            token_source.as_ref().and_then(|source| errors.keep(validate_forward_token(raw.forward_token.as_deref(), source)));
+        let decision_log = errors.keep(validate_decision_log(raw.decision_log.as_ref()));
+        let source_ip = errors.keep(
+            SourceIp::try_from(&raw.source_ip).map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message)),
+        );
+        match (api, request, valid_issuers, routes, policies, identity_headers, token_source, forward_token, decision_log, source_ip) {
+            (
+                Some(api),
+                Some(request),
+                Some(issuers),
+                Some(routes),
+                Some(policies),
+                Some(identity_headers),
+                Some(token_source),
+                Some(forward_token),
+                Some(decision_log),
+                Some(source_ip),
+            ) if errors.0.is_empty() => Ok(Self {
+                api,
+                request,
+                verifier: TokenVerifier::new(issuers, skew, max_token_bytes),
+                token_cache_size,
+                routes,
+                policies,
+                source_ip,
+                identity_headers,
+                token_source,
+                forward_token,
+                bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(false),
+                decision_log,
+            }),
+            _ => Err(errors.0),
+        }
     }
 }
 
@@ -908,6 +1127,30 @@ mod tests {
         // An undeclared catch-all is no catch-all.
         let notes = load(|text| text.replacen(r#""path": "/{proxy+}"}"#, r#""path": "/{proxy+}", "auth": "undeclared"}"#, 1)).unwrap().notes();
         assert!(notes.iter().any(|note| note.contains("no catch-all")), "{notes:?}");
+    }
+
+    /// Independent sections, issuers and routes are all reported; the first is what `from_json` returns.
+    #[test]
+    fn one_load_reports_every_independent_error() {
+        let key = DevKey::generate_es256("k1").unwrap();
+        let text = BASE
+            .replace("{jwk}", &key.public_jwk().to_string())
+            .replace(r#""account_id": "123456789012""#, r#""account_id": "12""#)
+            .replace(r#""token_use": ["access"]"#, r#""token_use": ["refresh"]"#)
+            .replace(r#""path": "/a""#, r#""path": "a""#)
+            .replace(r#""routes""#, r#""clock_skew_seconds": 900, "decision_log": {"deny": "loud"}, "routes""#);
+        let errors = Config::from_json_all(text.as_bytes()).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|err| err.path.as_str()).collect();
+        // The routes are not read while an issuer is refused: a route's token kinds are read against the issuers.
+        assert_eq!(paths, ["api.account_id", "issuers[0].token_use[0]", "clock_skew_seconds", "decision_log.deny"], "{errors:?}");
+        assert_eq!(Config::from_json(text.as_bytes()).unwrap_err(), errors[0]);
+        let routes = BASE
+            .replace("{jwk}", &key.public_jwk().to_string())
+            .replace(r#""path": "/a""#, r#""path": "a""#)
+            .replace(r#"{"method": "ANY", "path": "/{proxy+}"}"#, r#"{"method": "ANY", "path": "/{proxy+}"}, {"method": "GET", "path": "/b"}, {"method": "FETCH", "path": "/c"}"#);
+        let errors = Config::from_json_all(routes.as_bytes()).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|err| err.path.as_str()).collect();
+        assert_eq!(paths, ["routes[0].path", "routes[2]", "routes[3].method"], "{errors:?}");
     }
 
     #[test]

@@ -88,11 +88,195 @@ impl Outcome {
     }
 }
 
+/// Why, as a stable name: the decision record's `code`, the counter each request moves (`authz.<code>`), and the
+/// decision log line. Codes are snake_case and never change meaning; each belongs to one decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// A verified token, allowed by a policy statement (or by every token when no policies are configured).
+    Allowed,
+    /// A route with `auth: none`.
+    PublicRoute,
+    /// A CORS preflight, passed without a token (`bypass_cors_preflight`).
+    CorsPreflight,
+    /// No token where one is read.
+    TokenMissing,
+    /// A token that cannot be read: the header's form, repeated headers or cookies, size, JWS structure, header
+    /// parameters.
+    TokenMalformed,
+    /// `exp` has passed.
+    TokenExpired,
+    /// `nbf` or `iat` is in the future.
+    TokenNotYetValid,
+    /// The signature does not verify, or the token's `alg` is not its key's.
+    TokenSignature,
+    /// `iss` is no configured issuer.
+    TokenIssuer,
+    /// `kid` names no key of the issuer.
+    TokenUnknownKey,
+    /// The app client is not accepted.
+    TokenClient,
+    /// The token kind (`token_use`) is not accepted by the issuer or the route, or a scoped route got an ID token.
+    TokenUse,
+    /// None of the route's scopes is in the token.
+    TokenScope,
+    /// A claim is missing or of the wrong shape, or an identity value cannot be carried in a header.
+    TokenClaims,
+    /// No policy statement allows the request.
+    ImplicitDeny,
+    /// A policy statement denies the request.
+    ExplicitDeny,
+    /// No declared route takes the request (or an `auth: undeclared` route does).
+    NoRoute,
+    /// The method is not one API Gateway routes.
+    BadMethod,
+    /// A method-override header (`X-HTTP-Method-Override`, …) names another method than the request's.
+    MethodOverride,
+    /// The path is ambiguous or malformed.
+    BadPath,
+    /// The request headers are over `request.max_header_bytes`.
+    HeadersTooLarge,
+    /// The target or the method ARN is over its limit (414).
+    UriTooLong,
+    /// The host could not decide (no configuration, a failed host call): 500.
+    InternalError,
+}
+
+impl Code {
+    /// Every code, in the order of the README's table.
+    pub const ALL: [Self; 23] = [
+        Self::Allowed,
+        Self::PublicRoute,
+        Self::CorsPreflight,
+        Self::TokenMissing,
+        Self::TokenMalformed,
+        Self::TokenExpired,
+        Self::TokenNotYetValid,
+        Self::TokenSignature,
+        Self::TokenIssuer,
+        Self::TokenUnknownKey,
+        Self::TokenClient,
+        Self::TokenUse,
+        Self::TokenScope,
+        Self::TokenClaims,
+        Self::ImplicitDeny,
+        Self::ExplicitDeny,
+        Self::NoRoute,
+        Self::BadMethod,
+        Self::MethodOverride,
+        Self::BadPath,
+        Self::HeadersTooLarge,
+        Self::UriTooLong,
+        Self::InternalError,
+    ];
+
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::PublicRoute => "public_route",
+            Self::CorsPreflight => "cors_preflight",
+            Self::TokenMissing => "token_missing",
+            Self::TokenMalformed => "token_malformed",
+            Self::TokenExpired => "token_expired",
+            Self::TokenNotYetValid => "token_not_yet_valid",
+            Self::TokenSignature => "token_signature",
+            Self::TokenIssuer => "token_issuer",
+            Self::TokenUnknownKey => "token_unknown_key",
+            Self::TokenClient => "token_client",
+            Self::TokenUse => "token_use",
+            Self::TokenScope => "token_scope",
+            Self::TokenClaims => "token_claims",
+            Self::ImplicitDeny => "implicit_deny",
+            Self::ExplicitDeny => "explicit_deny",
+            Self::NoRoute => "no_route",
+            Self::BadMethod => "bad_method",
+            Self::MethodOverride => "method_override",
+            Self::BadPath => "bad_path",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::UriTooLong => "uri_too_long",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    /// The code named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
+    /// The decision this code belongs to, as [`Outcome::as_str`] names it (`error` for [`Code::InternalError`]).
+    pub fn decision(self) -> &'static str {
+        match self {
+            Self::Allowed | Self::PublicRoute | Self::CorsPreflight => "allow",
+            Self::TokenMissing
+            | Self::TokenMalformed
+            | Self::TokenExpired
+            | Self::TokenNotYetValid
+            | Self::TokenSignature
+            | Self::TokenIssuer
+            | Self::TokenUnknownKey
+            | Self::TokenClient
+            | Self::TokenUse
+            | Self::TokenScope
+            | Self::TokenClaims => "unauthorized",
+            Self::ImplicitDeny | Self::ExplicitDeny | Self::NoRoute => "deny",
+            Self::BadMethod | Self::MethodOverride | Self::BadPath | Self::HeadersTooLarge | Self::UriTooLong => "bad_request",
+            Self::InternalError => "error",
+        }
+    }
+
+    /// The code of a token that failed verification.
+    fn of_token(err: &TokenError) -> Self {
+        match err {
+            TokenError::TooLarge { .. } | TokenError::Malformed(_) | TokenError::UnsupportedHeader(_) | TokenError::MissingKid => {
+                Self::TokenMalformed
+            }
+            TokenError::UnknownIssuer(_) => Self::TokenIssuer,
+            TokenError::UnknownKid { .. } => Self::TokenUnknownKey,
+            TokenError::AlgorithmMismatch { .. } | TokenError::BadSignature => Self::TokenSignature,
+            TokenError::Expired => Self::TokenExpired,
+            TokenError::NotYetValid | TokenError::IssuedInFuture => Self::TokenNotYetValid,
+            TokenError::MissingClaim(_) | TokenError::InvalidClaim { .. } => Self::TokenClaims,
+            TokenError::TokenUseNotAllowed(_) => Self::TokenUse,
+            TokenError::ClientNotAllowed(_) => Self::TokenClient,
+        }
+    }
+
+    /// The code of a token source that yielded no usable token.
+    fn of_source(err: &AuthorizationError) -> Self {
+        match err {
+            AuthorizationError::Missing | AuthorizationError::MissingCookie => Self::TokenMissing,
+            AuthorizationError::Repeated
+            | AuthorizationError::RepeatedCookie
+            | AuthorizationError::BadForm
+            | AuthorizationError::BadCookie => Self::TokenMalformed,
+        }
+    }
+
+    /// The code of a request that cannot be read.
+    fn of_request(err: &RequestError) -> Self {
+        match err {
+            RequestError::Method(_) => Self::BadMethod,
+            RequestError::MethodOverride => Self::MethodOverride,
+            RequestError::Path(_) => Self::BadPath,
+            RequestError::HeadersTooLarge { .. } => Self::HeadersTooLarge,
+            RequestError::PathTooLong { .. } | RequestError::ArnTooLong(_) => Self::UriTooLong,
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why: for logs and the CLI, never for clients.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
     /// A route with `auth: none`.
     PublicRoute { route: String },
+    /// A CORS preflight for `method` (its `Access-Control-Request-Method`), passed without a token.
+    CorsPreflight { method: String },
     /// Token valid, scopes and policies satisfied.
     Allowed { sub: String, statements: Vec<StatementRef> },
     Request(RequestError),
@@ -117,6 +301,35 @@ pub enum Reason {
     TokenSource { source: String, err: AuthorizationError },
     /// The route accepts other token kinds than this token's (`token_use`).
     RouteTokenUse { route: String, token_use: TokenUse },
+}
+
+impl Reason {
+    /// The stable code of this reason.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::PublicRoute { .. } => Code::PublicRoute,
+            Self::CorsPreflight { .. } => Code::CorsPreflight,
+            Self::Allowed { .. } => Code::Allowed,
+            Self::Request(err) => Code::of_request(err),
+            Self::Authorization(err) | Self::TokenSource { err, .. } => Code::of_source(err),
+            Self::Token(err) => Code::of_token(err),
+            Self::NotAnAccessToken { .. } | Self::RouteTokenUse { .. } => Code::TokenUse,
+            Self::MissingScope { .. } => Code::TokenScope,
+            Self::ImplicitDeny { .. } => Code::ImplicitDeny,
+            Self::ExplicitDeny { .. } => Code::ExplicitDeny,
+            Self::NoRoute { .. } => Code::NoRoute,
+            Self::IdentityNotHeaderSafe { .. } | Self::ClaimNotHeaderSafe { .. } => Code::TokenClaims,
+        }
+    }
+
+    /// The statements that decided: the allowing ones on allow, the denying ones on an explicit deny; none
+    /// otherwise (an implicit deny names the statements that came close in its text).
+    pub fn statements(&self) -> &[StatementRef] {
+        match self {
+            Self::Allowed { statements, .. } | Self::ExplicitDeny { statements, .. } => statements,
+            _ => &[],
+        }
+    }
 }
 
 /// Statements as `a, b, c`, written straight into the formatter.
@@ -149,10 +362,18 @@ fn write_allowed(f: &mut fmt::Formatter<'_>, sub: &str, statements: &[StatementR
     }
 }
 
+/// A preflight's reason text, shared by [`Reason`] and [`Verdict`].
+fn write_preflight(f: &mut fmt::Formatter<'_>, method: &str) -> fmt::Result {
+    f.write_str("CORS preflight for `")?;
+    fmt::Display::fmt(&crate::text::Untrusted(method), f)?;
+    f.write_str("`")
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PublicRoute { route } => write!(f, "public route `{route}`"),
+            Self::CorsPreflight { method } => write_preflight(f, method),
             Self::Allowed { sub, statements } => write_allowed(f, sub, statements),
             Self::Request(err) => write!(f, "{err}"),
             Self::Authorization(err) => write!(f, "{err}"),
@@ -226,49 +447,100 @@ impl fmt::Write for JsonEscaped<'_> {
 }
 
 /// One request's decision as a host records it for operators and tools (in Envoy: the filter state
-/// `wasm.authz.decision`, which an access log prints with `%FILTER_STATE(wasm.authz.decision:PLAIN)%`). Its JSON
-/// is one compact object, `{"status":403,"decision":"deny","reason":"..."}`: the status the authorizer chose
-/// (before a host turns it into something else, such as HTTP 200 with `grpc-status` for gRPC clients), the
-/// decision name ([`Outcome::as_str`], or `error` when the host could not decide), and the reason text.
+/// `wasm.authz.decision`, which an access log prints with `%FILTER_STATE(wasm.authz.decision:PLAIN)%`). This is the
+/// one structured channel for the decision: tools read it back with [`DecisionRecord::parse`], never a log line.
+/// Its JSON is one compact object with the fields in this order:
+///
+/// `{"status":403,"decision":"deny","code":"explicit_deny","reason":"...","statements":["groups.g[0].Statement[1] (Sid)"]}`
+///
+/// `status` is the status the authorizer chose (before a host turns it into something else, such as HTTP 200 with
+/// `grpc-status` for gRPC clients); `decision` is [`Outcome::as_str`], or `error` when the host could not decide;
+/// `code` is the [`Code`]; `reason` the reason text (never a token); `statements` the deciding statements
+/// ([`Reason::statements`]), each as `location (Sid)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRecord {
     pub status: u16,
     pub decision: String,
+    pub code: String,
     pub reason: String,
+    pub statements: Vec<String>,
 }
 
 impl DecisionRecord {
     /// The record of a request the host refused without a decision (no configuration, a failed host call): 500.
     pub fn internal_error(why: &str) -> Self {
-        Self { status: 500, decision: "error".to_owned(), reason: why.to_owned() }
+        Self {
+            status: 500,
+            decision: Code::InternalError.decision().to_owned(),
+            code: Code::InternalError.as_str().to_owned(),
+            reason: why.to_owned(),
+            statements: Vec::new(),
+        }
     }
 
     /// The compact JSON object.
     pub fn to_json(&self) -> String {
         let mut out = String::new();
-        Self::write_json(&mut out, self.status, &self.decision, &self.reason);
+        out.push_str("{\"status\":");
+        let _ = write!(out, "{}", self.status);
+        push_field(&mut out, "decision", &self.decision);
+        push_field(&mut out, "code", &self.code);
+        push_field(&mut out, "reason", &self.reason);
+        out.push_str(",\"statements\":[");
+        for (index, statement) in self.statements.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            let _ = JsonEscaped(&mut out).write_str(statement);
+            out.push('"');
+        }
+        out.push_str("]}");
         out
     }
 
-    /// Writes the record's JSON into `out` (replacing what it held) straight from its parts: hosts record every
+    /// Writes a record's JSON into `out` (replacing what it held) straight from its parts: hosts record every
     /// request, so this builds no intermediate string. Escapes exactly as `serde_json` does, which reads it back.
-    pub fn write_json(out: &mut String, status: u16, decision: &str, reason: &dyn fmt::Display) {
+    pub fn write_json(out: &mut String, status: u16, code: Code, reason: &dyn fmt::Display, statements: &[StatementRef]) {
         out.clear();
         out.push_str("{\"status\":");
         // Writing into a String cannot fail.
         let _ = write!(out, "{status}");
-        out.push_str(",\"decision\":\"");
-        let _ = JsonEscaped(out).write_str(decision);
-        out.push_str("\",\"reason\":\"");
+        push_field(out, "decision", code.decision());
+        push_field(out, "code", code.as_str());
+        out.push_str(",\"reason\":\"");
         let _ = write!(JsonEscaped(out), "{reason}");
-        out.push_str("\"}");
+        out.push_str("\",\"statements\":[");
+        for (index, statement) in statements.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            let _ = write!(JsonEscaped(out), "{statement}");
+            out.push('"');
+        }
+        out.push_str("]}");
     }
 
     /// Reads a record back from its JSON.
     pub fn parse(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
+
+    /// The record's code, when it is one this version knows.
+    pub fn code(&self) -> Option<Code> {
+        Code::parse(&self.code)
+    }
+}
+
+/// Appends `,"name":"value"` with the value escaped.
+fn push_field(out: &mut String, name: &str, value: &str) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":\"");
+    let _ = JsonEscaped(out).write_str(value);
+    out.push('"');
 }
 
 /// The authorizer's answer to one request.
@@ -298,9 +570,21 @@ impl Decision {
         self.outcome == Outcome::Allow
     }
 
+    /// The stable code of the reason.
+    pub fn code(&self) -> Code {
+        self.reason.code()
+    }
+
     /// The record hosts keep of this decision.
     pub fn record(&self) -> DecisionRecord {
-        DecisionRecord { status: self.status(), decision: self.outcome.as_str().to_owned(), reason: self.reason.to_string() }
+        let code = self.code();
+        DecisionRecord {
+            status: self.status(),
+            decision: code.decision().to_owned(),
+            code: code.as_str().to_owned(),
+            reason: self.reason.to_string(),
+            statements: self.reason.statements().iter().map(ToString::to_string).collect(),
+        }
     }
 
     /// The headers an answer shows: on allow the identity headers set upstream, otherwise the local response's.
@@ -400,61 +684,64 @@ fn scopes_value(scopes: &[String]) -> Cow<'_, str> {
 }
 
 /// The mapped claim headers for an allowed request (`identity_headers.claims`), or why one cannot be sent. No
-/// allocation when nothing is mapped.
+/// allocation when nothing is mapped. A claim is found by its name in any letter case, as policy condition keys
+/// find it (`claim:custom:tenant` reads `custom:TENANT`): two claims answering one name refuse the request, so
+/// the header and a policy never read different claims.
 pub(crate) fn claim_headers<'n>(names: &'n IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(&'n str, String)>, Reason> {
     let mut headers = Vec::new();
     for mapped in &names.claims {
-        match claim_header_value(token.claims().get(&mapped.claim)) {
+        let refuse = |why| Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why };
+        let mut found = token.claims().iter().filter(|(name, _)| name.eq_ignore_ascii_case(&mapped.claim)).map(|(_, value)| value);
+        let claim = found.next();
+        if found.next().is_some() {
+            return Err(refuse("present twice, in two letter cases"));
+        }
+        match claim_header_value(claim) {
             Ok(None) => {}
             Ok(Some(value)) => headers.push((mapped.header.as_str(), value)),
-            Err(why) => {
-                return Err(Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why })
-            }
+            Err(why) => return Err(refuse(why)),
         }
     }
     Ok(headers)
 }
 
-/// A claim's value as one header value, read one way only: a string as itself, a number or boolean as its JSON
-/// text, a list of those as its elements percent-encoded like group names and joined with `,` (an empty list as
-/// no header). `None` when the claim is absent. Refused: objects, `null`, nested lists, and strings a header
-/// cannot carry as they are: controls, or space at either end, which HTTP readers strip (a user-writable
-/// attribute set to ` admin` would arrive as `admin`).
+/// A claim's value as one header value, read one way only: a list of strings, numbers or booleans as its elements
+/// joined with `,`, and a single string, number or boolean as a list of one; every element percent-encoded like a
+/// group name ([`list_element`]: `%`, `,` and anything outside visible ASCII, spaces and Unicode whitespace
+/// included), so that the string `"reader,admin"` (`reader%2Cadmin`) never reads as the list
+/// `["reader","admin"]` (`reader,admin`), and no reader's trimming can change a value (` admin`, `admin\u{3000}`
+/// arrive encoded). An empty list, like an absent claim, sends no header. Refused: objects, `null`, nested lists.
 fn claim_header_value(claim: Option<&serde_json::Value>) -> Result<Option<String>, &'static str> {
     use serde_json::Value;
-    fn scalar(value: &Value) -> Option<String> {
+    fn scalar(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
         match value {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            Value::Bool(flag) => Some(flag.to_string()),
+            Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+            Value::Number(number) => Some(std::borrow::Cow::Owned(number.to_string())),
+            Value::Bool(flag) => Some(std::borrow::Cow::Borrowed(if *flag { "true" } else { "false" })),
             Value::Null | Value::Array(_) | Value::Object(_) => None,
         }
     }
-    match claim {
-        None => Ok(None),
-        Some(Value::Array(items)) if items.is_empty() => Ok(None),
-        Some(Value::Array(items)) => {
-            let mut joined = String::new();
-            for (index, item) in items.iter().enumerate() {
-                let text = scalar(item).ok_or("a list holding something other than strings, numbers or booleans")?;
-                if index > 0 {
-                    joined.push(',');
-                }
-                list_element(&text, &mut joined);
-            }
-            Ok(Some(joined))
-        }
-        Some(value) => {
-            let text = scalar(value).ok_or("not a string, number, boolean or list of them")?;
-            if !header_safe(&text) {
-                return Err("control characters");
-            }
-            if text.starts_with(' ') || text.ends_with(' ') {
-                return Err("space at an end, which header readers strip");
-            }
-            Ok(Some(text))
-        }
+    let items: &[Value] = match claim {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(value) => std::slice::from_ref(value),
+    };
+    if items.is_empty() {
+        return Ok(None);
     }
+    let mut joined = String::new();
+    for (index, item) in items.iter().enumerate() {
+        let text = scalar(item).ok_or(if claim.is_some_and(Value::is_array) {
+            "a list holding something other than strings, numbers or booleans"
+        } else {
+            "not a string, number, boolean or list of them"
+        })?;
+        if index > 0 {
+            joined.push(',');
+        }
+        list_element(&text, &mut joined);
+    }
+    Ok(Some(joined))
 }
 
 /// The six identity headers of an allowed request, each set when the token has a value for it.
@@ -467,6 +754,8 @@ enum Cause<'a> {
     Refused(Reason),
     /// A route with `auth: none`.
     PublicRoute { route: &'a str },
+    /// A CORS preflight for this method, passed without a token.
+    CorsPreflight { method: &'a str },
     /// A verified token allowed by these statements (none when no policies are configured), with its mapped claim
     /// headers (none unless `identity_headers.claims` maps some).
     Allowed {
@@ -498,6 +787,7 @@ impl fmt::Display for VerdictReason<'_, '_> {
         match self.0 {
             Cause::Refused(reason) => reason.fmt(f),
             Cause::PublicRoute { route } => write!(f, "public route `{route}`"),
+            Cause::CorsPreflight { method } => write_preflight(f, method),
             Cause::Allowed { token, statements, .. } => write_allowed(f, token.sub(), statements),
         }
     }
@@ -517,6 +807,11 @@ impl<'a> Verdict<'a> {
     /// A request a public route takes.
     pub(crate) fn public(route: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
         Self { outcome: Outcome::Allow, cause: Cause::PublicRoute { route }, remove_headers, rewrite_path, challenge: None }
+    }
+
+    /// A CORS preflight passed without a token.
+    pub(crate) fn preflight(method: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
+        Self { outcome: Outcome::Allow, cause: Cause::CorsPreflight { method }, remove_headers, rewrite_path, challenge: None }
     }
 
     /// A request allowed for `token`, whose identity values are header-safe ([`unsafe_identity_header`]).
@@ -540,6 +835,25 @@ impl<'a> Verdict<'a> {
     /// Whether the request goes upstream.
     pub fn is_allowed(&self) -> bool {
         self.outcome == Outcome::Allow
+    }
+
+    /// The stable code of the reason.
+    pub fn code(&self) -> Code {
+        match &self.cause {
+            Cause::Refused(reason) => reason.code(),
+            Cause::PublicRoute { .. } => Code::PublicRoute,
+            Cause::CorsPreflight { .. } => Code::CorsPreflight,
+            Cause::Allowed { .. } => Code::Allowed,
+        }
+    }
+
+    /// The deciding statements (see [`Reason::statements`]).
+    pub fn statements(&self) -> &[StatementRef] {
+        match &self.cause {
+            Cause::Refused(reason) => reason.statements(),
+            Cause::Allowed { statements, .. } => statements,
+            Cause::PublicRoute { .. } | Cause::CorsPreflight { .. } => &[],
+        }
     }
 
     /// The reason, for logs and the decision record; formatted only when written.
@@ -566,7 +880,7 @@ impl<'a> Verdict<'a> {
                 ],
                 claims,
             ),
-            Cause::Refused(_) | Cause::PublicRoute { .. } => ([const { None }; 6], &[]),
+            Cause::Refused(_) | Cause::PublicRoute { .. } | Cause::CorsPreflight { .. } => ([const { None }; 6], &[]),
         };
         let claims = claims.iter().map(|(name, value)| (*name, Cow::Borrowed(value.as_str())));
         headers.into_iter().flatten().chain(claims)
@@ -584,7 +898,7 @@ impl<'a> Verdict<'a> {
 
     /// Writes the decision record's JSON ([`DecisionRecord`]) into `out`, replacing what it held.
     pub fn write_record(&self, out: &mut String) {
-        DecisionRecord::write_json(out, self.status(), self.outcome.as_str(), &self.reason());
+        DecisionRecord::write_json(out, self.status(), self.code(), &self.reason(), self.statements());
     }
 
     /// The owned decision.
@@ -593,6 +907,7 @@ impl<'a> Verdict<'a> {
         let reason = match self.cause {
             Cause::Refused(reason) => reason,
             Cause::PublicRoute { route } => Reason::PublicRoute { route: route.to_owned() },
+            Cause::CorsPreflight { method } => Reason::CorsPreflight { method: method.to_owned() },
             Cause::Allowed { token, statements, .. } => Reason::Allowed { sub: token.sub().to_owned(), statements },
         };
         Decision {
@@ -615,11 +930,19 @@ mod tests {
     fn the_record_is_one_compact_json_object() {
         let decision = Verdict::refuse(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() }).into_decision();
         let record = decision.record();
-        assert_eq!(record.to_json(), r#"{"status":403,"decision":"deny","reason":"no route declared for `GET /a\"b`"}"#);
+        assert_eq!(
+            record.to_json(),
+            r#"{"status":403,"decision":"deny","code":"no_route","reason":"no route declared for `GET /a\"b`","statements":[]}"#
+        );
         assert_eq!(DecisionRecord::parse(&record.to_json()), Some(record));
         let error = DecisionRecord::internal_error("no configuration loaded");
-        assert_eq!(error.to_json(), r#"{"status":500,"decision":"error","reason":"no configuration loaded"}"#);
-        assert_eq!(DecisionRecord::parse(r#"{"status":403,"decision":"deny","reason":"x","extra":1}"#), None);
+        assert_eq!(
+            error.to_json(),
+            r#"{"status":500,"decision":"error","code":"internal_error","reason":"no configuration loaded","statements":[]}"#
+        );
+        assert_eq!(error.code(), Some(Code::InternalError));
+        let extra = r#"{"status":403,"decision":"deny","code":"no_route","reason":"x","statements":[],"extra":1}"#;
+        assert_eq!(DecisionRecord::parse(extra), None);
     }
 
     /// The record is written by hand; serde_json must read it back and would have written the same bytes.
@@ -628,10 +951,29 @@ mod tests {
         let mut every_ascii: String = (0u8..0x80).map(char::from).collect();
         every_ascii.push_str("caf\u{e9} \u{1F408} \\\" \u{2028}");
         for reason in [every_ascii.as_str(), "", "plain", "\"", "a\nb", "\u{7f}\u{0}"] {
-            let record = DecisionRecord { status: 401, decision: "unauthorized".to_owned(), reason: reason.to_owned() };
+            let record = DecisionRecord {
+                status: 401,
+                decision: "unauthorized".to_owned(),
+                code: "token_malformed".to_owned(),
+                reason: reason.to_owned(),
+                statements: vec![reason.to_owned(), "groups.g[0].Statement[1] (Sid)".to_owned()],
+            };
             let json = record.to_json();
             assert_eq!(json, serde_json::to_string(&record).unwrap(), "{reason:?}");
             assert_eq!(DecisionRecord::parse(&json), Some(record));
         }
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case_and_parse_back() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{name}");
+            assert!(seen.insert(name), "{name} twice");
+            assert_eq!(Code::parse(name), Some(code));
+            assert!(["allow", "unauthorized", "deny", "bad_request", "error"].contains(&code.decision()), "{name}");
+        }
+        assert_eq!(Code::parse("nothing"), None);
     }
 }

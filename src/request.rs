@@ -43,6 +43,8 @@ impl HttpRequest {
 pub enum RequestError {
     #[error("method `{}` is not supported", crate::text::Untrusted(.0))]
     Method(String),
+    #[error("a method-override header names another method than the request's")]
+    MethodOverride,
     #[error("path is ambiguous or malformed: {0}")]
     Path(&'static str),
     #[error("request target is {len} bytes, over the limit of {max}")]
@@ -176,6 +178,26 @@ pub fn normalize_method(method: &str) -> Result<&'static str, RequestError> {
         .into_iter()
         .find(|known| *known == method)
         .ok_or_else(|| RequestError::Method(method.chars().take(65).collect()))
+}
+
+/// Headers that frameworks read as the method to run instead of the request's own (Express `method-override`,
+/// Spring's `HiddenHttpMethodFilter` variants, Rails, ASP.NET): the policy decides the request's method.
+const METHOD_OVERRIDES: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// Refuses a request that asks the upstream to run another method than its own through a method-override header
+/// (in any spelling an upstream may merge with one): the policy evaluated `method`, not the override. One that
+/// names the request's own method is harmless and passes.
+pub fn check_method_overrides(request: &HttpRequest, method: &str) -> Result<(), RequestError> {
+    let folded = |name: &str, wanted: &str| {
+        name.len() == wanted.len()
+            && name.bytes().zip(wanted.bytes()).all(|(a, b)| (if a == b'_' { b'-' } else { a.to_ascii_lowercase() }) == b)
+    };
+    for (name, value) in &request.headers {
+        if METHOD_OVERRIDES.iter().any(|wanted| folded(name, wanted)) && value.trim_matches([' ', '\t']) != method {
+            return Err(RequestError::MethodOverride);
+        }
+    }
+    Ok(())
 }
 
 /// A request path in the one spelling the policy and the upstream both see.

@@ -115,6 +115,9 @@ pub struct Expect {
     /// A substring of the logged reason.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The reason's code (`token_expired`, `no_route`, ...), exactly.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// The `.json` files directly in `dir`, sorted. No file at all is an error, so that a corpus folder that moved
@@ -369,6 +372,9 @@ mod tests {
                 assert_eq!(decision.status(), case.expect.status, "{context}");
                 if let Some(reason) = &case.expect.reason {
                     assert!(decision.reason.to_string().contains(reason.as_str()), "{context}: wanted `{reason}`");
+                }
+                if let Some(code) = &case.expect.code {
+                    assert_eq!(decision.code().as_str(), code, "{context}");
                 }
                 if let Some(upstream) = &case.expect.upstream {
                     let actual: BTreeMap<String, String> = decision.upstream_headers.iter().cloned().collect();

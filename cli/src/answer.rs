@@ -11,6 +11,8 @@ pub struct Answer {
     pub status: u16,
     /// `allow`, `unauthorized`, `deny`, `bad_request` (or `error` when a filter answers 500).
     pub decision: &'static str,
+    /// The reason's stable code (`token_expired`, `explicit_deny`, ...).
+    pub code: String,
     pub reason: String,
     /// On allow: the identity headers set upstream; otherwise the local response's headers.
     pub headers: BTreeMap<String, String>,
@@ -37,6 +39,7 @@ impl Answer {
         Self {
             status: decision.status(),
             decision: decision.outcome.as_str(),
+            code: decision.code().as_str().to_owned(),
             reason: decision.reason.to_string(),
             headers,
             rewrite_path: decision.rewrite_path.clone(),

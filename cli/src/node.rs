@@ -20,6 +20,7 @@ const RUNNER: &str = include_str!("node_runner.js");
 struct JsAnswer {
     status: u16,
     decision: String,
+    code: String,
     reason: String,
     headers: BTreeMap<String, String>,
     body: Option<String>,
@@ -105,7 +106,14 @@ impl NodeEngine {
         if (answer.status == 200) != answer.body.is_none() || (answer.status != 200 && !answer.remove_headers.is_empty()) {
             bail!("the package's answer mixes allow and denial: {answer:?}");
         }
-        Ok(Answer { status: answer.status, decision, reason: answer.reason, headers: answer.headers, rewrite_path: answer.rewrite_path })
+        Ok(Answer {
+            status: answer.status,
+            decision,
+            code: answer.code,
+            reason: answer.reason,
+            headers: answer.headers,
+            rewrite_path: answer.rewrite_path,
+        })
     }
 }
 

@@ -165,7 +165,6 @@ fn through_filter(host: &FilterHost, key: &DevKey, line: &PolicyLine) -> anyhow:
         }
         return Ok(PolicyAnswer::errors(errors));
     }
-    plugin.set_log_level(LogLevel::Debug);
     plugin.set_time_nanos(case.clock_nanos());
     for (path, value) in &case.properties {
         plugin.set_property(path, value);
@@ -178,12 +177,13 @@ fn through_filter(host: &FilterHost, key: &DevKey, line: &PolicyLine) -> anyhow:
         HttpOutcome::Paused { .. } => bail!("the filter paused the request without answering it"),
         HttpOutcome::Reset => bail!("the filter reset the stream"),
     };
-    let reason = plugin
-        .logs()
-        .iter()
-        .filter(|logged| logged.level == LogLevel::Debug)
-        .find_map(|logged| case.reason(&logged.message, status));
-    Ok(match case.answer(status, &body, reason) {
+    // What the filter decided, from its decision record (the one structured channel), never from a log line.
+    let record = plugin
+        .filter_state(authz::decision::DECISION_PROPERTY)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(authz::decision::DecisionRecord::parse)
+        .filter(|record| record.status == status);
+    Ok(match case.answer(status, &body, record.as_ref().map(|record| record.reason.as_str())) {
         Ok(answer) => PolicyAnswer::filter(answer),
         Err(err) => PolicyAnswer::errors(vec![err]),
     })

@@ -56,6 +56,9 @@ pub fn mismatches(expect: &Expect, got: &Answer) -> Vec<String> {
             problems.push(format!("reason does not contain `{reason}`"));
         }
     }
+    if let Some(code) = expect.code.as_ref().filter(|code| **code != got.code) {
+        problems.push(format!("code `{}` instead of `{code}`", got.code));
+    }
     if let Some(upstream) = &expect.upstream {
         let sent = if got.status == 200 { got.headers.clone() } else { BTreeMap::new() };
         if &sent != upstream {
@@ -98,6 +101,9 @@ fn expect_json(expect: &Expect) -> Value {
     value.insert("status".into(), json!(expect.status));
     if let Some(reason) = &expect.reason {
         value.insert("reason".into(), json!(reason));
+    }
+    if let Some(code) = &expect.code {
+        value.insert("code".into(), json!(code));
     }
     if let Some(upstream) = &expect.upstream {
         value.insert("upstream".into(), json!(upstream));

@@ -6,6 +6,7 @@ use anyhow::{bail, Context as _};
 use authz::decision::DecisionRecord;
 use authz::{Authorizer, HttpRequest};
 use authz_host::{FilterHost, HttpOutcome, LogLevel, LogLine, Plugin};
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,13 +39,11 @@ impl WasmEngine {
     pub fn load(path: &Path, config: &[u8], authorizer: &Authorizer) -> anyhow::Result<Self> {
         let wasm = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
         let host = FilterHost::load(&wasm).with_context(|| format!("`{}` does not load", path.display()))?;
-        let (mut plugin, configured) =
+        let (plugin, configured) =
             host.start(b"", config).with_context(|| format!("`{}` failed to start", path.display()))?;
         if !configured {
             bail!("`{}` refused the configuration: {}", path.display(), errors_since(plugin.logs(), 0));
         }
-        // The filter logs each decision's reason at debug level only.
-        plugin.set_log_level(LogLevel::Debug);
         let mut identity_headers: Vec<String> = authorizer.identity_header_names().iter().map(|name| (*name).to_owned()).collect();
         identity_headers.extend(authorizer.config().identity_headers().claims.iter().map(|claim| claim.header.clone()));
         Ok(Self { plugin, identity_headers })
@@ -75,9 +74,7 @@ impl WasmEngine {
             None => bail!("the filter recorded no decision ({})", errors_since(self.plugin.logs(), logged)),
         };
         match outcome {
-            HttpOutcome::Continue { request_headers, .. } if record.status == 200 => {
-                Ok(self.allowed(request, &request_headers, record.reason))
-            }
+            HttpOutcome::Continue { request_headers, .. } if record.status == 200 => Ok(self.allowed(request, &request_headers, record)),
             HttpOutcome::Continue { .. } => {
                 bail!("the filter let the request through but recorded {} ({})", record.status, record.reason)
             }
@@ -88,14 +85,14 @@ impl WasmEngine {
                     .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
                     .collect();
                 let decision = decision_name(record.status);
-                Ok(Answer { status: record.status, decision, reason: record.reason, headers, rewrite_path: None })
+                Ok(Answer { status: record.status, decision, code: record.code, reason: record.reason, headers, rewrite_path: None })
             }
             HttpOutcome::Paused { .. } => bail!("the filter paused the request without answering it ({})", record.reason),
             HttpOutcome::Reset => bail!("the filter reset the stream ({})", record.reason),
         }
     }
 
-    fn allowed(&self, request: &HttpRequest, upstream: &[(String, String)], reason: String) -> Answer {
+    fn allowed(&self, request: &HttpRequest, upstream: &[(String, String)], record: DecisionRecord) -> Answer {
         let mut headers = BTreeMap::new();
         for name in &self.identity_headers {
             let values: Vec<&str> = upstream
@@ -110,6 +107,6 @@ impl WasmEngine {
         }
         let path = upstream.iter().find(|(key, _)| key == ":path").map(|(_, value)| value.as_str());
         let rewrite_path = path.filter(|path| *path != request.path).map(str::to_owned);
-        Answer { status: 200, decision: decision_name(200), reason, headers, rewrite_path }
+        Answer { status: 200, decision: decision_name(200), code: record.code, reason: record.reason, headers, rewrite_path }
     }
 }

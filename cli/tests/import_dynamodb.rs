@@ -16,36 +16,9 @@ use std::process::Command;
 const NOW: u64 = 1_763_800_000;
 const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example";
 
-/// A virtual environment with the pinned moto and boto3 (`cli/tests/dynamodb/requirements.txt`), made once under
-/// the tools cache (`AUTHZ_TOOLS_DIR`, or `~/.cache/authz-tools` as the Makefile's other tools) and reused while
-/// the requirements stay the same.
+/// A virtual environment with the pinned moto and boto3 (`cli/tests/dynamodb/requirements.txt`).
 fn python_env() -> PathBuf {
-    let requirements = workspace().join("cli/tests/dynamodb/requirements.txt");
-    let text = std::fs::read_to_string(&requirements).unwrap();
-    let pins: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).collect();
-    let name = format!("python-{}", pins.join("-").replace(['[', ']', '=', '.'], "_"));
-    let tools = std::env::var_os("AUTHZ_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/authz-tools")
-    });
-    let env = tools.join(name);
-    let python = env.join("bin/python");
-    if python.is_file() && env.join(".complete").is_file() {
-        return python;
-    }
-    // Half made (an earlier run stopped during the install): made again; `.complete` is written last.
-    let _ = std::fs::remove_dir_all(&env);
-    std::fs::create_dir_all(&tools).unwrap();
-    let run = |command: &mut Command| {
-        let output = command.output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
-        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "{command:?} failed:\n{said}");
-    };
-    run(Command::new("python3").args(["-m", "venv"]).arg(&env));
-    run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--only-binary=:all:", "-r"])
-        .arg(&requirements));
-    std::fs::write(env.join(".complete"), &text).unwrap();
-    python
+    common::python_env(&workspace().join("cli/tests/dynamodb/requirements.txt"))
 }
 
 fn decide(config: &Path, cases: &[(&str, &str, Option<String>, u16)]) {

@@ -12,6 +12,9 @@ use std::path::Path;
 
 /// The listener clients talk to.
 pub const LISTENER: &str = "authz";
+/// What starts each access log line the harness reads (on Envoy's stderr, beside its own log): then the method and
+/// the filter's decision record, or `-` when the filter decided nothing.
+pub const ACCESS_LOG_MARKER: &str = "authz-e2e-access ";
 /// The TLS listener, when there is one.
 pub const LISTENER_TLS: &str = "authz_tls";
 
@@ -76,6 +79,9 @@ pub struct Bootstrap<'a> {
     /// The route answers `200 ok` itself (`direct_response`) instead of going to the upstream: the benchmark
     /// measures Envoy and its filters alone, with no upstream competing for the machine.
     pub direct_response: bool,
+    /// One access log line per request on stderr ([`ACCESS_LOG_MARKER`], the method, the decision record): how the
+    /// harness reads what the filter decided. Off for benchmarks.
+    pub access_log: bool,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -94,6 +100,7 @@ impl<'a> Bootstrap<'a> {
             upstream_http2: false,
             http1_trailers: false,
             direct_response: false,
+            access_log: true,
         }
     }
 }
@@ -171,7 +178,7 @@ impl Bootstrap<'_> {
         use_remote_address: {use_remote_address}
         xff_num_trusted_hops: {xff_num_trusted_hops}
         http_protocol_options: {{enable_trailers: {http1_trailers}}}
-        route_config:
+{access_log}        route_config:
           virtual_hosts:
           - name: echo
             domains: ["*"]
@@ -189,9 +196,28 @@ impl Bootstrap<'_> {
             } else {
                 "route: {cluster: echo, timeout: 10s}"
             },
+            access_log = self.access_log(),
             use_remote_address = self.client_address.use_remote_address,
             xff_num_trusted_hops = self.client_address.xff_num_trusted_hops,
             http1_trailers = self.http1_trailers,
+        )
+    }
+
+    /// The connection manager's access log, at the indentation of the listener template.
+    fn access_log(&self) -> String {
+        if !self.access_log {
+            return String::new();
+        }
+        let format = format!("{ACCESS_LOG_MARKER}%REQ(:METHOD)% %FILTER_STATE(wasm.authz.decision:PLAIN)%\n");
+        format!(
+            r#"        access_log:
+        - name: envoy.access_loggers.file
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+            path: /dev/stderr
+            log_format: {{text_format_source: {{inline_string: {format}}}}}
+"#,
+            format = quoted(&format)
         )
     }
 

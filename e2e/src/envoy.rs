@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use crate::http::{self, Request, Response};
 use crate::workdir::WorkDir;
+use authz::decision::DecisionRecord;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -90,25 +91,25 @@ pub fn validate(binary: &Path, config: &Path) -> Result<Validation> {
     Ok(Validation { ok: output.status.success(), output: text })
 }
 
-/// One decision the filter logged: `authz: <status> <METHOD>: <reason>`.
+/// One request's line in the harness's access log (see [`crate::bootstrap::ACCESS_LOG_MARKER`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedDecision {
-    pub status: u16,
+pub struct AccessLogged {
+    /// The request's method, as Envoy logged it.
     pub method: String,
-    pub reason: String,
+    /// The filter's decision record (`wasm.authz.decision`), `None` when the filter decided nothing.
+    pub record: Option<DecisionRecord>,
 }
 
-impl LoggedDecision {
-    /// Reads a decision from one Envoy log line, if it holds one.
+impl AccessLogged {
+    /// Reads one log line, if it is an access log line of the harness.
     pub fn parse(line: &str) -> Option<Self> {
-        let (_, message) = line.split_once("wasm log")?;
-        message.match_indices("authz: ").find_map(|(at, marker)| {
-            let rest = message.get(at + marker.len()..)?;
-            let (status, rest) = rest.split_once(' ')?;
-            let status = status.parse().ok().filter(|status| (100..600).contains(status))?;
-            let (method, reason) = rest.split_once(": ")?;
-            Some(Self { status, method: method.to_owned(), reason: reason.to_owned() })
-        })
+        let rest = line.strip_prefix(crate::bootstrap::ACCESS_LOG_MARKER)?;
+        let (method, record) = rest.split_once(' ')?;
+        let record = match record.trim() {
+            "-" => None,
+            json => Some(DecisionRecord::parse(json)?),
+        };
+        Some(Self { method: method.to_owned(), record })
     }
 }
 
@@ -159,8 +160,8 @@ pub struct Launch<'a> {
     pub yaml: &'a str,
     /// Worker threads (one wasm VM each, plus the main thread's).
     pub concurrency: u8,
-    /// Log warnings only, for benchmarks: the filter's decisions (debug) are then not even formatted. Otherwise
-    /// Envoy logs at info and the wasm component at debug, so that every decision is in the log.
+    /// Log warnings only, for benchmarks. Otherwise Envoy logs at info and the wasm component at debug, and flushes
+    /// access logs every 10 ms, so that each request's access log line arrives as soon as it is written.
     pub quiet: bool,
 }
 
@@ -190,7 +191,11 @@ impl Envoy {
             .args(["--concurrency", &launch.concurrency.to_string()])
             .arg("--admin-address-path")
             .arg(&admin_file)
-            .args(if launch.quiet { ["--log-level", "warning", "--component-log-level", "wasm:warning"] } else { ["--log-level", "info", "--component-log-level", "wasm:debug"] })
+            .args(if launch.quiet {
+                ["--log-level", "warning", "--component-log-level", "wasm:warning", "--file-flush-interval-msec", "1000"]
+            } else {
+                ["--log-level", "info", "--component-log-level", "wasm:debug", "--file-flush-interval-msec", "10"]
+            })
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -352,12 +357,13 @@ impl Envoy {
         self.log.tail()
     }
 
-    /// The first decision the filter logged after `mark`, waiting up to `timeout` for the line to arrive.
-    pub fn decision_since(&self, mark: usize, timeout: Duration) -> Option<LoggedDecision> {
+    /// The first access log line after `mark` (see [`crate::bootstrap::Bootstrap::access_log`]), waiting up to
+    /// `timeout` for it to arrive.
+    pub fn access_logged_since(&self, mark: usize, timeout: Duration) -> Option<AccessLogged> {
         let began = Instant::now();
         loop {
-            if let Some(decision) = self.log.since(mark).iter().find_map(|line| LoggedDecision::parse(line)) {
-                return Some(decision);
+            if let Some(logged) = self.log.since(mark).iter().find_map(|line| AccessLogged::parse(line)) {
+                return Some(logged);
             }
             if began.elapsed() > timeout {
                 return None;
@@ -413,16 +419,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_decisions_from_envoy_log_lines() {
-        let line = "[2026-11-22 04:12:11.923][12007][debug][wasm] [source/extensions/common/wasm/context.cc:1157] \
-                    wasm log authz: authz: 401 GET: token has expired";
-        assert_eq!(
-            LoggedDecision::parse(line),
-            Some(LoggedDecision { status: 401, method: "GET".into(), reason: "token has expired".into() })
-        );
-        let allowed = "[x][debug][wasm] wasm log authz authz: authz: 200 POST: `sub-a` allowed by group `g`: PetStore-API";
-        assert_eq!(LoggedDecision::parse(allowed).unwrap().reason, "`sub-a` allowed by group `g`: PetStore-API");
-        assert_eq!(LoggedDecision::parse("[x][info][wasm] wasm log authz: authz: configuration loaded"), None);
-        assert_eq!(LoggedDecision::parse("[x][info][main] authz: 200 GET: not from the filter"), None);
+    fn reads_the_access_log_lines_of_the_harness() {
+        let line = r#"authz-e2e-access GET {"status":401,"decision":"unauthorized","code":"token_expired","reason":"token has expired","statements":[]}"#;
+        let logged = AccessLogged::parse(line).unwrap();
+        assert_eq!(logged.method, "GET");
+        assert_eq!(logged.record.unwrap().code, "token_expired");
+        assert_eq!(AccessLogged::parse("authz-e2e-access GET -"), Some(AccessLogged { method: "GET".into(), record: None }));
+        assert_eq!(AccessLogged::parse("[x][debug][wasm] wasm log authz: authz: 401 GET token_expired: token has expired"), None);
+        assert_eq!(AccessLogged::parse("authz-e2e-access GET {not json"), None);
     }
 }

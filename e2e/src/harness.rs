@@ -2,15 +2,17 @@
 
 use crate::bootstrap::{Bootstrap, ClientAddress, TlsListener, LISTENER, LISTENER_TLS};
 use crate::echo::{EchoServer, Echoed};
-use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch, LoggedDecision};
+use crate::envoy::{dist_wasm, locate_envoy, Envoy, Launch};
 use crate::error::{Error, Result};
 use crate::http::{self, Request, Response};
 use crate::tls::TestCertificate;
+use authz::decision::DecisionRecord;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// How long to wait for the filter's log line once the response is in (it is written before the response).
-const DECISION_LOG_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait for the request's access log line once the response is in (Envoy writes it when the stream
+/// ends, and flushes every 10 ms in the harness).
+const ACCESS_LOG_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Envoy running `dist/authz.wasm` with one plugin configuration, and the upstream behind it.
 pub struct Harness {
@@ -52,8 +54,10 @@ pub struct Exchange {
     pub response: Response,
     /// What the upstream received, when the request got there.
     pub upstream: Option<Echoed>,
-    /// What the filter logged for the request.
-    pub decision: Option<LoggedDecision>,
+    /// The filter's decision record for the request, from the access log; `None` when the filter decided nothing.
+    pub decision: Option<DecisionRecord>,
+    /// The method the access log line names; `None` when no line arrived.
+    pub logged_method: Option<String>,
 }
 
 impl Harness {
@@ -101,7 +105,7 @@ impl Harness {
         self.listener
     }
 
-    /// Sends one request through Envoy and collects the response, what the upstream saw, and the logged decision.
+    /// Sends one request through Envoy and collects the response, what the upstream saw, and the decision record.
     /// Requests must be sent one at a time for the decision to be this request's.
     pub fn send(&self, request: &Request) -> Result<Exchange> {
         self.exchange(|| http::send(self.listener, request))
@@ -128,7 +132,8 @@ impl Harness {
             })?),
             None => None,
         };
-        let decision = self.envoy.decision_since(mark, DECISION_LOG_TIMEOUT);
-        Ok(Exchange { response, upstream, decision })
+        let logged = self.envoy.access_logged_since(mark, ACCESS_LOG_TIMEOUT);
+        let logged_method = logged.as_ref().map(|logged| logged.method.clone());
+        Ok(Exchange { response, upstream, decision: logged.and_then(|logged| logged.record), logged_method })
     }
 }

@@ -19,7 +19,7 @@ pub mod wasm;
 pub mod workdir;
 
 pub use echo::{EchoServer, Echoed};
-pub use envoy::{dist_wasm, locate_envoy, validate, Envoy, Launch, LoggedDecision};
+pub use envoy::{dist_wasm, locate_envoy, validate, AccessLogged, Envoy, Launch};
 pub use error::{Error, Result};
 pub use bootstrap::{AuthFilter, ClientAddress};
 pub use harness::{Exchange, Harness, Options};

@@ -9,6 +9,7 @@
 
 use authz::mint::{CognitoClaims, DevKey};
 use authz::scenario::{Case, Scenario};
+use authz::decision::Code;
 use authz::{Authorizer, Decision, HttpRequest};
 use authz_e2e::wasm::{imports, ImportKind};
 use authz_e2e::{dist_wasm, locate_envoy, validate, AuthFilter, ClientAddress, Envoy, Error, Exchange, Harness, Launch, Options, Request};
@@ -127,13 +128,23 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
         problems.push(format!("the native core itself answers {} ({})", native.status(), native.reason));
     }
     match &exchange.decision {
-        None => problems.push("the filter logged no decision".into()),
+        None => problems.push("the filter recorded no decision".into()),
         Some(logged) => {
             if logged.status != response.status {
-                problems.push(format!("logged status {} but answered {}", logged.status, response.status));
+                problems.push(format!("recorded status {} but answered {}", logged.status, response.status));
             }
-            if logged.method != case.request.method {
-                problems.push(format!("logged method `{}` instead of `{}`", logged.method, case.request.method));
+            if exchange.logged_method.as_deref() != Some(case.request.method.as_str()) {
+                problems.push(format!("access log method {:?} instead of `{}`", exchange.logged_method, case.request.method));
+            }
+            if logged.code != native.code().as_str() || logged.decision != native.code().decision() {
+                problems.push(format!("recorded {} `{}` but the native core says `{}`", logged.decision, logged.code, native.code()));
+            }
+            let statements: Vec<String> = native.reason.statements().iter().map(ToString::to_string).collect();
+            if logged.statements != statements {
+                problems.push(format!("recorded statements {:?}, the native core {statements:?}", logged.statements));
+            }
+            if let Some(code) = expect.code.as_ref().filter(|code| **code != logged.code) {
+                problems.push(format!("recorded code `{}`, the corpus expects `{code}`", logged.code));
             }
             if !same_reason(&logged.reason, &native.reason.to_string()) {
                 problems.push(format!("logged reason `{}` but the native core says `{}`", logged.reason, native.reason));
@@ -203,19 +214,33 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
     problems
 }
 
-/// The counters the filter must have moved, from the statuses Envoy answered.
-fn expected_counters(statuses: &[u16]) -> BTreeMap<String, u64> {
-    let count = |wanted: &[u16]| statuses.iter().filter(|status| wanted.contains(status)).count() as u64;
-    [
-        ("wasmcustom.authz_allowed", count(&[200])),
-        ("wasmcustom.authz_unauthorized", count(&[401])),
-        ("wasmcustom.authz_forbidden", count(&[403])),
-        ("wasmcustom.authz_bad_request", count(&[400, 414])),
-        ("wasmcustom.authz_config_rejected", 0),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect()
+/// The decision counters the filter must have moved: one per request, named by its code (the native core's, for
+/// the request as Envoy delivered it), every other one at 0.
+fn expected_decision_counters(codes: &[Code]) -> BTreeMap<String, u64> {
+    Code::ALL
+        .into_iter()
+        .map(|code| (format!("wasmcustom.authz.{code}"), codes.iter().filter(|seen| **seen == code).count() as u64))
+        .collect()
+}
+
+/// Every `wasmcustom.authz.*` counter, after waiting up to 5 s for those the filter adds on its tick (the cache's)
+/// to reach `wanted`.
+fn settled_counters(envoy: &Envoy, wanted: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let began = Instant::now();
+    loop {
+        let counters = envoy.stats("wasmcustom.authz.").unwrap();
+        let settled = wanted.iter().all(|(name, value)| counters.get(name) == Some(value));
+        if settled || began.elapsed() > Duration::from_secs(5) {
+            return counters;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Only the decision counters of `counters`.
+fn decision_counters(counters: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let decisions: Vec<String> = Code::ALL.iter().map(|code| format!("wasmcustom.authz.{code}")).collect();
+    counters.iter().filter(|(name, _)| decisions.contains(name)).map(|(name, value)| (name.clone(), *value)).collect()
 }
 
 /// Sleeps until the second `second` (since the epoch) has begun.
@@ -268,11 +293,11 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
     let options = Options { workers: 2, client_address: setup, ..Options::default() };
     let harness = Harness::start_with(&config, &options).unwrap_or_else(|err| panic!("{name}: {err}"));
     let startup = harness.envoy().startup_time();
-    let before = harness.envoy().stats("wasmcustom").unwrap();
-    assert_eq!(before, expected_counters(&[]), "{name}: counters before any request");
+    let before = decision_counters(&harness.envoy().stats("wasmcustom.authz.").unwrap());
+    assert_eq!(before, expected_decision_counters(&[]), "{name}: counters before any request");
 
     let mut failures = Vec::new();
-    let mut statuses = Vec::new();
+    let mut codes = Vec::new();
     // The others first, while the minted second is still to come; then the boundary cases, in that second.
     for (case, on_time) in steady.iter().map(|case| (case, false)).chain(boundary.iter().map(|case| (case, true))) {
         if on_time {
@@ -289,7 +314,7 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
             return Err(format!("`{}` was sent in second {sent_at}, not {minted_for}", case.name));
         }
         let native = authorizer.authorize(&delivered, sent_at);
-        statuses.push(exchange.response.status);
+        codes.push(native.code());
         let logged = exchange.decision.as_ref().map(|d| d.reason.as_str()).unwrap_or("-");
         if reshaped {
             eprintln!("{name}: {}: Envoy joined repeated headers; the filter logged `{logged}`", case.name);
@@ -298,8 +323,9 @@ fn run_corpus(path: &Path, margin: u64) -> Result<CorpusRun, String> {
             failures.push(format!("{name}: {}: {problem} [logged: {logged}]", case.name));
         }
     }
-    let counters = harness.envoy().stats("wasmcustom").unwrap();
-    assert_eq!(counters, expected_counters(&statuses), "{name}: wasmcustom counters after the corpus");
+    let wanted = expected_decision_counters(&codes);
+    let counters = decision_counters(&settled_counters(harness.envoy(), &wanted));
+    assert_eq!(counters, wanted, "{name}: wasmcustom.authz.* counters after the corpus");
     Ok(CorpusRun { failures, cases: scenario.cases.len(), boundary_cases: boundary.len(), startup })
 }
 
@@ -591,7 +617,7 @@ fn replace_file(path: &Path, contents: &str) {
 }
 
 /// A bad plugin configuration pushed to a running Envoy (here through filesystem LDS, as an xDS server would):
-/// `on_configure` returns false, Envoy rejects the listener update, `authz_config_rejected` counts it, and the
+/// `on_configure` returns false, Envoy rejects the listener update, `authz.config_rejected` counts it, and the
 /// listener keeps serving with the configuration it had. A good update afterwards takes effect.
 #[test]
 fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
@@ -621,8 +647,8 @@ fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
     replace_file(&lds, &bootstrap(&refused_configuration()));
     let rejected = envoy.wait_for_stat("listener_manager.lds.update_rejected", 1, Duration::from_secs(10)).unwrap();
     assert_eq!(rejected, 1, "the update was not rejected:\n{}", envoy.log_tail());
-    let stats = envoy.stats("wasmcustom.authz_config_rejected").unwrap();
-    assert_eq!(stats.get("wasmcustom.authz_config_rejected"), Some(&1), "{stats:?}");
+    let stats = envoy.stats("wasmcustom.authz.config_rejected").unwrap();
+    assert_eq!(stats.get("wasmcustom.authz.config_rejected"), Some(&1), "{stats:?}");
     let log = envoy.log_since(mark).join("\n");
     assert!(log.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "), "{log}");
     assert_eq!(send(&allowed), 200, "the old configuration should still serve");
@@ -660,20 +686,33 @@ fn render_example(upstream: std::net::SocketAddr, wasm: &Path, access_log: &Path
     rendered
 }
 
-/// `envoy --mode validate -c examples/envoy.yaml`, run from the repository root exactly as examples/README.md
-/// says (the module path in the file is relative to it).
+/// `envoy --mode validate -c FILE` for every Envoy configuration under examples/ (each YAML file with
+/// `static_resources`; the Istio and Envoy Gateway manifests are control-plane resources, whose inline
+/// configurations cli/tests/examples.rs checks), run from the repository root exactly as examples/README.md says
+/// (module paths in the files are relative to it).
 #[test]
-fn the_example_configuration_validates_as_documented() {
+fn every_example_envoy_configuration_validates_as_documented() {
     let binary = locate_envoy().unwrap();
     dist_wasm().unwrap();
-    let output = std::process::Command::new(&binary)
-        .args(["--mode", "validate", "--log-level", "warning", "-c", "examples/envoy.yaml"])
-        .current_dir(workspace())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "envoy --mode validate -c examples/envoy.yaml failed:\n{text}");
+    let mut validated = Vec::new();
+    for entry in std::fs::read_dir(workspace().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let yaml = path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml");
+        if !yaml || !std::fs::read_to_string(&path).unwrap().lines().any(|line| line.starts_with("static_resources:")) {
+            continue;
+        }
+        let relative = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
+        let output = std::process::Command::new(&binary)
+            .args(["--mode", "validate", "--log-level", "warning", "-c", &relative])
+            .current_dir(workspace())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "envoy --mode validate -c {relative} failed:\n{text}");
+        validated.push(relative);
+    }
+    assert!(validated.contains(&"examples/envoy.yaml".to_owned()), "{validated:?}");
 }
 
 #[test]
@@ -695,6 +734,11 @@ fn the_example_configuration_is_valid_and_serves() {
     assert!(health.header("x-echo").is_some(), "the public route should reach the upstream");
     let refused = authz_e2e::http::send(listener, &Request::new("GET", "/petstore/v1/pets")).unwrap();
     assert_eq!(refused.status, 401);
+    // The route with the filter turned off (Envoy's per-route FilterConfig): it reaches the upstream without a
+    // token, and the filter records nothing for it.
+    let assets = authz_e2e::http::send(listener, &Request::new("GET", "/assets/app.js")).unwrap();
+    assert_eq!(assets.status, 200, "{}", assets.text());
+    assert!(assets.header("x-echo").is_some(), "the route without the filter should reach the upstream");
     let undeclared = authz_e2e::http::send(listener, &Request::new("GET", "/elsewhere")).unwrap();
     assert_eq!((undeclared.status, undeclared.text()), (403, authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY.to_owned()));
     assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
@@ -705,7 +749,7 @@ fn the_example_configuration_is_valid_and_serves() {
     let underscore = authz_e2e::http::send(listener, &Request::new("GET", "/health").header("x_authz_groups", "admins")).unwrap();
     assert_eq!(underscore.status, 400, "{}", underscore.text());
     assert!(underscore.header("x-echo").is_none(), "an underscore header reached the upstream");
-    assert_eq!(envoy.decision_since(mark, Duration::from_millis(200)), None, "the filter should not have seen it");
+    assert!(!envoy.log_since(mark).iter().any(|line| line.contains("wasm log")), "the filter should not have seen it");
 
     // A gRPC call to an undeclared method: gRPC clients read PERMISSION_DENIED, and the access log line says
     // what the filter decided (deny, 403) next to the 200 Envoy answered.
@@ -715,10 +759,12 @@ fn the_example_configuration_is_valid_and_serves() {
     let line = access_log_line(&access_log, " /pets.Pets/List ");
     assert!(line.contains("\" 200 grpc=7 authz_no_route authz={"), "{line}");
     let record = line.split_once("authz=").and_then(|(_, json)| authz::decision::DecisionRecord::parse(json.trim())).unwrap();
-    assert_eq!((record.status, record.decision.as_str()), (403, "deny"), "{line}");
+    assert_eq!((record.status, record.decision.as_str(), record.code.as_str()), (403, "deny", "no_route"), "{line}");
     assert_eq!(record.reason, "no route declared for `POST /pets.Pets/List`");
     let line = access_log_line(&access_log, " /petstore/v1/pets ");
-    assert!(line.contains(r#" 401 grpc=- authz_unauthorized authz={"status":401,"decision":"unauthorized","#), "{line}");
+    assert!(line.contains(r#" 401 grpc=- authz_token_missing authz={"status":401,"decision":"unauthorized","code":"token_missing","#), "{line}");
+    let line = access_log_line(&access_log, " /assets/app.js ");
+    assert!(line.contains(" 200 ") && line.ends_with(" authz=-"), "the filter is off on that route: {line}");
     let line = access_log_line(&access_log, " http1.unexpected_underscore ");
     assert!(line.contains(" 400 ") && line.ends_with(" authz=-"), "the filter should have decided nothing: {line}");
 
@@ -740,4 +786,76 @@ fn access_log_line(path: &Path, needle: &str) -> String {
         assert!(began.elapsed() < Duration::from_secs(10), "no access log line with `{needle}` in {path:?}:\n{text}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Every counter the filter defines, read from Envoy's `/stats` after a scenario whose counts are known: one
+/// worker (one VM, so one token cache), the operations corpus (every code a request can get) with a cache of two
+/// tokens, then tokens repeated (hits) and new ones past the cache's size (evictions). The native core, fed the
+/// same requests in the same order, says what each counter must read. `/stats/prometheus` names them `authz_*`;
+/// denials are logged at info and allows at the level the corpus sets (debug), never with the token.
+#[test]
+fn every_counter_moves_as_the_requests_say() {
+    let text = std::fs::read_to_string(workspace().join("policies/scenarios/operations.json")).unwrap();
+    let scenario = Scenario::load_at(&text, Some(now())).unwrap();
+    let mut config = scenario.config.clone();
+    config["token_cache_size"] = json!(2);
+    let config = config.to_string();
+    let native = Authorizer::from_json(config.as_bytes()).unwrap();
+    let harness = Harness::start(&config).unwrap();
+    let envoy = harness.envoy();
+    let key = &scenario.keys["k1"];
+    let issuer = scenario.config["issuers"][0]["issuer"].as_str().unwrap();
+    let vet = |user: &str| {
+        let claims = CognitoClaims::access(issuer, "app-client-1", user, now()).groups(&["pet-veterinarian"]);
+        Request::new("GET", "/petstore/v1/pets").header("authorization", &format!("Bearer {}", key.sign(&claims.to_json())))
+    };
+    let mut requests: Vec<Request> = scenario.cases.iter().map(client_request).collect();
+    let alice = vet("alice");
+    requests.extend([alice.clone(), alice.clone(), vet("bob"), vet("carol"), vet("dave"), alice]);
+
+    let mark = envoy.log_mark();
+    let mut codes = Vec::new();
+    for request in &requests {
+        let exchange = harness.send(request).unwrap();
+        let mut delivered = HttpRequest {
+            method: request.method.clone(),
+            path: request.target.clone(),
+            headers: request.headers.clone(),
+            source_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            secure_transport: Some(false),
+        };
+        delivered.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("host"));
+        let decision = native.authorize(&delivered, now());
+        let recorded = exchange.decision.unwrap_or_else(|| panic!("{} {}: no record", request.method, request.target));
+        assert_eq!(recorded.code, decision.code().as_str(), "{} {}: {}", request.method, request.target, recorded.reason);
+        codes.push(decision.code());
+    }
+    let stats = native.cache_stats();
+    assert!(stats.hits >= 2 && stats.misses >= 4 && stats.evictions >= 2, "the scenario should exercise the cache: {stats:?}");
+    let mut wanted = expected_decision_counters(&codes);
+    wanted.extend([
+        ("wasmcustom.authz.cache_hit".to_owned(), stats.hits),
+        ("wasmcustom.authz.cache_miss".to_owned(), stats.misses),
+        ("wasmcustom.authz.cache_eviction".to_owned(), stats.evictions),
+        // Each root context that loads it counts: Envoy 1.40 configures the plugin twice on the main thread (its
+        // own check, then the listener's) and once on each worker.
+        ("wasmcustom.authz.config_loaded".to_owned(), 3),
+        ("wasmcustom.authz.config_rejected".to_owned(), 0),
+    ]);
+    let counters = settled_counters(envoy, &wanted);
+    assert_eq!(counters, wanted, "every wasmcustom.authz.* counter");
+    let reached: std::collections::BTreeSet<Code> = codes.iter().copied().collect();
+    assert_eq!(reached.len(), Code::ALL.len() - 1, "every code but internal_error: {reached:?}");
+
+    let prometheus = envoy.admin_get("/stats/prometheus").unwrap().text();
+    for name in ["authz_allowed", "authz_token_expired", "authz_explicit_deny", "authz_cache_hit", "authz_config_loaded"] {
+        assert!(prometheus.contains(&format!("# TYPE {name} counter\n")), "{name} not in /stats/prometheus");
+    }
+
+    let log = envoy.log_since(mark);
+    let decisions: Vec<&String> = log.iter().filter(|line| line.contains("wasm log") && line.contains(" authz: ")).collect();
+    assert_eq!(decisions.len(), requests.len(), "one decision line per request:\n{}", envoy.log_tail());
+    assert!(decisions.iter().any(|line| line.contains("[info]") && line.contains("authz: 401 GET token_expired: token has expired")));
+    assert!(decisions.iter().any(|line| line.contains("[debug]") && line.contains("authz: 200 GET allowed: `sub-alice` allowed by")));
+    assert!(decisions.iter().all(|line| !line.contains("eyJ")), "a token in a log line");
 }

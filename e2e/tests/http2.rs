@@ -144,8 +144,9 @@ fn grpc_clients_see_the_grpc_status_of_each_denial() {
     // Counted as the denials they are.
     let after = harness.envoy().stats("wasmcustom").unwrap();
     let moved = |name: &str| after[name] - before[name];
-    let counters = ["wasmcustom.authz_allowed", "wasmcustom.authz_unauthorized", "wasmcustom.authz_forbidden", "wasmcustom.authz_bad_request"];
-    assert_eq!(counters.map(moved), [0, 1, 2, 1], "{after:?}");
+    let counters =
+        ["wasmcustom.authz.allowed", "wasmcustom.authz.token_missing", "wasmcustom.authz.implicit_deny", "wasmcustom.authz.no_route", "wasmcustom.authz.bad_path"];
+    assert_eq!(counters.map(moved), [0, 1, 1, 1, 1], "{after:?}");
 
     // An allowed call reaches the upstream over HTTP/2 downstream as any request does.
     let allowed = harness.send_h2(&grpc(case(&scenario, "vet writes petstore v1 (any method)"))).unwrap();

@@ -140,7 +140,7 @@ fn a_group_policy_allows_and_identity_headers_go_upstream() {
     assert_eq!(header(sent, ":path"), Some("/petstore/v1/pets/a1b2"));
     // The time came from the host.
     assert!(plugin.host_calls().iter().any(|c| c.function == "proxy_get_current_time_nanoseconds"));
-    assert!(plugin.metrics().iter().any(|m| m.name == "authz_allowed" && m.value >= 1));
+    assert!(plugin.metrics().iter().any(|m| m.name == "authz.allowed" && m.value >= 1));
 }
 
 #[test]
@@ -350,24 +350,57 @@ fn a_denied_request_makes_only_the_expected_host_calls() {
     plugin.http_request(&get("/petstore/v1/pets", None)).unwrap();
     let calls: Vec<&str> = plugin.host_calls().iter().filter(|c| c.direction == Direction::VmToHost).map(|c| c.function).collect();
     // Reads, one metric, one reply: no writes to the request, no calls out, no shared state.
-    let allowed = [
-        "proxy_get_header_map_pairs",
-        "proxy_get_header_map_value",
-        "proxy_get_current_time_nanoseconds",
-        "proxy_get_property",
-        "proxy_get_log_level",
-        "proxy_log",
-        "proxy_increment_metric",
-        "proxy_set_property",
-        "proxy_send_local_response",
-    ];
-    let unexpected: Vec<_> = calls.iter().filter(|c| !allowed.contains(c)).collect();
-    assert!(unexpected.is_empty(), "{}", show(&plugin));
-    assert_eq!(calls.iter().filter(|c| **c == "proxy_send_local_response").count(), 1);
-    assert_eq!(calls.iter().filter(|c| **c == "proxy_increment_metric").count(), 1);
-    // One write of the decision record, and no trailer work on a request without trailers.
-    assert_eq!(calls.iter().filter(|c| **c == "proxy_set_property").count(), 1);
+    // Exactly: the header map, the clock, the decision log line (denials at info by default, written without
+    // asking the level first), the record, one counter, the reply. No writes to the request, no calls out.
+    assert_eq!(
+        calls,
+        [
+            "proxy_get_header_map_pairs",
+            "proxy_get_current_time_nanoseconds",
+            "proxy_log",
+            "proxy_set_property",
+            "proxy_increment_metric",
+            "proxy_send_local_response",
+        ],
+        "{}",
+        show(&plugin)
+    );
+    let logged = plugin.logs().last().unwrap();
+    assert_eq!((logged.level, logged.message.as_str()), (LogLevel::Info, "authz: 401 GET token_missing: no authorization header"));
     assert!(!plugin.host_calls().iter().any(|c| c.function == "proxy_on_request_trailers"), "{}", show(&plugin));
+}
+
+/// An allowed request logs nothing by default (allows are off) and never asks for the log level: the common path
+/// makes no log call at all.
+#[test]
+fn an_allowed_request_makes_no_log_call() {
+    let mut plugin = plugin();
+    plugin.set_log_level(LogLevel::Trace);
+    let token = bearer(&access("alice", &["pet-veterinarian"]));
+    plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
+    let calls: Vec<&str> = plugin.host_calls().iter().filter(|c| c.direction == Direction::VmToHost).map(|c| c.function).collect();
+    assert!(!calls.iter().any(|c| c.contains("log")), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| **c == "proxy_increment_metric").count(), 1, "{calls:?}");
+}
+
+/// `decision_log` sets each decision's level, `off` included; the line never holds the token.
+#[test]
+fn decision_log_levels_follow_the_configuration() {
+    let mut config = config(petstore_policies());
+    config["decision_log"] = json!({"allow": "debug", "deny": "off"});
+    let mut plugin = plugin_with(&config);
+    plugin.set_log_level(LogLevel::Debug);
+    let authorization = bearer(&access("alice", &["pet-veterinarian"]));
+    let token = authorization.trim_start_matches("Bearer ");
+    plugin.http_request(&get("/petstore/v1/pets", Some(&authorization))).unwrap();
+    let line = plugin.logs().last().unwrap();
+    assert_eq!(line.level, LogLevel::Debug);
+    assert_eq!(line.message, "authz: 200 GET allowed: `sub-alice` allowed by groups.pet-veterinarian[0].Statement[0] (PetStore-API)");
+    assert!(plugin.logs().iter().all(|line| !line.message.contains(token)), "a token in the log");
+    let logged = plugin.logs().len();
+    plugin.http_request(&get("/petstore/v1/pets", None)).unwrap();
+    assert_eq!(plugin.logs().len(), logged, "denials are off");
+    assert!(!plugin.host_calls().iter().any(|c| c.function == "proxy_log"), "{}", show(&plugin));
 }
 
 /// Every corpus in `policies/scenarios/` through the built filter, as the native tests run it through the
@@ -396,7 +429,6 @@ fn every_scenario_corpus_passes_through_the_filter() {
                 (":scheme".to_string(), "https".to_string()),
             ];
             headers.extend(case.request.headers.iter().cloned());
-            let logged = plugin.logs().len();
             let outcome = plugin.http_request(&headers).unwrap_or_else(|e| panic!("{context}: {e}"));
             let status = match &outcome {
                 HttpOutcome::Continue { .. } => 200,
@@ -404,9 +436,14 @@ fn every_scenario_corpus_passes_through_the_filter() {
                 other => panic!("{context}: {other:?}"),
             };
             assert_eq!(status, u32::from(case.expect.status), "{context}: {}", show(&plugin));
+            let record = last_record(&plugin);
+            assert_eq!(u32::from(record.status), status, "{context}: {record:?}");
+            assert_eq!(record.code().map(|code| code.decision()), Some(record.decision.as_str()), "{context}: {record:?}");
             if let Some(reason) = &case.expect.reason {
-                let lines = &plugin.logs()[logged..];
-                assert!(lines.iter().any(|l| l.message.contains(reason.as_str())), "{context}: wanted `{reason}` in {lines:?}");
+                assert!(record.reason.contains(reason.as_str()), "{context}: wanted `{reason}` in {record:?}");
+            }
+            if let Some(code) = &case.expect.code {
+                assert_eq!(&record.code, code, "{context}");
             }
             if let Some(upstream) = &case.expect.upstream {
                 let sent = forwarded(&outcome);
@@ -562,16 +599,27 @@ fn every_request_records_its_decision_for_access_logs() {
     let token = bearer(&access("alice", &["pet-veterinarian"]));
     plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
     let record = last_record(&plugin);
-    assert_eq!((record.status, record.decision.as_str()), (200, "allow"));
+    assert_eq!((record.status, record.decision.as_str(), record.code.as_str()), (200, "allow", "allowed"));
     assert_eq!(record.reason, "`sub-alice` allowed by groups.pet-veterinarian[0].Statement[0] (PetStore-API)");
+    assert_eq!(record.statements, ["groups.pet-veterinarian[0].Statement[0] (PetStore-API)"]);
 
     plugin.http_request(&get("/petstore/v2/pets", Some(&token))).unwrap();
     let record = last_record(&plugin);
-    assert_eq!((record.status, record.decision.as_str()), (403, "deny"));
+    assert_eq!((record.status, record.decision.as_str(), record.code.as_str()), (403, "deny", "implicit_deny"));
     assert!(record.reason.starts_with("no statement allows `sub-alice`"), "{record:?}");
+    assert!(record.statements.is_empty(), "{record:?}");
 
     plugin.http_request(&get("/nowhere", None)).unwrap();
-    assert_eq!(last_record(&plugin), DecisionRecord { status: 403, decision: "deny".into(), reason: "no route declared for `GET /nowhere`".into() });
+    assert_eq!(
+        last_record(&plugin),
+        DecisionRecord {
+            status: 403,
+            decision: "deny".into(),
+            code: "no_route".into(),
+            reason: "no route declared for `GET /nowhere`".into(),
+            statements: vec![],
+        }
+    );
 
     // A failure to record costs the record only: the request is still decided, and the failure is logged.
     plugin.fail_host_function("proxy_set_property", Status::NotFound);
@@ -629,8 +677,9 @@ fn grpc_clients_get_the_grpc_status_chosen_for_each_denial() {
     let after = counters(&plugin);
     let moved = |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
     assert_eq!(
-        ["authz_allowed", "authz_unauthorized", "authz_forbidden", "authz_bad_request"].map(moved),
-        [0, 1, 2, 2],
+        ["authz.allowed", "authz.token_missing", "authz.implicit_deny", "authz.no_route", "authz.bad_path", "authz.uri_too_long"]
+            .map(moved),
+        [0, 1, 1, 1, 1, 1],
         "{after:?}"
     );
 

@@ -11,7 +11,7 @@ use authz::mint::DevKey;
 use authz::policy::corpus::{CorpusCase, CorpusFile, CorpusRequest};
 use authz::policy::via_request::{FilterAnswer, FilterCase, ViaRequestError, SOURCE_ADDRESS, TLS_VERSION};
 use authz::policy::{evaluate_standalone, INVOKE};
-use authz_host::{Direction, FilterHost, HttpOutcome, LogLevel, Plugin};
+use authz_host::{Direction, FilterHost, HttpOutcome, Plugin};
 use serde_json::{json, Value};
 use support::{filter_wasm, messages};
 
@@ -31,7 +31,6 @@ fn run(host: &FilterHost, case: &FilterCase) -> (Ran, Plugin) {
         let errors = plugin.logs().iter().filter_map(|line| case.refusal(&line.message)).collect();
         return (Ran::Refused(errors), plugin);
     }
-    plugin.set_log_level(LogLevel::Debug);
     plugin.set_time_nanos(case.clock_nanos());
     for (path, value) in &case.properties {
         plugin.set_property(path, value);
@@ -41,11 +40,11 @@ fn run(host: &FilterHost, case: &FilterCase) -> (Ran, Plugin) {
         HttpOutcome::LocalResponse { status, body, .. } => (u16::try_from(status).unwrap(), body),
         other => panic!("the filter neither answered nor forwarded: {other:?}: {:?}", messages(&plugin)),
     };
-    let reason = plugin
-        .logs()
-        .iter()
-        .filter(|line| line.level == LogLevel::Debug)
-        .find_map(|line| case.reason(&line.message, status));
+    // The decision record, never a log line.
+    let record = plugin
+        .filter_state(authz::decision::DECISION_PROPERTY)
+        .map(|bytes| authz::decision::DecisionRecord::parse(std::str::from_utf8(bytes).unwrap()).unwrap());
+    let reason = record.as_ref().filter(|record| record.status == status).map(|record| record.reason.as_str());
     (Ran::Answered(case.answer(status, &body, reason)), plugin)
 }
 

@@ -12,6 +12,7 @@
 use super::{TokenError, VerifiedToken};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How many trailing bytes of a token its hash reads.
@@ -49,6 +50,20 @@ type Buckets = HashMap<u64, Vec<(Box<str>, Arc<VerifiedToken>)>, BuildHasherDefa
 pub struct TokenCache {
     capacity: usize,
     entries: Mutex<Cache>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+/// What a cache has done since it was made, for hosts to report (counts only ever grow).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups that found the token (still valid, or expired since and dropped).
+    pub hits: u64,
+    /// Lookups that did not: the token was verified afresh.
+    pub misses: u64,
+    /// Entries dropped to make room for a new one.
+    pub evictions: u64,
 }
 
 #[derive(Debug, Default)]
@@ -60,7 +75,28 @@ struct Cache {
 impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns caching off.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, entries: Mutex::new(Cache::default()) }
+        Self {
+            capacity,
+            entries: Mutex::new(Cache::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    /// What the cache has done so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one lookup.
+    fn count(&self, found: bool) {
+        let counter = if found { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The cached token equal to `token`, if still valid at `now`; an expired one is dropped and reported as
@@ -72,8 +108,12 @@ impl TokenCache {
         // A poisoned lock cannot happen with panic=abort; if it ever did, the cache is simply not used.
         let mut cache = self.entries.lock().ok()?;
         let bucket = bucket_of(token);
-        let entries = cache.buckets.get_mut(&bucket)?;
-        let position = entries.iter().position(|(text, _)| same_text(text, token))?;
+        let found = cache
+            .buckets
+            .get_mut(&bucket)
+            .and_then(|entries| Some((entries.iter().position(|(text, _)| same_text(text, token))?, entries)));
+        self.count(found.is_some());
+        let (position, entries) = found?;
         let (_, cached) = entries.get(position)?;
         match cached.check_times(now, skew) {
             Ok(()) => Some(Ok(Arc::clone(cached))),
@@ -95,6 +135,7 @@ impl TokenCache {
         }
         let Ok(mut cache) = self.entries.lock() else { return };
         if cache.len >= self.capacity {
+            let before = cache.len;
             cache.buckets.retain(|_, entries| {
                 entries.retain(|(_, cached)| cached.check_times(now, skew).is_ok());
                 !entries.is_empty()
@@ -103,6 +144,7 @@ impl TokenCache {
             if cache.len >= self.capacity {
                 *cache = Cache::default();
             }
+            self.evictions.fetch_add(u64::try_from(before - cache.len).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
         let entries = cache.buckets.entry(bucket_of(token)).or_default();
         if entries.iter().any(|(text, _)| same_text(text, token)) {
@@ -167,6 +209,24 @@ mod tests {
         off.insert("x", token(2_000.0), 1_000, 0);
         assert!(off.get("x", 1_000, 0).is_none());
         assert!(off.is_empty());
+        assert_eq!(off.stats(), CacheStats::default(), "a cache that is off counts nothing");
+    }
+
+    #[test]
+    fn counts_hits_misses_and_evictions() {
+        let cache = TokenCache::new(2);
+        assert!(cache.get("a", 1_000, 0).is_none());
+        cache.insert("a", token(2_000.0), 1_000, 0);
+        cache.insert("b", token(1_500.0), 1_000, 0);
+        assert!(matches!(cache.get("a", 1_000, 0), Some(Ok(_))));
+        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 1, evictions: 0 });
+        // Full: the entry expired by then goes first (one eviction), then the whole cache (two more).
+        cache.insert("c", token(2_000.0), 1_600, 0);
+        assert_eq!(cache.stats().evictions, 1);
+        cache.insert("d", token(2_000.0), 1_600, 0);
+        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 1, evictions: 3 });
+        assert!(cache.get("a", 1_600, 0).is_none());
+        assert_eq!(cache.stats().misses, 2);
     }
 
     #[test]

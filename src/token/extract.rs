@@ -71,6 +71,14 @@ pub fn bearer_candidate<'a>(mut values: impl Iterator<Item = &'a str>) -> Result
     Ok(token)
 }
 
+/// Whether a cookie name is `name` to a lenient reader: Unicode whitespace, controls and invisible format
+/// characters (zero-width spaces, the byte-order mark) trimmed from both ends, letter case ignored.
+fn loosely_named(key: &str, name: &str) -> bool {
+    let invisible = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
+    let trimmed = key.trim_matches(invisible);
+    trimmed.chars().flat_map(char::to_lowercase).eq(name.chars().flat_map(char::to_lowercase))
+}
+
 /// Takes the token out of the cookie called `name` in the `cookie` header values of one request (HTTP/2 may split
 /// them over several fields, RFC 9113 §8.2.3, which proxies and fetch join with `, `). Stricter than browsers and
 /// frameworks, so that no reader finds another token in the same request: pairs are separated by `;` and by `,`
@@ -87,7 +95,9 @@ pub fn cookie_token<'a>(values: impl Iterator<Item = &'a str>, name: &str) -> Re
             while let Some(pair) = parts.next() {
                 let (key, cookie) = pair.split_once('=').unwrap_or((pair, ""));
                 let key = key.trim_matches([' ', '\t']);
-                if !key.eq_ignore_ascii_case(name) {
+                // Readers trim more than ASCII space and tab around names (`cookie` in Express trims U+00A0, some
+                // fold case): a name that only such a reader takes for ours is a second copy, never skipped.
+                if !key.eq_ignore_ascii_case(name) && !loosely_named(key, name) {
                     continue;
                 }
                 if found.is_some() || case_mismatch {
@@ -159,6 +169,14 @@ mod tests {
             (&["idtoken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             (&["idtoken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             (&["idToken=a.b.c; idToken"][..], AuthorizationError::RepeatedCookie),
+            // A copy whose name only a lenient reader trims or folds to ours (U+00A0, U+3000, a zero-width space,
+            // a byte-order mark, NEL, a Kelvin sign for `k`), in either order.
+            (&["idToken\u{a0}=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["idToken=a.b.c; \u{3000}idToken=d.e.f"][..], AuthorizationError::RepeatedCookie),
+            (&["\u{200b}idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["\u{feff}idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["idToken\u{85}=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            (&["idTo\u{212a}en=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             // A copy a reader that splits on `,` would find, hidden from one that splits on `;` only.
             (&["a=1, idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             // Values another reader could decode to something else, or that are no token.

@@ -14,7 +14,7 @@ mod vectors;
 #[cfg(test)]
 mod rsa_differential;
 
-pub use cache::TokenCache;
+pub use cache::{CacheStats, TokenCache};
 pub use claims::{is_scope_token, scope_words, VerifiedToken};
 pub use extract::{bearer_candidate, bearer_token, check_token_chars, cookie_token, header_token, AuthorizationError};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};

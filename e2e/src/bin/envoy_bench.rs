@@ -113,6 +113,7 @@ struct Subject {
 fn start(binary: &Path, label: &'static str, filter: AuthFilter<'_>, workers: u8, without_token: u16) -> Result<Subject> {
     let upstream = EchoServer::start()?;
     let mut bootstrap = Bootstrap::with_filter(filter, upstream.addr());
+    bootstrap.access_log = false;
     bootstrap.direct_response = true;
     let envoy = Envoy::start(&Launch { binary, yaml: &bootstrap.render(), concurrency: workers, quiet: true })?;
     let addr = envoy.listener(LISTENER).ok_or_else(|| anyhow!("{label}: Envoy serves no listener `{LISTENER}`"))?;

@@ -45,6 +45,9 @@ export function againstExpectation(expect, answer) {
   if (expect.reason !== undefined && !answer.reason.includes(expect.reason)) {
     problems.push(`reason \`${answer.reason}\` does not contain \`${expect.reason}\``);
   }
+  if (expect.code !== undefined && answer.code !== expect.code) {
+    problems.push(`code \`${answer.code}\` instead of \`${expect.code}\``);
+  }
   if (expect.upstream !== undefined) {
     const sent = answer.status === 200 ? answer.headers : {};
     if (JSON.stringify(sorted(sent)) !== JSON.stringify(sorted(expect.upstream))) {

@@ -12,6 +12,8 @@ pub struct EdgeAnswer {
     pub status: u16,
     /// `allow`, `unauthorized`, `deny` or `bad_request`, as the CLI prints it.
     pub decision: &'static str,
+    /// The reason's stable code (`token_expired`, `explicit_deny`, ...), for metrics and logs.
+    pub code: &'static str,
     /// For logs, never for clients.
     pub reason: String,
     /// On allow: the identity headers to set upstream. Otherwise: the reply's headers.
@@ -33,6 +35,7 @@ impl EdgeAnswer {
         Self {
             status: decision.status(),
             decision: decision.outcome.as_str(),
+            code: decision.code().as_str(),
             reason: decision.reason.to_string(),
             headers,
             body: decision.outcome.body(),
@@ -66,7 +69,7 @@ mod tests {
         let answer = serde_json::from_str::<serde_json::Value>(&EdgeAnswer::from_decision(&decision).to_json().unwrap()).unwrap();
         assert_eq!(
             answer,
-            json!({"status": 200, "decision": "allow", "reason": "public route `/health`",
+            json!({"status": 200, "decision": "allow", "code": "public_route", "reason": "public route `/health`",
                    "headers": {"x-authz-sub": "sub-1"}, "body": null, "rewritePath": "/health?x=1",
                    "removeHeaders": ["x-authz-sub", "x_authz_groups"]})
         );
@@ -84,6 +87,7 @@ mod tests {
         };
         let answer = EdgeAnswer::from_decision(&decision);
         assert_eq!((answer.status, answer.decision, answer.body), (401, "unauthorized", Some(crate::decision::UNAUTHORIZED_BODY)));
+        assert_eq!(answer.code, "token_missing");
         assert_eq!(
             answer.headers,
             BTreeMap::from([

@@ -33,6 +33,8 @@ export interface AuthorizeAnswer {
   /** 200 to forward; 400, 401, 403 or 414 to answer with `body` and `headers`. */
   status: number;
   decision: "allow" | "unauthorized" | "deny" | "bad_request";
+  /** Why, as a stable snake_case code (`token_expired`, `no_route`, `explicit_deny`, ...): see the README. */
+  code: string;
   /** Why, for logs; never send it to the client. */
   reason: string;
   /** On allow: identity headers to set upstream. Otherwise: the reply's headers. */

@@ -37,7 +37,6 @@ const NO_GRPC_STATUS: i32 = -1;
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
-    fn proxy_get_log_level(return_level: *mut u32) -> u32;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
@@ -76,6 +75,7 @@ extern "C" {
     ) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
 }
 
 fn check(status: u32) -> Result<(), HostStatus> {
@@ -100,20 +100,6 @@ fn take(data: *mut u8, size: usize) -> Vec<u8> {
 pub fn log(level: Level, message: &str) {
     // SAFETY: pointer and length describe a live string for the duration of the call.
     let _ = unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) };
-}
-
-/// The host's current log level.
-pub fn log_level() -> Result<Level, HostStatus> {
-    let mut level = 0u32;
-    // SAFETY: the host writes one u32 into `level`.
-    check(unsafe { proxy_get_log_level(&mut level) })?;
-    Ok(match level {
-        0 => Level::Trace,
-        1 => Level::Debug,
-        2 => Level::Info,
-        3 => Level::Warn,
-        _ => Level::Error,
-    })
 }
 
 /// Unix time in whole seconds, from the host's clock.
@@ -222,8 +208,14 @@ pub fn define_counter(name: &str) -> Result<u32, HostStatus> {
     Ok(id)
 }
 
-/// Adds one to a counter; metrics never fail a request.
-pub fn increment(id: u32) {
+/// Adds `by` to a counter; metrics never fail a request.
+pub fn increment_by(id: u32, by: i64) {
     // SAFETY: plain values.
-    let _ = unsafe { proxy_increment_metric(id, 1) };
+    let _ = unsafe { proxy_increment_metric(id, by) };
+}
+
+/// Asks for `proxy_on_tick` on the root context every `millis` milliseconds.
+pub fn set_tick_period(millis: u32) -> Result<(), HostStatus> {
+    // SAFETY: a plain value.
+    check(unsafe { proxy_set_tick_period_milliseconds(millis) })
 }

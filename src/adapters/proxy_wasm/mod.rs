@@ -5,12 +5,15 @@
 mod host;
 
 use super::header_map::{decode_header_map, decode_request};
-use crate::decision::{DecisionRecord, Verdict};
-use crate::{Authorizer, HttpRequest, Outcome};
+use crate::config::LogLevel as ConfiguredLevel;
+use crate::decision::{Code, DecisionRecord, Verdict};
+use crate::token::CacheStats;
+use crate::{Authorizer, HttpRequest};
 use host::{Level, Map};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
@@ -23,66 +26,106 @@ proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
 }}
 
-/// Counters visible in Envoy's stats as `wasmcustom.authz_*`.
+/// Counters visible in Envoy's stats as `wasmcustom.authz.*` (in `/stats/prometheus` as `authz_*`), named as
+/// Envoy's own filters name theirs (`jwt_authn.allowed`, `jwt_authn.jwks_fetch_failed`): one per decision code,
+/// so that each request moves exactly one of them, and the configuration and cache counters.
 #[derive(Clone, Copy, Default)]
 struct Metrics {
-    allowed: Option<u32>,
-    unauthorized: Option<u32>,
-    forbidden: Option<u32>,
-    bad_request: Option<u32>,
+    /// By `Code as usize`, in the order of `Code::ALL`.
+    decisions: [Option<u32>; Code::ALL.len()],
+    config_loaded: Option<u32>,
     config_rejected: Option<u32>,
+    cache_hit: Option<u32>,
+    cache_miss: Option<u32>,
+    cache_eviction: Option<u32>,
 }
+
+/// The counters' prefix.
+const METRIC_PREFIX: &str = "authz.";
 
 impl Metrics {
     fn define() -> Self {
-        let counter = |name: &str| host::define_counter(name).ok();
+        let counter = |name: &str| host::define_counter(&format!("{METRIC_PREFIX}{name}")).ok();
+        let mut decisions = [None; Code::ALL.len()];
+        for (slot, code) in decisions.iter_mut().zip(Code::ALL) {
+            *slot = counter(code.as_str());
+        }
         Self {
-            allowed: counter("authz_allowed"),
-            unauthorized: counter("authz_unauthorized"),
-            forbidden: counter("authz_forbidden"),
-            bad_request: counter("authz_bad_request"),
-            config_rejected: counter("authz_config_rejected"),
+            decisions,
+            config_loaded: counter("config_loaded"),
+            config_rejected: counter("config_rejected"),
+            cache_hit: counter("cache_hit"),
+            cache_miss: counter("cache_miss"),
+            cache_eviction: counter("cache_eviction"),
         }
     }
 
     fn bump(id: Option<u32>) {
-        if let Some(id) = id {
-            host::increment(id);
+        Self::add(id, 1);
+    }
+
+    fn add(id: Option<u32>, by: u64) {
+        if let (Some(id), Ok(by)) = (id, i64::try_from(by)) {
+            if by > 0 {
+                host::increment_by(id, by);
+            }
         }
     }
 
-    /// Counts one decided request.
-    fn count(&self, counter: Counter) {
-        Self::bump(match counter {
-            Counter::Allowed => self.allowed,
-            Counter::Unauthorized => self.unauthorized,
-            Counter::Forbidden => self.forbidden,
-            Counter::BadRequest => self.bad_request,
-        });
+    /// Counts one decided request: one host call.
+    fn count(&self, code: Code) {
+        Self::bump(self.decisions.get(code as usize).copied().flatten());
+    }
+
+    /// Adds what the cache did since `from` to the cache counters.
+    fn add_cache(&self, from: CacheStats, to: CacheStats) {
+        Self::add(self.cache_hit, to.hits.saturating_sub(from.hits));
+        Self::add(self.cache_miss, to.misses.saturating_sub(from.misses));
+        Self::add(self.cache_eviction, to.evictions.saturating_sub(from.evictions));
     }
 }
 
-/// The per-decision counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Counter {
-    Allowed,
-    Unauthorized,
-    Forbidden,
-    BadRequest,
+/// How often the cache counters are brought up to date. They are counted in the VM and added to Envoy's counters
+/// on this tick, not per request: a cached request would otherwise pay a second host call.
+const CACHE_FLUSH_MILLIS: u32 = 1000;
+
+/// Envoy's `%RESPONSE_CODE_DETAILS%` for a local reply: `authz_` and the code.
+fn details(code: Code) -> &'static str {
+    match code {
+        Code::Allowed => "authz_allowed",
+        Code::PublicRoute => "authz_public_route",
+        Code::CorsPreflight => "authz_cors_preflight",
+        Code::TokenMissing => "authz_token_missing",
+        Code::TokenMalformed => "authz_token_malformed",
+        Code::TokenExpired => "authz_token_expired",
+        Code::TokenNotYetValid => "authz_token_not_yet_valid",
+        Code::TokenSignature => "authz_token_signature",
+        Code::TokenIssuer => "authz_token_issuer",
+        Code::TokenUnknownKey => "authz_token_unknown_key",
+        Code::TokenClient => "authz_token_client",
+        Code::TokenUse => "authz_token_use",
+        Code::TokenScope => "authz_token_scope",
+        Code::TokenClaims => "authz_token_claims",
+        Code::ImplicitDeny => "authz_implicit_deny",
+        Code::ExplicitDeny => "authz_explicit_deny",
+        Code::NoRoute => "authz_no_route",
+        Code::BadMethod => "authz_bad_method",
+        Code::MethodOverride => "authz_method_override",
+        Code::BadPath => "authz_bad_path",
+        Code::HeadersTooLarge => "authz_headers_too_large",
+        Code::UriTooLong => "authz_uri_too_long",
+        Code::InternalError => "authz_internal_error",
+    }
 }
 
-/// What the filter makes of each kind of answer, in one place: the counter it moves and the response-code details
-/// Envoy logs (`%RESPONSE_CODE_DETAILS%`). Status, body and gRPC status come from the core's `Outcome`. A denial
-/// counts as one whatever the client sees: gRPC clients get HTTP 200 with a `grpc-status`.
-fn accounting(outcome: Outcome) -> (Counter, &'static str) {
-    match outcome {
-        Outcome::Allow => (Counter::Allowed, ""),
-        Outcome::Unauthorized => (Counter::Unauthorized, "authz_unauthorized"),
-        Outcome::Forbidden => (Counter::Forbidden, "authz_forbidden"),
-        Outcome::ExplicitDeny => (Counter::Forbidden, "authz_explicit_deny"),
-        Outcome::NoRoute => (Counter::Forbidden, "authz_no_route"),
-        Outcome::BadRequest => (Counter::BadRequest, "authz_bad_request"),
-        Outcome::UriTooLong => (Counter::BadRequest, "authz_uri_too_long"),
+/// The host's level for a configured one.
+fn host_level(level: ConfiguredLevel) -> Level {
+    match level {
+        ConfiguredLevel::Trace => Level::Trace,
+        ConfiguredLevel::Debug => Level::Debug,
+        ConfiguredLevel::Info => Level::Info,
+        ConfiguredLevel::Warn => Level::Warn,
+        ConfiguredLevel::Error => Level::Error,
     }
 }
 
@@ -92,6 +135,7 @@ fn accounting(outcome: Outcome) -> (Counter, &'static str) {
 struct Scratch {
     request: HttpRequest,
     record: String,
+    log: String,
 }
 
 /// Header maps larger than this are not kept in [`Scratch`] after their request: a hostile request's buffers
@@ -103,9 +147,27 @@ struct FilterRoot {
     authorizer: Option<Rc<Authorizer>>,
     metrics: Metrics,
     scratch: Rc<RefCell<Scratch>>,
+    /// The cache counts of `authorizer` already added to Envoy's counters.
+    flushed: CacheStats,
 }
 
-impl Context for FilterRoot {}
+impl FilterRoot {
+    /// Brings the cache counters up to date.
+    fn flush_cache_stats(&mut self) {
+        if let Some(authorizer) = &self.authorizer {
+            let now = authorizer.cache_stats();
+            self.metrics.add_cache(self.flushed, now);
+            self.flushed = now;
+        }
+    }
+}
+
+impl Context for FilterRoot {
+    fn on_done(&mut self) -> bool {
+        self.flush_cache_stats();
+        true
+    }
+}
 
 impl RootContext for FilterRoot {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -126,7 +188,14 @@ impl RootContext for FilterRoot {
                 for warning in authorizer.config().warnings() {
                     host::log(Level::Warn, &format!("authz: configuration warning: {warning}"));
                 }
+                // The replaced configuration's cache counts go out first; the new cache starts from zero.
+                self.flush_cache_stats();
+                self.flushed = CacheStats::default();
                 self.authorizer = Some(Rc::new(authorizer));
+                if let Err(status) = host::set_tick_period(CACHE_FLUSH_MILLIS) {
+                    host::log(Level::Warn, &format!("authz: no tick, so no cache counters: status {}", status.0));
+                }
+                Metrics::bump(self.metrics.config_loaded);
                 host::log(Level::Info, "authz: configuration loaded");
                 true
             }
@@ -137,6 +206,10 @@ impl RootContext for FilterRoot {
                 false
             }
         }
+    }
+
+    fn on_tick(&mut self) {
+        self.flush_cache_stats();
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -210,9 +283,10 @@ impl FilterRequest {
     fn internal_error(&mut self, why: &str) -> Action {
         host::log(Level::Error, &format!("authz: {why}; request refused"));
         record(&DecisionRecord::internal_error(why).to_json());
+        self.metrics.count(Code::InternalError);
         self.respond(LocalReply {
             status: 500,
-            details: "authz_internal_error",
+            details: details(Code::InternalError),
             headers: &[("content-type", "application/json")],
             body: INTERNAL_ERROR_BODY,
             grpc_status: GRPC_INTERNAL,
@@ -275,7 +349,7 @@ impl HttpContext for FilterRequest {
         // Requests of one VM run one at a time; should the scratch ever be in use, a fresh one does the same.
         let mut fresh = None;
         let mut borrowed = scratch.try_borrow_mut().ok();
-        let Scratch { request, record: json } = match borrowed.as_deref_mut() {
+        let Scratch { request, record: json, log } = match borrowed.as_deref_mut() {
             Some(scratch) => scratch,
             None => fresh.insert(Scratch::default()),
         };
@@ -286,13 +360,19 @@ impl HttpContext for FilterRequest {
         request.secure_transport = if authorizer.reads_secure_transport() { secure_transport() } else { None };
         request.source_ip = if authorizer.reads_source_address() { source_ip() } else { None };
         let verdict = authorizer.decide(request, now);
+        let code = verdict.code();
         verdict.write_record(json);
-        if host::log_level().is_ok_and(|level| level <= Level::Debug) {
-            host::log(Level::Debug, &format!("authz: {} {}: {}", verdict.status(), crate::text::Untrusted(&request.method), verdict.reason()));
+        let levels = authorizer.config().decision_log();
+        // Straight to the host, which drops a line below its level: asking for the level first would cost a host
+        // call whenever the line is wanted, and save one only when it is not.
+        if let Some(level) = if verdict.is_allowed() { levels.allow } else { levels.deny } {
+            log.clear();
+            // Writing into a String cannot fail.
+            let _ = write!(log, "authz: {} {} {code}: {}", verdict.status(), crate::text::Untrusted(&request.method), verdict.reason());
+            host::log(host_level(level), log);
         }
         record(json);
-        let (counter, details) = accounting(verdict.outcome);
-        self.metrics.count(counter);
+        self.metrics.count(code);
         let action = if verdict.is_allowed() {
             match self.forward(&verdict) {
                 Ok(()) => {
@@ -310,7 +390,7 @@ impl HttpContext for FilterRequest {
             let count = if verdict.challenge().is_some() { 2 } else { 1 };
             self.respond(LocalReply {
                 status: u32::from(verdict.status()),
-                details,
+                details: details(code),
                 headers: headers.get(..count).unwrap_or_default(),
                 body: verdict.outcome.body().unwrap_or(INTERNAL_ERROR_BODY),
                 grpc_status: verdict.outcome.grpc_status().unwrap_or(GRPC_INTERNAL),
@@ -320,6 +400,7 @@ impl HttpContext for FilterRequest {
         if bytes.len() > SCRATCH_KEEP_BYTES {
             *request = HttpRequest::default();
             *json = String::new();
+            *log = String::new();
         }
         action
     }
