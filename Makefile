@@ -116,12 +116,14 @@ edge-test: edge edge-deps wasm cli
 	node --test --test-concurrency=1 edge/test/*.test.mjs
 
 ## Not part of `make test`. Policy evaluation at 10 to 10,000 statements (ratios to 10); the native pipeline (ratios
-## to one RS256 check); the built filter in the wasmtime host next to the probe filters; real Envoy (bench-envoy),
+## to one RS256 check); the built filter in the wasmtime host next to the probe filters; the scaling table (each axis
+## of issue 15 at three sizes, natively and in wasmtime, growth next to the ideal); real Envoy (bench-envoy),
 ## which ends with the goals table of issue 8; then the edge packages (bench-edge). BENCHMARKS.md holds the latest run.
 bench: wasm $(PROBE_WASM) $(STAGES_WASM)
 	$(CARGO) bench --locked -p authz --bench policy
 	$(CARGO) bench --locked -p authz --features mint --bench authorize
 	$(CARGO) bench --locked -p authz-host --bench request
+	$(CARGO) bench --locked -p authz-host --bench scaling
 	$(MAKE) --no-print-directory bench-envoy
 	$(MAKE) --no-print-directory bench-edge
 

@@ -8,6 +8,7 @@
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -123,14 +124,15 @@ pub enum NameCheckError {
     Duplicate(DuplicateName),
 }
 
-/// One step of a path: an object member or an array index.
+/// One step of a path: an object member or an array index. Member names are borrowed from the document unless
+/// they hold escapes, so that walking a large configuration copies no names.
 #[derive(Debug, Clone)]
-enum Step {
-    Member(String),
+enum Step<'de> {
+    Member(Cow<'de, str>),
     Index(usize),
 }
 
-fn render_path(steps: &[Step]) -> String {
+fn render_path(steps: &[Step<'_>]) -> String {
     let mut path = String::new();
     for step in steps {
         match step {
@@ -163,17 +165,17 @@ pub fn check_unique_names(bytes: &[u8]) -> Result<(), NameCheckError> {
 }
 
 /// The walk's state, shared by every nested seed: the current path and the first duplicate found.
-struct Walk {
-    steps: RefCell<Vec<Step>>,
+struct Walk<'de> {
+    steps: RefCell<Vec<Step<'de>>>,
     duplicate: RefCell<Option<DuplicateName>>,
 }
 
 #[derive(Clone, Copy)]
-struct NameSeed<'w> {
-    walk: &'w Walk,
+struct NameSeed<'w, 'de> {
+    walk: &'w Walk<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
+impl<'de> DeserializeSeed<'de> for NameSeed<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -181,7 +183,64 @@ impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for NameSeed<'_> {
+/// A member name, borrowed when the document spells it without escapes.
+struct NameKey;
+
+impl<'de> DeserializeSeed<'de> for NameKey {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameKey {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// The names one object has used so far: a list while it is short (most objects), a set beyond.
+#[derive(Default)]
+struct Seen<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: BTreeSet<Cow<'de, str>>,
+}
+
+impl<'de> Seen<'de> {
+    const FEW: usize = 16;
+
+    /// Adds `name`; false if it was there already.
+    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+        if self.few.len() < Self::FEW {
+            if self.few.contains(&name) {
+                return false;
+            }
+            self.few.push(name);
+            return true;
+        }
+        if self.many.is_empty() {
+            self.many.extend(self.few.iter().cloned());
+        }
+        self.many.insert(name)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -226,18 +285,17 @@ impl<'de> Visitor<'de> for NameSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        let mut seen = BTreeSet::new();
-        while let Some(name) = access.next_key::<String>()? {
-            if seen.contains(&name) {
+        let mut seen = Seen::default();
+        while let Some(name) = access.next_key_seed(NameKey)? {
+            if !seen.insert(name.clone()) {
                 let path = render_path(&self.walk.steps.borrow());
                 let message = format!("duplicate member name `{name}`");
-                *self.walk.duplicate.borrow_mut() = Some(DuplicateName { path, name });
+                *self.walk.duplicate.borrow_mut() = Some(DuplicateName { path, name: name.into_owned() });
                 return Err(de::Error::custom(message));
             }
-            self.walk.steps.borrow_mut().push(Step::Member(name.clone()));
+            self.walk.steps.borrow_mut().push(Step::Member(name));
             access.next_value_seed(self)?;
             self.walk.steps.borrow_mut().pop();
-            seen.insert(name);
         }
         Ok(())
     }
@@ -263,6 +321,13 @@ mod tests {
         assert_eq!(duplicate(r#"{"x":[[{}],[{"k":1,"k":2}]]}"#).path, "x[1][0]");
         // An escaped spelling is the same name once decoded.
         assert_eq!(duplicate(r#"{"Effect":"Deny","Eff\u0065ct":"Allow"}"#).name, "Effect");
+        // Past the first names of an object too, and the first repeat is the one named.
+        let members: Vec<String> = (0..40).map(|i| format!(r#""m{i}":{{"x":[{{"y":1}}]}}"#)).collect();
+        let many = format!(r#"{{"a":{{{},"m7":1,"m39":2}}}}"#, members.join(","));
+        assert_eq!(duplicate(&many), DuplicateName { path: "a".into(), name: "m7".into() });
+        let late = format!(r#"{{"a":{{{},"m39":2}}}}"#, members.join(","));
+        assert_eq!(duplicate(&late).name, "m39");
+        assert!(check_unique_names(format!(r#"{{"a":{{{}}}}}"#, members.join(",")).as_bytes()).is_ok());
     }
 
     #[test]

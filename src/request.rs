@@ -286,7 +286,7 @@ pub fn normalize_path_with(target: &str, options: &RequestOptions) -> Result<Nor
 /// the options: only `/` and characters a path carries as themselves ([`is_path_char`]), so nothing to decode,
 /// refuse or re-encode; and no empty segment but a last one and no `.` or `..` segment, so nothing to merge or
 /// remove.
-fn already_normal(raw_path: &str) -> bool {
+pub(crate) fn already_normal(raw_path: &str) -> bool {
     let plain = raw_path.bytes().all(|byte| byte == b'/' || is_path_char(byte));
     if !plain {
         return false;

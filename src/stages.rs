@@ -5,7 +5,7 @@
 use crate::adapters::header_map::{decode_request, encode_header_map};
 use crate::policy::{Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, normalize_path_with};
-use crate::token::{bearer_token, VerifiedToken};
+use crate::token::{bearer_token, TokenError, VerifiedToken};
 use crate::{Authorizer, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -30,11 +30,13 @@ pub enum Stage {
     Verify,
     /// The signature check alone.
     Signature,
+    /// A new token naming a `kid` its issuer lacks: parse, issuer and key lookup, refused before any signature work.
+    UnknownKid,
 }
 
 impl Stage {
     /// Every stage, numbered by position.
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Decode,
         Stage::Route,
         Stage::CacheHit,
@@ -43,6 +45,7 @@ impl Stage {
         Stage::DecideAndRecord,
         Stage::Verify,
         Stage::Signature,
+        Stage::UnknownKid,
     ];
 
     /// What the stage does, for tables.
@@ -56,6 +59,7 @@ impl Stage {
             Stage::DecideAndRecord => "decision + record (reason as JSON)",
             Stage::Verify => "new token: parse, signature, claims",
             Stage::Signature => "RS256 signature alone",
+            Stage::UnknownKid => "new token, unknown kid (issuer + key lookup)",
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct Stages {
     header_map: Vec<u8>,
     request: HttpRequest,
     token: String,
+    /// The same token with a `kid` no key of its issuer has.
+    unknown_kid: String,
     verified: VerifiedToken,
     arn: String,
     signing_input: Vec<u8>,
@@ -100,9 +106,30 @@ impl Stages {
         let header = token.split('.').next().and_then(|header| URL_SAFE_NO_PAD.decode(header).ok()).ok_or("bad header")?;
         let header: serde_json::Value = serde_json::from_slice(&header).map_err(|err| err.to_string())?;
         let kid = header.get("kid").and_then(serde_json::Value::as_str).ok_or("no kid")?.to_owned();
+        let mut renamed = header.clone();
+        if let Some(map) = renamed.as_object_mut() {
+            map.insert("kid".to_owned(), serde_json::Value::from("no-such-kid"));
+        }
+        let rest = token.split_once('.').map_or("", |(_, rest)| rest);
+        let unknown_kid = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(renamed.to_string()));
         let signing_input = signing_input.as_bytes().to_vec();
-        let stages =
-            Self { authorizer, header_map, request, token, verified, arn, signing_input, signature, kid, record: String::new(), now };
+        let stages = Self {
+            authorizer,
+            header_map,
+            request,
+            token,
+            unknown_kid,
+            verified,
+            arn,
+            signing_input,
+            signature,
+            kid,
+            record: String::new(),
+            now,
+        };
+        if !matches!(stages.authorizer.config().verifier().verify(&stages.unknown_kid, now), Err(TokenError::UnknownKid { .. })) {
+            return Err("a token with an unknown kid was not refused for it".to_owned());
+        }
         if stages.signature_ok() != 1 {
             return Err("the signature does not verify".to_owned());
         }
@@ -135,6 +162,10 @@ impl Stages {
                 }
                 Stage::Verify => u32::from(self.authorizer.config().verifier().verify(black_box(&self.token), self.now).is_ok()),
                 Stage::Signature => self.signature_ok(),
+                Stage::UnknownKid => {
+                    let refused = self.authorizer.config().verifier().verify(black_box(&self.unknown_kid), self.now);
+                    u32::from(matches!(refused, Err(TokenError::UnknownKid { .. })))
+                }
             };
             sum = sum.wrapping_add(one);
         }

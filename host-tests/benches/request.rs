@@ -17,91 +17,25 @@
 //! functions; use the module before wasm-opt, which still has its names).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz::mint::{CognitoClaims, DevKey};
+mod workload;
+
+use authz::mint::DevKey;
 use authz_host::{Direction, FilterHost, HttpOutcome, LogLevel, Plugin};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use workload::{large, module, petstore, setting, thread_cpu_ns, NOW};
 
-const NOW: u64 = 1_750_000_000;
-const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example";
-const CLIENT: &str = "app-client-1";
 const TARGET: &str = "/petstore/v1/pets/a1b2";
 /// More than the default token cache holds, so that cycling through them never hits.
 const FIRST_SIGHT_TOKENS: usize = 1_500;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn module(variable: &str, default: &str) -> (PathBuf, Vec<u8>) {
-    let path = std::env::var_os(variable).map_or_else(|| workspace().join(default), PathBuf::from);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {} ({e}); run `make bench`", path.display()));
-    (path, bytes)
-}
-
-fn setting(name: &str, default: f64) -> f64 {
-    std::env::var(name).ok().and_then(|text| text.parse().ok()).filter(|value: &f64| *value > 0.0).unwrap_or(default)
-}
-
-/// This thread's CPU time in nanoseconds.
-fn thread_cpu_ns() -> u64 {
-    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).expect("no thread CPU clock");
-    u64::try_from(now.tv_sec()).unwrap() * 1_000_000_000 + u64::try_from(now.tv_nsec()).unwrap()
-}
-
-/// The petstore scenario's configuration with `key` as the pool's only key.
-fn petstore(key: &DevKey) -> Value {
-    let text = std::fs::read_to_string(workspace().join("policies/scenarios/petstore.json")).unwrap();
-    let corpus: Value = serde_json::from_str(&text).unwrap();
-    let mut config = corpus["config"].clone();
-    config["issuers"][0]["jwks"] = key.jwks();
-    config
-}
-
-/// A configuration of `groups` groups with `statements` statements each, in the petstore's shape.
-fn large(key: &DevKey, groups: usize, statements: usize) -> Value {
-    let mut config = petstore(key);
-    let mut documents = serde_json::Map::new();
-    for group in 0..groups {
-        let statements: Vec<Value> = (0..statements)
-            .map(|index| {
-                let effect = if index % 5 == 4 { "Deny" } else { "Allow" };
-                let mut statement = json!({
-                    "Sid": format!("G{group}S{index}"), "Effect": effect, "Action": "execute-api:Invoke",
-                    "Resource": [format!("arn:aws:execute-api:*:*:*/*/GET/petstore/v{group}/items/{index}/*"),
-                                 format!("execute-api:/dev/PUT/petstore/v{group}/items/{index}")]
-                });
-                if index % 3 == 0 {
-                    statement["Condition"] = json!({"StringLike": {"aws:UserAgent": "Mozilla/*"}});
-                }
-                statement
-            })
-            .collect();
-        documents.insert(format!("group-{group:04}"), json!({"Version": "2012-10-17", "Statement": statements}));
-    }
-    config["policies"]["groups"] = Value::Object(documents);
-    config
-}
-
-/// The request as Envoy hands it to the filter behind `wrk` (HTTP/1.1, edge: Envoy adds the last two).
+/// The request as Envoy hands it to the filter behind `wrk`.
 fn request(token: &str) -> Vec<(String, String)> {
-    [
-        (":authority", "127.0.0.1:10000"),
-        (":path", TARGET),
-        (":method", "GET"),
-        (":scheme", "http"),
-        ("authorization", &format!("Bearer {token}")),
-        ("x-forwarded-proto", "http"),
-        ("x-request-id", "5b3c4b4e-8a0f-4c1e-9d57-2f1f0f3c9b1a"),
-    ]
-    .iter()
-    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-    .collect()
+    workload::request("GET", TARGET, token)
 }
 
 fn token(key: &DevKey, user: &str) -> String {
-    key.sign(&CognitoClaims::access(ISSUER, CLIENT, user, NOW).groups(&["pet-veterinarian"]).to_json())
+    workload::token(key, user, &["pet-veterinarian"])
 }
 
 /// `count` tokens of distinct users, minted on every core.
@@ -204,21 +138,7 @@ fn stage_table(config: &str, headers: &[(String, String)], rounds: usize) -> Val
     let (path, bytes) = module("AUTHZ_STAGES_WASM", "dist/bench/stages.wasm");
     let engine = wasmtime::Engine::default();
     let module = wasmtime::Module::new(&engine, &bytes).unwrap();
-    let mut store = wasmtime::Store::new(&engine, ());
-    let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-    let memory = instance.get_memory(&mut store, "memory").unwrap();
-    let alloc = instance.get_typed_func::<i32, i32>(&mut store, "stages_alloc").unwrap();
-    let setup = instance.get_typed_func::<(i32, i32, i32, i32, i64), i32>(&mut store, "stages_setup").unwrap();
-    let run = instance.get_typed_func::<(i32, i32), i32>(&mut store, "stages_run").unwrap();
-    let place = |store: &mut wasmtime::Store<()>, data: &[u8]| {
-        let at = alloc.call(&mut *store, i32::try_from(data.len()).unwrap()).unwrap();
-        memory.write(&mut *store, usize::try_from(at).unwrap(), data).unwrap();
-        (at, i32::try_from(data.len()).unwrap())
-    };
-    let (config_at, config_len) = place(&mut store, config.as_bytes());
-    let (map_at, map_len) = place(&mut store, &map);
-    let status = setup.call(&mut store, (config_at, config_len, map_at, map_len, i64::try_from(NOW).unwrap())).unwrap();
-    assert_eq!(status, 0, "the stages module refused its setup");
+    let mut wasm = workload::WasmStages::new(&engine, &module, config.as_bytes(), &map).expect("the stages module refused its setup");
 
     println!("\nStages of the cached request ({}): the same code natively and in wasmtime, no host calls", path.display());
     println!("{:<42} {:>12} {:>12} {:>8}", "stage", "native µs", "wasm µs", "× native");
@@ -226,10 +146,7 @@ fn stage_table(config: &str, headers: &[(String, String)], rounds: usize) -> Val
     for (number, stage) in Stage::ALL.iter().enumerate() {
         let iterations = if matches!(stage, Stage::Verify | Stage::Signature) { 100 } else { 20_000 };
         let native_ns = per_iteration(rounds, iterations, |n| native.run(*stage, n));
-        let index = i32::try_from(number).unwrap();
-        let wasm_ns = per_iteration(rounds, iterations, |n| {
-            u32::try_from(run.call(&mut store, (index, i32::try_from(n).unwrap())).unwrap()).unwrap_or(0)
-        });
+        let wasm_ns = per_iteration(rounds, iterations, |n| wasm.run(number, n));
         println!("{:<42} {:>12.3} {:>12.3} {:>8.2}", stage.name(), native_ns / 1e3, wasm_ns / 1e3, wasm_ns / native_ns);
         rows.insert(format!("{stage:?}"), json!({"native_us": native_ns / 1e3, "wasm_us": wasm_ns / 1e3}));
     }
@@ -344,7 +261,7 @@ fn main() {
         "config_load_ms": load[1].1 / 1e6,
         "config_memory_kib": load[1].2 / 1024,
     });
-    let out = workspace().join("target/bench");
+    let out = workload::workspace().join("target/bench");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("wasmtime.json"), serde_json::to_string_pretty(&results).unwrap()).unwrap();
 }

@@ -3,10 +3,9 @@
 use super::condition::Condition;
 use super::context::ConditionContext;
 use super::error::{error, PolicyError};
-use super::pattern::{compile_wildcards, match_tokens, ArnFields, ArnPattern, Tok};
+use super::pattern::{ArnFields, ArnPattern, Pattern};
 use super::truth::Truth;
 use super::spelling;
-use super::variable::parse_pieces;
 use super::INVOKE;
 use crate::request::ApiTarget;
 use serde_json::{Map, Value};
@@ -43,15 +42,15 @@ pub enum Version {
 #[derive(Debug, Clone)]
 pub struct ActionMatch {
     pub(crate) negated: bool,
-    patterns: Vec<Vec<Tok>>,
+    patterns: Vec<Pattern>,
     /// Whether the action part applies to `execute-api:Invoke`, decided at load.
     pub(crate) invoke: bool,
 }
 
 impl ActionMatch {
-    fn new(negated: bool, patterns: Vec<Vec<Tok>>) -> Self {
+    fn new(negated: bool, patterns: Vec<Pattern>) -> Self {
         let invoke_lower = INVOKE.to_ascii_lowercase();
-        let any = patterns.iter().any(|pattern| match_tokens(pattern, &invoke_lower));
+        let any = patterns.iter().any(|pattern| pattern.matches_plain(&invoke_lower));
         Self { negated, patterns, invoke: any != negated }
     }
 
@@ -61,7 +60,7 @@ impl ActionMatch {
             return self.invoke;
         }
         let action = action.to_ascii_lowercase();
-        let any = self.patterns.iter().any(|pattern| match_tokens(pattern, &action));
+        let any = self.patterns.iter().any(|pattern| pattern.matches_plain(&action));
         any != self.negated
     }
 }
@@ -210,16 +209,16 @@ fn one_of<'a>(
     }
 }
 
-fn parse_action(pattern: &str, version: Version, path: &str) -> Result<Vec<Tok>, PolicyError> {
+fn parse_action(pattern: &str, version: Version, path: &str) -> Result<Pattern, PolicyError> {
     if version == Version::V2012_10_17 && pattern.contains("${") {
         return Err(error(path, "policy variables are not allowed in actions"));
     }
     if pattern == "*" {
-        return Ok(vec![Tok::Star]);
+        return Ok(Pattern::wildcards("*"));
     }
     match pattern.split_once(':') {
         Some((service, action)) if !service.is_empty() && !action.is_empty() && !action.contains(':') => {
-            Ok(compile_wildcards(&pattern.to_ascii_lowercase()))
+            Ok(Pattern::wildcards(&pattern.to_ascii_lowercase()))
         }
         _ => Err(error(path, format!("`{pattern}` is not `*` or `service:action`"))),
     }
@@ -237,8 +236,8 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) 
         Some(rest) => format!("{}/{rest}", api.arn_prefix()),
         None => pattern.to_owned(),
     };
-    let pieces = parse_pieces(&expanded, version == Version::V2012_10_17, true).map_err(|message| error(path, message))?;
-    let arn = ArnPattern::from_pieces(pieces)
+    let arn = ArnPattern::parse_with(&expanded, version == Version::V2012_10_17)
+        .map_err(|message| error(path, message))?
         .ok_or_else(|| {
             error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
         })?

@@ -2,11 +2,16 @@
 //!
 //! Every ARN pattern in a `Resource` has literal runs in its resource part (`/GET/pets/` in
 //! `arn:aws:execute-api:*:*:*/*/GET/pets/*`); a request ARN can only match if its resource part contains each
-//! of them. One run per pattern (its rarest run of useful length) goes into one Aho-Corasick automaton per
-//! statement set, so one pass over the request's resource part (a few dozen bytes) yields the candidates,
-//! whatever the number of statements. Statements without such a
-//! run (`*`, `NotResource`, `arn:aws:execute-api:*:*:*`) are always candidates. The full matcher then decides
-//! each candidate, so the index can only narrow, never change, a decision.
+//! of them. Each pattern is filed under one run (its anchor: the one fewest patterns share, of useful length), and
+//! the distinct anchors of a whole store (every group, client and user of one `policies` section) go into one
+//! Aho-Corasick automaton. A request makes one pass over its resource part (a few dozen bytes) whatever the
+//! number of statements, documents or principals; then each of the caller's documents takes its candidates from
+//! the anchors found, by binary search in lists sorted by document. Statements without such a run (`*`,
+//! `NotResource`, `arn:aws:execute-api:*:*:*`) are always candidates. The full matcher then decides each
+//! candidate, so the index can only narrow, never change, a decision.
+//!
+//! One automaton per store rather than per document: a caller in many groups costs one pass, not one per group,
+//! and the automaton is kept in flat arrays (a few bytes per node), which also keeps thousands of documents small.
 
 use super::document::{ResourcePattern, Statement};
 use std::collections::{HashMap, VecDeque};
@@ -14,193 +19,262 @@ use std::collections::{HashMap, VecDeque};
 /// Runs shorter than this (`/`, `GET`) occur in most requests and are chosen only when nothing better exists.
 const MIN_SELECTIVE_RUN: usize = 4;
 
-const ROOT: usize = 0;
+const ROOT: u32 = 0;
+/// No node, no anchor.
+const NONE: u32 = u32::MAX;
 
-#[derive(Debug, Default, Clone)]
-struct Node {
-    /// Transitions, sorted by byte.
-    next: Vec<(u8, usize)>,
-    /// The longest proper suffix of this node's string that is also in the trie.
-    fail: usize,
-    /// The nearest node on the fail chain that has outputs.
-    dict: Option<usize>,
-    /// Statement ids whose run ends here.
-    outputs: Vec<usize>,
+fn at(list: &[u32], index: u32) -> u32 {
+    list.get(index as usize).copied().unwrap_or(NONE)
 }
 
-/// A byte-wise Aho-Corasick automaton over statement runs.
+/// A byte-wise Aho-Corasick automaton over the anchors, in flat arrays.
 #[derive(Debug, Clone)]
 struct Automaton {
-    nodes: Vec<Node>,
+    /// The root's transitions by byte (`ROOT`: none): most bytes of a request fall back to the root.
+    root: Vec<u32>,
+    /// Node `n`'s transitions are `bytes[edges[n]..edges[n + 1]]` (sorted) to `targets[…]`.
+    edges: Vec<u32>,
+    bytes: Vec<u8>,
+    targets: Vec<u32>,
+    /// The longest proper suffix of each node's string that is also in the trie.
+    fail: Vec<u32>,
+    /// The anchor ending at each node, if any.
+    output: Vec<u32>,
+    /// The nearest node on each node's fail chain that has an output.
+    dict: Vec<u32>,
 }
 
-impl Automaton {
+/// The trie as it is built: children per node, sorted by byte.
+#[derive(Default)]
+struct Trie {
+    children: Vec<Vec<(u8, u32)>>,
+    output: Vec<u32>,
+}
+
+impl Trie {
     fn new() -> Self {
-        Self { nodes: vec![Node::default()] }
+        Self { children: vec![Vec::new()], output: vec![NONE] }
     }
 
-    fn goto(&self, state: usize, byte: u8) -> Option<usize> {
-        let node = self.nodes.get(state)?;
-        let at = node.next.binary_search_by_key(&byte, |(b, _)| *b).ok()?;
-        node.next.get(at).map(|(_, target)| *target)
-    }
-
-    fn insert(&mut self, word: &[u8], id: usize) {
+    fn insert(&mut self, word: &[u8], anchor: u32) {
         let mut state = ROOT;
         for &byte in word {
-            state = match self.goto(state, byte) {
-                Some(next) => next,
-                None => {
-                    let created = self.nodes.len();
-                    self.nodes.push(Node::default());
-                    if let Some(node) = self.nodes.get_mut(state) {
-                        let at = node.next.partition_point(|(b, _)| *b < byte);
-                        node.next.insert(at, (byte, created));
-                    }
-                    created
+            let fresh = u32::try_from(self.children.len()).unwrap_or(NONE);
+            let Some(children) = self.children.get_mut(state as usize) else { return };
+            state = match children.binary_search_by_key(&byte, |(b, _)| *b) {
+                Ok(found) => children.get(found).map_or(NONE, |(_, target)| *target),
+                Err(slot) => {
+                    children.insert(slot, (byte, fresh));
+                    self.children.push(Vec::new());
+                    self.output.push(NONE);
+                    fresh
                 }
             };
         }
-        if let Some(node) = self.nodes.get_mut(state) {
-            node.outputs.push(id);
+        if let Some(output) = self.output.get_mut(state as usize) {
+            *output = anchor;
         }
     }
+}
 
-    fn fail(&self, state: usize) -> usize {
-        self.nodes.get(state).map_or(ROOT, |node| node.fail)
-    }
-
-    /// Computes fail and dictionary links breadth-first (no recursion).
-    fn link(&mut self) {
-        let mut queue: VecDeque<usize> = VecDeque::new();
+impl Automaton {
+    /// Flattens the trie and computes fail and dictionary links breadth-first (no recursion).
+    fn build(trie: Trie) -> Self {
+        let nodes = trie.children.len();
+        let mut edges = Vec::with_capacity(nodes + 1);
+        let mut bytes = Vec::new();
+        let mut targets = Vec::new();
+        for children in &trie.children {
+            edges.push(u32::try_from(bytes.len()).unwrap_or(NONE));
+            for &(byte, target) in children {
+                bytes.push(byte);
+                targets.push(target);
+            }
+        }
+        edges.push(u32::try_from(bytes.len()).unwrap_or(NONE));
+        let mut root = vec![ROOT; 256];
+        for &(byte, target) in trie.children.first().map_or(&[][..], Vec::as_slice) {
+            if let Some(slot) = root.get_mut(usize::from(byte)) {
+                *slot = target;
+            }
+        }
+        let mut automaton =
+            Self { root, edges, bytes, targets, fail: vec![ROOT; nodes], output: trie.output, dict: vec![NONE; nodes] };
+        let mut queue: VecDeque<u32> = VecDeque::new();
         queue.push_back(ROOT);
         while let Some(state) = queue.pop_front() {
-            let children = self.nodes.get(state).map(|node| node.next.clone()).unwrap_or_default();
-            for (byte, child) in children {
-                let fail = if state == ROOT {
-                    ROOT
-                } else {
-                    let mut candidate = self.fail(state);
-                    loop {
-                        if let Some(target) = self.goto(candidate, byte) {
-                            break target;
-                        }
-                        if candidate == ROOT {
-                            break ROOT;
-                        }
-                        candidate = self.fail(candidate);
-                    }
-                };
-                let dict = match self.nodes.get(fail) {
-                    Some(node) if !node.outputs.is_empty() => Some(fail),
-                    Some(node) => node.dict,
-                    None => None,
-                };
-                if let Some(node) = self.nodes.get_mut(child) {
-                    node.fail = fail;
-                    node.dict = dict;
+            let (start, end) = automaton.edge_range(state);
+            for edge in start..end {
+                let (Some(&byte), Some(&child)) = (automaton.bytes.get(edge), automaton.targets.get(edge)) else { continue };
+                let fail = if state == ROOT { ROOT } else { automaton.next(at(&automaton.fail, state), byte) };
+                let dict = if at(&automaton.output, fail) != NONE { fail } else { at(&automaton.dict, fail) };
+                if let Some(slot) = automaton.fail.get_mut(child as usize) {
+                    *slot = fail;
+                }
+                if let Some(slot) = automaton.dict.get_mut(child as usize) {
+                    *slot = dict;
                 }
                 queue.push_back(child);
             }
         }
+        automaton
     }
 
-    /// Appends the id of every run that occurs in `text` (possibly repeated).
-    fn find(&self, text: &[u8], out: &mut Vec<usize>) {
+    fn edge_range(&self, state: u32) -> (usize, usize) {
+        (at(&self.edges, state) as usize, at(&self.edges, state + 1) as usize)
+    }
+
+    fn goto(&self, state: u32, byte: u8) -> Option<u32> {
+        if state == ROOT {
+            return self.root.get(usize::from(byte)).copied().filter(|&next| next != ROOT);
+        }
+        let (start, end) = self.edge_range(state);
+        let bytes = self.bytes.get(start..end)?;
+        let found = bytes.binary_search(&byte).ok()?;
+        self.targets.get(start + found).copied()
+    }
+
+    /// The state after reading `byte` in `state`, following fail links.
+    fn next(&self, mut state: u32, byte: u8) -> u32 {
+        loop {
+            if let Some(next) = self.goto(state, byte) {
+                return next;
+            }
+            if state == ROOT {
+                return ROOT;
+            }
+            state = at(&self.fail, state);
+        }
+    }
+
+    /// Appends every anchor that occurs in `text` (possibly repeated).
+    fn find(&self, text: &[u8], out: &mut Vec<u32>) {
         let mut state = ROOT;
         for &byte in text {
-            loop {
-                if let Some(next) = self.goto(state, byte) {
-                    state = next;
-                    break;
-                }
-                if state == ROOT {
-                    break;
-                }
-                state = self.fail(state);
-            }
-            let mut at = Some(state);
-            while let Some(node) = at.and_then(|index| self.nodes.get(index)) {
-                out.extend_from_slice(&node.outputs);
-                at = node.dict;
+            state = self.next(state, byte);
+            let mut node = if at(&self.output, state) != NONE { state } else { at(&self.dict, state) };
+            while node != NONE {
+                out.push(at(&self.output, node));
+                node = at(&self.dict, node);
             }
         }
     }
 }
 
-/// Candidate lookup for one ordered list of statements.
+/// Candidate lookup for every statement of one store; statements are numbered per source (`(source, id)`, ids
+/// being positions in the source's list).
 #[derive(Debug, Clone)]
 pub(crate) struct StatementIndex {
     automaton: Automaton,
-    /// Statements that must always be checked.
-    always: Vec<usize>,
+    /// Anchor `a`'s statements are `postings[starts[a]..starts[a + 1]]`, sorted by source, then id.
+    starts: Vec<u32>,
+    postings: Vec<(u32, u32)>,
+    /// Source `s`'s statements that must always be checked: `always[always_starts[s]..always_starts[s + 1]]`.
+    always_starts: Vec<u32>,
+    always: Vec<u32>,
+}
+
+/// The literal runs of each ARN pattern of `statement`, or `None` when some pattern has none (or the statement
+/// excludes resources): then only checking it can tell.
+fn pattern_runs(statement: &Statement) -> Option<Vec<Vec<&str>>> {
+    if statement.resource.negated {
+        return None;
+    }
+    let mut patterns = Vec::with_capacity(statement.resource.patterns.len());
+    for (pattern, _) in &statement.resource.patterns {
+        let ResourcePattern::Arn(arn) = pattern else { return None };
+        let runs: Vec<&str> = arn.resource.literal_runs().collect();
+        if runs.is_empty() {
+            return None;
+        }
+        patterns.push(runs);
+    }
+    Some(patterns)
 }
 
 impl StatementIndex {
-    /// Indexes `statements`; ids are positions in the slice.
-    pub(crate) fn build<'a>(statements: impl Iterator<Item = &'a Statement>) -> Self {
-        // Per statement: the literal runs of each ARN pattern, or `None` when some pattern has none.
-        let mut runs_of: Vec<Option<Vec<Vec<String>>>> = Vec::new();
-        for statement in statements {
-            let mut patterns = Some(Vec::new());
-            if statement.resource.negated {
-                patterns = None;
-            }
-            for (pattern, _) in &statement.resource.patterns {
-                match (pattern, patterns.as_mut()) {
-                    (ResourcePattern::Arn(arn), Some(found)) => {
-                        let runs = arn.resource.literal_runs();
-                        if runs.is_empty() {
-                            patterns = None;
-                        } else {
-                            found.push(runs);
-                        }
-                    }
-                    _ => patterns = None,
-                }
-            }
-            runs_of.push(patterns);
-        }
+    /// Indexes `sources`: each a list of statements, numbered by position; sources by position too.
+    pub(crate) fn build(sources: &[Vec<&Statement>]) -> Self {
         // How many patterns share each run: a run shared by many (`a1b2c3d4e5/dev/GET/users/` in front of a
         // variable) makes a poor anchor, so each pattern is filed under its rarest run of useful length.
-        let mut shared: HashMap<&str, usize> = HashMap::new();
-        for runs in runs_of.iter().flatten().flatten() {
-            let mut distinct: Vec<&String> = runs.iter().collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            for run in distinct {
-                *shared.entry(run.as_str()).or_default() += 1;
-            }
-        }
-        let mut automaton = Automaton::new();
-        let mut always = Vec::new();
-        for (id, patterns) in runs_of.iter().enumerate() {
-            let Some(patterns) = patterns else {
-                always.push(id);
-                continue;
-            };
-            for runs in patterns {
-                let anchor = runs.iter().min_by_key(|run| {
-                    let short = run.len() < MIN_SELECTIVE_RUN;
-                    (short, shared.get(run.as_str()).copied().unwrap_or(0), std::cmp::Reverse(run.len()))
-                });
-                if let Some(anchor) = anchor {
-                    automaton.insert(anchor.as_bytes(), id);
+        let mut shared: HashMap<&str, u32> = HashMap::new();
+        for statement in sources.iter().flatten() {
+            for mut runs in pattern_runs(statement).into_iter().flatten() {
+                runs.sort_unstable();
+                runs.dedup();
+                for run in runs {
+                    *shared.entry(run).or_default() += 1;
                 }
             }
         }
-        automaton.link();
-        Self { automaton, always }
+        let mut anchors: HashMap<&str, u32> = HashMap::new();
+        let mut trie = Trie::new();
+        let mut postings: Vec<(u32, u32, u32)> = Vec::new();
+        let mut always_starts = Vec::with_capacity(sources.len() + 1);
+        let mut always = Vec::new();
+        for (source, statements) in sources.iter().enumerate() {
+            let source = u32::try_from(source).unwrap_or(NONE);
+            always_starts.push(u32::try_from(always.len()).unwrap_or(NONE));
+            for (id, statement) in statements.iter().enumerate() {
+                let id = u32::try_from(id).unwrap_or(NONE);
+                let Some(patterns) = pattern_runs(statement) else {
+                    always.push(id);
+                    continue;
+                };
+                for runs in patterns {
+                    let best = runs.into_iter().min_by_key(|run| {
+                        let short = run.len() < MIN_SELECTIVE_RUN;
+                        (short, shared.get(run).copied().unwrap_or(0), std::cmp::Reverse(run.len()))
+                    });
+                    let Some(best) = best else { continue };
+                    let next = u32::try_from(anchors.len()).unwrap_or(NONE);
+                    let anchor = *anchors.entry(best).or_insert_with(|| {
+                        trie.insert(best.as_bytes(), next);
+                        next
+                    });
+                    postings.push((anchor, source, id));
+                }
+            }
+        }
+        always_starts.push(u32::try_from(always.len()).unwrap_or(NONE));
+        postings.sort_unstable();
+        postings.dedup();
+        let mut starts = Vec::with_capacity(anchors.len() + 1);
+        let mut at = 0usize;
+        for anchor in 0..=u32::try_from(anchors.len()).unwrap_or(NONE) {
+            starts.push(u32::try_from(at).unwrap_or(NONE));
+            while postings.get(at).is_some_and(|(of, _, _)| *of == anchor) {
+                at += 1;
+            }
+        }
+        let postings = postings.into_iter().map(|(_, source, id)| (source, id)).collect();
+        Self { automaton: Automaton::build(trie), starts, postings, always_starts, always }
     }
 
-    /// The ids, in order and without repeats, of the statements that may match a request whose ARN has this
-    /// resource part (`None`: the request is not an ARN, and only statements that match anything may apply).
-    pub(crate) fn candidates(&self, resource: Option<&str>, out: &mut Vec<usize>) {
+    /// The anchors found in a request whose ARN has this resource part, sorted and each once (`None`: the request
+    /// is not an ARN, and only statements that match anything may apply). The same for every source.
+    pub(crate) fn anchors_in(&self, resource: Option<&str>, out: &mut Vec<u32>) {
         out.clear();
         if let Some(resource) = resource {
             self.automaton.find(resource.as_bytes(), out);
         }
-        out.extend_from_slice(&self.always);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The ids, in order and without repeats, of the statements of `source` that may match a request in which
+    /// `anchors` ([`Self::anchors_in`]) occur.
+    pub(crate) fn candidates(&self, source: u32, anchors: &[u32], out: &mut Vec<usize>) {
+        out.clear();
+        for &anchor in anchors {
+            let (start, end) = (at(&self.starts, anchor) as usize, at(&self.starts, anchor + 1) as usize);
+            let Some(postings) = self.postings.get(start..end) else { continue };
+            let first = postings.partition_point(|(of, _)| *of < source);
+            let own = postings.get(first..).unwrap_or_default().iter().take_while(|(of, _)| *of == source);
+            out.extend(own.map(|&(_, id)| id as usize));
+        }
+        let (start, end) = (at(&self.always_starts, source) as usize, at(&self.always_starts, source + 1) as usize);
+        out.extend(self.always.get(start..end).unwrap_or_default().iter().map(|&id| id as usize));
         out.sort_unstable();
         out.dedup();
     }
@@ -211,13 +285,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn automaton(words: &[&str]) -> Automaton {
+        let mut trie = Trie::new();
+        for (id, word) in words.iter().enumerate() {
+            trie.insert(word.as_bytes(), u32::try_from(id).unwrap());
+        }
+        Automaton::build(trie)
+    }
+
     #[test]
     fn finds_every_run_occurring_in_the_text() {
-        let mut automaton = Automaton::new();
-        for (id, word) in ["/GET/pets/1", "/GET/pets/12", "pets", "ets/1", "/POST/"].iter().enumerate() {
-            automaton.insert(word.as_bytes(), id);
-        }
-        automaton.link();
+        let automaton = automaton(&["/GET/pets/1", "/GET/pets/12", "pets", "ets/1", "/POST/"]);
         let mut found = Vec::new();
         automaton.find(b"api/dev/GET/pets/123", &mut found);
         found.sort_unstable();
@@ -226,5 +304,29 @@ mod tests {
         found.clear();
         automaton.find(b"api/dev/POST/cats", &mut found);
         assert_eq!(found, vec![4]);
+    }
+
+    /// The automaton finds exactly the words that occur, on random words and texts over a small alphabet (where
+    /// suffixes, prefixes and fail chains overlap most).
+    #[test]
+    fn finds_exactly_what_a_substring_search_finds() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+        let word = |rng: &mut rand::rngs::StdRng, max: usize| -> String {
+            (0..rng.gen_range(1..=max)).map(|_| ['a', 'b', '/', 'é'][rng.gen_range(0..4)]).collect()
+        };
+        for _ in 0..500 {
+            let mut words: Vec<String> = (0..rng.gen_range(1..12)).map(|_| word(&mut rng, 5)).collect();
+            words.sort();
+            words.dedup();
+            let automaton = automaton(&words.iter().map(String::as_str).collect::<Vec<_>>());
+            let text = word(&mut rng, 30);
+            let mut found = Vec::new();
+            automaton.find(text.as_bytes(), &mut found);
+            found.sort_unstable();
+            found.dedup();
+            let expected: Vec<u32> = (0..words.len()).filter(|&id| text.contains(words[id].as_str())).map(|id| u32::try_from(id).unwrap()).collect();
+            assert_eq!(found, expected, "{words:?} in {text}");
+        }
     }
 }

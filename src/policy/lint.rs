@@ -6,7 +6,7 @@ use super::condition::{Condition, SetQualifier};
 use super::context::{KeyKind, KeyName, CLAIM_PREFIX};
 use super::document::{Effect, Located, ResourcePattern, Statement};
 use super::error::{warning, PolicyWarning};
-use super::pattern::{can_match_prefix, match_tokens, ArnPattern, Tok};
+use super::pattern::{can_match_prefix, ArnPattern, Tok};
 use super::variable::Variable;
 use crate::request::ApiTarget;
 
@@ -25,16 +25,15 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
         (&pattern.account, api.account_id.as_str(), "account"),
     ];
     for (field, value, what) in fields {
-        if !match_tokens(&field.widened(), value) {
+        if !field.matches_plain(value) {
             return Some(format!("its {what} never matches `{value}`"));
         }
     }
-    let resource = pattern.resource.widened();
-    let base = format!("{}/{}/", api.api_id, api.stage);
-    if !can_match_prefix(&resource, &base) {
-        return Some(format!("its resource part never starts `{base}` (`api-id/stage/METHOD/path`)"));
+    let base = || api.api_id.chars().chain(['/']).chain(api.stage.chars()).chain(['/']);
+    if !can_match_prefix(pattern.resource.widened(), base()) {
+        return Some(format!("its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)", api.api_id, api.stage));
     }
-    if !METHODS.iter().any(|method| can_match_prefix(&resource, &format!("{base}{method}/"))) {
+    if !METHODS.iter().any(|method| can_match_prefix(pattern.resource.widened(), base().chain(method.chars()).chain(['/']))) {
         return Some(
             "no method fits: the ARN holds the request's verb in upper case (GET, POST, PUT, DELETE, PATCH, HEAD, \
              OPTIONS), never `ANY`"
@@ -44,21 +43,34 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
     None
 }
 
-/// A literal third segment of the resource part (`api/stage/METHOD/...`) that is no verb: with `*` crossing `/`
-/// such a pattern can still match (a path containing `/dev/ANY/`), but never the way its author meant.
-fn method_segment(pattern: &ArnPattern) -> Option<String> {
-    let text: String = pattern
-        .resource
-        .widened()
-        .into_iter()
-        .map(|tok| match tok {
+/// The third segment of the resource part (`api/stage/METHOD/...`) with wildcards written as `*` and `?`, if the
+/// part has one.
+fn third_segment(pattern: &ArnPattern) -> Option<String> {
+    let mut slashes = 0;
+    let mut segment = String::new();
+    for tok in pattern.resource.widened() {
+        let c = match tok {
             Tok::Char(c) => c,
             Tok::One => '?',
             Tok::Star => '*',
-        })
-        .collect();
-    let method = text.split('/').nth(2)?;
-    if method.contains(['*', '?']) || METHODS.contains(&method) {
+        };
+        if c == '/' {
+            slashes += 1;
+            if slashes > 2 {
+                break;
+            }
+        } else if slashes == 2 {
+            segment.push(c);
+        }
+    }
+    (slashes >= 2).then_some(segment)
+}
+
+/// A literal third segment of the resource part (`api/stage/METHOD/...`) that is no verb: with `*` crossing `/`
+/// such a pattern can still match (a path containing `/dev/ANY/`), but never the way its author meant.
+fn method_segment(pattern: &ArnPattern) -> Option<String> {
+    let method = third_segment(pattern)?;
+    if method.contains(['*', '?']) || METHODS.contains(&method.as_str()) {
         return None;
     }
     Some(format!(
@@ -160,12 +172,26 @@ fn unguarded_for_all_values(statement: &Statement, condition: &Condition) -> Opt
 /// several segments: `*/*/GET/pets/*` also matches `a1b2c3d4e5/dev/POST/x/GET/pets/1`, a POST. IAM matches so
 /// (`*` crosses `/`); API Gateway writes the request's own stage and api id, so a literal stage anchors the verb.
 fn unanchored_method(pattern: &ArnPattern) -> Option<String> {
-    let shape = pattern.resource.shape();
-    let mut segments = shape.split(|tok| *tok == Some(Tok::Char('/')));
-    let (api, stage, method) = (segments.next()?, segments.next()?, segments.next()?);
-    let literal: Option<String> = method.iter().map(|tok| if let Some(Tok::Char(c)) = tok { Some(*c) } else { None }).collect();
-    let method = literal.filter(|method| METHODS.contains(&method.as_str()))?;
-    api.iter().chain(stage).any(|tok| *tok == Some(Tok::Star)).then_some(method)
+    let mut segment = 0;
+    let mut star_before = false;
+    // The third segment's text while it is all literal; `None` once a wildcard or variable is in it.
+    let mut method = Some(String::new());
+    for tok in pattern.resource.shape() {
+        match tok {
+            Some(Tok::Char('/')) => {
+                segment += 1;
+                if segment > 2 {
+                    break;
+                }
+            }
+            Some(Tok::Star) if segment < 2 => star_before = true,
+            _ if segment < 2 => {}
+            Some(Tok::Char(c)) => method.iter_mut().for_each(|text| text.push(c)),
+            Some(Tok::One | Tok::Star) | None => method = None,
+        }
+    }
+    let method = method.filter(|method| segment >= 2 && METHODS.contains(&method.as_str()))?;
+    star_before.then_some(method)
 }
 
 /// The `execute-api:/` spelling of `written` with a literal stage, for the warning.
@@ -177,15 +203,16 @@ fn anchored(written: &str, method: &str, stage: &str) -> String {
 /// A `?` wildcard followed, in the same segment, by `=`: written as a query string, which method ARNs never hold;
 /// `?` there matches any one character.
 fn query_shaped(pattern: &ArnPattern) -> bool {
-    let shape = pattern.resource.shape();
-    shape.iter().enumerate().any(|(at, tok)| {
-        *tok == Some(Tok::One)
-            && shape
-                .iter()
-                .skip(at + 1)
-                .take_while(|tok| !matches!(tok, Some(Tok::Char('/'))))
-                .any(|tok| *tok == Some(Tok::Char('=')))
-    })
+    let mut one = false;
+    for tok in pattern.resource.shape() {
+        match tok {
+            Some(Tok::One) => one = true,
+            Some(Tok::Char('/')) => one = false,
+            Some(Tok::Char('=')) if one => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Warnings about resources that need no API to find: the verb is not anchored, a query where none can be.
@@ -193,7 +220,7 @@ fn lint_resource_shape(
     statement: &Statement,
     arn: &ArnPattern,
     written: &str,
-    item_path: &str,
+    item_path: &dyn Fn() -> String,
     api: Option<&ApiTarget>,
     warnings: &mut Vec<PolicyWarning>,
 ) {
@@ -204,7 +231,7 @@ fn lint_resource_shape(
             let stage = api.map_or("STAGE", |api| api.stage.as_str());
             let other = if method == "POST" { "DELETE" } else { "POST" };
             warnings.push(warning(
-                item_path,
+                &item_path(),
                 format!(
                     "`{written}`: the `*` before `{method}` can stand for several segments, so this also matches other \
                      methods on paths holding `/{method}/` (`{other} /x/{method}/...`); write the stage literally, as in `{}`",
@@ -215,7 +242,7 @@ fn lint_resource_shape(
     }
     if query_shaped(arn) {
         warnings.push(warning(
-            item_path,
+            &item_path(),
             format!("`{written}`: `?` is a one-character wildcard here, not a query: a method ARN never holds the query string"),
         ));
     }
@@ -236,11 +263,12 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
         let resource = &statement.resource;
         let listed = resource.patterns.len() > 1;
         for (index, (pattern, written)) in resource.patterns.iter().enumerate() {
+            // Written out only for a warning: most resources have none.
             let item_path =
-                if listed { format!("{path}.{}[{index}]", resource.element()) } else { format!("{path}.{}", resource.element()) };
+                || if listed { format!("{path}.{}[{index}]", resource.element()) } else { format!("{path}.{}", resource.element()) };
             match pattern {
                 ResourcePattern::Any if resource.negated => warnings.push(warning(
-                    &item_path,
+                    &item_path(),
                     "`*` excludes every resource: the statement never matches a request",
                 )),
                 ResourcePattern::Any => {}
@@ -250,12 +278,12 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                         continue;
                     };
                     for variable in arn.variables() {
-                        lint_variable(variable, &item_path, warnings);
+                        lint_variable(variable, &item_path(), warnings);
                     }
                     if let Some(reason) = api_mismatch(arn, api).filter(|_| !resource.negated) {
-                        warnings.push(warning(&item_path, format!("`{written}` never matches a request to this API: {reason}")));
+                        warnings.push(warning(&item_path(), format!("`{written}` never matches a request to this API: {reason}")));
                     } else if let Some(reason) = method_segment(arn).filter(|_| !resource.negated) {
-                        warnings.push(warning(&item_path, format!("`{written}`: {reason}")));
+                        warnings.push(warning(&item_path(), format!("`{written}`: {reason}")));
                     } else {
                         lint_resource_shape(statement, arn, written, &item_path, Some(api), warnings);
                     }

@@ -47,8 +47,10 @@ pub use truth::Truth;
 use crate::request::ApiTarget;
 use document::{Applies, PolicyRequest, Undecidable};
 use index::StatementIndex;
+use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, DefaultHasher};
 
 /// The action every execute-api request is evaluated for.
 pub const INVOKE: &str = "execute-api:Invoke";
@@ -62,30 +64,35 @@ pub struct Principal<'a> {
     pub username: Option<&'a str>,
 }
 
-/// The documents of one group, client or user, with their statements indexed.
+/// The documents of one group, client or user.
 #[derive(Debug)]
 pub(crate) struct Source {
     documents: Vec<Document>,
     /// `(document, statement)` of each statement id.
     locations: Vec<(usize, usize)>,
-    index: StatementIndex,
+    /// Its number in its store's [`StatementIndex`].
+    id: u32,
 }
 
 impl Source {
-    pub(crate) fn new(documents: Vec<Document>) -> Self {
+    pub(crate) fn new(documents: Vec<Document>, id: u32) -> Self {
         let locations = documents
             .iter()
             .enumerate()
             .flat_map(|(d, document)| (0..document.statements.len()).map(move |s| (d, s)))
             .collect();
-        let index = StatementIndex::build(documents.iter().flat_map(|document| document.statements.iter()));
-        Self { documents, locations, index }
+        Self { documents, locations, id }
     }
 
     fn statement(&self, id: usize) -> Option<(usize, usize, &Statement)> {
         let &(document, statement) = self.locations.get(id)?;
         let found = self.documents.get(document)?.statements.get(statement)?;
         Some((document, statement, found))
+    }
+
+    /// Every statement, numbered as the index numbers them.
+    fn statements(&self) -> Vec<&Statement> {
+        self.documents.iter().flat_map(|document| document.statements.iter()).collect()
     }
 
     pub(crate) fn documents(&self) -> &[Document] {
@@ -151,10 +158,10 @@ impl Collector {
     }
 }
 
-/// How statements are found: through the index, or by checking every one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Strategy {
-    Indexed,
+/// How statements are found: through the sources' index, or by checking every one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Strategy<'i> {
+    Indexed(&'i StatementIndex),
     Linear,
 }
 
@@ -164,11 +171,16 @@ pub(crate) fn evaluate_sources<'s>(
     action: &str,
     arn: &str,
     ctx: &dyn ConditionContext,
-    strategy: Strategy,
+    strategy: Strategy<'_>,
 ) -> Evaluation {
     let fields = pattern::split_arn(arn);
     let request = PolicyRequest { action, arn: fields, ctx };
     let mut collector = Collector::default();
+    // Found once for every source: the index's anchors in this request.
+    let mut anchors = Vec::new();
+    if let Strategy::Indexed(index) = strategy {
+        index.anchors_in(fields.map(|fields| fields.resource), &mut anchors);
+    }
     let mut candidates = Vec::new();
     for (kind, name, source) in sources {
         collector.documents += source.documents.len();
@@ -178,8 +190,8 @@ pub(crate) fn evaluate_sources<'s>(
                     collector.visit((kind, name), source, id, &request);
                 }
             }
-            Strategy::Indexed => {
-                source.index.candidates(fields.map(|fields| fields.resource), &mut candidates);
+            Strategy::Indexed(index) => {
+                index.candidates(source.id, &anchors, &mut candidates);
                 for &id in &candidates {
                     collector.visit((kind, name), source, id, &request);
                 }
@@ -190,43 +202,57 @@ pub(crate) fn evaluate_sources<'s>(
 }
 
 /// Every configured document of one `policies` section, compiled.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PolicyStore {
     /// The issuer whose principals these documents are for (`issuers[i].policies`); `None` for the shared section.
     issuer: Option<usize>,
-    groups: BTreeMap<String, Source>,
-    clients: BTreeMap<String, Source>,
-    users: BTreeMap<String, Source>,
+    groups: Sources,
+    clients: Sources,
+    users: Sources,
+    /// Every source's statements, numbered groups first, then clients, then users (each in name order).
+    index: StatementIndex,
     warnings: Vec<PolicyWarning>,
 }
 
-/// The `policies` section as configured: name → document or list of documents.
+/// The `policies` section as configured: name → document or list of documents, each kept as its JSON text.
+///
+/// Each document is read into a `Value` only while it is compiled, one at a time: read whole, a configuration of
+/// thousands of documents held every one as a tree of maps and strings at once, many times its own size, and in
+/// wasm that peak stays as the VM's memory.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicies {
     #[serde(default)]
-    pub groups: BTreeMap<String, Value>,
+    pub groups: BTreeMap<String, Box<RawValue>>,
     #[serde(default)]
-    pub clients: BTreeMap<String, Value>,
+    pub clients: BTreeMap<String, Box<RawValue>>,
     #[serde(default)]
-    pub users: BTreeMap<String, Value>,
+    pub users: BTreeMap<String, Box<RawValue>>,
     /// In the shared (top-level) section: `true` says its names apply to the principals of every issuer. Required
     /// when several issuers are configured, since group and user names are only unique within one user pool.
     pub all_issuers: Option<bool>,
 }
 
+/// The sources of one section by name. Hashed, not ordered: a caller in a thousand groups looks each one up, and
+/// in a search tree each lookup compared names a dozen times. Ids keep the configuration's order.
+type Sources = HashMap<String, Source, BuildHasherDefault<DefaultHasher>>;
+
 fn compile_section(
-    raw: &BTreeMap<String, Value>,
+    raw: &BTreeMap<String, Box<RawValue>>,
     api: &ApiTarget,
     path: &str,
+    next_id: &mut u32,
     warnings: &mut Vec<PolicyWarning>,
-) -> Result<BTreeMap<String, Source>, PolicyError> {
-    let mut section = BTreeMap::new();
-    for (name, value) in raw {
+) -> Result<Sources, PolicyError> {
+    let mut section = Sources::with_capacity_and_hasher(raw.len(), BuildHasherDefault::default());
+    for (name, text) in raw {
         let name_path = format!("{path}.{name}");
-        let documents = Document::parse_many(value, api, &name_path)?;
+        // The text was read as JSON already, so this only fails past serde_json's nesting limit.
+        let value: Value = serde_json::from_str(text.get()).map_err(|err| error::error(&name_path, err.to_string()))?;
+        let documents = Document::parse_many(&value, api, &name_path)?;
         lint::lint(&Document::locate(&documents, &name_path, value.is_array()), Some(api), warnings);
-        section.insert(name.clone(), Source::new(documents));
+        section.insert(name.clone(), Source::new(documents, *next_id));
+        *next_id += 1;
     }
     Ok(section)
 }
@@ -240,13 +266,22 @@ impl PolicyStore {
     /// Compiles a `policies` section for the principals of issuer `issuer` only (`None`: the shared section).
     pub fn compile_for(raw: &RawPolicies, api: &ApiTarget, path: &str, issuer: Option<usize>) -> Result<Self, PolicyError> {
         let mut warnings = Vec::new();
-        Ok(Self {
-            issuer,
-            groups: compile_section(&raw.groups, api, &format!("{path}.groups"), &mut warnings)?,
-            clients: compile_section(&raw.clients, api, &format!("{path}.clients"), &mut warnings)?,
-            users: compile_section(&raw.users, api, &format!("{path}.users"), &mut warnings)?,
-            warnings,
-        })
+        let mut next_id = 0;
+        let groups = compile_section(&raw.groups, api, &format!("{path}.groups"), &mut next_id, &mut warnings)?;
+        let clients = compile_section(&raw.clients, api, &format!("{path}.clients"), &mut next_id, &mut warnings)?;
+        let users = compile_section(&raw.users, api, &format!("{path}.users"), &mut next_id, &mut warnings)?;
+        let mut sources: Vec<&Source> = groups.values().chain(clients.values()).chain(users.values()).collect();
+        sources.sort_unstable_by_key(|source| source.id);
+        let statements: Vec<Vec<&Statement>> = sources.into_iter().map(Source::statements).collect();
+        let index = StatementIndex::build(&statements);
+        drop(statements);
+        Ok(Self { issuer, groups, clients, users, index, warnings })
+    }
+
+    /// Hands the warnings over (to [`ScopedPolicies`], which reports every section's): a configuration that warns
+    /// about every statement should not hold each warning twice.
+    pub(crate) fn take_warnings(&mut self) -> Vec<PolicyWarning> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Statements that load but can never match an execute-api request, for adapters to log.
@@ -276,7 +311,7 @@ impl PolicyStore {
     /// Evaluates `action` on resource `arn` for `principal` with the request's condition keys: any applicable
     /// Deny wins, then any Allow, else an implicit deny. Only indexed candidates are checked.
     pub fn evaluate(&self, principal: &Principal<'_>, action: &str, arn: &str, ctx: &dyn ConditionContext) -> Evaluation {
-        self.scoped(evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Indexed))
+        self.scoped(evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Indexed(&self.index)))
     }
 
     /// Marks the statements of an evaluation as this store's.

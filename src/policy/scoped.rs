@@ -17,9 +17,9 @@ pub struct ScopedPolicies {
 
 impl ScopedPolicies {
     /// Gathers the compiled sections; `by_issuer` pairs each issuer with its section.
-    pub fn new(shared: Option<PolicyStore>, by_issuer: Vec<(String, PolicyStore)>) -> Self {
-        let mut warnings: Vec<PolicyWarning> = shared.iter().flat_map(|store| store.warnings().iter().cloned()).collect();
-        warnings.extend(by_issuer.iter().flat_map(|(_, store)| store.warnings().iter().cloned()));
+    pub fn new(mut shared: Option<PolicyStore>, mut by_issuer: Vec<(String, PolicyStore)>) -> Self {
+        let mut warnings: Vec<PolicyWarning> = shared.iter_mut().flat_map(PolicyStore::take_warnings).collect();
+        warnings.extend(by_issuer.iter_mut().flat_map(|(_, store)| store.take_warnings()));
         Self { shared, by_issuer: by_issuer.into_iter().collect(), warnings }
     }
 

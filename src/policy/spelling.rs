@@ -8,35 +8,24 @@
 //! a Deny written with it never applies. Route templates are held to the same rule (`check_literal` in
 //! `src/routes.rs`); the rules are not written twice: the literal parts of a resource go through the normaliser.
 
-use super::pattern::{ArnPattern, Tok};
-use crate::request::{normalize_path_with, RequestOptions};
+use super::pattern::{ArnPattern, Seg};
+use crate::request::{already_normal, normalize_path_with, RequestOptions};
 
 /// A stretch of literal text in a resource part, and whether a wildcard or variable stands before and after it.
-struct Run {
-    text: String,
+struct Run<'a> {
+    text: &'a str,
     after_wildcard: bool,
     before_wildcard: bool,
 }
 
-fn runs(toks: &[Tok]) -> Vec<Run> {
-    let mut runs = Vec::new();
-    let mut text = String::new();
-    let mut after_wildcard = false;
-    for tok in toks {
-        match tok {
-            Tok::Char(c) => text.push(*c),
-            Tok::One | Tok::Star => {
-                if !text.is_empty() {
-                    runs.push(Run { text: std::mem::take(&mut text), after_wildcard, before_wildcard: true });
-                }
-                after_wildcard = true;
-            }
-        }
-    }
-    if !text.is_empty() {
-        runs.push(Run { text, after_wildcard, before_wildcard: false });
-    }
-    runs
+/// The literal stretches of `pattern`'s resource part (consecutive text is one stretch, so whatever stands
+/// between two of them is a wildcard or a variable).
+fn runs(pattern: &ArnPattern) -> impl Iterator<Item = Run<'_>> + '_ {
+    let count = pattern.resource.segs().count();
+    pattern.resource.segs().enumerate().filter_map(move |(index, seg)| match seg {
+        Seg::Text(text) => Some(Run { text, after_wildcard: index > 0, before_wildcard: index + 1 < count }),
+        Seg::One | Seg::Star | Seg::Var(_) => None,
+    })
 }
 
 fn is_hex(byte: u8) -> bool {
@@ -51,8 +40,8 @@ fn starts_with_high_escape(bytes: &[u8]) -> bool {
 
 /// The part of a run that its own characters decide: an escape or a UTF-8 sequence that a wildcard beside it
 /// could complete is left out (`%` or `%4` before a `*`, `%A9` after one).
-fn decided(run: &Run) -> &str {
-    let mut text = run.text.as_str();
+fn decided<'a>(run: &Run<'a>) -> &'a str {
+    let mut text = run.text;
     if run.after_wildcard {
         while starts_with_high_escape(text.as_bytes()) {
             text = text.get(3..).unwrap_or_default();
@@ -76,12 +65,13 @@ fn decided(run: &Run) -> &str {
 /// Why `pattern`, the `Resource` or `NotResource` of a statement, can never match a request because of how its
 /// path is spelled; `None` when its literal text could appear in a method ARN (or it names another service).
 pub(crate) fn misspelled(pattern: &ArnPattern) -> Option<String> {
-    if !super::pattern::match_tokens(&pattern.service.widened(), "execute-api") {
+    if !pattern.service.matches_plain("execute-api") {
         return None;
     }
     // The most permissive settings: what no request can carry under these, none can under any.
     let options = RequestOptions { allow_utf8_paths: true, ..RequestOptions::default() };
-    for run in runs(&pattern.resource.widened()) {
+    let mut target = String::new();
+    for run in runs(pattern) {
         let text = decided(&run);
         if text.is_empty() {
             continue;
@@ -90,7 +80,14 @@ pub(crate) fn misspelled(pattern: &ArnPattern) -> Option<String> {
         // api id is lint's to judge against the API (a standalone document's may be empty).
         let prefix = if run.after_wildcard || text.starts_with('/') { "/x" } else { "/" };
         let suffix = if run.before_wildcard { "x" } else { "" };
-        let target = format!("{prefix}{text}{suffix}");
+        target.clear();
+        target.push_str(prefix);
+        target.push_str(text);
+        target.push_str(suffix);
+        // Nearly every resource is spelled as requests are: the normaliser's own test for that, without its copy.
+        if target.len() <= options.max_path_bytes && already_normal(&target) {
+            continue;
+        }
         let hint = hint(text);
         match normalize_path_with(&target, &options) {
             Err(why) => return Some(format!("`{text}` is never in a request's path ({why}){hint}")),

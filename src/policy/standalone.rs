@@ -6,6 +6,7 @@ use super::document::Document;
 use super::error::{error, PolicyError, PolicyWarning};
 use super::explain::{Evaluation, SourceKind};
 use super::pattern::split_arn;
+use super::index::StatementIndex;
 use super::{evaluate_sources, lint, Source, Strategy};
 use crate::request::{ApiTarget, Partition};
 use serde_json::Value;
@@ -17,6 +18,7 @@ const PATH: &str = "policy";
 #[derive(Debug)]
 pub struct StandalonePolicy {
     source: Source,
+    index: StatementIndex,
     warnings: Vec<PolicyWarning>,
 }
 
@@ -50,7 +52,9 @@ impl StandalonePolicy {
         let documents = Document::parse_many(policy, api, PATH)?;
         let mut warnings = Vec::new();
         lint::lint(&Document::locate(&documents, PATH, policy.is_array()), None, &mut warnings);
-        Ok(Self { source: Source::new(documents), warnings })
+        let source = Source::new(documents, 0);
+        let index = StatementIndex::build(&[source.statements()]);
+        Ok(Self { source, index, warnings })
     }
 
     /// Statements that can never match an execute-api request.
@@ -66,7 +70,7 @@ impl StandalonePolicy {
     /// Evaluates `action` on `resource` with the condition keys of `ctx` (compiled evaluator).
     pub fn evaluate(&self, resource: &str, action: &str, ctx: &dyn ConditionContext) -> Evaluation {
         let sources = std::iter::once((SourceKind::Policy, "", &self.source));
-        evaluate_sources(sources, action, resource, ctx, Strategy::Indexed)
+        evaluate_sources(sources, action, resource, ctx, Strategy::Indexed(&self.index))
     }
 
     /// The same, checking every statement.

@@ -52,13 +52,36 @@ pub(crate) enum Piece {
     Var(Variable),
 }
 
+impl Piece {
+    /// The same stretch, borrowed.
+    pub(crate) fn as_ref_piece(&self) -> PieceRef<'_> {
+        match self {
+            Self::Text(text) => PieceRef::Text(text),
+            Self::Star => PieceRef::Star,
+            Self::One => PieceRef::One,
+            Self::Var(variable) => PieceRef::Var(variable.clone()),
+        }
+    }
+}
+
+/// A stretch as [`visit_pieces`] finds it: literal text borrowed from the string (consecutive texts belong
+/// together), a wildcard, or a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PieceRef<'a> {
+    Text(&'a str),
+    Star,
+    One,
+    Var(Variable),
+}
+
 /// The end of a `${...}` starting at `open` (the index of `}`), skipping a single-quoted default.
 fn variable_end(text: &str, open: usize) -> Option<usize> {
     let mut quoted = false;
-    for (index, c) in text.char_indices().skip_while(|(index, _)| *index < open + 2) {
+    let inner = open + 2;
+    for (index, c) in text.get(inner..)?.char_indices() {
         match c {
             '\'' => quoted = !quoted,
-            '}' if !quoted => return Some(index),
+            '}' if !quoted => return Some(inner + index),
             _ => {}
         }
     }
@@ -83,46 +106,70 @@ fn parse_variable(inner: &str) -> Result<Variable, String> {
     Ok(Variable { key: KeyName::new(key), default })
 }
 
-/// Splits `text` into pieces. With `variables` (2012-10-17) `${...}` is a variable or an escape; without, it is
-/// literal text. With `wildcards`, `*` and `?` are wildcards; an escaped `${*}` or `${?}` never is.
+/// Reads `text` stretch by stretch, without copying it. With `variables` (2012-10-17) `${...}` is a variable or
+/// an escape; without, it is literal text. With `wildcards`, `*` and `?` are wildcards; an escaped `${*}` or
+/// `${?}` never is.
+pub(crate) fn visit_pieces<'a>(
+    text: &'a str,
+    variables: bool,
+    wildcards: bool,
+    mut visit: impl FnMut(PieceRef<'a>),
+) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    // The literal stretch not yet visited starts here. Every byte looked at below is ASCII, so each index is a
+    // character boundary (UTF-8 continuation bytes are never ASCII).
+    let mut run = 0usize;
+    let mut at = 0usize;
+    while let Some(&byte) = bytes.get(at) {
+        if variables && byte == b'$' && bytes.get(at + 1) == Some(&b'{') {
+            visit(PieceRef::Text(text.get(run..at).unwrap_or_default()));
+            let end = variable_end(text, at).ok_or("unterminated policy variable (`${` without `}`)")?;
+            let inner = text.get(at + 2..end).unwrap_or_default();
+            match inner {
+                "*" | "?" | "$" => visit(PieceRef::Text(inner)),
+                _ => visit(PieceRef::Var(parse_variable(inner)?)),
+            }
+            at = end + 1;
+            run = at;
+            continue;
+        }
+        let wildcard = match byte {
+            b'*' if wildcards => Some(PieceRef::Star),
+            b'?' if wildcards => Some(PieceRef::One),
+            _ => None,
+        };
+        if let Some(wildcard) = wildcard {
+            visit(PieceRef::Text(text.get(run..at).unwrap_or_default()));
+            visit(wildcard);
+            run = at + 1;
+        }
+        at += 1;
+    }
+    visit(PieceRef::Text(text.get(run..).unwrap_or_default()));
+    Ok(())
+}
+
+/// Splits `text` into pieces (see [`visit_pieces`]); consecutive literal text is one piece.
 pub(crate) fn parse_pieces(text: &str, variables: bool, wildcards: bool) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
     let mut literal = String::new();
-    let mut at = 0usize;
-    let flush = |literal: &mut String, pieces: &mut Vec<Piece>| {
-        if !literal.is_empty() {
-            pieces.push(Piece::Text(std::mem::take(literal)));
-        }
-    };
-    while let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) {
-        if variables && c == '$' && text.get(at + 1..).is_some_and(|rest| rest.starts_with('{')) {
-            let end = variable_end(text, at).ok_or("unterminated policy variable (`${` without `}`)")?;
-            let inner = text.get(at + 2..end).unwrap_or_default();
-            at = end + 1;
-            match inner {
-                "*" | "?" | "$" => literal.push_str(inner),
-                _ => {
-                    let variable = parse_variable(inner)?;
-                    flush(&mut literal, &mut pieces);
-                    pieces.push(Piece::Var(variable));
-                }
+    visit_pieces(text, variables, wildcards, |piece| match piece {
+        PieceRef::Text(text) => literal.push_str(text),
+        other => {
+            if !literal.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut literal)));
             }
-            continue;
+            pieces.push(match other {
+                PieceRef::Star => Piece::Star,
+                PieceRef::One => Piece::One,
+                PieceRef::Var(variable) => Piece::Var(variable),
+                PieceRef::Text(_) => return,
+            });
         }
-        at += c.len_utf8();
-        match c {
-            '*' if wildcards => {
-                flush(&mut literal, &mut pieces);
-                pieces.push(Piece::Star);
-            }
-            '?' if wildcards => {
-                flush(&mut literal, &mut pieces);
-                pieces.push(Piece::One);
-            }
-            other => literal.push(other),
-        }
+    })?;
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(literal));
     }
-    flush(&mut literal, &mut pieces);
     Ok(pieces)
 }
 
