@@ -3,8 +3,8 @@
 use crate::config::{same_header_field, Config, ConfigError, ForwardToken, TokenSource};
 use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
-use crate::request::{normalize_method, HttpRequest, RequestError};
-use crate::routes::{self, RouteAuth};
+use crate::request::{normalize_method, HttpRequest, NormalizedPath, RequestError};
+use crate::routes::{self, Route, RouteAuth};
 use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
 use std::sync::Arc;
 
@@ -89,21 +89,42 @@ impl Authorizer {
     }
 
     /// The request's own header names to remove before it goes upstream, each once: every one an upstream could
-    /// take for an identity header, and the token's header unless `verified` says the filter verified its token
-    /// and `forward_token` lets it go on (an unverified token could pass upstream for a checked one).
+    /// take for an identity header; the token's header unless `verified` says the filter verified its token and
+    /// `forward_token` lets it go on (an unverified token could pass upstream for a checked one); and, when the
+    /// token comes from elsewhere (`token_source`), an `Authorization` header carrying a `Bearer` credential, which
+    /// the filter never verified and an upstream could take for the one it did. Other `Authorization` schemes
+    /// (`Basic` for the upstream's own use) go on.
     fn removals<'a>(&self, request: &'a HttpRequest, verified: bool) -> Vec<&'a str> {
-        let token_header = match self.config.token_source() {
-            TokenSource::Header(name) if !verified || self.config.forward_token() == ForwardToken::Never => Some(name.as_str()),
-            _ => None,
+        let (token_header, other_source) = match self.config.token_source() {
+            TokenSource::Header(name) => {
+                let keep = verified && self.config.forward_token() != ForwardToken::Never;
+                ((!keep).then_some(name.as_str()), name != "authorization")
+            }
+            TokenSource::Cookie(_) => (None, true),
         };
         let mut names: Vec<&'a str> = Vec::new();
-        for (name, _) in &request.headers {
-            let remove = self.is_identity_header(name) || token_header.is_some_and(|token| same_header_field(name, token));
+        for (name, value) in &request.headers {
+            let remove = self.is_identity_header(name)
+                || token_header.is_some_and(|token| same_header_field(name, token))
+                || (other_source && same_header_field(name, "authorization") && is_bearer(value));
             if remove && !names.contains(&name.as_str()) {
                 names.push(name);
             }
         }
         names
+    }
+
+    /// Whether a request trailer named `name` must not reach the upstream: an identity field or a token field
+    /// (`Authorization`, the configured token header, `Cookie` when the token is a cookie), in every spelling an
+    /// upstream may merge with them. Only request headers carry a token the filter verifies and identity fields it
+    /// writes; a trailer holding one could only pass upstream for them.
+    pub fn is_forbidden_trailer(&self, name: &str) -> bool {
+        self.is_identity_header(name)
+            || same_header_field(name, "authorization")
+            || match self.config.token_source() {
+                TokenSource::Header(token) => same_header_field(name, token),
+                TokenSource::Cookie(_) => same_header_field(name, "cookie"),
+            }
     }
 
     /// The method a CORS preflight asks about, when `request` is one this configuration lets through without a
@@ -121,6 +142,27 @@ impl Authorizer {
             return None;
         }
         normalize_method(method).ok()
+    }
+
+    /// The route that takes `method` on `path` (`None` when no routes are declared), and the first route that takes
+    /// it or a spelling of it that lenient upstreams serve from the same handler (`/products/1/`, `/Products/1`,
+    /// `HEAD` for `GET`, `/products.json`) when that one comes before (a catch-all took the request): its rules
+    /// hold too, so no spelling reaches a handler without them. `Err` when no route takes the request or such a
+    /// first route declares it undeclared.
+    fn route_for(&self, method: &str, path: &NormalizedPath) -> Result<Option<(&Route, Option<&Route>)>, ()> {
+        let Some(declared) = self.config.routes() else { return Ok(None) };
+        let taken = match routes::find(declared, method, path) {
+            Some(route) if route.auth != RouteAuth::Undeclared => route,
+            _ => return Err(()),
+        };
+        let lenient = declared
+            .iter()
+            .find(|declared| declared.matches(method, path) || declared.matches_variant(method, path))
+            .filter(|first| !std::ptr::eq(*first, taken));
+        if lenient.is_some_and(|first| first.auth == RouteAuth::Undeclared) {
+            return Err(());
+        }
+        Ok(Some((taken, lenient)))
     }
 
     /// The token `candidate` names, verified at `now`. A token equal to one this configuration verified before is
@@ -171,43 +213,28 @@ impl Authorizer {
         };
         let rewrite_path = path.changed.then(|| path.target());
         // A CORS preflight carries no credentials (the Fetch standard): it passes where the method it asks about
-        // would be routed, and is decided like any request where it would not.
+        // would be routed and no route declares `OPTIONS` on the path undeclared, and is decided like any request
+        // where not.
         if method == "OPTIONS" {
             if let Some(asked) = self.preflight_method(request) {
-                let routed = match self.config.routes() {
-                    None => true,
-                    Some(declared) => routes::find(declared, asked, &path).is_some_and(|route| route.auth != RouteAuth::Undeclared),
-                };
-                if routed {
+                let routed = matches!(self.route_for(asked, &path), Ok(Some(_)) | Ok(None));
+                let options_undeclared = self.config.routes().is_some_and(|declared| {
+                    let first = declared.iter().find(|route| route.matches(method, &path) || route.matches_variant(method, &path));
+                    first.is_some_and(|route| route.auth == RouteAuth::Undeclared)
+                });
+                if routed && !options_undeclared {
                     return Verdict::preflight(asked, self.removals(request, false), rewrite_path);
                 }
             }
         }
-        let route = match self.config.routes() {
-            None => None,
-            Some(declared) => match routes::find(declared, method, &path) {
-                Some(route) if route.auth != RouteAuth::Undeclared => Some(route),
-                _ => {
-                    let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
-                    return Verdict::refuse(Outcome::NoRoute, reason);
-                }
-            },
+        let (route, lenient) = match self.route_for(method, &path) {
+            Ok(Some((route, lenient))) => (Some(route), lenient),
+            Ok(None) => (None, None),
+            Err(()) => {
+                let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
+                return Verdict::refuse(Outcome::NoRoute, reason);
+            }
         };
-        // The first route that takes this request or a spelling of it that lenient upstreams serve from the same
-        // handler (`/products/1/`, `/Products/1`, `HEAD` for `GET`). When it comes before the route that took the
-        // request (a catch-all), its rules hold too: an undeclared method stays undeclared, a route's token kind
-        // and scopes still apply, so no spelling reaches a handler without them.
-        let lenient = match (route, self.config.routes()) {
-            (Some(taken), Some(declared)) => declared
-                .iter()
-                .find(|declared| declared.matches(method, &path) || declared.matches_variant(method, &path))
-                .filter(|first| !std::ptr::eq(*first, taken)),
-            _ => None,
-        };
-        if lenient.is_some_and(|first| first.auth == RouteAuth::Undeclared) {
-            let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
-            return Verdict::refuse(Outcome::NoRoute, reason);
-        }
         if let Some(route) = route.filter(|route| route.auth == RouteAuth::Public) {
             if lenient.is_none_or(|first| first.auth == RouteAuth::Public) {
                 return Verdict::public(&route.template, self.removals(request, false), rewrite_path);
@@ -294,6 +321,13 @@ impl Authorizer {
         };
         Verdict::allowed(names, verified, claims, statements, self.removals(request, true), rewrite_path)
     }
+}
+
+/// Whether an `Authorization` value carries a `Bearer` credential (the scheme in any ASCII case, RFC 9110 §11.1).
+fn is_bearer(value: &str) -> bool {
+    let value = value.trim_start_matches([' ', '\t']);
+    value.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
+        && value.get(6..).is_none_or(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 #[cfg(test)]
@@ -565,6 +599,16 @@ mod tests {
         let headers = [("x-id-token", id.as_str()), ("authorization", "Basic abc")];
         let decision = other.authorize(&with_headers("GET", "/items/1", &headers), NOW);
         assert_eq!((decision.status(), decision.remove_headers.as_slice()), (200, &["x-id-token".to_owned()][..]));
+        // A Bearer credential in `Authorization` is none the filter verified when the token comes from elsewhere:
+        // removed on every route, whatever `forward_token` says; other schemes are the upstream's own.
+        let kept = migrated(&key, json!({"token_source": {"header": "X-Id-Token"}}));
+        for (value, removed) in [("Bearer forged", true), ("bearer\tforged", true), ("BEARER", true), ("Basic abc", false),
+                                 ("Bearerish x", false)] {
+            let headers = [("x-id-token", id.as_str()), ("Authorization", value)];
+            let decision = kept.authorize(&with_headers("GET", "/items/1", &headers), NOW);
+            assert_eq!(decision.status(), 200, "{value}: {}", decision.reason);
+            assert_eq!(decision.remove_headers.contains(&"Authorization".to_owned()), removed, "{value}");
+        }
         // A cookie cannot be taken out of its header yet: refused rather than forwarded while the setting says never.
         let err = Authorizer::from_json(
             json!({"api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a", "stage": "dev"},

@@ -182,8 +182,10 @@ impl Route {
 
     /// Whether this route takes a spelling of the request that a lenient upstream serves from the same handler,
     /// but not the request itself: another ASCII case of a literal segment, a trailing slash added or dropped,
-    /// or `HEAD` for a `GET` route (frameworks such as Express, Spring and Go's `net/http` do each of these).
-    /// A route's scopes must hold for such spellings too, or a catch-all would take them without the scopes.
+    /// `HEAD` for a `GET` route (Express, Spring and Go's `net/http` do each of these), or a last literal segment
+    /// with a format suffix (`/products.json`, `/products/.json`: Rails' `(.:format)`, Spring's suffix matching
+    /// before 5.3) or with trailing dots and spaces (`/products.`, `/products%20`: IIS and ASP.NET trim them).
+    /// A route's rules must hold for such spellings too, or a catch-all would take them without the rules.
     pub fn matches_variant(&self, method: &str, path: &NormalizedPath) -> bool {
         let methods = match self.method.as_deref() {
             None => true,
@@ -198,14 +200,22 @@ impl Route {
             Some((Segment::Literal(last), rest)) if last.is_empty() => rest,
             _ => self.segments.as_slice(),
         };
+        // A literal last segment also takes its suffixed spellings.
+        let (own, last) = match own.split_last() {
+            Some((Segment::Literal(last), rest)) => (rest, Some(last.as_str())),
+            _ => (own, None),
+        };
         let mut actual = path.segments();
         match walk(own, &mut actual, |literal, segment| segment.eq_ignore_ascii_case(literal)) {
             Walk::Greedy(taken) => taken,
             Walk::Mismatch => false,
-            Walk::End => match actual.next() {
-                None => true,
-                Some(last) => last.is_empty() && actual.next().is_none(),
-            },
+            Walk::End => {
+                let Some(last) = last else { return loose_end(&mut actual) };
+                match actual.next() {
+                    Some(segment) => loosely_last(last, segment) && loose_end(&mut actual),
+                    None => false,
+                }
+            }
         }
     }
 
@@ -219,6 +229,44 @@ impl Route {
             Walk::Greedy(taken) => taken,
             Walk::Mismatch => false,
             Walk::End => actual.next().is_none(),
+        }
+    }
+}
+
+/// Whether what is left of a path after a route's segments is nothing a lenient upstream tells apart from the
+/// route's own end: nothing, a trailing slash, or a format segment (`/products/.json`).
+fn loose_end<'p>(rest: &mut impl Iterator<Item = &'p str>) -> bool {
+    match rest.next() {
+        None => true,
+        Some(last) => (last.is_empty() || format_suffix(last).is_some_and(str::is_empty)) && rest.next().is_none(),
+    }
+}
+
+/// Whether `segment` is a lenient spelling of the literal last segment `literal`: the same in any ASCII case,
+/// then an optional format suffix (`.json`), then any run of dots and spaces (`.`, `%20`).
+fn loosely_last(literal: &str, segment: &str) -> bool {
+    let Some(rest) = segment.get(..literal.len()).filter(|head| head.eq_ignore_ascii_case(literal)).and_then(|_| segment.get(literal.len()..))
+    else {
+        return false;
+    };
+    let rest = format_suffix(rest).unwrap_or(rest);
+    trimmed_end(rest).is_empty()
+}
+
+/// What follows a format suffix (`.` then 1 to 16 ASCII letters or digits) at the start of `rest`, if it has one.
+fn format_suffix(rest: &str) -> Option<&str> {
+    let name = rest.strip_prefix('.')?;
+    let len = name.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    (1..=16).contains(&len).then(|| name.get(len..)).flatten()
+}
+
+/// `rest` without the dots and (encoded) spaces at its end, which IIS and ASP.NET drop from a segment.
+fn trimmed_end(mut rest: &str) -> &str {
+    loop {
+        if let Some(shorter) = rest.strip_suffix('.').or_else(|| rest.strip_suffix("%20")) {
+            rest = shorter;
+        } else {
+            return rest;
         }
     }
 }
@@ -316,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn variants_are_case_trailing_slash_and_head_spellings_only() {
+    fn variants_are_case_trailing_slash_head_format_and_trimmed_spellings_only() {
         let delete = route("DELETE", "/products/{id}");
         let variant = |route: &Route, method: &str, target: &str| route.matches_variant(method, &normalize_path(target).unwrap());
         for target in ["/products/1/", "/Products/1", "/PRODUCTS/1/"] {
@@ -335,6 +383,20 @@ mod tests {
         let any = route("ANY", "/files/{p+}");
         assert!(variant(&any, "PUT", "/FILES/x"));
         assert!(!variant(&any, "PUT", "/files/x"));
+        // Format suffixes and trailing dots and spaces on the last literal segment (Rails, Spring, IIS).
+        for target in ["/products.json", "/Products.XML", "/products/.json", "/products.", "/products%2e", "/products%20",
+                       "/products.json.", "/products.%20", "/products.json/"] {
+            assert!(variant(&list, "GET", target), "{target}");
+        }
+        for target in ["/products.json/x", "/productsx", "/products.a-b", "/products.json.xml", "/products/.json/x",
+                       "/products..json", "/products.12345678901234567"] {
+            assert!(!variant(&list, "GET", target), "{target}");
+        }
+        let member = route("GET", "/users/{id}/profile");
+        assert!(variant(&member, "GET", "/users/7/profile.json"));
+        assert!(!variant(&member, "GET", "/users.json/7/profile"), "only the last segment takes a suffix");
+        // A variable last segment takes every spelling already: no variant.
+        assert!(!variant(&delete, "DELETE", "/products/1.json"));
     }
 
     #[test]

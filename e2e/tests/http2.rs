@@ -32,19 +32,19 @@ fn request(case: &Case) -> Request {
     request
 }
 
-/// Identity fields as trailers, in every spelling an upstream may merge with the real headers, and one ordinary
-/// trailer that must get through (so a test that sees no forged field has seen trailers arrive at all).
+/// Identity fields and a token as trailers, in every spelling an upstream may merge with the real headers, and
+/// one ordinary trailer that must get through (so a test that sees no forged field has seen trailers arrive).
 fn with_forged_trailers(request: Request, authorizer: &Authorizer) -> Request {
     let mut request = request.body(b"payload").trailer("x-checksum", "c0ffee");
     for name in authorizer.identity_header_names() {
         request = request.trailer(name, "forged").trailer(&name.replace('-', "_"), "forged-underscore");
     }
-    request
+    request.trailer("authorization", "Bearer forged")
 }
 
-/// Every identity spelling among the trailers the upstream received.
+/// Every identity or token spelling among the trailers the upstream received.
 fn forged_trailers(authorizer: &Authorizer, upstream: &Echoed) -> Vec<(String, String)> {
-    upstream.trailers.iter().filter(|(name, _)| authorizer.is_identity_header(name)).cloned().collect()
+    upstream.trailers.iter().filter(|(name, _)| authorizer.is_forbidden_trailer(name)).cloned().collect()
 }
 
 /// Checks one allowed exchange: the real identity headers, the ordinary trailer, and no identity trailer.
@@ -90,7 +90,7 @@ fn without_the_filter_identity_trailers_would_arrive() {
     let request = with_forged_trailers(Request::new("POST", "/health"), &authorizer);
     let response = authz_e2e::http2::send(envoy.listener(LISTENER).unwrap(), &request).unwrap();
     let echoed = Echoed::from_header(response.header("x-echo").unwrap()).unwrap();
-    assert_eq!(forged_trailers(&authorizer, &echoed).len(), 2 * authorizer.identity_header_names().len(), "{echoed:?}");
+    assert_eq!(forged_trailers(&authorizer, &echoed).len(), 2 * authorizer.identity_header_names().len() + 1, "{echoed:?}");
 }
 
 #[test]

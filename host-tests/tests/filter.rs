@@ -487,7 +487,8 @@ fn forwarded_trailers(outcome: &HttpOutcome) -> Vec<(String, String)> {
     }
 }
 
-/// Identity fields sent as trailers, in the spellings an upstream may merge, and one ordinary trailer.
+/// Identity fields and a token sent as trailers, in the spellings an upstream may merge, and one ordinary
+/// trailer.
 fn forged_trailers() -> Vec<(String, String)> {
     let mut trailers = vec![("x-checksum".to_string(), "abc".to_string())];
     for name in IDENTITY_HEADERS {
@@ -495,6 +496,7 @@ fn forged_trailers() -> Vec<(String, String)> {
         trailers.push((name.to_ascii_uppercase(), "forged-again".to_string()));
         trailers.push((name.replace('-', "_"), "forged-underscore".to_string()));
     }
+    trailers.push(("Authorization".to_string(), "Bearer forged".to_string()));
     trailers
 }
 
@@ -508,12 +510,14 @@ fn expected_trailer_calls() -> Vec<String> {
             pairs.push(format!(r#""{name}": "forged-again""#));
             pairs.push(format!(r#""{}": "forged-underscore""#, name.replace('-', "_")));
         }
+        pairs.push(r#""authorization": "Bearer forged""#.to_string());
         pairs.join(", ")
     })];
     for name in IDENTITY_HEADERS {
         expected.push(format!(r#"proxy_remove_header_map_value(RequestTrailers, "{name}") -> Ok"#));
         expected.push(format!(r#"proxy_remove_header_map_value(RequestTrailers, "{}") -> Ok"#, name.replace('-', "_")));
     }
+    expected.push(r#"proxy_remove_header_map_value(RequestTrailers, "authorization") -> Ok"#.to_string());
     expected
 }
 

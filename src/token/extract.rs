@@ -72,11 +72,40 @@ pub fn bearer_candidate<'a>(mut values: impl Iterator<Item = &'a str>) -> Result
 }
 
 /// Whether a cookie name is `name` to a lenient reader: Unicode whitespace, controls and invisible format
-/// characters (zero-width spaces, the byte-order mark) trimmed from both ends, letter case ignored.
+/// characters (zero-width spaces, the byte-order mark) trimmed from both ends, letter case ignored (Express and
+/// others); or percent-decoded, with `.`, ` ` and `[` read as `_` (PHP's `$_COOKIE`, which decodes names and
+/// turns those characters into `_`: `__Host-id.token` and `__Host-id%5Ftoken` are `__Host-id_token` there).
 fn loosely_named(key: &str, name: &str) -> bool {
     let invisible = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
     let trimmed = key.trim_matches(invisible);
-    trimmed.chars().flat_map(char::to_lowercase).eq(name.chars().flat_map(char::to_lowercase))
+    let lower = |text: &str| text.chars().flat_map(char::to_lowercase).collect::<String>();
+    lower(trimmed) == lower(name) || php_name(key) == php_name(name)
+}
+
+/// A cookie name as PHP keys `$_COOKIE` with it: percent-decoded (`+` is a space), leading spaces dropped, and
+/// `.`, ` ` and `[` turned into `_`; letter case folded as well, for readers that ignore it.
+fn php_name(name: &str) -> String {
+    let mut bytes = Vec::with_capacity(name.len());
+    let mut rest = name.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let hex = |at: usize| tail.get(at).and_then(|digit| char::from(*digit).to_digit(16));
+        match (byte, hex(0), hex(1)) {
+            (b'%', Some(high), Some(low)) => {
+                bytes.push(u8::try_from(high * 16 + low).unwrap_or(b'%'));
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            _ => {
+                bytes.push(if byte == b'+' { b' ' } else { byte });
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes)
+        .trim_start_matches(' ')
+        .chars()
+        .map(|c| if matches!(c, '.' | ' ' | '[') { '_' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Takes the token out of the cookie called `name` in the `cookie` header values of one request (HTTP/2 may split
@@ -148,6 +177,21 @@ mod tests {
     }
 
     #[test]
+    fn cookie_names_php_reads_as_ours_are_copies() {
+        let name = "__Host-id_token";
+        for copy in ["__Host-id.token", "__Host-id token", "__Host-id+token", "__Host-id%5Ftoken", "__Host-id%2etoken",
+                     "__Host-id[token", "%5F_Host-id_token", " __Host-id.token"] {
+            for header in [format!("{name}=a.b.c; {copy}=d.e.f"), format!("{copy}=d.e.f; {name}=a.b.c")] {
+                assert_eq!(cookie_token([header.as_str()].into_iter(), name), Err(AuthorizationError::RepeatedCookie), "{header}");
+            }
+        }
+        for other in ["__Host-id_tokens", "__Host-idtoken", "__Host-id-token", "__Host-id%5Etoken"] {
+            let header = format!("{name}=a.b.c; {other}=d.e.f");
+            assert_eq!(cookie_token([header.as_str()].into_iter(), name), Ok("a.b.c"), "{header}");
+        }
+    }
+
+    #[test]
     fn a_cookie_token_is_one_exact_name_and_a_bare_token() {
         let cookie = |values: &[&'static str]| cookie_token(values.iter().copied(), "idToken");
         assert_eq!(cookie(&["idToken=a.b.c"]), Ok("a.b.c"));
@@ -177,6 +221,8 @@ mod tests {
             (&["\u{feff}idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             (&["idToken\u{85}=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             (&["idTo\u{212a}en=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
+            // A copy PHP decodes to ours (`%54` is `T`).
+            (&["id%54oken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             // A copy a reader that splits on `,` would find, hidden from one that splits on `;` only.
             (&["a=1, idToken=d.e.f; idToken=a.b.c"][..], AuthorizationError::RepeatedCookie),
             // Values another reader could decode to something else, or that are no token.

@@ -309,14 +309,14 @@ impl FilterRequest {
         Ok(())
     }
 
-    /// Removes from the request trailers every field an upstream could read as an identity header: only the filter
-    /// writes those, and it writes them as headers.
+    /// Removes from the request trailers every field an upstream could read as an identity header or a token
+    /// (`Authorizer::is_forbidden_trailer`): only the filter writes the first, only headers carry a verified token.
     fn clean_trailers(&self, authorizer: &Authorizer) -> Result<(), String> {
         let bytes = host::header_map_bytes(Map::RequestTrailers).map_err(|s| format!("status {}", s.0))?;
         let trailers = decode_header_map(&bytes).ok_or("a malformed trailer map")?;
         let mut removed: Vec<&str> = Vec::new();
         for (name, _) in &trailers {
-            if authorizer.is_identity_header(name) && !removed.contains(&name.as_str()) {
+            if authorizer.is_forbidden_trailer(name) && !removed.contains(&name.as_str()) {
                 host::remove_header(Map::RequestTrailers, name).map_err(|s| format!("status {}", s.0))?;
                 removed.push(name);
             }
