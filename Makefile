@@ -121,7 +121,7 @@ edge-test: edge edge-deps wasm cli
 ## which ends with the goals table of issue 8; then the edge packages (bench-edge). BENCHMARKS.md holds the latest run.
 bench: wasm $(PROBE_WASM) $(STAGES_WASM)
 	$(CARGO) bench --locked -p authz --bench policy
-	$(CARGO) bench --locked -p authz --features mint --bench authorize
+	$(CARGO) bench --locked -p authz --bench authorize
 	$(CARGO) bench --locked -p authz-host --bench request
 	$(CARGO) bench --locked -p authz-host --bench scaling
 	$(MAKE) --no-print-directory bench-envoy

@@ -15,11 +15,6 @@ pub mod routes;
 pub mod text;
 pub mod token;
 
-#[cfg(any(test, feature = "mint"))]
-pub mod mint;
-#[cfg(any(test, feature = "mint"))]
-pub mod scenario;
-
 mod adapters;
 
 #[cfg(feature = "stages")]

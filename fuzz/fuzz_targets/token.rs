@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 struct Fixture {
     verifier: TokenVerifier,
-    signer: authz::mint::DevKey,
+    signer: authz_testkit::mint::DevKey,
 }
 
 fn fixture() -> &'static Fixture {

@@ -1,7 +1,9 @@
 //! Development keys and Cognito-shaped tokens, minted at run time for tests, benchmarks and `authz token`.
-//! Native only; nothing here is compiled into the filter.
+//! Native only; nothing here is compiled into the library.
 
-use crate::token::JwsAlg;
+/// The algorithms keys are minted for, as the library names them. Re-exported so that the library's own unit
+/// tests, which link this crate against a second build of the library, can name the type [`DevKey`] takes.
+pub use authz::token::JwsAlg;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Rsa, RsaPrivateKey};
@@ -150,7 +152,7 @@ impl DevKey {
         };
         let text = |name: &str| jwk.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
         let kid = text("kid");
-        let alg = crate::token::JwsAlg::parse_name(&text("alg")).ok_or_else(|| MintError::Read("unknown `alg`".into()))?;
+        let alg = JwsAlg::parse_name(&text("alg")).ok_or_else(|| MintError::Read("unknown `alg`".into()))?;
         let secret = match text("kty").as_str() {
             "RSA" => {
                 let big = |name: &str| field(name).map(|bytes| BigUint::from_bytes_be(&bytes));
@@ -291,7 +293,7 @@ fn set_unused_bit(segment: &str) -> Option<String> {
 }
 
 /// A DER INTEGER holding the big-endian unsigned `bytes`.
-pub(crate) fn der_integer(bytes: &[u8]) -> Vec<u8> {
+pub fn der_integer(bytes: &[u8]) -> Vec<u8> {
     let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
     let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) { vec![0] } else { Vec::new() };
     body.extend(trimmed);
