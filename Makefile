@@ -140,7 +140,7 @@ bench-envoy: wasm $(PROBE_WASM)
 
 ## Each fuzz target in fuzz/ for FUZZ_SECONDS seconds, from fuzz/seeds/ and the corpus it grows in fuzz/corpus/;
 ## stops at the first crash (saved under fuzz/artifacts/). cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1.
-FUZZ_TARGETS := token config policy path
+FUZZ_TARGETS := token config policy path header_map
 FUZZ_SECONDS ?= 120
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz

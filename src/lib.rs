@@ -16,6 +16,7 @@ pub mod text;
 pub mod token;
 
 mod adapters;
+pub use adapters::header_map;
 
 #[cfg(feature = "stages")]
 #[doc(hidden)]
