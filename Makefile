@@ -121,7 +121,7 @@ edge-test: edge edge-deps wasm cli
 ## which ends with the goals table of issue 8; then the edge packages (bench-edge). BENCHMARKS.md holds the latest run.
 bench: wasm $(PROBE_WASM) $(STAGES_WASM)
 	$(CARGO) bench --locked -p authz --bench policy
-	$(CARGO) bench --locked -p authz --features mint --bench authorize
+	$(CARGO) bench --locked -p authz --bench authorize
 	$(CARGO) bench --locked -p authz-host --bench request
 	$(CARGO) bench --locked -p authz-host --bench scaling
 	$(MAKE) --no-print-directory bench-envoy
@@ -140,7 +140,7 @@ bench-envoy: wasm $(PROBE_WASM)
 
 ## Each fuzz target in fuzz/ for FUZZ_SECONDS seconds, from fuzz/seeds/ and the corpus it grows in fuzz/corpus/;
 ## stops at the first crash (saved under fuzz/artifacts/). cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1.
-FUZZ_TARGETS := token config policy path
+FUZZ_TARGETS := token config policy path header_map
 FUZZ_SECONDS ?= 120
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz

@@ -3,7 +3,7 @@
 //! that carries a token (`make bench`). Each request is timed on first sight (cache off) and repeated (the
 //! verified-token cache on, as deployed).
 
-use authz::scenario::{Case, Scenario};
+use authz_testkit::scenario::{Case, Scenario};
 use authz::token::{RawJwk, VerifyingKey};
 use authz::Authorizer;
 use std::hint::black_box;

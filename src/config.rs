@@ -922,7 +922,7 @@ impl Config {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::mint::DevKey;
+    use authz_testkit::mint::DevKey;
 
     /// A valid configuration as text, with `{jwk}` to fill in.
     const BASE: &str = r#"{

@@ -15,12 +15,8 @@ pub mod routes;
 pub mod text;
 pub mod token;
 
-#[cfg(any(test, feature = "mint"))]
-pub mod mint;
-#[cfg(any(test, feature = "mint"))]
-pub mod scenario;
-
 mod adapters;
+pub use adapters::header_map;
 
 #[cfg(feature = "stages")]
 #[doc(hidden)]

@@ -1,6 +1,8 @@
 //! One request's cost split into the stages of its pipeline, for `make bench`: the same code is timed natively and
 //! inside the wasmtime host, where it runs as a wasm module of its own (`dist/bench/stages.wasm`, built with the
-//! `stages` feature; `host-tests/benches/request.rs` drives both). Not part of the filter.
+//! `stages` feature; `host-tests/benches/request.rs` drives both). Not part of the filter. It stays in the library
+//! rather than in testkit/ because it is a build of the library for measurement, not test tooling: it times the
+//! library's own private stages, and the feature is off in every deployment build.
 
 use crate::adapters::header_map::{decode_request, encode_header_map};
 use crate::policy::{Principal, RequestContext, INVOKE};

@@ -2,7 +2,7 @@
 
 use crate::Finished;
 use anyhow::{bail, Context as _};
-use authz::mint::DevKey;
+use authz_testkit::mint::DevKey;
 use authz::token::JwsAlg;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::Args;

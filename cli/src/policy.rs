@@ -4,8 +4,8 @@
 use crate::input::json_message;
 use crate::{json_lines, Finished};
 use anyhow::{bail, Context as _};
-use authz::mint::DevKey;
-use authz::policy::via_request::{FilterAnswer, FilterCase};
+use authz_testkit::mint::DevKey;
+use authz_testkit::via_request::{FilterAnswer, FilterCase};
 use authz::policy::{evaluate_standalone, Evaluation, INVOKE};
 use authz_host::{FilterHost, HttpOutcome, LogLevel, LogLine};
 use clap::Args;

@@ -5,7 +5,7 @@ use crate::engine::{Engine, Kind};
 use crate::node::js_request;
 use crate::Finished;
 use anyhow::Context as _;
-use authz::scenario::{Expect, Scenario};
+use authz_testkit::scenario::{Expect, Scenario};
 use clap::Args;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 
 use crate::{clock_now, Finished};
 use anyhow::{bail, Context as _};
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use std::io::Write;

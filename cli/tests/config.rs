@@ -11,7 +11,7 @@ fn config(routes: serde_json::Value) -> serde_json::Value {
     json!({
         "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
         "issuers": [{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_V",
-                     "jwks": {"keys": [authz::mint::DevKey::generate_es256("k1").unwrap().public_jwk()]},
+                     "jwks": {"keys": [authz_testkit::mint::DevKey::generate_es256("k1").unwrap().public_jwk()]},
                      "token_use": ["access"], "client_ids": ["app"]}],
         "routes": routes
     })

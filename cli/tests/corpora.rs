@@ -3,7 +3,7 @@
 
 mod common;
 
-use authz::scenario::Scenario;
+use authz_testkit::scenario::Scenario;
 use common::{arg, authz, authz_without_stdout, filter_wasm, scratch, staleness_hint, workspace};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 fn corpora() -> Vec<PathBuf> {
     let dir = workspace().join("policies/scenarios");
-    authz::scenario::json_files(&dir).unwrap()
+    authz_testkit::scenario::json_files(&dir).unwrap()
 }
 
 /// A corpus loaded (keys minted), its configuration written for `--config`, its cases as `check` input lines.

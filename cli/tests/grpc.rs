@@ -10,7 +10,7 @@ use serde_json::json;
 fn grpc_refusals_are_refusals_in_both_engines() {
     let dir = scratch("grpc");
     let config = dir.join("config.json");
-    let key = authz::mint::DevKey::generate_es256("k1").unwrap();
+    let key = authz_testkit::mint::DevKey::generate_es256("k1").unwrap();
     let text = json!({
         "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
         "issuers": [{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_G", "jwks": key.jwks(),

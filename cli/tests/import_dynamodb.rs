@@ -7,7 +7,7 @@
 
 mod common;
 
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use common::{arg, authz, filter_wasm, scratch, workspace};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

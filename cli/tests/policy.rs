@@ -4,7 +4,7 @@
 
 mod common;
 
-use authz::policy::corpus::CorpusFile;
+use authz_testkit::corpus::CorpusFile;
 use common::{arg, authz, filter_wasm, staleness_hint, workspace};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ struct Line {
 
 fn corpus_lines() -> Vec<Line> {
     let dir = workspace().join("policies/policy-corpus");
-    let files = authz::scenario::json_files(&dir).unwrap();
+    let files = authz_testkit::scenario::json_files(&dir).unwrap();
     let mut lines = Vec::new();
     for path in files {
         let file: CorpusFile = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

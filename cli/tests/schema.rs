@@ -13,7 +13,7 @@
 
 mod common;
 
-use authz::scenario::Scenario;
+use authz_testkit::scenario::Scenario;
 use common::{arg, authz, python_env, scratch, workspace};
 use serde_json::{json, Value};
 
@@ -56,7 +56,7 @@ fn loads(document: &Value) -> Result<(), String> {
 /// The configurations the project ships, by name.
 fn shipped() -> Vec<(String, Value)> {
     let mut documents = Vec::new();
-    for path in authz::scenario::json_files(&workspace().join("policies/scenarios")).unwrap() {
+    for path in authz_testkit::scenario::json_files(&workspace().join("policies/scenarios")).unwrap() {
         let scenario = Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
         documents.push((path.display().to_string(), scenario.config));
     }
@@ -215,7 +215,7 @@ fn the_schema_accepts_every_configuration_the_project_ships() {
 #[test]
 fn the_schema_never_refuses_a_policy_the_loader_accepts() {
     let mut documents = Vec::new();
-    for path in authz::scenario::json_files(&workspace().join("policies/policy-corpus")).unwrap() {
+    for path in authz_testkit::scenario::json_files(&workspace().join("policies/policy-corpus")).unwrap() {
         let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for case in file["cases"].as_array().unwrap() {
             let name = format!("{}: {}", path.display(), case["name"]);

@@ -7,8 +7,8 @@
 // Tests may unwrap, index and panic (STYLE.md); helpers outside `#[test]` need saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz::mint::{CognitoClaims, DevKey};
-use authz::scenario::{Case, Scenario};
+use authz_testkit::mint::{CognitoClaims, DevKey};
+use authz_testkit::scenario::{Case, Scenario};
 use authz::decision::Code;
 use authz::{Authorizer, Decision, HttpRequest};
 use authz_e2e::wasm::{imports, ImportKind};
@@ -33,7 +33,7 @@ fn display(path: &Path) -> String {
 }
 
 fn corpora() -> Vec<PathBuf> {
-    authz::scenario::json_files(&workspace().join("policies/scenarios")).unwrap()
+    authz_testkit::scenario::json_files(&workspace().join("policies/scenarios")).unwrap()
 }
 
 /// The request as a client sends it.

@@ -4,7 +4,7 @@
 // Tests may unwrap, index and panic (STYLE.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz::scenario::{Case, Scenario};
+use authz_testkit::scenario::{Case, Scenario};
 use authz::Authorizer;
 use authz_e2e::bootstrap::{Bootstrap, LISTENER};
 use authz_e2e::{locate_envoy, AuthFilter, Echoed, Envoy, Exchange, Harness, Launch, Options, Request};

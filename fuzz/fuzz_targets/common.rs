@@ -2,7 +2,7 @@
 // Each target includes this file as its own module and uses part of it.
 #![allow(dead_code)]
 
-use authz::mint::DevKey;
+use authz_testkit::mint::DevKey;
 use serde_json::{json, Value};
 
 /// The moment every request is decided at.

@@ -5,7 +5,7 @@
 #[path = "common.rs"]
 mod common;
 
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz::{Authorizer, HttpRequest};
 use common::{clean_status, CLIENT, ISS, NOW};
 use libfuzzer_sys::fuzz_target;

@@ -19,7 +19,7 @@
 
 mod workload;
 
-use authz::mint::DevKey;
+use authz_testkit::mint::DevKey;
 use authz_host::{Direction, FilterHost, HttpOutcome, LogLevel, Plugin};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -18,7 +18,7 @@
 
 mod workload;
 
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz::stages::{encode, Stage, Stages};
 use authz::Authorizer;
 use authz_host::{FilterHost, LogLevel};

@@ -1,36 +1,18 @@
 //! [`FilterHost`]: a compiled module checked the way Envoy checks it before running it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, ExternType, InstancePre, Module};
+use wasmtime::{Config, Engine, ExternType, Module};
 
 use crate::error::HostError;
 use crate::functions::{self, ABI_MARKER, OTHER_ABI_MARKERS};
 use crate::plugin::Plugin;
+use crate::runtime::{spawn_ticker, Runtime};
 use crate::shared::Shared;
-use crate::state::HostState;
-
-/// How often the epoch advances; a call's time limit is counted in these ticks.
-pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 /// The default time limit of one call into the VM.
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What every plugin of one host shares: the engine, the linked module, and the cross-VM state.
-pub(crate) struct Runtime {
-    pub(crate) engine: Engine,
-    pub(crate) pre: InstancePre<HostState>,
-    pub(crate) shared: Arc<Shared>,
-    next_vm: AtomicU64,
-}
-
-impl Runtime {
-    pub(crate) fn next_vm(&self) -> u64 {
-        self.next_vm.fetch_add(1, Ordering::Relaxed)
-    }
-}
 
 /// A proxy-wasm module compiled once, from which plugins (VMs) are started, like Envoy's base VM.
 pub struct FilterHost {
@@ -59,7 +41,7 @@ impl FilterHost {
         check_exports(&module)?;
         let linker = crate::linker::linker(&engine)?;
         let pre = linker.instantiate_pre(&module).map_err(|e| host_failure("link", &e))?;
-        let runtime = Arc::new(Runtime { engine, pre, shared: Arc::new(Shared::default()), next_vm: AtomicU64::new(1) });
+        let runtime = Arc::new(Runtime::new(engine, pre, Arc::new(Shared::default())));
         spawn_ticker(Arc::downgrade(&runtime))
             .map_err(|e| HostError::Host { callback: "load".to_string(), message: format!("no epoch thread: {e}") })?;
         Ok(FilterHost { runtime, imports, call_timeout: DEFAULT_CALL_TIMEOUT })
@@ -158,19 +140,4 @@ fn check_exports(module: &Module) -> Result<(), HostError> {
 fn show_type(ty: &wasmtime::FuncType) -> String {
     let list = |it: &mut dyn Iterator<Item = wasmtime::ValType>| it.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
     format!("({}) -> ({})", list(&mut ty.params()), list(&mut ty.results()))
-}
-
-/// Advance the engine's epoch every [`TICK`] while any host or plugin of it is alive (Envoy does the same to
-/// bound each call).
-fn spawn_ticker(runtime: Weak<Runtime>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("authz-host-epoch".to_string())
-        .spawn(move || loop {
-            std::thread::sleep(TICK);
-            match runtime.upgrade() {
-                Some(rt) => rt.engine.increment_epoch(),
-                None => break,
-            }
-        })
-        .map(|_| ())
 }

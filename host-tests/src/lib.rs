@@ -24,6 +24,7 @@ mod pairs;
 mod plugin;
 mod properties;
 mod record;
+mod runtime;
 mod shared;
 mod state;
 mod wasi;

@@ -8,7 +8,7 @@ use wasmtime::{Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, WasmParams,
 use crate::abi::{LogLevel, Status};
 use crate::error::HostError;
 use crate::headers::HeaderMap;
-use crate::host::{Runtime, TICK};
+use crate::runtime::{Runtime, TICK};
 use crate::linker::Refusal;
 use crate::record::{Call, Direction, LogLine};
 use crate::shared::Metric;

@@ -6,8 +6,8 @@
 
 mod support;
 
-use authz::mint::{CognitoClaims, DevKey};
-use authz::scenario::Scenario;
+use authz_testkit::mint::{CognitoClaims, DevKey};
+use authz_testkit::scenario::Scenario;
 use authz::decision::DecisionRecord;
 use authz_host::{Call, Direction, FilterHost, HostError, HttpOutcome, LogLevel, Plugin, Status};
 use serde_json::{json, Value};
@@ -409,7 +409,7 @@ fn decision_log_levels_follow_the_configuration() {
 fn every_scenario_corpus_passes_through_the_filter() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios");
     let mut ran = 0;
-    for path in authz::scenario::json_files(&dir).unwrap() {
+    for path in authz_testkit::scenario::json_files(&dir).unwrap() {
         let scenario = Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let (mut plugin, configured) = host().start(b"", &scenario.config_bytes()).unwrap();
         assert!(configured, "{}: {:?}", path.display(), messages(&plugin));

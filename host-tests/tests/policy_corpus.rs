@@ -1,5 +1,5 @@
 //! The policy corpus (`policies/policy-corpus/`) through the built filter in this host: each case a real request
-//! as `authz::policy::via_request` maps it (the same mapping `authz policy --wasm` uses), its answer checked
+//! as `authz_testkit::via_request` maps it (the same mapping `authz policy --wasm` uses), its answer checked
 //! against the corpus's expectations and against the core's standalone evaluation.
 //!
 //! A missing filter fails these tests with a message to run `make wasm`; they never pass vacuously.
@@ -7,9 +7,9 @@
 
 mod support;
 
-use authz::mint::DevKey;
-use authz::policy::corpus::{CorpusCase, CorpusFile, CorpusRequest};
-use authz::policy::via_request::{FilterAnswer, FilterCase, ViaRequestError, SOURCE_ADDRESS, TLS_VERSION};
+use authz_testkit::mint::DevKey;
+use authz_testkit::corpus::{CorpusCase, CorpusFile, CorpusRequest};
+use authz_testkit::via_request::{FilterAnswer, FilterCase, ViaRequestError, SOURCE_ADDRESS, TLS_VERSION};
 use authz::policy::{evaluate_standalone, INVOKE};
 use authz_host::{Direction, FilterHost, HttpOutcome, Plugin};
 use serde_json::{json, Value};
@@ -50,7 +50,7 @@ fn run(host: &FilterHost, case: &FilterCase) -> (Ran, Plugin) {
 
 fn corpus() -> Vec<(String, CorpusCase)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/policy-corpus");
-    let paths = authz::scenario::json_files(&dir).unwrap();
+    let paths = authz_testkit::scenario::json_files(&dir).unwrap();
     let mut cases = Vec::new();
     for path in paths {
         let file: CorpusFile = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

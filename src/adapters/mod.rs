@@ -1,8 +1,8 @@
 //! Thin host adapters: extract → [`crate::Authorizer::authorize`] (or [`crate::Authorizer::decide`], the same decision
 //! lent rather than copied, on a hot request path) → render. No policy or token logic here.
 
-#[cfg(any(all(feature = "filter", target_arch = "wasm32"), feature = "stages", test))]
-pub(crate) mod header_map;
+// Plain and native: the filter decodes with it, and it is unit-tested and fuzzed (fuzz/) on the host.
+pub mod header_map;
 #[cfg(all(feature = "filter", target_arch = "wasm32"))]
 mod proxy_wasm;
 

@@ -9,7 +9,6 @@
 
 mod condition;
 pub mod context;
-pub mod corpus;
 mod document;
 mod error;
 mod explain;
@@ -23,8 +22,6 @@ mod standalone;
 mod truth;
 mod value;
 mod variable;
-#[cfg(any(test, feature = "mint"))]
-pub mod via_request;
 
 #[cfg(test)]
 mod differential;
@@ -41,7 +38,7 @@ pub use error::{PolicyError, PolicyWarning};
 pub use explain::{DenyWhy, Evaluation, PolicyDecision, SourceKind, StatementRef, Unmet, UnmetCondition};
 pub use pattern::{wildcard_match, ArnPattern};
 pub use scoped::ScopedPolicies;
-pub use standalone::{evaluate_standalone, StandalonePolicy};
+pub use standalone::{api_of, evaluate_standalone, StandalonePolicy};
 pub use truth::Truth;
 
 use crate::request::ApiTarget;

@@ -1,22 +1,30 @@
 //! Which condition keys a compiled configuration can ever read, so that a host looks up only the request facts
 //! some statement can use (the downstream address, TLS) and skips the rest on every request.
 
-use super::context::KeyKind;
+use super::context::{KeyKind, KeyName};
 use super::document::{ResourcePattern, Statement};
 use super::PolicyStore;
 
-/// Whether `statement` names a key of `kind`: as a condition key, or as a policy variable in a condition value
-/// or in any field of a resource pattern (`Resource` or `NotResource`). Actions take no variables.
+impl Statement {
+    /// Every key the statement names: as a policy variable in any field of a resource pattern (`Resource` or
+    /// `NotResource`), then as a condition key or a policy variable in a condition value. Actions take no
+    /// variables. A key named twice is given twice.
+    pub fn keys_read(&self) -> impl Iterator<Item = &KeyName> {
+        let resources = self.resource.patterns.iter().filter_map(|(pattern, _)| match pattern {
+            ResourcePattern::Arn(arn) => Some(arn),
+            ResourcePattern::Any => None,
+        });
+        let in_resources = resources.flat_map(|arn| arn.variables().map(|variable| &variable.key));
+        let in_conditions = self.conditions.iter().flat_map(|condition| {
+            std::iter::once(&condition.key).chain(condition.variables().into_iter().map(|variable| &variable.key))
+        });
+        in_resources.chain(in_conditions)
+    }
+}
+
+/// Whether `statement` names a key of `kind`, in any place [`Statement::keys_read`] looks.
 fn statement_reads(statement: &Statement, kind: KeyKind) -> bool {
-    let in_conditions = statement
-        .conditions
-        .iter()
-        .any(|condition| condition.key.kind() == kind || condition.variables().iter().any(|variable| variable.key.kind() == kind));
-    let in_resources = statement.resource.patterns.iter().any(|(pattern, _)| match pattern {
-        ResourcePattern::Any => false,
-        ResourcePattern::Arn(arn) => arn.variables().any(|variable| variable.key.kind() == kind),
-    });
-    in_conditions || in_resources
+    statement.keys_read().any(|key| key.kind() == kind)
 }
 
 impl PolicyStore {

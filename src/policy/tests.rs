@@ -152,7 +152,7 @@ fn warnings_for_statements_that_never_match() {
 /// and the verified token (username, groups, scopes, custom claims), through the whole authorizer.
 #[test]
 fn request_and_token_keys_reach_conditions_and_variables() {
-    use crate::mint::{CognitoClaims, DevKey};
+    use authz_testkit::mint::{CognitoClaims, DevKey};
     use crate::{Authorizer, HttpRequest};
     let key = DevKey::generate_ed25519("k1").unwrap();
     let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
@@ -282,7 +282,7 @@ fn regions_of_unknown_partitions_are_refused() {
     for region in ["us-iso-east-1", "us-isob-east-1", "eusc-de-east-1", "local"] {
         let config = json!({
             "api": {"region": region, "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
-            "issuers": [{"issuer": "https://issuer.example", "jwks": {"keys": [crate::mint::DevKey::generate_ed25519("k").unwrap().public_jwk()]},
+            "issuers": [{"issuer": "https://issuer.example", "jwks": {"keys": [authz_testkit::mint::DevKey::generate_ed25519("k").unwrap().public_jwk()]},
                          "token_use": ["access"], "client_ids": null}]
         });
         let err = crate::Config::from_json(config.to_string().as_bytes()).unwrap_err().to_string();
@@ -293,7 +293,7 @@ fn regions_of_unknown_partitions_are_refused() {
 /// Decides `method path` for a token with `claims` merged over a minted access token (`"$remove"` removes one),
 /// under `policies` for the token's group `g`, with one route per `(method, path, scopes)`.
 fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, claims: Value) -> (u16, String) {
-    use crate::mint::{CognitoClaims, DevKey};
+    use authz_testkit::mint::{CognitoClaims, DevKey};
     use crate::{Authorizer, HttpRequest};
     let key = DevKey::generate_ed25519("k1").unwrap();
     let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use super::{Issuer, KeySet, RawJwk, TokenError, TokenUses, TokenVerifier, VerifiedToken, VerifyingKey};
-use crate::mint::{der_integer, CognitoClaims, DevKey};
-use crate::token::{JwsAlg, KeyError};
+use authz_testkit::mint::{der_integer, CognitoClaims, DevKey, JwsAlg as MintAlg};
+use crate::token::KeyError;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jwt_compact::alg::{Hs256, Hs256Key};
@@ -54,7 +54,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let rsa = DevKey::generate_rsa("rsa").unwrap();
-        let ps = DevKey::generate_rsa_with("ps", 2048, JwsAlg::Ps256).unwrap();
+        let ps = DevKey::generate_rsa_with("ps", 2048, MintAlg::Ps256).unwrap();
         let es = DevKey::generate_es256("ec").unwrap();
         let ed = DevKey::generate_ed25519("ed").unwrap();
         let other = DevKey::generate_es256("other").unwrap();
@@ -522,7 +522,7 @@ fn c14_rsa_signature_not_reduced_mod_n() {
     loop {
         tries += 1;
         assert!(tries < 50, "no key with room above n");
-        let key = DevKey::generate_rsa_with("ps", 2048, JwsAlg::Ps256).unwrap();
+        let key = DevKey::generate_rsa_with("ps", 2048, MintAlg::Ps256).unwrap();
         let jwk = key.public_jwk();
         let n = rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap());
         let verifying = VerifyingKey::try_from(&raw_jwk(jwk)).unwrap();
@@ -566,7 +566,7 @@ fn c15_ec_points_off_the_curve_fail_at_load() {
 
 #[test]
 fn c16_weak_rsa_keys_fail_at_load() {
-    let small = DevKey::generate_rsa_with("small", 1024, JwsAlg::Rs256).unwrap();
+    let small = DevKey::generate_rsa_with("small", 1024, MintAlg::Rs256).unwrap();
     assert!(matches!(VerifyingKey::try_from(&raw_jwk(small.public_jwk())), Err(KeyError::WeakRsa { bits: 1024 })));
     let f = fixture();
     let load = |changes: Value| VerifyingKey::try_from(&raw_jwk(with(f.rsa.public_jwk(), changes)));

@@ -3,7 +3,7 @@
 //! is the one the filter logged in Envoy), then stops Envoy.
 
 use anyhow::{anyhow, Context as _, Result};
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz::Authorizer;
 use authz_e2e::{Harness, Request};
 use serde_json::Value;

@@ -22,7 +22,7 @@
 //! `dist/authz.wasm`; its own figures go to `target/bench/envoy.json`.
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz_e2e::bootstrap::{AuthFilter, Bootstrap, LISTENER};
 use authz_e2e::{dist_wasm, locate_envoy, EchoServer, Envoy, Launch, Request};
 use serde_json::{json, Value};

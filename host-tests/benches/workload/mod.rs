@@ -3,7 +3,7 @@
 //! own (`dist/bench/stages.wasm`) driven directly by wasmtime.
 #![allow(dead_code)]
 
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 

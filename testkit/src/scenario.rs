@@ -3,8 +3,8 @@
 //! loader, so they are compared on identical inputs. Native only.
 
 use crate::mint::{CognitoClaims, DevKey, MintError, Tamper};
-use crate::token::JwsAlg;
-use crate::HttpRequest;
+use authz::token::JwsAlg;
+use authz::HttpRequest;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -355,12 +355,12 @@ impl Scenario {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::Authorizer;
+    use authz::Authorizer;
 
     /// Every corpus in `policies/scenarios/` through the native core.
     #[test]
     fn every_corpus_passes_natively() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios");
         let mut ran = 0;
         for path in json_files(&dir).unwrap() {
             let scenario = Scenario::load(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -405,7 +405,7 @@ mod tests {
     }
 
     /// A clean refusal: the fixed body for its status, nothing for the upstream.
-    fn assert_clean(decision: &crate::Decision, context: &str) {
+    fn assert_clean(decision: &authz::Decision, context: &str) {
         let status = decision.status();
         assert!(matches!(status, 200 | 400 | 401 | 403 | 414), "{context}: status {status}");
         if !decision.is_allowed() {
@@ -420,7 +420,7 @@ mod tests {
     #[test]
     fn attacks_and_random_requests_get_clean_answers() {
         use rand::{Rng, SeedableRng};
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios");
         let scenario = Scenario::load(&std::fs::read_to_string(dir.join("attacks.json")).unwrap()).unwrap();
         let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
         for case in &scenario.cases {
@@ -490,7 +490,7 @@ mod tests {
             let decision = authorizer.authorize(&request, scenario.now);
             let context = format!("round {round}: {request:?}: {}", decision.reason);
             assert_clean(&decision, &context);
-            if decision.is_allowed() && !matches!(decision.reason, crate::Reason::PublicRoute { .. }) {
+            if decision.is_allowed() && !matches!(decision.reason, authz::Reason::PublicRoute { .. }) {
                 assert!(!mutated || token == *original, "{context}: a mutated token was accepted");
             }
         }
@@ -500,25 +500,25 @@ mod tests {
     /// though the input is also malformed in every other way.
     #[test]
     fn limits_are_checked_before_any_other_work() {
-        let over = crate::config::MAX_CONFIG_BYTES + 1;
+        let over = authz::config::MAX_CONFIG_BYTES + 1;
         let err = Authorizer::from_json("{".repeat(over).as_bytes()).unwrap_err();
         assert!(err.path == "." && err.message.contains("over"), "{err}");
-        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/scenarios/attacks.json")).unwrap();
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios/attacks.json")).unwrap();
         let scenario = Scenario::load(&text).unwrap();
         let mut config = scenario.config_bytes();
-        config.resize(crate::config::MAX_CONFIG_BYTES, b' ');
+        config.resize(authz::config::MAX_CONFIG_BYTES, b' ');
         let authorizer = Authorizer::from_json(&config).unwrap();
         let request = |path: String, headers: Vec<(String, String)>| HttpRequest { method: "GET".into(), path, headers, ..HttpRequest::default() };
         let garbage = "%\u{0};".repeat(1 << 20);
         let decision = authorizer.authorize(&request(garbage.clone(), Vec::new()), scenario.now);
-        assert!(matches!(decision.reason, crate::Reason::Request(crate::request::RequestError::PathTooLong { .. })), "{}", decision.reason);
+        assert!(matches!(decision.reason, authz::Reason::Request(authz::request::RequestError::PathTooLong { .. })), "{}", decision.reason);
         assert_eq!(decision.status(), 414);
         let headers = vec![("authorization".to_owned(), garbage.clone()), ("x".to_owned(), garbage)];
         let decision = authorizer.authorize(&request("\\".into(), headers), scenario.now);
-        assert!(matches!(decision.reason, crate::Reason::Request(crate::request::RequestError::HeadersTooLarge { .. })), "{}", decision.reason);
+        assert!(matches!(decision.reason, authz::Reason::Request(authz::request::RequestError::HeadersTooLarge { .. })), "{}", decision.reason);
         assert_eq!(decision.status(), 400);
         let token = "a.".repeat(10_000);
         let decision = authorizer.authorize(&request("/pets/1".into(), vec![("authorization".into(), format!("Bearer {token}"))]), scenario.now);
-        assert!(matches!(decision.reason, crate::Reason::Token(crate::token::TokenError::TooLarge { .. })), "{}", decision.reason);
+        assert!(matches!(decision.reason, authz::Reason::Token(authz::token::TokenError::TooLarge { .. })), "{}", decision.reason);
     }
 }

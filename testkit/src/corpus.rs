@@ -1,11 +1,9 @@
 //! The policy scenario corpus (`policies/policy-corpus/*.json`): documents, requests and the decisions API
 //! Gateway gives them. Every host runs the same files: the native tests here through [`run_file`]; `authz policy`
-//! through [`super::evaluate_standalone`], and with `--wasm`, like the wasmtime host tests, as real requests
-//! through the built filter (`via_request`, with the `mint` feature).
+//! through [`authz::policy::evaluate_standalone`], and with `--wasm`, like the wasmtime host tests, as real requests
+//! through the built filter ([`crate::via_request`]).
 
-use super::context::MapContext;
-use super::standalone::{api_of, StandalonePolicy};
-use super::INVOKE;
+use authz::policy::{api_of, MapContext, StandalonePolicy, INVOKE};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -165,7 +163,7 @@ mod tests {
     /// Every file in `policies/policy-corpus/` through the native evaluators.
     #[test]
     fn every_policy_corpus_passes_natively() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/policy-corpus");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/policy-corpus");
         let mut checked = 0;
         let mut failures = Vec::new();
         for path in crate::scenario::json_files(&dir).unwrap() {
