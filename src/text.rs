@@ -30,6 +30,32 @@ impl fmt::Display for Untrusted<'_> {
     }
 }
 
+/// A name (of a cookie, or a query parameter) as PHP keys `$_COOKIE` and `$_GET` with it: percent-decoded (`+` is a space), leading spaces dropped, and
+/// `.`, ` ` and `[` turned into `_`; letter case folded as well, for readers that ignore it.
+pub(crate) fn php_key(name: &str) -> String {
+    let mut bytes = Vec::with_capacity(name.len());
+    let mut rest = name.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let hex = |at: usize| tail.get(at).and_then(|digit| char::from(*digit).to_digit(16));
+        match (byte, hex(0), hex(1)) {
+            (b'%', Some(high), Some(low)) => {
+                bytes.push(u8::try_from(high * 16 + low).unwrap_or(b'%'));
+                rest = tail.get(2..).unwrap_or_default();
+            }
+            _ => {
+                bytes.push(if byte == b'+' { b' ' } else { byte });
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes)
+        .trim_start_matches(' ')
+        .chars()
+        .map(|c| if matches!(c, '.' | ' ' | '[') { '_' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

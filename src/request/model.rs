@@ -41,7 +41,7 @@ impl HttpRequest {
 pub enum RequestError {
     #[error("method `{}` is not supported", crate::text::Untrusted(.0))]
     Method(String),
-    #[error("a method-override header names another method than the request's")]
+    #[error("a method-override header or `_method` query parameter names another method than the request's")]
     MethodOverride,
     #[error("path is ambiguous or malformed: {0}")]
     Path(&'static str),
@@ -68,8 +68,10 @@ pub fn normalize_method(method: &str) -> Result<&'static str, RequestError> {
 const METHOD_OVERRIDES: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
 
 /// Refuses a request that asks the upstream to run another method than its own through a method-override header
-/// (in any spelling an upstream may merge with one): the policy evaluated `method`, not the override. One that
-/// names the request's own method is harmless and passes.
+/// (in any spelling an upstream may merge with one) or a `_method` query parameter: the policy evaluated
+/// `method`, not the override. One that names the request's own method is harmless and passes. A `_method`
+/// field in a form body (Rails, Laravel, Spring's `HiddenHttpMethodFilter`) is beyond a filter that reads no
+/// body: SECURITY.md says so.
 pub fn check_method_overrides(request: &HttpRequest, method: &str) -> Result<(), RequestError> {
     let folded = |name: &str, wanted: &str| {
         name.len() == wanted.len()
@@ -78,6 +80,19 @@ pub fn check_method_overrides(request: &HttpRequest, method: &str) -> Result<(),
     for (name, value) in &request.headers {
         if METHOD_OVERRIDES.iter().any(|wanted| folded(name, wanted)) && value.trim_matches([' ', '\t']) != method {
             return Err(RequestError::MethodOverride);
+        }
+    }
+    // The `_method` query parameter (Symfony and Laravel with method overriding on, which read it from the query
+    // as well as the body), its name as PHP decodes it (`%5Fmethod`, `.method`), its value in any case.
+    let query = request.path.split_once('?').map_or("", |(_, query)| query);
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    for pair in query.split(['&', ';']) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name.len() < 24 && crate::text::php_key(name) == "_method" {
+            let value = crate::text::php_key(value);
+            if !value.trim().eq_ignore_ascii_case(method) {
+                return Err(RequestError::MethodOverride);
+            }
         }
     }
     Ok(())

@@ -79,33 +79,7 @@ fn loosely_named(key: &str, name: &str) -> bool {
     let invisible = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
     let trimmed = key.trim_matches(invisible);
     let lower = |text: &str| text.chars().flat_map(char::to_lowercase).collect::<String>();
-    lower(trimmed) == lower(name) || php_name(key) == php_name(name)
-}
-
-/// A cookie name as PHP keys `$_COOKIE` with it: percent-decoded (`+` is a space), leading spaces dropped, and
-/// `.`, ` ` and `[` turned into `_`; letter case folded as well, for readers that ignore it.
-fn php_name(name: &str) -> String {
-    let mut bytes = Vec::with_capacity(name.len());
-    let mut rest = name.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        let hex = |at: usize| tail.get(at).and_then(|digit| char::from(*digit).to_digit(16));
-        match (byte, hex(0), hex(1)) {
-            (b'%', Some(high), Some(low)) => {
-                bytes.push(u8::try_from(high * 16 + low).unwrap_or(b'%'));
-                rest = tail.get(2..).unwrap_or_default();
-            }
-            _ => {
-                bytes.push(if byte == b'+' { b' ' } else { byte });
-                rest = tail;
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes)
-        .trim_start_matches(' ')
-        .chars()
-        .map(|c| if matches!(c, '.' | ' ' | '[') { '_' } else { c })
-        .flat_map(char::to_lowercase)
-        .collect()
+    lower(trimmed) == lower(name) || crate::text::php_key(key) == crate::text::php_key(name)
 }
 
 /// Takes the token out of the cookie called `name` in the `cookie` header values of one request (HTTP/2 may split
