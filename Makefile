@@ -96,11 +96,14 @@ test: setup build lint unit e2e edge-test
 unit: wasm
 	$(CARGO) test --locked --release --workspace --exclude authz-e2e
 
+## The fuzz crate (its own workspace and lock file) is type-checked too, so a change of the library's API cannot leave
+## a fuzz target broken until someone runs `make fuzz`.
 lint:
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features stages -p authz --lib -- -D warnings
 	$(CARGO) clippy --locked --profile edge --target $(WASM_TARGET) --features bindgen -p authz --lib -- -D warnings
+	cd fuzz && $(CARGO) check --locked --bins
 	@for file in edge/cloudflare/worker.mjs edge/lambda-edge/index.js $$(find edge/test edge/bench -name '*.mjs'); do \
 		node --check $$file || exit 1; \
 	done
