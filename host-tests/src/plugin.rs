@@ -74,8 +74,11 @@ struct Callbacks {
     delete: Option<TypedFunc<i32, ()>>,
     tick: Option<TypedFunc<i32, ()>>,
     queue_ready: Option<TypedFunc<(i32, i32), ()>>,
-    http_call_response: Option<TypedFunc<(i32, i32, i32, i32, i32), ()>>,
+    http_call_response: Option<TypedFunc<CallResponseArgs, ()>>,
 }
+
+/// `proxy_on_http_call_response(root, token, headers, body size, trailers)`.
+type CallResponseArgs = (i32, i32, i32, i32, i32);
 
 impl Callbacks {
     fn new(instance: &Instance, store: &mut Store<HostState>) -> Self {

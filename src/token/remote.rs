@@ -384,7 +384,7 @@ mod tests {
         assert!(matches!(refused(b"{\"keys\": [] } x"), FetchError::Json(_)));
         // A duplicate member inside a key: serde would keep the last copy.
         let text = a.to_string();
-        let twice = text.replacen("{", &format!("{{\"alg\":\"RS256\","), 1);
+        let twice = text.replacen('{', r#"{"alg":"RS256","#, 1);
         assert!(matches!(refused(format!("{{\"keys\":[{twice}]}}").as_bytes()), FetchError::Duplicate { name, .. } if name == "alg"));
         assert!(matches!(refused(&vec![b' '; MAX_JWKS_BYTES + 1]), FetchError::TooLarge { .. }));
         let many: Vec<_> = (0..=MAX_FETCHED_KEYS).map(|i| { let mut k = a.clone(); k["kid"] = format!("k{i}").into(); k }).collect();
