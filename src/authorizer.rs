@@ -65,6 +65,17 @@ impl Authorizer {
         self.tokens.stats()
     }
 
+    /// Puts a fetched key set in service for the issuer at `index` (configuration order), replacing the one it had
+    /// at once, and forgets every verified token: none outlives the keys it was verified with. Returns whether that
+    /// issuer fetches its keys (`remote_jwks`).
+    pub fn replace_fetched_keys(&self, index: usize, keys: crate::token::KeySet) -> bool {
+        let replaced = self.config.verifier().replace_fetched_keys(index, keys);
+        if replaced {
+            self.tokens.clear();
+        }
+        replaced
+    }
+
     /// Identity header names as configured.
     pub fn identity_header_names(&self) -> [&str; 6] {
         self.config.identity_headers().names()

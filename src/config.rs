@@ -168,7 +168,10 @@ pub struct RawApi {
 #[serde(deny_unknown_fields)]
 pub struct RawIssuer {
     pub issuer: String,
-    pub jwks: RawJwks,
+    /// Keys pushed with the configuration; with `remote_jwks` too, they are looked up first.
+    pub jwks: Option<RawJwks>,
+    /// Where the filter fetches the pool's keys itself (an Envoy cluster and the JWKS URL).
+    pub remote_jwks: Option<crate::token::remote::RawRemoteJwks>,
     pub token_use: Vec<String>,
     /// Absent: an error. `null`: the client check is explicitly off. A list: the accepted clients.
     #[serde(default, deserialize_with = "explicit_null")]
@@ -417,11 +420,24 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
             format!("`{url}` is not an https issuer URL without trailing slash"),
         ));
     }
-    if raw.jwks.keys.is_empty() {
-        return Err(ConfigError::at(format!("{path}.jwks.keys"), "at least one key is required"));
-    }
+    let remote = match &raw.remote_jwks {
+        None => None,
+        Some(remote) => Some(crate::token::remote::RemoteJwks::try_from(remote).map_err(|err| {
+            ConfigError::at(format!("{path}.remote_jwks.{}", err.field()), err)
+        })?),
+    };
+    let pushed = match (&raw.jwks, &remote) {
+        (None, None) => {
+            return Err(ConfigError::at(format!("{path}.jwks"), "required: the pool's keys (`jwks`), or where to fetch them (`remote_jwks`)"))
+        }
+        (None, Some(_)) => &[][..],
+        (Some(jwks), _) if jwks.keys.is_empty() => {
+            return Err(ConfigError::at(format!("{path}.jwks.keys"), "at least one key is required"))
+        }
+        (Some(jwks), _) => &jwks.keys[..],
+    };
     let mut keys = KeySet::default();
-    for (index, jwk) in raw.jwks.keys.iter().enumerate() {
+    for (index, jwk) in pushed.iter().enumerate() {
         let key_path = format!("{path}.jwks.keys[{index}]");
         let key = VerifyingKey::try_from(jwk).map_err(|err| ConfigError::at(&key_path, err))?;
         keys.insert(key)
@@ -441,7 +457,7 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
         }
         Some(Some(ids)) => Some(ids.clone()),
     };
-    Ok(Issuer::new(raw.issuer.clone(), keys, token_use, client_ids))
+    Ok(Issuer::new(raw.issuer.clone(), keys, remote, token_use, client_ids))
 }
 
 fn validate_route(
@@ -1151,6 +1167,35 @@ mod tests {
         let errors = Config::from_json_all(routes.as_bytes()).unwrap_err();
         let paths: Vec<&str> = errors.iter().map(|err| err.path.as_str()).collect();
         assert_eq!(paths, ["routes[0].path", "routes[2]", "routes[3].method"], "{errors:?}");
+    }
+
+    #[test]
+    fn remote_jwks_beside_or_instead_of_pushed_keys() {
+        let remote = r#""remote_jwks": {"cluster": "idp", "uri": "https://idp.example/pool/.well-known/jwks.json"}"#;
+        let loaded = load(|text| text.replace(r#""token_use": ["access"]"#, &format!(r#"{remote}, "token_use": ["access"]"#))).unwrap();
+        let issuer = &loaded.verifier().issuers()[0];
+        assert_eq!((issuer.keys().len(), issuer.remote().unwrap().authority.as_str()), (1, "idp.example"));
+        let only_remote = |remote: &str| {
+            load(|text| {
+                let start = text.find(r#""jwks""#).unwrap();
+                let end = text.find(r#""token_use""#).unwrap();
+                format!("{}{remote}, {}", &text[..start], &text[end..])
+            })
+        };
+        let loaded = only_remote(remote).unwrap();
+        assert!(loaded.verifier().issuers()[0].keys().is_empty());
+        let err = only_remote(r#""remote_jwks": {"cluster": "idp", "uri": "https://idp.example"}"#).unwrap_err();
+        assert_eq!(err.path, "issuers[0].remote_jwks.uri");
+        let err = only_remote(r#""remote_jwks": {"cluster": "idp", "uri": "https://i/p", "refresh_seconds": 1}"#).unwrap_err();
+        assert_eq!(err.path, "issuers[0].remote_jwks.refresh_seconds");
+        let err = only_remote(r#""remote_jwks": {"cluster": "", "uri": "https://i/p"}"#).unwrap_err();
+        assert_eq!(err.path, "issuers[0].remote_jwks.cluster");
+        let err = only_remote(r#""remote_jwks": {"cluster": "c", "uri": "https://i/p", "url": "x"}"#).unwrap_err();
+        assert!(err.path.starts_with("issuers[0].remote_jwks"), "{err}");
+        let err = only_remote(r#""client_secret": null"#).unwrap_err();
+        assert!(err.path.starts_with("issuers[0]"), "{err}");
+        let err = only_remote(r#""policies": null"#).unwrap_err();
+        assert_eq!(err.path, "issuers[0].jwks");
     }
 
     #[test]

@@ -856,6 +856,15 @@ impl<'a> Verdict<'a> {
         }
     }
 
+    /// The issuer whose keys lack the token's `kid`, when that refused the request: a host that fetches that
+    /// issuer's keys may fetch them again and decide once more.
+    pub fn unknown_key_issuer(&self) -> Option<&str> {
+        match &self.cause {
+            Cause::Refused(Reason::Token(crate::token::TokenError::UnknownKid { issuer, .. })) => Some(issuer),
+            _ => None,
+        }
+    }
+
     /// The reason, for logs and the decision record; formatted only when written.
     pub fn reason(&self) -> VerdictReason<'_, 'a> {
         VerdictReason(&self.cause)

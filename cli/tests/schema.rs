@@ -133,6 +133,14 @@ fn refused_by_both() -> Vec<(&'static str, Value)> {
         ("an issuer with a trailing slash", with("/issuers/0/issuer", json!("https://cognito-idp.us-east-1.amazonaws.com/x/"))),
         ("an http issuer", with("/issuers/0/issuer", json!("http://cognito-idp.us-east-1.amazonaws.com/x"))),
         ("no keys", with("/issuers/0/jwks/keys", json!([]))),
+        ("neither jwks nor remote_jwks", with("/issuers/0/jwks", drop.clone())),
+        ("remote_jwks without a uri", with("/issuers/0/remote_jwks", json!({"cluster": "idp"}))),
+        ("remote_jwks without a path", with("/issuers/0/remote_jwks", json!({"cluster": "idp", "uri": "https://idp.example"}))),
+        ("remote_jwks with a query", with("/issuers/0/remote_jwks", json!({"cluster": "idp", "uri": "https://i/p?a=1"}))),
+        ("remote_jwks refreshed every second", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "refresh_seconds": 1}))),
+        ("remote_jwks without a timeout", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "timeout_ms": 0}))),
+        ("a remote_jwks member", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "url": "x"}))),
+        ("a cluster with a space", with("/issuers/0/remote_jwks", json!({"cluster": "a b", "uri": "https://i/p"}))),
         ("a key without alg", jwk(json!({"alg": null}))),
         ("a symmetric alg", jwk(json!({"alg": "HS256"}))),
         ("an RSA key bound to ES256", jwk(json!({"alg": "ES256"}))),
@@ -261,6 +269,21 @@ fn schema_and_loader_refuse_the_same_mistakes() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Keys fetched by the filter, beside pushed keys or instead of them: both load and both pass the schema.
+#[test]
+fn remote_jwks_beside_or_instead_of_pushed_keys_passes_both() {
+    let remote = json!({"cluster": "cognito_jwks", "uri": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example/.well-known/jwks.json",
+                        "refresh_seconds": 3600, "timeout_ms": 2000});
+    let beside = with("/issuers/0/remote_jwks", remote.clone());
+    let mut instead = beside.clone();
+    instead["issuers"][0].as_object_mut().unwrap().remove("jwks");
+    let documents = [beside, instead];
+    for document in &documents {
+        loads(document).unwrap();
+    }
+    assert_eq!(schema_errors(&documents), vec![Vec::<String>::new(); 2]);
 }
 
 #[test]

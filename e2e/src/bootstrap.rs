@@ -82,6 +82,9 @@ pub struct Bootstrap<'a> {
     /// One access log line per request on stderr ([`ACCESS_LOG_MARKER`], the method, the decision record): how the
     /// harness reads what the filter decided. Off for benchmarks.
     pub access_log: bool,
+    /// More clusters by name, each one plain-HTTP endpoint (what the filter calls: a JWKS server, an identity
+    /// provider).
+    pub extra_clusters: &'a [(&'a str, SocketAddr)],
 }
 
 impl<'a> Bootstrap<'a> {
@@ -101,6 +104,7 @@ impl<'a> Bootstrap<'a> {
             http1_trailers: false,
             direct_response: false,
             access_log: true,
+            extra_clusters: &[],
         }
     }
 }
@@ -291,8 +295,27 @@ impl Bootstrap<'_> {
 "#,
             ip = self.upstream.ip(),
             port = self.upstream.port(),
-        )
+        ) + &self.extra_clusters.iter().map(|(name, addr)| extra_cluster(name, *addr)).collect::<String>()
     }
+}
+
+/// A cluster of one plain-HTTP/1.1 endpoint, for the filter's own calls.
+fn extra_cluster(name: &str, addr: SocketAddr) -> String {
+    format!(
+        r#"  - name: {name}
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: {{socket_address: {{address: {ip}, port_value: {port}}}}}
+"#,
+        name = quoted(name),
+        ip = addr.ip(),
+        port = addr.port(),
+    )
 }
 
 /// Node and admin, shared by both shapes.

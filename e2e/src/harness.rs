@@ -69,12 +69,18 @@ impl Harness {
 
     /// Like [`Harness::start`], with `options`.
     pub fn start_with(plugin_configuration: &str, options: &Options) -> Result<Self> {
+        Self::start_with_clusters(plugin_configuration, options, &[])
+    }
+
+    /// Like [`Harness::start_with`], with more clusters the filter may call (`proxy_http_call`), by name.
+    pub fn start_with_clusters(plugin_configuration: &str, options: &Options, clusters: &[(&str, SocketAddr)]) -> Result<Self> {
         let binary = locate_envoy()?;
         let wasm = dist_wasm()?;
         let upstream = EchoServer::start()?;
         let certificate = if options.tls { Some(TestCertificate::generate()?) } else { None };
         let mut bootstrap = Bootstrap::new(&wasm, plugin_configuration, upstream.addr());
         bootstrap.client_address = options.client_address;
+        bootstrap.extra_clusters = clusters;
         bootstrap.upstream_http2 = options.upstream_http2;
         bootstrap.http1_trailers = options.http1_trailers;
         bootstrap.tls = certificate.as_ref().map(|certificate| TlsListener {

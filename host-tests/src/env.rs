@@ -342,6 +342,9 @@ fn enqueue_shared_queue(caller: &mut Caller<'_, HostState>, a: &Args<'_>) -> R {
 
 /// The map Envoy's `getConstMap` returns for reads.
 fn const_map(state: &HostState, ty: MapType) -> Option<&HeaderMap> {
+    if ty == MapType::HttpCallResponseHeaders {
+        return state.http_call_response.as_ref().map(|answer| &answer.headers).filter(|headers| headers.len() > 0);
+    }
     let stream = state.target_stream()?;
     match ty {
         MapType::RequestHeaders if stream.access_log || stream.request_live => Some(&stream.request_headers),
@@ -477,7 +480,10 @@ fn buffer(state: &HostState, ty: BufferType) -> Buffer {
             Some(c) => Buffer::Const(c.clone()),
             None => Buffer::Missing,
         },
-        BufferType::HttpCallResponseBody => Buffer::Missing,
+        BufferType::HttpCallResponseBody => match &state.http_call_response {
+            Some(answer) => Buffer::Const(answer.body.clone()),
+            None => Buffer::Missing,
+        },
         BufferType::HttpResponseBody if state.target_stream().is_some_and(|s| s.response_body_live) => {
             Buffer::ResponseBody
         }
@@ -618,10 +624,17 @@ fn http_call(caller: &mut Caller<'_, HostState>, a: &Args<'_>) -> R {
     // Envoy takes the timeout as a signed int and needs a known cluster and the request pseudo-headers; any
     // non-empty cluster name counts as known here.
     let missing = [&b":path"[..], b":method", b":authority"].iter().any(|k| headers.get(k).is_none());
-    if (timeout as i32) < 0 || upstream.is_empty() || missing {
+    let cluster = caller.data().shared.clusters.resolve(&upstream);
+    if (timeout as i32) < 0 || upstream.is_empty() || missing || cluster == Some(None) {
         return Ok(Ret::status(Status::BadArgument, shown));
     }
     let token = next_callout(caller.data_mut(), Callout::Http);
+    if let Some(Some(addr)) = cluster {
+        let state = caller.data_mut();
+        let (headers, root) = (headers.pairs().to_vec(), state.target_root());
+        let call = crate::http_call::PendingCall { token, root, addr, headers, body, timeout: std::time::Duration::from_millis(timeout.into()) };
+        state.pending_http_calls.push(call);
+    }
     if !write_u32(caller, a.w(9), token) {
         return imo(shown);
     }

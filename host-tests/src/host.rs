@@ -54,6 +54,13 @@ impl FilterHost {
         Plugin::start(Arc::clone(&self.runtime), self.call_timeout, vm_config, plugin_config)
     }
 
+    /// Make `proxy_http_call` to `cluster` a real HTTP/1.1 call to `addr` (a loopback address) for every VM of this
+    /// host, answered with `proxy_on_http_call_response`. Once any cluster is named, calls to other names are
+    /// refused with `BAD_ARGUMENT`, as Envoy refuses unknown clusters; before, calls are recorded and never answered.
+    pub fn set_cluster(&self, cluster: &str, addr: std::net::SocketAddr) {
+        self.runtime.shared.clusters.set(cluster, addr);
+    }
+
     /// The module's imports as `module.name`, in declaration order.
     pub fn imports(&self) -> &[String] {
         &self.imports

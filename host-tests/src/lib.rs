@@ -19,6 +19,7 @@ mod functions;
 mod guest;
 mod headers;
 mod host;
+mod http_call;
 mod linker;
 mod pairs;
 mod plugin;
@@ -32,7 +33,7 @@ mod wasi;
 pub use abi::{LogLevel, MetricKind, Status};
 pub use error::HostError;
 pub use host::FilterHost;
-pub use plugin::{HttpOutcome, Plugin};
+pub use plugin::{HttpOutcome, Plugin, Started};
 pub use record::{Call, Direction, LogLine};
 pub use shared::Metric;
 

@@ -74,7 +74,11 @@ struct Callbacks {
     delete: Option<TypedFunc<i32, ()>>,
     tick: Option<TypedFunc<i32, ()>>,
     queue_ready: Option<TypedFunc<(i32, i32), ()>>,
+    http_call_response: Option<TypedFunc<CallResponseArgs, ()>>,
 }
+
+/// `proxy_on_http_call_response(root, token, headers, body size, trailers)`.
+type CallResponseArgs = (i32, i32, i32, i32, i32);
 
 impl Callbacks {
     fn new(instance: &Instance, store: &mut Store<HostState>) -> Self {
@@ -100,6 +104,7 @@ impl Callbacks {
             delete: get!("proxy_on_delete"),
             tick: get!("proxy_on_tick"),
             queue_ready: get!("proxy_on_queue_ready"),
+            http_call_response: get!("proxy_on_http_call_response"),
         }
     }
 }
@@ -116,6 +121,20 @@ pub struct Plugin {
     configured: bool,
     next_context_id: u32,
     failed: Option<String>,
+    /// HTTP calls wait for [`Plugin::deliver_http_calls`] instead of being made after the callback that started them.
+    manual_http_calls: bool,
+    /// Outcomes of streams that waited (see [`Plugin::start_request`]), by stream id, until taken.
+    finished: std::collections::HashMap<u32, HttpOutcome>,
+}
+
+/// How [`Plugin::start_request`] left a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// It ended during its request headers.
+    Done(HttpOutcome),
+    /// The filter paused it and it is still open (stream id): the filter may resume or answer it later, from
+    /// another callback; [`Plugin::outcome`] tells how it ended.
+    Waiting(u32),
 }
 
 impl Plugin {
@@ -162,6 +181,8 @@ impl Plugin {
             configured: false,
             next_context_id: 1,
             failed: None,
+            manual_http_calls: false,
+            finished: std::collections::HashMap::new(),
         };
         plugin.run_start_functions()?;
         plugin.store.data_mut().restriction = Restriction::None;
@@ -254,6 +275,120 @@ impl Plugin {
             failures.remove(function);
         } else {
             failures.insert(function.to_string(), status);
+        }
+    }
+
+    /// Like [`Plugin::http_request`], but a request the filter pauses without answering stays open, as in Envoy,
+    /// rather than ending at once: the filter can resume it (`proxy_set_effective_context` and
+    /// `proxy_continue_stream`) or answer it from a later callback (a tick, an HTTP call's answer), and only then
+    /// does it get its response callbacks, `proxy_on_log`, `proxy_on_done` and `proxy_on_delete`.
+    pub fn start_request<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, headers: &[(K, V)]) -> Result<Started, HostError> {
+        self.check_alive()?;
+        if !self.configured {
+            return Err(HostError::Rejected);
+        }
+        self.store.data_mut().calls.clear();
+        let id = self.next_id();
+        let root = self.root;
+        self.store.data_mut().stream = Some(Stream::new(id, root, HeaderMap::from_pairs(headers), None));
+        let going_on = match self.begin_stream(id, root) {
+            Ok(going_on) => going_on,
+            Err(err) => {
+                self.store.data_mut().stream = None;
+                return Err(err);
+            }
+        };
+        let open = self.with_stream(|s| s.local_replies.is_empty() && !s.reset_requested) && !going_on;
+        if open {
+            let state = self.store.data_mut();
+            if let Some(stream) = state.stream.take() {
+                state.parked.push(stream);
+            }
+            self.after_calls()?;
+            return Ok(match self.finished.remove(&id) {
+                Some(outcome) => Started::Done(outcome),
+                None => Started::Waiting(id),
+            });
+        }
+        let outcome = self.finish_stream(id, going_on);
+        let state = self.store.data_mut();
+        state.last_filter_state = state.stream.take().map(|s| s.filter_state).unwrap_or_default();
+        let outcome = outcome?;
+        self.after_calls()?;
+        Ok(Started::Done(outcome))
+    }
+
+    /// How a stream that waited ended, once it has (taken: asked once).
+    pub fn outcome(&mut self, id: u32) -> Option<HttpOutcome> {
+        self.finished.remove(&id)
+    }
+
+    /// Streams still open and waiting.
+    pub fn waiting(&self) -> usize {
+        self.store.data().parked.len()
+    }
+
+    /// With `true`, HTTP calls are held until [`Plugin::deliver_http_calls`]; with `false` (the default) each is
+    /// made, and answered, right after the callback that started it.
+    pub fn set_manual_http_calls(&mut self, manual: bool) {
+        self.manual_http_calls = manual;
+    }
+
+    /// Makes every HTTP call started so far and delivers the answers; returns how many.
+    pub fn deliver_http_calls(&mut self) -> Result<usize, HostError> {
+        self.check_alive()?;
+        self.store.data_mut().calls.clear();
+        let delivered = self.deliver_pending()?;
+        self.after_calls()?;
+        Ok(delivered)
+    }
+
+    /// HTTP calls started and not answered yet.
+    pub fn pending_http_calls(&self) -> usize {
+        self.store.data().pending_http_calls.len()
+    }
+
+    fn deliver_pending(&mut self) -> Result<usize, HostError> {
+        let mut delivered = 0;
+        for _ in 0..MAX_DEFERRED_ROUNDS {
+            let calls = std::mem::take(&mut self.store.data_mut().pending_http_calls);
+            if calls.is_empty() {
+                break;
+            }
+            for call in calls {
+                let answer = crate::http_call::perform(&call);
+                let (headers, body) = (answer.headers.len(), answer.body.len());
+                self.store.data_mut().http_call_response = Some(answer);
+                let f = self.cb.http_call_response.clone();
+                let root = call.root;
+                let args = (id32(root), id32(call.token), len32(headers), len32(body), 0);
+                let shown = format!("{root}, {}, {headers}, {body}, 0", call.token);
+                let result = self.invoke("proxy_on_http_call_response", f, root, args, shown);
+                self.store.data_mut().http_call_response = None;
+                result?;
+                delivered += 1;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Ends the waiting streams the filter resumed or answered.
+    fn finish_parked(&mut self) -> Result<(), HostError> {
+        loop {
+            let state = self.store.data_mut();
+            let Some(position) =
+                state.parked.iter().position(|s| s.continue_requested || s.reset_requested || !s.local_replies.is_empty())
+            else {
+                return Ok(());
+            };
+            let stream = state.parked.swap_remove(position);
+            let (id, going_on) = (stream.id, stream.continue_requested);
+            state.stream = Some(stream);
+            state.stop_iteration = false;
+            let outcome = self.finish_stream(id, going_on);
+            let state = self.store.data_mut();
+            state.last_filter_state = state.stream.take().map(|s| s.filter_state).unwrap_or_default();
+            self.finished.insert(id, outcome?);
         }
     }
 
@@ -385,6 +520,12 @@ impl Plugin {
     }
 
     fn run_stream(&mut self, id: u32, root: u32) -> Result<HttpOutcome, HostError> {
+        let going_on = self.begin_stream(id, root)?;
+        self.finish_stream(id, going_on)
+    }
+
+    /// The stream's context and its request callbacks; whether the request goes on.
+    fn begin_stream(&mut self, id: u32, root: u32) -> Result<bool, HostError> {
         let f = self.cb.context_create.clone();
         self.invoke("proxy_on_context_create", f, id, (id32(id), id32(root)), format!("{id}, {root}"))?;
         let (count, has_trailers) = self.with_stream(|s| {
@@ -413,6 +554,11 @@ impl Plugin {
         if has_trailers && going_on && !replied && !reset {
             going_on = self.request_trailers(id)?;
         }
+        Ok(going_on)
+    }
+
+    /// What the client and the upstream see of a stream, then its end callbacks.
+    fn finish_stream(&mut self, id: u32, going_on: bool) -> Result<HttpOutcome, HostError> {
         let (reply, reset) = self.with_stream(|s| (s.local_replies.first().cloned(), s.reset_requested));
         let outcome = if let Some(reply) = reply {
             self.local_reply(id, reply)?
@@ -551,8 +697,12 @@ impl Plugin {
             let state = self.store.data_mut();
             let deletes = std::mem::take(&mut state.pending_delete);
             let ready = std::mem::take(&mut state.pending_queue_ready);
-            if deletes.is_empty() && ready.is_empty() {
+            let calls = !self.manual_http_calls && !state.pending_http_calls.is_empty();
+            if deletes.is_empty() && ready.is_empty() && !calls {
                 break;
+            }
+            if calls {
+                self.deliver_pending()?;
             }
             for id in deletes {
                 let f = self.cb.delete.clone();
@@ -565,7 +715,7 @@ impl Plugin {
                 }
             }
         }
-        Ok(())
+        self.finish_parked()
     }
 
     /// Call an export with `context` active, recording the call; a failure fails the VM for good.

@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     data: Mutex<SharedData>,
     queues: Mutex<Queues>,
     metrics: Mutex<BTreeMap<(MetricKind, String), Metric>>,
+    /// Where `proxy_http_call` reaches each named cluster.
+    pub(crate) clusters: crate::http_call::Clusters,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

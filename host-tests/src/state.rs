@@ -111,6 +111,12 @@ pub(crate) struct HostState {
     /// configured.
     pub(crate) plugin_config: Option<Vec<u8>>,
     pub(crate) stream: Option<Stream>,
+    /// Streams the filter paused and left waiting (see `Plugin::start_request`), until it resumes or answers them.
+    pub(crate) parked: Vec<Stream>,
+    /// HTTP calls started during the current callback, made after it.
+    pub(crate) pending_http_calls: Vec<crate::http_call::PendingCall>,
+    /// The answer being delivered by `proxy_on_http_call_response`.
+    pub(crate) http_call_response: Option<crate::http_call::CallResponse>,
     pub(crate) properties: BTreeMap<Vec<u8>, Vec<u8>>,
     pub(crate) log_level: LogLevel,
     pub(crate) logs: Vec<LogLine>,
@@ -151,6 +157,9 @@ impl HostState {
             vm_config: Vec::new(),
             plugin_config: None,
             stream: None,
+            parked: Vec::new(),
+            pending_http_calls: Vec::new(),
+            http_call_response: None,
             properties: BTreeMap::new(),
             log_level: LogLevel::Trace,
             logs: Vec::new(),
@@ -177,6 +186,7 @@ impl HostState {
             || self.roots.contains(&id)
             || self.pending_done.contains(&id)
             || self.stream.as_ref().is_some_and(|s| s.id == id)
+            || self.parked.iter().any(|s| s.id == id)
     }
 
     /// The context host functions act on: the effective context if it still exists, else the active one.
@@ -190,22 +200,21 @@ impl HostState {
     /// The stream, when host functions act on it.
     pub(crate) fn target_stream(&self) -> Option<&Stream> {
         let t = self.target();
-        self.stream.as_ref().filter(|s| s.id == t)
+        self.stream.as_ref().filter(|s| s.id == t).or_else(|| self.parked.iter().find(|s| s.id == t))
     }
 
     /// The stream, mutably, when host functions act on it.
     pub(crate) fn target_stream_mut(&mut self) -> Option<&mut Stream> {
         let t = self.target();
-        self.stream.as_mut().filter(|s| s.id == t)
+        match self.stream.as_mut().filter(|s| s.id == t) {
+            Some(stream) => Some(stream),
+            None => self.parked.iter_mut().find(|s| s.id == t),
+        }
     }
 
     /// The root context of the target context (Envoy's `root_context()`).
     pub(crate) fn target_root(&self) -> u32 {
-        let t = self.target();
-        match &self.stream {
-            Some(s) if s.id == t => s.root,
-            _ => t,
-        }
+        self.target_stream().map_or(self.target(), |s| s.root)
     }
 
     pub(crate) fn now_nanos(&self) -> u64 {

@@ -62,6 +62,8 @@ fn fixture() -> &'static Fixture {
         let issuer = |issuer: &str, keys: KeySet| Issuer {
             issuer: issuer.to_owned(),
             keys,
+            remote: None,
+            fetched: Default::default(),
             token_use: TokenUses { access: true, id: true },
             client_ids: Some(vec![CLIENT.to_owned()]),
         };
@@ -386,6 +388,8 @@ fn c12_token_use_and_client_mixups() {
     only_access.issuers.push(Issuer {
         issuer: ISS.into(),
         keys: key_set(&[&f.es]),
+        remote: None,
+        fetched: Default::default(),
         token_use: TokenUses { access: true, id: false },
         client_ids: Some(vec![CLIENT.into()]),
     });

@@ -93,6 +93,13 @@ impl TokenCache {
         }
     }
 
+    /// Forgets every token (the keys they were verified with changed); the counts stay.
+    pub fn clear(&self) {
+        if let Ok(mut cache) = self.entries.lock() {
+            *cache = Cache::default();
+        }
+    }
+
     /// Counts one lookup.
     fn count(&self, found: bool) {
         let counter = if found { &self.hits } else { &self.misses };

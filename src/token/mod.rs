@@ -1,10 +1,13 @@
 //! Token extraction, signature verification and Cognito claim rules.
 
+use std::sync::{Arc, RwLock};
+
 mod cache;
 mod claims;
 mod extract;
 mod jws;
 mod keys;
+pub mod remote;
 mod rsa_verify;
 
 #[cfg(test)]
@@ -58,8 +61,13 @@ impl TokenUses {
 pub struct Issuer {
     /// The exact `iss` value.
     issuer: String,
-    /// Its signing keys.
+    /// Its signing keys from configuration (`jwks`); they are looked up first, so a fetched key never takes the
+    /// place of a pushed one with the same `kid`.
     keys: KeySet,
+    /// Where more keys are fetched from (`remote_jwks`), if anywhere.
+    remote: Option<remote::RemoteJwks>,
+    /// The last good fetched set, replaced whole by [`TokenVerifier::replace_fetched_keys`]; empty until then.
+    fetched: RwLock<Arc<KeySet>>,
     /// Accepted token kinds.
     token_use: TokenUses,
     /// Accepted app clients; `None` only when configuration explicitly turned the check off.
@@ -68,8 +76,14 @@ pub struct Issuer {
 
 impl Issuer {
     /// A pool as the configuration loader validated it.
-    pub(crate) fn new(issuer: String, keys: KeySet, token_use: TokenUses, client_ids: Option<Vec<String>>) -> Self {
-        Self { issuer, keys, token_use, client_ids }
+    pub(crate) fn new(
+        issuer: String,
+        keys: KeySet,
+        remote: Option<remote::RemoteJwks>,
+        token_use: TokenUses,
+        client_ids: Option<Vec<String>>,
+    ) -> Self {
+        Self { issuer, keys, remote, fetched: RwLock::default(), token_use, client_ids }
     }
 
     /// The exact `iss` value.
@@ -77,9 +91,19 @@ impl Issuer {
         &self.issuer
     }
 
-    /// Its signing keys.
+    /// Its signing keys from configuration.
     pub fn keys(&self) -> &KeySet {
         &self.keys
+    }
+
+    /// Where its keys are fetched from, if anywhere.
+    pub fn remote(&self) -> Option<&remote::RemoteJwks> {
+        self.remote.as_ref()
+    }
+
+    /// The fetched keys in service (empty before the first good fetch, or if the lock was ever poisoned).
+    pub fn fetched_keys(&self) -> Arc<KeySet> {
+        self.fetched.read().map(|keys| Arc::clone(&keys)).unwrap_or_default()
     }
 
     /// The token kinds it accepts.
@@ -154,6 +178,20 @@ impl TokenVerifier {
         self.max_token_bytes
     }
 
+    /// Puts `keys` in service for the issuer at `index` (in configuration order) in place of the fetched keys it
+    /// had, at once: a verification uses the old set or the new one, never a mix. Returns whether there is such an
+    /// issuer with `remote_jwks`.
+    pub fn replace_fetched_keys(&self, index: usize, keys: KeySet) -> bool {
+        let Some(issuer) = self.issuers.get(index).filter(|issuer| issuer.remote.is_some()) else { return false };
+        match issuer.fetched.write() {
+            Ok(mut fetched) => {
+                *fetched = Arc::new(keys);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The whole check: shape, issuer, key, algorithm, signature, then the Cognito claim rules.
     pub fn verify(&self, token: &str, now: u64) -> Result<VerifiedToken, TokenError> {
         let untrusted = jws::parse(token, self.max_token_bytes)?;
@@ -167,11 +205,16 @@ impl TokenVerifier {
             .iter()
             .find(|issuer| issuer.issuer == iss)
             .ok_or_else(|| TokenError::UnknownIssuer(iss.to_owned()))?;
-        let key = issuer.keys.get(&untrusted.kid).ok_or_else(|| TokenError::UnknownKid {
-            issuer: issuer.issuer.clone(),
-            kid: untrusted.kid.clone(),
-        })?;
-        verify_signature(key, &untrusted.jws)?;
+        let unknown = || TokenError::UnknownKid { issuer: issuer.issuer.clone(), kid: untrusted.kid.clone() };
+        match issuer.keys.get(&untrusted.kid) {
+            Some(key) => verify_signature(key, &untrusted.jws)?,
+            // Only issuers with `remote_jwks` have fetched keys: the others never take the lock.
+            None if issuer.remote.is_some() => {
+                let fetched = issuer.fetched_keys();
+                verify_signature(fetched.get(&untrusted.kid).ok_or_else(unknown)?, &untrusted.jws)?;
+            }
+            None => return Err(unknown()),
+        }
         claims::validate(issuer, untrusted.claims, now, self.skew)
     }
 }

@@ -30,6 +30,12 @@ pub enum Map {
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 const PLUGIN_CONFIGURATION: u32 = 7;
+const HTTP_CALL_RESPONSE_BODY: u32 = 4;
+const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
+/// `proxy_set_shared_data`: the value changed since it was read.
+pub const CAS_MISMATCH: u32 = 8;
+/// `proxy_continue_stream`: the request direction of an HTTP stream.
+const STREAM_HTTP_REQUEST: u32 = 0;
 const COUNTER: u32 = 0;
 /// `grpc_status` of `proxy_send_local_response` when the filter leaves the choice to the host.
 const NO_GRPC_STATUS: i32 = -1;
@@ -76,6 +82,23 @@ extern "C" {
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize, cas: u32) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_continue_stream(stream_type: u32) -> u32;
 }
 
 fn check(status: u32) -> Result<(), HostStatus> {
@@ -218,4 +241,75 @@ pub fn increment_by(id: u32, by: i64) {
 pub fn set_tick_period(millis: u32) -> Result<(), HostStatus> {
     // SAFETY: a plain value.
     check(unsafe { proxy_set_tick_period_milliseconds(millis) })
+}
+
+/// Starts an HTTP call to `cluster`; its answer arrives in `on_http_call_response` of the context that is active
+/// now. This one goes through the SDK, which must record the call's token for its dispatcher (an unrecorded token
+/// makes the SDK panic when the answer comes). The SDK panics on a status other than Ok, BadArgument and
+/// InternalFailure: Envoy's `Context::httpCall` returns only those three (and InvalidMemoryAccess, which the live
+/// buffers passed here cannot cause), so that path is not reached in Envoy; `:path`, `:method` and `:authority`
+/// are always given, as Envoy requires.
+pub fn http_call(cluster: &str, headers: &[(&str, &str)], timeout_ms: u32) -> Result<u32, HostStatus> {
+    proxy_wasm::hostcalls::dispatch_http_call(
+        cluster,
+        headers.to_vec(),
+        None,
+        Vec::new(),
+        std::time::Duration::from_millis(u64::from(timeout_ms)),
+    )
+    .map_err(|status| HostStatus(status as u32))
+}
+
+/// The `:status` of the HTTP call answer being delivered, if it has a readable one.
+pub fn http_call_status() -> Option<u32> {
+    let name = ":status";
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the name is live for the call; the host writes an allocation pointer and its length.
+    let status = unsafe { proxy_get_header_map_value(HTTP_CALL_RESPONSE_HEADERS, name.as_ptr(), name.len(), &mut data, &mut size) };
+    if status != OK {
+        return None;
+    }
+    std::str::from_utf8(&take(data, size)).ok()?.parse().ok()
+}
+
+/// The body of the HTTP call answer being delivered, or its first `max` bytes.
+pub fn http_call_body(max: usize) -> Result<Vec<u8>, HostStatus> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the host writes an allocation pointer and its length.
+    match unsafe { proxy_get_buffer_bytes(HTTP_CALL_RESPONSE_BODY, 0, max, &mut data, &mut size) } {
+        OK => Ok(take(data, size)),
+        NOT_FOUND => Ok(Vec::new()),
+        status => Err(HostStatus(status)),
+    }
+}
+
+/// A value of the host's shared data (every VM of the host sees it) with its compare-and-swap token; `None` when
+/// the key has no value.
+pub fn shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostStatus> {
+    let (mut data, mut size, mut cas) = (null_mut(), 0usize, 0u32);
+    // SAFETY: the key is live for the call; the host writes an allocation pointer, its length and one u32.
+    match unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) } {
+        OK => Ok(Some((take(data, size), cas))),
+        NOT_FOUND => Ok(None),
+        status => Err(HostStatus(status)),
+    }
+}
+
+/// Sets a shared-data value if its token is still `cas` (0: whatever it is); [`CAS_MISMATCH`] when another VM
+/// changed it since it was read.
+pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), HostStatus> {
+    // SAFETY: both pointers and lengths describe live buffers for the duration of the call.
+    check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
+}
+
+/// Makes later host calls of this callback act on the context `id` (a paused request, from the root context).
+pub fn set_effective_context(id: u32) -> Result<(), HostStatus> {
+    // SAFETY: a plain value.
+    check(unsafe { proxy_set_effective_context(id) })
+}
+
+/// Lets the effective context's paused request go on to the upstream.
+pub fn continue_request() -> Result<(), HostStatus> {
+    // SAFETY: a plain value.
+    check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
 }

@@ -2,6 +2,7 @@
 //! authorize → render. No policy or token logic lives here. The SDK provides the ABI exports and context
 //! dispatch; host calls go through `host`, which never panics.
 
+mod fetch;
 mod host;
 
 use super::header_map::{decode_header_map, decode_request};
@@ -12,7 +13,7 @@ use crate::{Authorizer, HttpRequest};
 use host::{Level, Map};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -38,6 +39,8 @@ struct Metrics {
     cache_hit: Option<u32>,
     cache_miss: Option<u32>,
     cache_eviction: Option<u32>,
+    /// `jwks_fetch`, `jwks_fetch_success`, `jwks_fetch_failed`, `jwks_loaded`, `jwks_paused`.
+    fetch: fetch::FetchMetrics,
 }
 
 /// The counters' prefix.
@@ -57,6 +60,13 @@ impl Metrics {
             cache_hit: counter("cache_hit"),
             cache_miss: counter("cache_miss"),
             cache_eviction: counter("cache_eviction"),
+            fetch: fetch::FetchMetrics {
+                started: counter("jwks_fetch"),
+                success: counter("jwks_fetch_success"),
+                failed: counter("jwks_fetch_failed"),
+                loaded: counter("jwks_loaded"),
+                paused: counter("jwks_paused"),
+            },
         }
     }
 
@@ -149,9 +159,49 @@ struct FilterRoot {
     scratch: Rc<RefCell<Scratch>>,
     /// The cache counts of `authorizer` already added to Envoy's counters.
     flushed: CacheStats,
+    /// The key sources of `authorizer` that are fetched (`remote_jwks`), shared with its requests.
+    sources: Option<Rc<RefCell<fetch::Sources>>>,
+    /// The tick period asked for last.
+    tick_millis: u32,
+}
+
+/// Decides again requests that waited for keys, in their own context; none of them waits again.
+fn resume(waiters: Vec<fetch::Waiter>) {
+    for waiter in waiters {
+        if host::set_effective_context(waiter.context_id).is_err() {
+            // The request ended meanwhile.
+            continue;
+        }
+        if let Decided::Act(Action::Continue) = waiter.core.decide(|_, _, _| None) {
+            if let Err(status) = host::continue_request() {
+                host::log(Level::Error, &format!("authz: cannot resume a request: status {}", status.0));
+            }
+        }
+    }
 }
 
 impl FilterRoot {
+    /// Asks for ticks every `millis` unless that is the period already.
+    fn tick_every(&mut self, millis: u32) {
+        if self.tick_millis != millis {
+            match host::set_tick_period(millis) {
+                Ok(()) => self.tick_millis = millis,
+                Err(status) => host::log(Level::Warn, &format!("authz: no tick, so no cache counters or key refresh: status {}", status.0)),
+            }
+        }
+    }
+
+    /// Key fetches and waiting requests: what the tick and a fetch's answer both end with.
+    fn settle_sources(&mut self, now: u64) {
+        let Some(sources) = self.sources.clone() else { return };
+        let Ok(mut borrowed) = sources.try_borrow_mut() else { return };
+        let settled = borrowed.settled(now);
+        let fast = borrowed.wants_fast_tick();
+        drop(borrowed);
+        resume(settled);
+        self.tick_every(if fast { fetch::FAST_TICK_MILLIS } else { CACHE_FLUSH_MILLIS });
+    }
+
     /// Brings the cache counters up to date.
     fn flush_cache_stats(&mut self) {
         if let Some(authorizer) = &self.authorizer {
@@ -165,7 +215,21 @@ impl FilterRoot {
 impl Context for FilterRoot {
     fn on_done(&mut self) -> bool {
         self.flush_cache_stats();
+        if let Some(sources) = self.sources.take() {
+            let waiting = sources.try_borrow_mut().map(|mut s| s.drain()).unwrap_or_default();
+            resume(waiting);
+        }
         true
+    }
+
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, _body_size: usize, _num_trailers: usize) {
+        let (Some(sources), Some(authorizer), Ok(now)) = (self.sources.clone(), self.authorizer.clone(), host::now_seconds()) else {
+            return;
+        };
+        if let Ok(mut sources) = sources.try_borrow_mut() {
+            sources.on_response(token_id, &authorizer, now);
+        }
+        self.settle_sources(now);
     }
 }
 
@@ -191,10 +255,23 @@ impl RootContext for FilterRoot {
                 // The replaced configuration's cache counts go out first; the new cache starts from zero.
                 self.flush_cache_stats();
                 self.flushed = CacheStats::default();
-                self.authorizer = Some(Rc::new(authorizer));
-                if let Err(status) = host::set_tick_period(CACHE_FLUSH_MILLIS) {
-                    host::log(Level::Warn, &format!("authz: no tick, so no cache counters: status {}", status.0));
+                let authorizer = Rc::new(authorizer);
+                self.authorizer = Some(Rc::clone(&authorizer));
+                // Requests that waited under the replaced configuration are decided by it now.
+                if let Some(old) = self.sources.take() {
+                    let waiting = old.try_borrow_mut().map(|mut s| s.drain()).unwrap_or_default();
+                    resume(waiting);
                 }
+                let mut sources = fetch::Sources::new(&authorizer, self.metrics.fetch);
+                let fast = !sources.is_empty();
+                if fast {
+                    // Keys another VM fetched go in service now; fetches start on the first tick, when the host
+                    // has its clusters.
+                    sources.configure(&authorizer);
+                    self.sources = Some(Rc::new(RefCell::new(sources)));
+                }
+                self.tick_millis = 0;
+                self.tick_every(if fast { fetch::FAST_TICK_MILLIS } else { CACHE_FLUSH_MILLIS });
                 Metrics::bump(self.metrics.config_loaded);
                 host::log(Level::Info, "authz: configuration loaded");
                 true
@@ -210,14 +287,25 @@ impl RootContext for FilterRoot {
 
     fn on_tick(&mut self) {
         self.flush_cache_stats();
+        let (Some(sources), Some(authorizer), Ok(now)) = (self.sources.clone(), self.authorizer.clone(), host::now_seconds()) else {
+            return;
+        };
+        if let Ok(mut sources) = sources.try_borrow_mut() {
+            sources.poll(&authorizer, now);
+        }
+        self.settle_sources(now);
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(FilterRequest {
-            authorizer: self.authorizer.clone(),
-            metrics: self.metrics,
-            scratch: Rc::clone(&self.scratch),
-            stage: Stage::Undecided,
+            core: RequestCore {
+                authorizer: self.authorizer.clone(),
+                metrics: self.metrics,
+                scratch: Rc::clone(&self.scratch),
+                stage: Rc::new(Cell::new(Stage::Undecided)),
+            },
+            context_id,
+            sources: self.sources.clone(),
         }))
     }
 
@@ -231,18 +319,45 @@ impl RootContext for FilterRoot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Undecided,
+    /// Paused until its issuer's keys are fetched; the root context decides it then.
+    Waiting,
     Forwarded,
     Refused,
 }
 
-struct FilterRequest {
+/// What deciding a request's headers came to.
+enum Decided {
+    /// What to tell the host.
+    Act(Action),
+    /// Wait for a fetch of the keys of this source (an index into `fetch::Sources`), at this time.
+    Wait(usize, u64),
+}
+
+/// What a request needs to be decided, by its own callback or later by the root context.
+#[derive(Clone)]
+pub(super) struct RequestCore {
     authorizer: Option<Rc<Authorizer>>,
     metrics: Metrics,
     scratch: Rc<RefCell<Scratch>>,
-    stage: Stage,
+    stage: Rc<Cell<Stage>>,
 }
 
-impl Context for FilterRequest {}
+struct FilterRequest {
+    core: RequestCore,
+    context_id: u32,
+    sources: Option<Rc<RefCell<fetch::Sources>>>,
+}
+
+impl Context for FilterRequest {
+    fn on_done(&mut self) -> bool {
+        if let Some(sources) = &self.sources {
+            if let Ok(mut sources) = sources.try_borrow_mut() {
+                sources.forget(self.context_id);
+            }
+        }
+        true
+    }
+}
 
 fn source_ip() -> Option<IpAddr> {
     let bytes = host::property(&["source", "address"]).ok()??;
@@ -268,10 +383,10 @@ fn record(json: &str) {
     }
 }
 
-impl FilterRequest {
+impl RequestCore {
     /// Answers locally and stops the request for good.
-    fn respond(&mut self, reply: LocalReply<'_>) -> Action {
-        self.stage = Stage::Refused;
+    fn respond(&self, reply: LocalReply<'_>) -> Action {
+        self.stage.set(Stage::Refused);
         if let Err(err) = host::send_local_response(reply.status, reply.details, reply.headers, reply.body, Some(reply.grpc_status)) {
             // Without a local reply the stream must still not reach the upstream: stay paused.
             host::log(Level::Error, &format!("authz: local reply failed: status {}", err.0));
@@ -280,7 +395,7 @@ impl FilterRequest {
     }
 
     /// Refuses the request without a decision (500, gRPC INTERNAL).
-    fn internal_error(&mut self, why: &str) -> Action {
+    fn internal_error(&self, why: &str) -> Action {
         host::log(Level::Error, &format!("authz: {why}; request refused"));
         record(&DecisionRecord::internal_error(why).to_json());
         self.metrics.count(Code::InternalError);
@@ -334,16 +449,18 @@ struct LocalReply<'a> {
     grpc_status: u32,
 }
 
-impl HttpContext for FilterRequest {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+impl RequestCore {
+    /// Decides the request whose headers the host calls act on; `may_wait` says, for a token whose `kid` an issuer
+    /// lacks, whether to wait for a fetch of that issuer's keys instead (nothing is logged, recorded or counted then).
+    fn decide(&self, may_wait: impl FnOnce(&Authorizer, &str, u64) -> Option<usize>) -> Decided {
         let Some(authorizer) = self.authorizer.clone() else {
-            return self.internal_error("no configuration loaded");
+            return Decided::Act(self.internal_error("no configuration loaded"));
         };
         let Ok(bytes) = host::header_map_bytes(Map::RequestHeaders) else {
-            return self.internal_error("cannot read the request headers");
+            return Decided::Act(self.internal_error("cannot read the request headers"));
         };
         let Ok(now) = host::now_seconds() else {
-            return self.internal_error("cannot read the clock");
+            return Decided::Act(self.internal_error("cannot read the clock"));
         };
         let scratch = Rc::clone(&self.scratch);
         // Requests of one VM run one at a time; should the scratch ever be in use, a fresh one does the same.
@@ -354,12 +471,15 @@ impl HttpContext for FilterRequest {
             None => fresh.insert(Scratch::default()),
         };
         if decode_request(&bytes, request).is_none() {
-            return self.internal_error("cannot read the request headers");
+            return Decided::Act(self.internal_error("cannot read the request headers"));
         }
         // Only what some policy can read is looked up: each is a host call on every request.
         request.secure_transport = if authorizer.reads_secure_transport() { secure_transport() } else { None };
         request.source_ip = if authorizer.reads_source_address() { source_ip() } else { None };
         let verdict = authorizer.decide(request, now);
+        if let Some(source) = verdict.unknown_key_issuer().and_then(|issuer| may_wait(&authorizer, issuer, now)) {
+            return Decided::Wait(source, now);
+        }
         let code = verdict.code();
         verdict.write_record(json);
         let levels = authorizer.config().decision_log();
@@ -376,7 +496,7 @@ impl HttpContext for FilterRequest {
         let action = if verdict.is_allowed() {
             match self.forward(&verdict) {
                 Ok(()) => {
-                    self.stage = Stage::Forwarded;
+                    self.stage.set(Stage::Forwarded);
                     Action::Continue
                 }
                 Err(status) => self.internal_error(&format!("cannot rewrite the request headers: status {}", status.0)),
@@ -402,25 +522,58 @@ impl HttpContext for FilterRequest {
             *json = String::new();
             *log = String::new();
         }
-        action
+        Decided::Act(action)
+    }
+}
+
+impl HttpContext for FilterRequest {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let sources = self.sources.clone();
+        let may_wait = |authorizer: &Authorizer, issuer: &str, now: u64| {
+            sources.as_ref()?.try_borrow_mut().ok()?.should_wait(authorizer, issuer, now)
+        };
+        match self.core.decide(may_wait) {
+            Decided::Act(action) => action,
+            Decided::Wait(source, now) => {
+                let Some(sources) = &self.sources else { return self.core.internal_error("no key sources") };
+                let Ok(mut sources) = sources.try_borrow_mut() else { return self.core.internal_error("key sources busy") };
+                sources.wait(self.context_id, source, now, self.core.clone());
+                self.core.stage.set(Stage::Waiting);
+                // The root context decides it when the fetch ends; it should look soon.
+                if let Err(status) = host::set_tick_period(fetch::FAST_TICK_MILLIS) {
+                    host::log(Level::Warn, &format!("authz: cannot hasten the tick: status {}", status.0));
+                }
+                Action::Pause
+            }
+        }
+    }
+
+    /// A body arriving while the headers wait must not let them go on (Envoy continues paused headers when a body
+    /// callback continues), nor after a refusal.
+    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        match self.core.stage.get() {
+            Stage::Waiting | Stage::Refused | Stage::Undecided => Action::Pause,
+            Stage::Forwarded => Action::Continue,
+        }
     }
 
     /// Runs only for requests that carry trailers (HTTP/2, or HTTP/1.1 with chunked trailers that Envoy keeps).
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
-        match self.stage {
+        let core = &self.core;
+        match core.stage.get() {
             Stage::Forwarded => {}
             // Envoy holds back the trailers of a request the filter stopped; should a host deliver them anyway,
-            // continuing here would resume the refused request.
-            Stage::Refused => return Action::Pause,
-            Stage::Undecided => return self.internal_error("request trailers before a decision on the headers"),
+            // continuing here would resume the refused or waiting request.
+            Stage::Refused | Stage::Waiting => return Action::Pause,
+            Stage::Undecided => return core.internal_error("request trailers before a decision on the headers"),
         }
-        let Some(authorizer) = self.authorizer.clone() else {
-            return self.internal_error("no configuration loaded");
+        let Some(authorizer) = core.authorizer.clone() else {
+            return core.internal_error("no configuration loaded");
         };
-        match self.clean_trailers(&authorizer) {
+        match core.clean_trailers(&authorizer) {
             Ok(()) => Action::Continue,
             // The headers are upstream already; refusing now resets the upstream request before the trailers go.
-            Err(why) => self.internal_error(&format!("cannot remove identity fields from the request trailers: {why}")),
+            Err(why) => core.internal_error(&format!("cannot remove identity fields from the request trailers: {why}")),
         }
     }
 }

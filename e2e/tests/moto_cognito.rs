@@ -1,0 +1,197 @@
+//! Cognito as an emulator no one here wrote sees it (PyPI `moto[server]`, pinned in `e2e/tests/moto/requirements.txt`,
+//! in a virtual environment the test makes under `~/.cache/authz-tools`): a user pool, an app client with a secret,
+//! a resource server, a group and users are made through the Cognito API (boto3), users sign in with
+//! `InitiateAuth` `USER_PASSWORD_AUTH` and `SECRET_HASH`, and the filter, configured with `remote_jwks` pointing
+//! at the emulator's `/{pool}/.well-known/jwks.json`, decides their tokens in real Envoy and in the wasmtime host.
+//!
+//! Emulator quirks, worked around or noted: moto signs every pool's tokens with one fixed key (`kid: "dummy"`),
+//! so "another pool's token" is refused by its `iss`, not its key; access tokens from `USER_PASSWORD_AUTH` carry
+//! only the `aws.cognito.signin.user.admin` scope (as Cognito's do); moto needs region and any credentials set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use authz_e2e::{Harness, Options, Request};
+use serde_json::{json, Value};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A virtual environment with the pinned requirements, made once and reused (as `cli/tests/common` makes the
+/// DynamoDB one); `.complete` is written last, so a half-made one is made again.
+fn python_env(requirements: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(requirements).unwrap();
+    let pins: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).collect();
+    let name = format!("python-{}", pins.join("-").replace(['[', ']', '=', '.', ','], "_"));
+    let tools = std::env::var_os("AUTHZ_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/authz-tools"));
+    let env = tools.join(name);
+    let python = env.join("bin/python");
+    if python.is_file() && env.join(".complete").is_file() {
+        return env;
+    }
+    let _ = std::fs::remove_dir_all(&env);
+    std::fs::create_dir_all(&tools).unwrap();
+    let run = |command: &mut Command| {
+        let output = command.output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+        assert!(output.status.success(), "{command:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    };
+    run(Command::new("python3").args(["-m", "venv"]).arg(&env));
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--only-binary=:all:", "-r"])
+        .arg(requirements));
+    std::fs::write(env.join(".complete"), &text).unwrap();
+    env
+}
+
+/// `moto_server` on 127.0.0.1, stopped when dropped.
+struct Moto {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Moto {
+    fn start(env: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start on {addr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, addr }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Makes pools, clients, a group and users through the Cognito API, signs them in, and prints what the test needs.
+const SETUP: &str = r#"
+import base64, hashlib, hmac, json, sys, boto3
+idp = boto3.client("cognito-idp", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+def pool(name):
+    pool_id = idp.create_user_pool(PoolName=name)["UserPool"]["Id"]
+    idp.create_resource_server(UserPoolId=pool_id, Identifier="pets", Name="pets",
+                               Scopes=[{"ScopeName": "read", "ScopeDescription": "read pets"}])
+    return pool_id
+def client(pool_id, name):
+    made = idp.create_user_pool_client(UserPoolId=pool_id, ClientName=name, GenerateSecret=True,
+                                       ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+    return made["UserPoolClient"]["ClientId"], made["UserPoolClient"]["ClientSecret"]
+def user(pool_id, name, password, groups=()):
+    idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=password, Permanent=True)
+    for group in groups:
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=name, GroupName=group)
+def sign_in(client_id, secret, name, password):
+    digest = hmac.new(secret.encode(), (name + client_id).encode(), hashlib.sha256).digest()
+    result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+        "USERNAME": name, "PASSWORD": password, "SECRET_HASH": base64.b64encode(digest).decode()})["AuthenticationResult"]
+    return {"access": result["AccessToken"], "id": result["IdToken"]}
+main = pool("main")
+other = pool("other")
+app, app_secret = client(main, "app")
+second, second_secret = client(main, "second")
+other_app, other_secret = client(other, "app")
+idp.create_group(UserPoolId=main, GroupName="vets")
+user(main, "alice", "Passw0rd!alice", ["vets"])
+user(main, "bob", "Passw0rd!bob")
+user(other, "carol", "Passw0rd!carol")
+print(json.dumps({
+    "pool": main, "client": app,
+    "alice": sign_in(app, app_secret, "alice", "Passw0rd!alice"),
+    "bob": sign_in(app, app_secret, "bob", "Passw0rd!bob"),
+    "alice_second_client": sign_in(second, second_secret, "alice", "Passw0rd!alice"),
+    "carol_other_pool": sign_in(other_app, other_secret, "carol", "Passw0rd!carol"),
+}))
+"#;
+
+fn config(moto: SocketAddr, pool: &str, client: &str) -> String {
+    json!({
+        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+        "issuers": [{
+            "issuer": format!("https://cognito-idp.us-east-1.amazonaws.com/{pool}"),
+            "remote_jwks": {"cluster": "cognito_jwks", "uri": format!("http://{moto}/{pool}/.well-known/jwks.json"), "timeout_ms": 2000},
+            "token_use": ["access"],
+            "client_ids": [client]
+        }],
+        "policies": {"groups": {"vets": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/pets/*"
+        }]}}}
+    })
+    .to_string()
+}
+
+/// (what, token, path, status): who asks for what, and the answer the filter must give.
+fn cases(setup: &Value) -> Vec<(&'static str, String, &'static str, u32)> {
+    let token = |who: &str, kind: &str| setup[who][kind].as_str().unwrap().to_owned();
+    vec![
+        ("a group member where the group's policy allows", token("alice", "access"), "/pets/1", 200),
+        ("a group member elsewhere", token("alice", "access"), "/admin", 403),
+        ("a user in no group", token("bob", "access"), "/pets/1", 403),
+        ("an ID token where access tokens are taken", token("alice", "id"), "/pets/1", 401),
+        ("a token of another app client", token("alice_second_client", "access"), "/pets/1", 401),
+        ("a token of another pool", token("carol_other_pool", "access"), "/pets/1", 401),
+    ]
+}
+
+#[test]
+fn cognito_emulator_tokens_with_keys_the_filter_fetches_in_envoy_and_in_wasmtime() {
+    let env = python_env(&workspace().join("e2e/tests/moto/requirements.txt"));
+    let moto = Moto::start(&env);
+    let output = Command::new(env.join("bin/python")).args(["-c", SETUP, &format!("http://{}", moto.addr)]).output().unwrap();
+    assert!(output.status.success(), "the Cognito setup failed: {}", String::from_utf8_lossy(&output.stderr));
+    let setup: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let config = config(moto.addr, setup["pool"].as_str().unwrap(), setup["client"].as_str().unwrap());
+    let cases = cases(&setup);
+
+    // Real Envoy, two workers: the first request already has the emulator's keys (it waits for the fetch).
+    let harness = Harness::start_with_clusters(&config, &Options { workers: 2, ..Options::default() }, &[("cognito_jwks", moto.addr)]).unwrap();
+    for (what, token, path, status) in &cases {
+        let exchange = harness.send(&Request::new("GET", path).header("authorization", &format!("Bearer {token}"))).unwrap();
+        assert_eq!(u32::from(exchange.response.status), *status, "Envoy, {what}: {:?}", exchange.decision);
+    }
+    let stats = harness.envoy().stats("wasmcustom.authz.jwks_fetch").unwrap();
+    assert_eq!(stats.get("wasmcustom.authz.jwks_fetch_success"), Some(&1), "{stats:?}");
+
+    // The wasmtime host, its proxy_http_call made to the same emulator.
+    let host = authz_host::FilterHost::load(&std::fs::read(workspace().join("dist/authz.wasm")).unwrap()).unwrap();
+    host.set_cluster("cognito_jwks", moto.addr);
+    let (mut plugin, configured) = host.start(b"", config.as_bytes()).unwrap();
+    assert!(configured);
+    for (index, (what, token, path, status)) in cases.iter().enumerate() {
+        let headers = [(":method", "GET"), (":path", *path), (":authority", "api"), (":scheme", "https"), ("authorization", &format!("Bearer {token}"))];
+        let outcome = match plugin.start_request(&headers).unwrap() {
+            authz_host::Started::Done(outcome) => {
+                assert!(index > 0, "the first request should wait for the first fetch");
+                outcome
+            }
+            authz_host::Started::Waiting(id) => {
+                assert!(plugin.tick().unwrap());
+                plugin.outcome(id).unwrap()
+            }
+        };
+        let got = match outcome {
+            authz_host::HttpOutcome::Continue { .. } => 200,
+            authz_host::HttpOutcome::LocalResponse { status, .. } => status,
+            other => panic!("{what}: {other:?}"),
+        };
+        assert_eq!(got, *status, "wasmtime, {what}");
+    }
+}
