@@ -4,7 +4,7 @@
 //! costs nothing more during the penalty, and a failing identity provider never lets a request through.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz_e2e::{Harness, JwksServer, Options, Request};
 use serde_json::json;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -6,7 +6,7 @@
 
 mod support;
 
-use authz::mint::{CognitoClaims, DevKey};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz_host::{FilterHost, HttpOutcome, Plugin, Started};
 use serde_json::{json, Value};
 use std::io::{Read, Write};

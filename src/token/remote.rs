@@ -313,7 +313,7 @@ impl FetchRecord {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
-    use crate::mint::DevKey;
+    use authz_testkit::mint::DevKey;
 
     fn raw(uri: &str) -> RawRemoteJwks {
         RawRemoteJwks { cluster: "cognito".into(), uri: uri.into(), refresh_seconds: None, timeout_ms: None }
@@ -475,7 +475,7 @@ mod tests {
     #[test]
     fn fetched_keys_replace_the_set_at_once_and_forget_verified_tokens() {
         use crate::decision::Code;
-        use crate::mint::CognitoClaims as Claims;
+        use authz_testkit::mint::CognitoClaims as Claims;
         let now = 1_800_000_000;
         let authorizer = crate::Authorizer::from_json(remote_config(None).as_bytes()).unwrap();
         let issuer = &authorizer.config().verifier().issuers()[0];
@@ -506,7 +506,7 @@ mod tests {
     #[test]
     fn a_pushed_key_wins_over_a_fetched_key_of_the_same_kid() {
         use crate::decision::Code;
-        use crate::mint::CognitoClaims as Claims;
+        use authz_testkit::mint::CognitoClaims as Claims;
         let now = 1_800_000_000;
         let pushed = DevKey::generate_es256("k").unwrap();
         let impostor = DevKey::generate_es256("k").unwrap();
