@@ -6,7 +6,10 @@ use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext,
 use crate::request::{normalize_method, HttpRequest, NormalizedPath, RequestError};
 use crate::routes::{self, Route, RouteAuth};
 use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
+use crate::token::password::{parse_basic, BasicError, ExchangeFailure, Login};
+use crate::token::password_cache::{LoginKey, Lookup, PasswordCache};
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// The `WWW-Authenticate` challenges of one configuration (RFC 6750), written once.
 #[derive(Debug)]
@@ -22,6 +25,8 @@ pub struct Authorizer {
     config: Config,
     challenges: Challenges,
     tokens: TokenCache,
+    /// Exchanged passwords (`password_auth`); without a key from the host, none are exchanged.
+    passwords: PasswordCache,
     /// Whether some policy reads `aws:SourceIp` from the downstream address; decided at load.
     reads_source_address: bool,
     /// Whether some policy reads `aws:SecureTransport`; decided at load.
@@ -46,7 +51,7 @@ impl Authorizer {
         let reads = |kind| config.policies().is_some_and(|policies| policies.reads(kind));
         let reads_source_address = config.source_ip().xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
         let reads_secure_transport = reads(KeyKind::SecureTransport);
-        Self { config, challenges, tokens, reads_source_address, reads_secure_transport }
+        Self { config, challenges, tokens, passwords: PasswordCache::default(), reads_source_address, reads_secure_transport }
     }
 
     /// The compiled configuration.
@@ -253,17 +258,37 @@ impl Authorizer {
         }
 
         let source = self.config.token_source();
-        let candidate = match source {
-            // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
-            // a second one is a second token, refused rather than left for the upstream to pick.
-            TokenSource::Header(name) => bearer_candidate(
-                request.headers.iter().filter(|(key, _)| same_header_field(key, name)).map(|(_, value)| value.as_str()),
-            ),
-            TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
-        };
         let refused_source = |err| match source {
             TokenSource::Header(name) if name == "authorization" => Reason::Authorization(err),
             _ => Reason::TokenSource { source: source.describe(), err },
+        };
+        // A username/password client: its password is exchanged for an access token (by the host, which then
+        // decides again), and that token is verified below like any other.
+        let exchanged: String;
+        let basic = self.config.password_auth().and_then(|_| basic_credentials(request));
+        let password_path = basic.is_some();
+        let candidate = match basic {
+            Some(Err(err)) => return Verdict::unauthorized(Reason::BadBasic(err), &self.challenges.plain),
+            Some(Ok(login)) => match self.passwords.lookup(&login, now) {
+                Lookup::Token(token) => {
+                    exchanged = token;
+                    Ok(exchanged.as_str())
+                }
+                Lookup::Penalized(failure) => return self.password_refusal(login.username(), failure, true),
+                Lookup::NoKey => return self.password_refusal(login.username(), ExchangeFailure::Unsupported, false),
+                Lookup::Miss => {
+                    let reason = Reason::PasswordPending { username: login.username().to_owned() };
+                    return Verdict::refuse(Outcome::Unavailable, reason);
+                }
+            },
+            None => match source {
+                // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
+                // a second one is a second token, refused rather than left for the upstream to pick.
+                TokenSource::Header(name) => bearer_candidate(
+                    request.headers.iter().filter(|(key, _)| same_header_field(key, name)).map(|(_, value)| value.as_str()),
+                ),
+                TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
+            },
         };
         let candidate = match candidate {
             Ok(candidate) => candidate,
@@ -330,8 +355,79 @@ impl Authorizer {
             Ok(claims) => claims,
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
-        Verdict::allowed(names, verified, claims, statements, self.removals(request, true), rewrite_path)
+        // On the password path the `Authorization` header holds the password: it never goes upstream.
+        Verdict::allowed(names, verified, claims, statements, self.removals(request, !password_path), rewrite_path)
     }
+
+    /// A refused password exchange: 401 when the credentials were refused, 503 when the exchange failed.
+    fn password_refusal(&self, username: &str, failure: ExchangeFailure, penalized: bool) -> Verdict<'_> {
+        let refuses = failure.refuses_credentials();
+        let reason = Reason::Password { username: username.to_owned(), failure, penalized };
+        if refuses {
+            Verdict::unauthorized(reason, &self.challenges.plain)
+        } else {
+            Verdict::refuse(Outcome::Unavailable, reason)
+        }
+    }
+
+    /// Gives this configuration the per-VM random key its password cache is keyed with: a host that can call the
+    /// identity provider does, and only then are `Authorization: Basic` requests exchanged.
+    pub fn with_password_key(mut self, key: [u8; 32]) -> Self {
+        self.passwords = PasswordCache::with_key(key);
+        self
+    }
+
+    /// The exchange a request whose decision [`Verdict::needs_password_exchange`] needs: the call's body (it holds
+    /// the password and is overwritten when dropped) and what the answer is remembered by. `None` when the request
+    /// carries no readable Basic credentials, `password_auth` is not configured, or this host gave no key.
+    pub fn start_exchange(&self, request: &HttpRequest) -> Option<PasswordExchange> {
+        let auth = self.config.password_auth()?;
+        let login = basic_credentials(request)?.ok()?;
+        let key = self.passwords.key_of(&login)?;
+        Some(PasswordExchange { body: auth.initiate_auth_body(&login), key })
+    }
+
+    /// Ends an exchange at `now` with the IdP's answer ([`crate::token::password::parse_initiate_auth`]): the token
+    /// is verified like any bearer token, then remembered (for `cache_seconds`, never past its `exp`); a failure, or
+    /// a token that fails verification, puts the username in its penalty period. The failure, for counters and logs.
+    pub fn finish_exchange(&self, key: &LoginKey, answer: Result<String, ExchangeFailure>, now: u64) -> Result<(), ExchangeFailure> {
+        let Some(auth) = self.config.password_auth() else { return Err(ExchangeFailure::Unsupported) };
+        let checked = answer.and_then(|token| match self.verify_token(&token, now) {
+            Ok(verified) => Ok((verified.expires_at(), token)),
+            Err(Reason::Token(err)) => Err(ExchangeFailure::Token(err)),
+            Err(other) => Err(ExchangeFailure::Unparseable(other.to_string())),
+        });
+        match checked {
+            Ok((expires_at, token)) => {
+                self.passwords.remember(key, token, now.saturating_add(auth.cache_seconds).min(expires_at), now);
+                Ok(())
+            }
+            Err(failure) => {
+                self.passwords.penalize(key.username(), failure.clone(), now);
+                Err(failure)
+            }
+        }
+    }
+
+    /// Requests answered from a remembered password exchange so far (hosts report it as a counter).
+    pub fn password_cache_hits(&self) -> u64 {
+        self.passwords.hits()
+    }
+}
+
+/// What a host sends to exchange one request's password, and what the answer is remembered by.
+pub struct PasswordExchange {
+    /// The `InitiateAuth` body; overwritten when dropped.
+    pub body: Zeroizing<Vec<u8>>,
+    pub key: LoginKey,
+}
+
+/// The request's Basic credentials: `None` unless it has exactly one `Authorization` header and its scheme is
+/// `Basic` (a second header is refused as any repeated token header is).
+fn basic_credentials(request: &HttpRequest) -> Option<Result<Login, BasicError>> {
+    let mut values = request.headers.iter().filter(|(name, _)| same_header_field(name, "authorization")).map(|(_, value)| value);
+    let (Some(value), None) = (values.next(), values.next()) else { return None };
+    parse_basic(value)
 }
 
 /// Whether an `Authorization` value carries a `Bearer` credential (the scheme in any ASCII case, RFC 9110 §11.1).
@@ -388,6 +484,99 @@ mod tests {
         assert_eq!(uncached.tokens.len(), 0);
         let expired = cached.authorize(&request("GET", &token), NOW + 3600 + 60);
         assert_eq!(expired.reason, Reason::Token(TokenError::Expired));
+    }
+
+    /// An authorizer with `password_auth` (and, when `keyed`, the host's key for its cache).
+    fn password_authorizer(key: &DevKey, keyed: bool) -> Authorizer {
+        let config = json!({
+            "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+            "issuers": [{"issuer": ISSUER, "jwks": key.jwks(), "token_use": ["access"], "client_ids": ["app"]}],
+            "password_auth": {"cluster": "idp", "authority": "idp.example", "client_id": "app", "client_secret": "s", "cache_seconds": 60},
+            "policies": {"groups": {"readers": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"}]}}}
+        });
+        let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
+        if keyed { authorizer.with_password_key([9; 32]) } else { authorizer }
+    }
+
+    fn basic(user: &str, password: &str) -> HttpRequest {
+        use base64::Engine as _;
+        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        HttpRequest { method: "GET".into(), path: "/things".into(), headers: vec![("authorization".into(), value)], ..HttpRequest::default() }
+    }
+
+    #[test]
+    fn a_password_is_exchanged_then_its_token_verified_and_remembered() {
+        use crate::decision::Code;
+        use crate::token::password::ExchangeFailure;
+        let key = DevKey::generate_es256("k1").unwrap();
+        let authorizer = password_authorizer(&key, true);
+        let alice = basic("alice", "right");
+        // Not exchanged yet: a host that cannot call the IdP refuses with 503, never allows.
+        let verdict = authorizer.decide(&alice, NOW);
+        assert!(verdict.needs_password_exchange());
+        assert_eq!((verdict.status(), verdict.code()), (503, Code::PasswordExchangeFailed));
+        drop(verdict);
+        let exchange = authorizer.start_exchange(&alice).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&exchange.body).unwrap();
+        assert_eq!(body["AuthParameters"]["PASSWORD"], "right");
+        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).valid(NOW, NOW + 30).to_json());
+        authorizer.finish_exchange(&exchange.key, Ok(token), NOW).unwrap();
+        let decision = authorizer.authorize(&alice, NOW + 1);
+        assert_eq!(decision.code(), Code::Allowed, "{}", decision.reason);
+        // The password's header never goes upstream, whatever `forward_token` says.
+        assert_eq!(decision.remove_headers, vec!["authorization".to_owned()]);
+        assert_eq!(authorizer.password_cache_hits(), 1);
+        // Remembered until the token's `exp` (30 s), not `cache_seconds` (60 s); a wrong password is not the right one.
+        assert!(authorizer.decide(&alice, NOW + 30).needs_password_exchange());
+        assert!(authorizer.decide(&basic("alice", "wrong"), NOW + 1).needs_password_exchange());
+        assert!(authorizer.decide(&basic("alicf", "right"), NOW + 1).needs_password_exchange());
+
+        // Wrong credentials: 401, and the username waits out its penalty without a call.
+        let bob = basic("bob", "guess");
+        let exchange = authorizer.start_exchange(&bob).unwrap();
+        assert_eq!(authorizer.finish_exchange(&exchange.key, Err(ExchangeFailure::WrongCredentials), NOW), Err(ExchangeFailure::WrongCredentials));
+        let refused = authorizer.authorize(&bob, NOW + 1);
+        assert_eq!((refused.status(), refused.code()), (401, Code::PasswordRefused));
+        assert!(!refused.reason.to_string().contains("guess"), "{}", refused.reason);
+        assert!(authorizer.decide(&bob, NOW + 10).needs_password_exchange());
+        // The IdP failing: 503, never allowed.
+        let exchange = authorizer.start_exchange(&bob).unwrap();
+        let _ = authorizer.finish_exchange(&exchange.key, Err(ExchangeFailure::Unreachable), NOW + 10);
+        let failed = authorizer.authorize(&bob, NOW + 11);
+        assert_eq!((failed.status(), failed.code()), (503, Code::PasswordExchangeFailed));
+
+        // A token the IdP returns is trusted no more than any other: another issuer's is refused for its issuer.
+        let carol = basic("carol", "pw");
+        let other = key.sign(&CognitoClaims::access("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other", "app", "carol", NOW).to_json());
+        let exchange = authorizer.start_exchange(&carol).unwrap();
+        assert!(matches!(authorizer.finish_exchange(&exchange.key, Ok(other), NOW), Err(ExchangeFailure::Token(_))));
+        assert_eq!(authorizer.authorize(&carol, NOW + 1).code(), Code::TokenIssuer);
+    }
+
+    #[test]
+    fn basic_credentials_without_password_auth_or_a_key() {
+        use crate::decision::Code;
+        let key = DevKey::generate_es256("k1").unwrap();
+        // Without `password_auth`, Basic is a malformed bearer header, as before.
+        let plain = authorizer(&key, 0).authorize(&basic("alice", "pw"), NOW);
+        assert_eq!((plain.status(), plain.code()), (401, Code::TokenMalformed));
+        // A host that gave no key (no HTTP calls) refuses Basic with 503 and never starts an exchange.
+        let unkeyed = password_authorizer(&key, false);
+        let decision = unkeyed.authorize(&basic("alice", "pw"), NOW);
+        assert_eq!((decision.status(), decision.code()), (503, Code::PasswordExchangeFailed));
+        assert!(unkeyed.start_exchange(&basic("alice", "pw")).is_none());
+        // Unreadable Basic credentials are refused before any exchange; Bearer tokens still work beside them.
+        let keyed = password_authorizer(&key, true);
+        let mut bad = basic("x", "y");
+        bad.headers[0].1 = "Basic bm9jb2xvbg==".into();
+        assert_eq!(keyed.authorize(&bad, NOW).code(), Code::TokenMalformed);
+        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).to_json());
+        assert_eq!(keyed.authorize(&request("GET", &token), NOW).code(), Code::Allowed);
+        // Two Authorization headers are two credentials: refused, never exchanged.
+        let mut twice = basic("alice", "pw");
+        twice.headers.push(("authorization".into(), format!("Bearer {token}")));
+        assert_eq!(keyed.authorize(&twice, NOW).code(), Code::TokenMalformed);
     }
 
     #[test]

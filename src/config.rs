@@ -62,6 +62,8 @@ pub struct RawConfig {
     pub bypass_cors_preflight: Option<bool>,
     /// The level of each request's decision log line, by decision.
     pub decision_log: Option<RawDecisionLog>,
+    /// Username/password clients: `Authorization: Basic` exchanged with Cognito for an access token.
+    pub password_auth: Option<crate::token::password::RawPasswordAuth>,
 }
 
 /// `decision_log` as written: a level (`off`, `trace`, `debug`, `info`, `warn`, `error`) for allowed and for
@@ -282,6 +284,7 @@ pub struct Config {
     forward_token: ForwardToken,
     bypass_cors_preflight: bool,
     decision_log: DecisionLog,
+    password_auth: Option<crate::token::password::PasswordAuth>,
 }
 
 impl Config {
@@ -344,6 +347,24 @@ impl Config {
     pub fn decision_log(&self) -> DecisionLog {
         self.decision_log
     }
+
+    /// Where `Authorization: Basic` credentials are exchanged; `None` when they are refused.
+    pub fn password_auth(&self) -> Option<&crate::token::password::PasswordAuth> {
+        self.password_auth.as_ref()
+    }
+}
+
+fn validate_password_auth(
+    raw: &crate::token::password::RawPasswordAuth,
+    source: Option<&TokenSource>,
+) -> Result<crate::token::password::PasswordAuth, ConfigError> {
+    let auth = crate::token::password::PasswordAuth::try_from(raw)
+        .map_err(|err| ConfigError::at(format!("password_auth.{}", err.field()), err))?;
+    // Basic credentials come in `Authorization`: with the token read elsewhere, that header is not the filter's.
+    if source.is_some_and(|source| !matches!(source, TokenSource::Header(name) if name == "authorization")) {
+        return Err(ConfigError::at("password_auth", "needs tokens in the `Authorization` header (no `token_source`)"));
+    }
+    Ok(auth)
 }
 
 fn validate_forward_token(raw: Option<&str>, source: &TokenSource) -> Result<ForwardToken, ConfigError> {
@@ -900,10 +921,14 @@ impl Config {
         let forward_token =
             token_source.as_ref().and_then(|source| errors.keep(validate_forward_token(raw.forward_token.as_deref(), source)));
         let decision_log = errors.keep(validate_decision_log(raw.decision_log.as_ref()));
+        let password_auth = match &raw.password_auth {
+            None => Some(None),
+            Some(password) => errors.keep(validate_password_auth(password, token_source.as_ref())).map(Some),
+        };
         let source_ip = errors.keep(
             SourceIp::try_from(&raw.source_ip).map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message)),
         );
-        match (api, request, valid_issuers, routes, policies, identity_headers, token_source, forward_token, decision_log, source_ip) {
+        match (api, request, valid_issuers, routes, policies, identity_headers, token_source, forward_token, decision_log, source_ip, password_auth) {
             (
                 Some(api),
                 Some(request),
@@ -915,6 +940,7 @@ impl Config {
                 Some(forward_token),
                 Some(decision_log),
                 Some(source_ip),
+                Some(password_auth),
             ) if errors.0.is_empty() => Ok(Self {
                 api,
                 request,
@@ -928,6 +954,7 @@ impl Config {
                 forward_token,
                 bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(false),
                 decision_log,
+                password_auth,
             }),
             _ => Err(errors.0),
         }

@@ -15,6 +15,7 @@ pub const FORBIDDEN_BODY: &str = r#"{"Message":"User is not authorized to access
 pub const EXPLICIT_DENY_BODY: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
 pub const BAD_REQUEST_BODY: &str = r#"{"message":"Bad Request"}"#;
 pub const URI_TOO_LONG_BODY: &str = r#"{"message":"Request-URI Too Long"}"#;
+pub const UNAVAILABLE_BODY: &str = r#"{"message":"Service Unavailable"}"#;
 /// What API Gateway answers for a method or resource the API does not declare, whatever the token.
 pub const MISSING_AUTHENTICATION_TOKEN_BODY: &str = r#"{"message":"Missing Authentication Token"}"#;
 
@@ -35,6 +36,8 @@ pub enum Outcome {
     BadRequest,
     /// 414: the method ARN is over API Gateway's limit.
     UriTooLong,
+    /// 503: the credentials could not be checked now (the identity provider failed); never allowed.
+    Unavailable,
 }
 
 impl Outcome {
@@ -46,6 +49,7 @@ impl Outcome {
             Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => 403,
             Self::BadRequest => 400,
             Self::UriTooLong => 414,
+            Self::Unavailable => 503,
         }
     }
 
@@ -56,6 +60,7 @@ impl Outcome {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => "deny",
             Self::BadRequest | Self::UriTooLong => "bad_request",
+            Self::Unavailable => "unavailable",
         }
     }
 
@@ -69,6 +74,7 @@ impl Outcome {
             Self::BadRequest => Some(BAD_REQUEST_BODY),
             Self::UriTooLong => Some(URI_TOO_LONG_BODY),
             Self::NoRoute => Some(MISSING_AUTHENTICATION_TOKEN_BODY),
+            Self::Unavailable => Some(UNAVAILABLE_BODY),
         }
     }
 
@@ -84,6 +90,8 @@ impl Outcome {
             Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => Some(7),
             // INVALID_ARGUMENT
             Self::BadRequest | Self::UriTooLong => Some(3),
+            // UNAVAILABLE: a gRPC client may retry.
+            Self::Unavailable => Some(14),
         }
     }
 }
@@ -139,11 +147,17 @@ pub enum Code {
     UriTooLong,
     /// The host could not decide (no configuration, a failed host call): 500.
     InternalError,
+    /// `Authorization: Basic` credentials refused by the identity provider (wrong username or password, a user who
+    /// must act first, a challenge), or their username in the penalty period after such a refusal: 401.
+    PasswordRefused,
+    /// `Authorization: Basic` credentials that could not be exchanged: the identity provider unreachable, timing
+    /// out, answering an error or an unreadable answer, or a host that cannot call it: 503.
+    PasswordExchangeFailed,
 }
 
 impl Code {
     /// Every code, in the order of the README's table.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 25] = [
         Self::Allowed,
         Self::PublicRoute,
         Self::CorsPreflight,
@@ -167,6 +181,8 @@ impl Code {
         Self::HeadersTooLarge,
         Self::UriTooLong,
         Self::InternalError,
+        Self::PasswordRefused,
+        Self::PasswordExchangeFailed,
     ];
 
     /// The stable snake_case name.
@@ -195,6 +211,8 @@ impl Code {
             Self::HeadersTooLarge => "headers_too_large",
             Self::UriTooLong => "uri_too_long",
             Self::InternalError => "internal_error",
+            Self::PasswordRefused => "password_refused",
+            Self::PasswordExchangeFailed => "password_exchange_failed",
         }
     }
 
@@ -217,10 +235,12 @@ impl Code {
             | Self::TokenClient
             | Self::TokenUse
             | Self::TokenScope
-            | Self::TokenClaims => "unauthorized",
+            | Self::TokenClaims
+            | Self::PasswordRefused => "unauthorized",
             Self::ImplicitDeny | Self::ExplicitDeny | Self::NoRoute => "deny",
             Self::BadMethod | Self::MethodOverride | Self::BadPath | Self::HeadersTooLarge | Self::UriTooLong => "bad_request",
             Self::InternalError => "error",
+            Self::PasswordExchangeFailed => "unavailable",
         }
     }
 
@@ -301,6 +321,14 @@ pub enum Reason {
     TokenSource { source: String, err: AuthorizationError },
     /// The route accepts other token kinds than this token's (`token_use`).
     RouteTokenUse { route: String, token_use: TokenUse },
+    /// `Authorization: Basic` credentials that cannot be read (checked before any exchange).
+    BadBasic(crate::token::password::BasicError),
+    /// The exchange of `username`'s password failed, now or within the penalty period (`penalized`: answered
+    /// without a call).
+    Password { username: String, failure: crate::token::password::ExchangeFailure, penalized: bool },
+    /// `username`'s password is not exchanged yet; a host that can call the identity provider does so and decides
+    /// again, any other refuses the request with this reason.
+    PasswordPending { username: String },
 }
 
 impl Reason {
@@ -319,6 +347,10 @@ impl Reason {
             Self::ExplicitDeny { .. } => Code::ExplicitDeny,
             Self::NoRoute { .. } => Code::NoRoute,
             Self::IdentityNotHeaderSafe { .. } | Self::ClaimNotHeaderSafe { .. } => Code::TokenClaims,
+            Self::BadBasic(_) => Code::TokenMalformed,
+            Self::Password { failure: crate::token::password::ExchangeFailure::Token(err), .. } => Code::of_token(err),
+            Self::Password { failure, .. } if failure.refuses_credentials() => Code::PasswordRefused,
+            Self::Password { .. } | Self::PasswordPending { .. } => Code::PasswordExchangeFailed,
         }
     }
 
@@ -402,6 +434,14 @@ impl fmt::Display for Reason {
             },
             Self::RouteTokenUse { route, token_use } => {
                 write!(f, "route `{route}` does not accept {} tokens", token_use.as_str())
+            }
+            Self::BadBasic(err) => write!(f, "{err}"),
+            Self::Password { username, failure, penalized: false } => write!(f, "password of `{username}`: {failure}"),
+            Self::Password { username, failure, penalized: true } => {
+                write!(f, "password of `{username}` not exchanged: its penalty period runs after this failure: {failure}")
+            }
+            Self::PasswordPending { username } => {
+                write!(f, "password of `{username}` not exchanged: this host cannot call the identity provider")
             }
         }
     }
@@ -863,6 +903,12 @@ impl<'a> Verdict<'a> {
             Cause::Refused(Reason::Token(crate::token::TokenError::UnknownKid { issuer, .. })) => Some(issuer),
             _ => None,
         }
+    }
+
+    /// Whether the request carries a username and password not exchanged yet: a host that can call the identity
+    /// provider does ([`crate::Authorizer::start_exchange`]) and decides again; any other sends this refusal (503).
+    pub fn needs_password_exchange(&self) -> bool {
+        matches!(&self.cause, Cause::Refused(Reason::PasswordPending { .. }))
     }
 
     /// The reason, for logs and the decision record; formatted only when written.

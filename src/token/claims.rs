@@ -35,6 +35,12 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
+    /// `exp`, in whole unix seconds (rounded down, so never later than the claim).
+    pub fn expires_at(&self) -> u64 {
+        // Saturating float-to-int: a NaN or negative `exp` never passed verification anyway.
+        self.expires_at.floor() as u64
+    }
+
     /// Which configured issuer signed it (the exact `iss`).
     pub fn issuer(&self) -> &str {
         &self.issuer

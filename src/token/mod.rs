@@ -7,6 +7,8 @@ mod claims;
 mod extract;
 mod jws;
 mod keys;
+pub mod password;
+pub mod password_cache;
 pub mod remote;
 mod rsa_verify;
 

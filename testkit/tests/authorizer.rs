@@ -47,7 +47,11 @@ fn the_corpora_reach_every_code() {
         let authorizer = Authorizer::from_json(&scenario.config_bytes()).unwrap();
         reached.extend(scenario.cases.iter().map(|case| authorizer.authorize(&case.request, scenario.now).code()));
     }
-    let missing: Vec<_> =
-        authz::decision::Code::ALL.into_iter().filter(|code| !reached.contains(code) && *code != authz::decision::Code::InternalError).collect();
+    use authz::decision::Code;
+    // Not reachable from a corpus: `internal_error` is the host's own (a failed host call); the password codes need
+    // an identity provider's answer, which only the hosts that call one get (the authorizer's unit tests, the
+    // wasmtime host's fake IdP in host-tests/tests/password_auth.rs, and moto in e2e/tests/moto_cognito.rs).
+    let unreachable = [Code::InternalError, Code::PasswordRefused, Code::PasswordExchangeFailed];
+    let missing: Vec<_> = Code::ALL.into_iter().filter(|code| !reached.contains(code) && !unreachable.contains(code)).collect();
     assert!(missing.is_empty(), "no corpus case gets {missing:?}");
 }

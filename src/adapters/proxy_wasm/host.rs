@@ -101,6 +101,12 @@ extern "C" {
     fn proxy_continue_stream(stream_type: u32) -> u32;
 }
 
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+extern "C" {
+    /// WASI's `random_get`, which Envoy provides to proxy-wasm modules (and the wasmtime host too).
+    fn random_get(buf: *mut u8, buf_len: usize) -> u32;
+}
+
 fn check(status: u32) -> Result<(), HostStatus> {
     if status == OK {
         Ok(())
@@ -312,4 +318,25 @@ pub fn set_effective_context(id: u32) -> Result<(), HostStatus> {
 pub fn continue_request() -> Result<(), HostStatus> {
     // SAFETY: a plain value.
     check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
+}
+
+/// 32 random bytes from the host (WASI `random_get`); `None` when it has none.
+pub fn random_key() -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    // SAFETY: the host writes exactly `key.len()` bytes into the live array.
+    let errno = unsafe { random_get(key.as_mut_ptr(), key.len()) };
+    // All zeros would mean the host wrote nothing.
+    (errno == 0 && key != [0u8; 32]).then_some(key)
+}
+
+/// Starts an HTTP call with a body (see [`http_call`]); the host copies the body during the call.
+pub fn http_call_with_body(cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout_ms: u32) -> Result<u32, HostStatus> {
+    proxy_wasm::hostcalls::dispatch_http_call(
+        cluster,
+        headers.to_vec(),
+        Some(body),
+        Vec::new(),
+        std::time::Duration::from_millis(u64::from(timeout_ms)),
+    )
+    .map_err(|status| HostStatus(status as u32))
 }
