@@ -524,6 +524,8 @@ mod tests {
         authorizer.finish_exchange(&exchange.key, Ok(token), NOW).unwrap();
         let decision = authorizer.authorize(&alice, NOW + 1);
         assert_eq!(decision.code(), Code::Allowed, "{}", decision.reason);
+        assert_eq!(authorizer.password_cache_hits(), 0, "the request that made the exchange");
+        assert_eq!(authorizer.authorize(&alice, NOW + 2).code(), Code::Allowed);
         // The password's header never goes upstream, whatever `forward_token` says.
         assert_eq!(decision.remove_headers, vec!["authorization".to_owned()]);
         assert_eq!(authorizer.password_cache_hits(), 1);

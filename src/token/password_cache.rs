@@ -40,6 +40,8 @@ impl std::fmt::Debug for LoginKey {
 struct Entry {
     /// The last good exchange: its digest, access token, and when it stops serving.
     good: Option<([u8; 32], String, u64)>,
+    /// The good exchange is not used yet: its first use is the request that made it, not a cache hit.
+    fresh: bool,
     /// The last failure and when its penalty ends.
     penalty: Option<(ExchangeFailure, u64)>,
 }
@@ -106,11 +108,13 @@ impl PasswordCache {
     /// wrong passwords for a username cannot lock out a client whose password was exchanged already.
     pub fn lookup(&self, login: &Login, now: u64) -> Lookup {
         let Some(key) = self.key_of(login) else { return Lookup::NoKey };
-        let Ok(users) = self.users.lock() else { return Lookup::Miss };
-        let Some(entry) = users.get(key.username()) else { return Lookup::Miss };
+        let Ok(mut users) = self.users.lock() else { return Lookup::Miss };
+        let Some(entry) = users.get_mut(key.username()) else { return Lookup::Miss };
         if let Some((digest, token, until)) = &entry.good {
             if now < *until && same(digest, &key.digest) {
-                self.hits.fetch_add(1, Ordering::Relaxed);
+                if !std::mem::take(&mut entry.fresh) {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                }
                 return Lookup::Token(token.clone());
             }
         }
@@ -125,6 +129,7 @@ impl PasswordCache {
     pub fn remember(&self, key: &LoginKey, token: String, until: u64, now: u64) {
         self.with_entry(key.username(), now, |entry| {
             entry.good = Some((key.digest, token, until));
+            entry.fresh = true;
             entry.penalty = None;
         });
     }
@@ -182,6 +187,9 @@ mod tests {
         let alice = login("alice", "right");
         assert_eq!(cache.lookup(&alice, 100), Lookup::Miss);
         cache.remember(&cache.key_of(&alice).unwrap(), "a.b.c".into(), 160, 100);
+        // The first use is the request that made the exchange; the next ones are hits.
+        assert_eq!(cache.lookup(&alice, 101), Lookup::Token("a.b.c".into()));
+        assert_eq!(cache.hits(), 0);
         assert_eq!(cache.lookup(&alice, 159), Lookup::Token("a.b.c".into()));
         assert_eq!(cache.hits(), 1);
         assert_eq!(cache.lookup(&alice, 160), Lookup::Miss);
