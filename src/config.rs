@@ -1197,6 +1197,23 @@ mod tests {
     }
 
     #[test]
+    fn password_auth_errors_name_their_field() {
+        let with = |auth: &str| load(|text| text.replacen('{', &format!(r#"{{"password_auth": {auth}, "#), 1));
+        let loaded = with(r#"{"cluster": "idp", "authority": "idp.example", "client_id": "app"}"#).unwrap();
+        assert_eq!(loaded.password_auth().unwrap().cache_seconds, 300);
+        let err = with(r#"{"cluster": "idp", "authority": "idp.example", "client_id": "a-b"}"#).unwrap_err();
+        assert_eq!(err.path, "password_auth.client_id");
+        let err = with(r#"{"cluster": "idp", "authority": "idp.example", "client_id": "app", "cache_seconds": 0}"#).unwrap_err();
+        assert_eq!(err.path, "password_auth.cache_seconds");
+        // Basic credentials come in `Authorization`: a token read elsewhere leaves that header to the upstream.
+        let err = load(|text| {
+            text.replacen('{', r#"{"password_auth": {"cluster": "c", "authority": "a", "client_id": "app"}, "token_source": {"cookie": "t"}, "#, 1)
+        })
+        .unwrap_err();
+        assert_eq!(err.path, "password_auth");
+    }
+
+    #[test]
     fn remote_jwks_beside_or_instead_of_pushed_keys() {
         let remote = r#""remote_jwks": {"cluster": "idp", "uri": "https://idp.example/pool/.well-known/jwks.json"}"#;
         let loaded = load(|text| text.replace(r#""token_use": ["access"]"#, &format!(r#"{remote}, "token_use": ["access"]"#))).unwrap();

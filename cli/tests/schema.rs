@@ -141,6 +141,13 @@ fn refused_by_both() -> Vec<(&'static str, Value)> {
         ("remote_jwks without a timeout", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "timeout_ms": 0}))),
         ("a remote_jwks member", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "url": "x"}))),
         ("a cluster with a space", with("/issuers/0/remote_jwks", json!({"cluster": "a b", "uri": "https://i/p"}))),
+        ("password_auth without a client id", with("/password_auth", json!({"cluster": "idp", "authority": "idp.example"}))),
+        ("password_auth with a path in its authority", with("/password_auth", json!({"cluster": "idp", "authority": "idp.example/x", "client_id": "app"}))),
+        ("password_auth with a dashed client id", with("/password_auth", json!({"cluster": "idp", "authority": "idp.example", "client_id": "a-b"}))),
+        ("password_auth with an empty secret", with("/password_auth", json!({"cluster": "idp", "authority": "i", "client_id": "app", "client_secret": ""}))),
+        ("password_auth cached for a day", with("/password_auth", json!({"cluster": "idp", "authority": "i", "client_id": "app", "cache_seconds": 86400}))),
+        ("password_auth cached for no time", with("/password_auth", json!({"cluster": "idp", "authority": "i", "client_id": "app", "cache_seconds": 0}))),
+        ("a password_auth member", with("/password_auth", json!({"cluster": "idp", "authority": "i", "client_id": "app", "password": "x"}))),
         ("a key without alg", jwk(json!({"alg": null}))),
         ("a symmetric alg", jwk(json!({"alg": "HS256"}))),
         ("an RSA key bound to ES256", jwk(json!({"alg": "ES256"}))),
@@ -284,6 +291,20 @@ fn remote_jwks_beside_or_instead_of_pushed_keys_passes_both() {
         loads(document).unwrap();
     }
     assert_eq!(schema_errors(&documents), vec![Vec::<String>::new(); 2]);
+}
+
+/// Username/password clients: a full `password_auth` loads and passes the schema.
+#[test]
+fn password_auth_passes_both() {
+    let documents = [with(
+        "/password_auth",
+        json!({"cluster": "cognito_idp", "authority": "cognito-idp.us-east-1.amazonaws.com", "client_id": "7example0client",
+               "client_secret": "s3cr3t", "cache_seconds": 300, "timeout_ms": 2000}),
+    )];
+    for document in &documents {
+        loads(document).unwrap();
+    }
+    assert_eq!(schema_errors(&documents), vec![Vec::<String>::new(); 1]);
 }
 
 #[test]
