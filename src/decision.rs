@@ -1027,7 +1027,7 @@ mod tests {
             assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{name}");
             assert!(seen.insert(name), "{name} twice");
             assert_eq!(Code::parse(name), Some(code));
-            assert!(["allow", "unauthorized", "deny", "bad_request", "error"].contains(&code.decision()), "{name}");
+            assert!(["allow", "unauthorized", "deny", "bad_request", "unavailable", "error"].contains(&code.decision()), "{name}");
         }
         assert_eq!(Code::parse("nothing"), None);
     }

@@ -2,7 +2,7 @@
 //! `cache_seconds` or the token's `exp`, whichever comes first) and the last failure (a penalty period answered
 //! without a call). Pure: the caller gives `now`.
 //!
-//! No password is stored: a good exchange is remembered as HMAC-SHA256, under a per-VM random key the host gives,
+//! No password is stored: a good exchange is remembered as HMAC-SHA256, under a per-VM key the host adapter derives,
 //! of the username and password, compared in constant time. Without a key (hosts that cannot call the IdP) nothing
 //! is remembered and every Basic request is refused.
 
@@ -89,7 +89,7 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
 }
 
 impl PasswordCache {
-    /// A cache keyed with `key`, random per VM (the host's).
+    /// A cache keyed with `key`, one per VM (the host adapter's).
     pub fn with_key(key: [u8; 32]) -> Self {
         Self { key: Some(key), ..Self::default() }
     }

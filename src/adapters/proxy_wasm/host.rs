@@ -101,12 +101,6 @@ extern "C" {
     fn proxy_continue_stream(stream_type: u32) -> u32;
 }
 
-#[link(wasm_import_module = "wasi_snapshot_preview1")]
-extern "C" {
-    /// WASI's `random_get`, which Envoy provides to proxy-wasm modules (and the wasmtime host too).
-    fn random_get(buf: *mut u8, buf_len: usize) -> u32;
-}
-
 fn check(status: u32) -> Result<(), HostStatus> {
     if status == OK {
         Ok(())
@@ -320,13 +314,12 @@ pub fn continue_request() -> Result<(), HostStatus> {
     check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
 }
 
-/// 32 random bytes from the host (WASI `random_get`); `None` when it has none.
-pub fn random_key() -> Option<[u8; 32]> {
-    let mut key = [0u8; 32];
-    // SAFETY: the host writes exactly `key.len()` bytes into the live array.
-    let errno = unsafe { random_get(key.as_mut_ptr(), key.len()) };
-    // All zeros would mean the host wrote nothing.
-    (errno == 0 && key != [0u8; 32]).then_some(key)
+/// Unix time in nanoseconds, from the host's clock.
+pub fn now_nanos() -> Result<u64, HostStatus> {
+    let mut nanos = 0u64;
+    // SAFETY: the host writes one u64 into `nanos`.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    Ok(nanos)
 }
 
 /// Starts an HTTP call with a body (see [`http_call`]); the host copies the body during the call.

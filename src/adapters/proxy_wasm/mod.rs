@@ -261,10 +261,10 @@ impl RootContext for FilterRoot {
         match Authorizer::from_json(&bytes) {
             Ok(mut authorizer) => {
                 if authorizer.config().password_auth().is_some() {
-                    // Without a random key no password is remembered, and Basic requests are refused (503).
-                    match host::random_key() {
+                    // Without a key no password is remembered, and Basic requests are refused (503).
+                    match password::vm_key(&bytes) {
                         Some(key) => authorizer = authorizer.with_password_key(key),
-                        None => host::log(Level::Error, "authz: the host gives no random bytes: Basic credentials will be refused"),
+                        None => host::log(Level::Error, "authz: cannot read the clock: Basic credentials will be refused"),
                     }
                 }
                 for warning in authorizer.config().warnings() {

@@ -54,6 +54,23 @@ impl PasswordMetrics {
     }
 }
 
+/// The key of this VM's password cache. The proxy-wasm ABI has no source of randomness, and importing WASI's
+/// `random_get` would make the module import more than `env.proxy_*` (host-tests/tests/filter.rs holds it to that),
+/// so the key is SHA-256 of the host clock's nanoseconds at configuration, the address of a fresh allocation and the
+/// configuration: unguessable from outside the VM in practice, though not a cryptographic random draw. Its job is to
+/// keep the cache's digests useless away from this VM (nothing in the VM stores a password either way).
+pub(super) fn vm_key(configuration: &[u8]) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    let nanos = host::now_nanos().ok()?;
+    let probe = Box::new(0u8);
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"authz password cache key\0");
+    hash.update(nanos.to_le_bytes());
+    hash.update((std::ptr::addr_of!(*probe) as usize).to_le_bytes());
+    hash.update(configuration);
+    Some(hash.finalize().into())
+}
+
 /// An exchange under way for a paused request.
 pub(super) struct Pending {
     token: u32,
