@@ -4,7 +4,7 @@ use crate::config::{same_header_field, Config, ConfigError, ForwardToken, TokenS
 use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, RequestError};
-use crate::routes::{self, RouteAuth};
+use crate::routes::RouteAuth;
 use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
 use std::sync::Arc;
 
@@ -174,18 +174,18 @@ impl Authorizer {
         // would be routed, and is decided like any request where it would not.
         if method == "OPTIONS" {
             if let Some(asked) = self.preflight_method(request) {
-                let routed = match self.config.routes() {
+                let routed = match self.config.route_table() {
                     None => true,
-                    Some(declared) => routes::find(declared, asked, &path).is_some_and(|route| route.auth != RouteAuth::Undeclared),
+                    Some(declared) => declared.find(asked, &path).is_some_and(|route| route.auth != RouteAuth::Undeclared),
                 };
                 if routed {
                     return Verdict::preflight(asked, self.removals(request, false), rewrite_path);
                 }
             }
         }
-        let route = match self.config.routes() {
+        let route = match self.config.route_table() {
             None => None,
-            Some(declared) => match routes::find(declared, method, &path) {
+            Some(declared) => match declared.find(method, &path) {
                 Some(route) if route.auth != RouteAuth::Undeclared => Some(route),
                 _ => {
                     let reason = Reason::NoRoute { method: method.to_owned(), path: path.path.clone() };
@@ -197,11 +197,8 @@ impl Authorizer {
         // handler (`/products/1/`, `/Products/1`, `HEAD` for `GET`). When it comes before the route that took the
         // request (a catch-all), its rules hold too: an undeclared method stays undeclared, a route's token kind
         // and scopes still apply, so no spelling reaches a handler without them.
-        let lenient = match (route, self.config.routes()) {
-            (Some(taken), Some(declared)) => declared
-                .iter()
-                .find(|declared| declared.matches(method, &path) || declared.matches_variant(method, &path))
-                .filter(|first| !std::ptr::eq(*first, taken)),
+        let lenient = match (route, self.config.route_table()) {
+            (Some(taken), Some(declared)) => declared.first_lenient(method, &path).filter(|first| !std::ptr::eq(*first, taken)),
             _ => None,
         };
         if lenient.is_some_and(|first| first.auth == RouteAuth::Undeclared) {

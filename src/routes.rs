@@ -3,6 +3,9 @@
 use crate::request::{normalize_path_with, NormalizedPath, RequestError, RequestOptions};
 use crate::token::TokenUses;
 
+mod index;
+pub use index::RouteTable;
+
 /// One piece of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -270,9 +273,16 @@ fn segments_cover(own: &[Segment], theirs: &[Segment]) -> bool {
     }
 }
 
-/// The first route that takes the request, if any.
+/// The first route that takes the request, if any: the plain scan, which [`RouteTable::find`] answers from its
+/// index (and is tested against).
 pub fn find<'a>(routes: &'a [Route], method: &str, path: &NormalizedPath) -> Option<&'a Route> {
     routes.iter().find(|route| route.matches(method, path))
+}
+
+/// The first route that takes the request or a spelling of it that lenient upstreams serve from the same handler
+/// ([`Route::matches_variant`]): the plain scan, which [`RouteTable::first_lenient`] answers from its index.
+pub fn first_lenient<'a>(routes: &'a [Route], method: &str, path: &NormalizedPath) -> Option<&'a Route> {
+    routes.iter().find(|route| route.matches(method, path) || route.matches_variant(method, path))
 }
 
 #[cfg(test)]
