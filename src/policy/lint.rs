@@ -84,19 +84,19 @@ fn never_present(kind: KeyKind) -> bool {
     kind == KeyKind::Other
 }
 
-fn lint_variable(variable: &Variable, path: &str, warnings: &mut Vec<PolicyWarning>) {
+fn lint_variable(variable: &Variable, path: &dyn Fn() -> String, warnings: &mut Vec<PolicyWarning>) {
     let key = variable.key.as_str();
     if MULTI_VALUED.contains(&variable.key.lower()) {
         // A default does not help: the key is present, as a list.
         warnings.push(warning(
-            path,
+            &path(),
             format!(
                 "variable `${{{key}}}` names a multi-valued key, which never substitutes (nor does its default): \
                  wherever it holds a list the statement cannot be decided (an Allow does not apply, a Deny does)"
             ),
         ));
     } else if variable.default.is_none() && never_present(variable.key.kind()) {
-        warnings.push(warning(path, format!("variable `${{{key}}}` is never set in this authorizer's requests and has no default, so it matches nothing")));
+        warnings.push(warning(&path(), format!("variable `${{{key}}}` is never set in this authorizer's requests and has no default, so it matches nothing")));
     }
 }
 
@@ -278,7 +278,7 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                         continue;
                     };
                     for variable in arn.variables() {
-                        lint_variable(variable, &item_path(), warnings);
+                        lint_variable(variable, &item_path, warnings);
                     }
                     if let Some(reason) = api_mismatch(arn, api).filter(|_| !resource.negated) {
                         warnings.push(warning(&item_path(), format!("`{written}` never matches a request to this API: {reason}")));
@@ -291,10 +291,11 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
             }
         }
         for condition in &statement.conditions {
-            let condition_path = format!("{path}.Condition.{}.{}", condition.operator, condition.key.as_str());
+            // Written out only for a warning, as above.
+            let condition_path = || format!("{path}.Condition.{}.{}", condition.operator, condition.key.as_str());
             let never = api.is_some() && never_present(condition.key.kind());
             if let Some(message) = unguarded_for_all_values(statement, condition).filter(|_| !never) {
-                warnings.push(warning(&condition_path, message));
+                warnings.push(warning(&condition_path(), message));
             }
             if api.is_none() {
                 continue;
@@ -309,7 +310,7 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                     "always false, so the statement never applies"
                 };
                 warnings.push(warning(
-                    &condition_path,
+                    &condition_path(),
                     format!(
                         "`{}` is never present in this authorizer's requests (see docs/condition-keys.md): the condition is {outcome}",
                         condition.key.as_str()
@@ -320,7 +321,7 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                 && MULTI_VALUED.contains(&condition.key.lower())
             {
                 warnings.push(warning(
-                    &condition_path,
+                    &condition_path(),
                     format!(
                         "`{}` is multi-valued: a plain operator cannot be decided on a list (an Allow never applies through \
                          it, a Deny applies when some value meets it); use `ForAnyValue:` or `ForAllValues:`",
