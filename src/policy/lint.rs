@@ -29,11 +29,16 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
             return Some(format!("its {what} never matches `{value}`"));
         }
     }
-    let base = || api.api_id.chars().chain(['/']).chain(api.stage.chars()).chain(['/']);
-    if !can_match_prefix(pattern.resource.widened(), base()) {
-        return Some(format!("its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)", api.api_id, api.stage));
-    }
-    if !METHODS.iter().any(|method| can_match_prefix(pattern.resource.widened(), base().chain(method.chars()).chain(['/']))) {
+    // `can_match_prefix` of `api/stage/` and then of `api/stage/METHOD/` for each verb, the shared part walked once.
+    let base = api.api_id.chars().chain(['/']).chain(api.stage.chars()).chain(['/']);
+    let rest = match walk_prefix(pattern.resource.widened(), base) {
+        Prefix::Mismatch => {
+            return Some(format!("its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)", api.api_id, api.stage))
+        }
+        Prefix::Star => return None,
+        Prefix::Rest(rest) => rest,
+    };
+    if !METHODS.iter().any(|method| can_match_prefix(rest.clone(), method.chars().chain(['/']))) {
         return Some(
             "no method fits: the ARN holds the request's verb in upper case (GET, POST, PUT, DELETE, PATCH, HEAD, \
              OPTIONS), never `ANY`"
@@ -41,6 +46,31 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
         );
     }
     None
+}
+
+/// Where a pattern stands after some text that starts with a prefix (see [`can_match_prefix`]).
+enum Prefix<I> {
+    /// No text that starts with the prefix can match.
+    Mismatch,
+    /// A `*` takes the rest of the prefix, so any text that starts with it may match, whatever follows.
+    Star,
+    /// The prefix matched this far; the pattern's characters after it.
+    Rest(I),
+}
+
+/// [`can_match_prefix`], keeping the pattern's remaining characters so that several continuations of one prefix
+/// are checked without walking it again.
+fn walk_prefix<I: Iterator<Item = Tok>>(mut toks: I, prefix: impl IntoIterator<Item = char>) -> Prefix<I> {
+    for c in prefix {
+        match toks.next() {
+            None => return Prefix::Mismatch,
+            Some(Tok::Star) => return Prefix::Star,
+            Some(Tok::One) => {}
+            Some(Tok::Char(expected)) if expected == c => {}
+            Some(Tok::Char(_)) => return Prefix::Mismatch,
+        }
+    }
+    Prefix::Rest(toks)
 }
 
 /// The third segment of the resource part (`api/stage/METHOD/...`) with wildcards written as `*` and `?`, if the
@@ -329,6 +359,35 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                     ),
                 ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::super::pattern::Pattern;
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Walking a shared prefix once and then each continuation answers as `can_match_prefix` on the whole.
+    #[test]
+    fn a_prefix_walked_once_answers_as_the_whole_prefix() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let text = |rng: &mut rand::rngs::StdRng, alphabet: &[char], max: usize| -> String {
+            (0..rng.gen_range(0..=max)).map(|_| alphabet[rng.gen_range(0..alphabet.len())]).collect()
+        };
+        for _ in 0..5_000 {
+            let pattern = Pattern::wildcards(&text(&mut rng, &['a', 'b', '/', '*', '?'], 10));
+            let prefix = text(&mut rng, &['a', 'b', '/'], 5);
+            let continuation = text(&mut rng, &['a', 'b', '/'], 4);
+            let whole = can_match_prefix(pattern.widened(), prefix.chars().chain(continuation.chars()));
+            let walked = match walk_prefix(pattern.widened(), prefix.chars()) {
+                Prefix::Mismatch => false,
+                Prefix::Star => true,
+                Prefix::Rest(rest) => can_match_prefix(rest, continuation.chars()),
+            };
+            assert_eq!(walked, whole, "{pattern:?} after {prefix:?} then {continuation:?}");
         }
     }
 }
