@@ -244,17 +244,17 @@ fn pattern_runs<'s>(statement: &'s Statement, runs: &mut Vec<&'s str>, ends: &mu
 
 /// A fast hasher for the index's load-time maps: their keys are literal runs of the configuration's own patterns
 /// (trusted operator input, nothing a request chooses), and SipHash was a twentieth of a load. Each 8-byte word
-/// goes through a folded multiply (the high half of the 128-bit product folded onto the low), so that a
-/// difference in any bit reaches every bit: a plain multiply only carries differences upwards, and runs that
-/// differ in one digit then shared buckets.
+/// is multiplied in and the product's high half shifted onto its low half, so that a difference in any bit
+/// reaches every bit: a plain multiply only carries differences upwards, and runs that differ in one digit then
+/// shared buckets. 64-bit operations only: a 128-bit product is a library call in wasm32.
 #[derive(Default, Clone, Copy)]
 struct RunHasher(u64);
 
 impl RunHasher {
     fn mix(&mut self, word: u64) {
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let product = u128::from(self.0 ^ word) * u128::from(K);
-        self.0 = (product as u64) ^ ((product >> 64) as u64);
+        let product = (self.0 ^ word).wrapping_mul(K);
+        self.0 = product ^ (product >> 32);
     }
 }
 
