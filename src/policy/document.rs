@@ -293,7 +293,7 @@ fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &Path
     let resource = ResourceMatch { negated, patterns };
     let conditions = match statement.get("Condition") {
         None => Vec::new(),
-        Some(block) => Condition::parse_block(block, version, api.partition, &Path::Key(path, "Condition").to_string())?,
+        Some(block) => Condition::parse_block_at(block, version, api.partition, &Path::Key(path, "Condition"))?,
     };
     Ok(Statement { sid, effect, action, resource, conditions })
 }
