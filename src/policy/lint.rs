@@ -6,7 +6,7 @@ use super::condition::{Condition, SetQualifier};
 use super::context::{KeyKind, KeyName, CLAIM_PREFIX};
 use super::document::{Effect, Located, ResourcePattern, Statement};
 use super::error::{warning, PolicyWarning};
-use super::pattern::{can_match_prefix, ArnPattern, Tok};
+use super::pattern::{can_match_prefix, ArnPattern, Seg, Tok};
 use super::variable::Variable;
 use crate::request::ApiTarget;
 
@@ -99,6 +99,30 @@ fn third_segment(pattern: &ArnPattern) -> Option<String> {
 /// A literal third segment of the resource part (`api/stage/METHOD/...`) that is no verb: with `*` crossing `/`
 /// such a pattern can still match (a path containing `/dev/ANY/`), but never the way its author meant.
 fn method_segment(pattern: &ArnPattern) -> Option<String> {
+    // Nearly every resource has a wildcard or a verb there: found without building the segment's text.
+    let mut slashes = 0;
+    let mut word = Word::default();
+    let mut wildcard = false;
+    'scan: for seg in pattern.resource.segs() {
+        match seg {
+            Seg::Text(text) => {
+                for &byte in text.as_bytes() {
+                    if byte == b'/' {
+                        slashes += 1;
+                        if slashes > 2 {
+                            break 'scan;
+                        }
+                    } else if slashes == 2 {
+                        word.push(byte);
+                    }
+                }
+            }
+            Seg::One | Seg::Star | Seg::Var(_) => wildcard |= slashes == 2,
+        }
+    }
+    if slashes < 2 || wildcard || word.verb().is_some() {
+        return None;
+    }
     let method = third_segment(pattern)?;
     if method.contains(['*', '?']) || METHODS.contains(&method.as_str()) {
         return None;
@@ -205,23 +229,52 @@ fn unanchored_method(pattern: &ArnPattern) -> Option<String> {
     let mut segment = 0;
     let mut star_before = false;
     // The third segment's text while it is all literal; `None` once a wildcard or variable is in it.
-    let mut method = Some(String::new());
-    for tok in pattern.resource.shape() {
-        match tok {
-            Some(Tok::Char('/')) => {
-                segment += 1;
-                if segment > 2 {
-                    break;
+    let mut method = Some(Word::default());
+    'scan: for seg in pattern.resource.segs() {
+        match seg {
+            Seg::Text(text) => {
+                for &byte in text.as_bytes() {
+                    if byte == b'/' {
+                        segment += 1;
+                        if segment > 2 {
+                            break 'scan;
+                        }
+                    } else if segment == 2 {
+                        method.iter_mut().for_each(|word| word.push(byte));
+                    }
                 }
             }
-            Some(Tok::Star) if segment < 2 => star_before = true,
+            Seg::Star if segment < 2 => star_before = true,
             _ if segment < 2 => {}
-            Some(Tok::Char(c)) => method.iter_mut().for_each(|text| text.push(c)),
-            Some(Tok::One | Tok::Star) | None => method = None,
+            Seg::One | Seg::Star | Seg::Var(_) => method = None,
         }
     }
-    let method = method.filter(|method| segment >= 2 && METHODS.contains(&method.as_str()))?;
-    star_before.then_some(method)
+    if !star_before || segment < 2 {
+        return None;
+    }
+    method?.verb().map(str::to_owned)
+}
+
+/// Up to eight bytes of a segment, compared with the verbs without allocating (longer text is no verb).
+#[derive(Default)]
+struct Word {
+    bytes: [u8; 8],
+    len: usize,
+}
+
+impl Word {
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+        }
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// The verb these bytes spell, if they spell one.
+    fn verb(&self) -> Option<&'static str> {
+        let text = self.bytes.get(..self.len)?;
+        METHODS.into_iter().find(|method| method.as_bytes() == text)
+    }
 }
 
 /// The `execute-api:/` spelling of `written` with a literal stage, for the warning.
@@ -234,12 +287,19 @@ fn anchored(written: &str, method: &str, stage: &str) -> String {
 /// `?` there matches any one character.
 fn query_shaped(pattern: &ArnPattern) -> bool {
     let mut one = false;
-    for tok in pattern.resource.shape() {
-        match tok {
-            Some(Tok::One) => one = true,
-            Some(Tok::Char('/')) => one = false,
-            Some(Tok::Char('=')) if one => return true,
-            _ => {}
+    for seg in pattern.resource.segs() {
+        match seg {
+            Seg::One => one = true,
+            Seg::Text(text) => {
+                for &byte in text.as_bytes() {
+                    match byte {
+                        b'/' => one = false,
+                        b'=' if one => return true,
+                        _ => {}
+                    }
+                }
+            }
+            Seg::Star | Seg::Var(_) => {}
         }
     }
     false
@@ -369,6 +429,74 @@ mod tests {
     use super::super::pattern::Pattern;
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// The shape checks as they were, one character at a time through `shape()`: the references for the
+    /// byte-wise ones.
+    fn unanchored_reference(pattern: &ArnPattern) -> Option<String> {
+        let mut segment = 0;
+        let mut star_before = false;
+        let mut method = Some(String::new());
+        for tok in pattern.resource.shape() {
+            match tok {
+                Some(Tok::Char('/')) => {
+                    segment += 1;
+                    if segment > 2 {
+                        break;
+                    }
+                }
+                Some(Tok::Star) if segment < 2 => star_before = true,
+                _ if segment < 2 => {}
+                Some(Tok::Char(c)) => method.iter_mut().for_each(|text| text.push(c)),
+                Some(Tok::One | Tok::Star) | None => method = None,
+            }
+        }
+        let method = method.filter(|method| segment >= 2 && METHODS.contains(&method.as_str()))?;
+        star_before.then_some(method)
+    }
+
+    fn query_reference(pattern: &ArnPattern) -> bool {
+        let mut one = false;
+        for tok in pattern.resource.shape() {
+            match tok {
+                Some(Tok::One) => one = true,
+                Some(Tok::Char('/')) => one = false,
+                Some(Tok::Char('=')) if one => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    fn method_segment_reference(pattern: &ArnPattern) -> Option<String> {
+        let method = third_segment(pattern)?;
+        if method.contains(['*', '?']) || METHODS.contains(&method.as_str()) {
+            return None;
+        }
+        Some(method)
+    }
+
+    #[test]
+    fn byte_wise_shape_checks_answer_as_the_character_walks() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        let pieces = ["/", "/", "/", "GET", "POST", "OPTIONSX", "G", "ET", "*", "?", "=", "x", "\u{e9}", "${aws:username}", "${*}", "${?}"];
+        let mut checked = [0usize; 3];
+        for _ in 0..20_000 {
+            // Often with a wildcard before the verb, where `unanchored_method` has something to find.
+            let start = ["", "*/*/", "*/dev/", "a/*/", "a/${aws:username}/"][rng.gen_range(0..5)];
+            let resource: String =
+                std::iter::once(start).chain((0..rng.gen_range(0..9)).map(|_| pieces[rng.gen_range(0..pieces.len())])).collect();
+            let Ok(Some(pattern)) = ArnPattern::parse_with(&format!("arn:aws:execute-api:*:*:{resource}"), true) else { continue };
+            let unanchored = unanchored_method(&pattern);
+            assert_eq!(unanchored, unanchored_reference(&pattern), "{resource}");
+            assert_eq!(query_shaped(&pattern), query_reference(&pattern), "{resource}");
+            let segment = method_segment(&pattern);
+            assert_eq!(segment.is_some(), method_segment_reference(&pattern).is_some(), "{resource}");
+            checked[0] += usize::from(unanchored.is_some());
+            checked[1] += usize::from(query_shaped(&pattern));
+            checked[2] += usize::from(segment.is_some());
+        }
+        assert!(checked.iter().all(|&count| count > 100), "{checked:?}");
+    }
 
     /// Walking a shared prefix once and then each continuation answers as `can_match_prefix` on the whole.
     #[test]
