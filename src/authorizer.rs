@@ -4,7 +4,7 @@ use crate::config::{same_header_field, Config, ConfigError, ForwardToken, TokenS
 use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, Reason, Verdict};
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, NormalizedPath, RequestError};
-use crate::routes::{self, Route, RouteAuth};
+use crate::routes::{Route, RouteAuth};
 use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
 use crate::token::password::{parse_basic, BasicError, ExchangeFailure, Login};
 use crate::token::password_cache::{LoginKey, Lookup, PasswordCache};
@@ -166,15 +166,12 @@ impl Authorizer {
     /// hold too, so no spelling reaches a handler without them. `Err` when no route takes the request or such a
     /// first route declares it undeclared.
     fn route_for(&self, method: &str, path: &NormalizedPath) -> Result<Option<(&Route, Option<&Route>)>, ()> {
-        let Some(declared) = self.config.routes() else { return Ok(None) };
-        let taken = match routes::find(declared, method, path) {
+        let Some(declared) = self.config.route_table() else { return Ok(None) };
+        let taken = match declared.find(method, path) {
             Some(route) if route.auth != RouteAuth::Undeclared => route,
             _ => return Err(()),
         };
-        let lenient = declared
-            .iter()
-            .find(|declared| declared.matches(method, path) || declared.matches_variant(method, path))
-            .filter(|first| !std::ptr::eq(*first, taken));
+        let lenient = declared.first_lenient(method, path).filter(|first| !std::ptr::eq(*first, taken));
         if lenient.is_some_and(|first| first.auth == RouteAuth::Undeclared) {
             return Err(());
         }
@@ -234,8 +231,8 @@ impl Authorizer {
         if method == "OPTIONS" {
             if let Some(asked) = self.preflight_method(request) {
                 let routed = matches!(self.route_for(asked, &path), Ok(Some(_)) | Ok(None));
-                let options_undeclared = self.config.routes().is_some_and(|declared| {
-                    let first = declared.iter().find(|route| route.matches(method, &path) || route.matches_variant(method, &path));
+                let options_undeclared = self.config.route_table().is_some_and(|declared| {
+                    let first = declared.first_lenient(method, &path);
                     first.is_some_and(|route| route.auth == RouteAuth::Undeclared)
                 });
                 if routed && !options_undeclared {

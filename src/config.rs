@@ -2,7 +2,7 @@
 
 use crate::policy::{PolicyStore, PolicyWarning, RawPolicies, RawSourceIp, ScopedPolicies, SourceIp};
 use crate::request::{ApiTarget, Partition};
-use crate::routes::{Route, RouteAuth};
+use crate::routes::{Route, RouteAuth, RouteTable};
 use crate::token::{Issuer, KeySet, RawJwks, TokenUse, TokenUses, TokenVerifier, VerifyingKey};
 use serde::{Deserialize, Deserializer};
 
@@ -275,7 +275,7 @@ pub struct Config {
     /// How many verified tokens each VM keeps (0: none).
     token_cache_size: usize,
     /// The declared routes; `None` when the configuration declares none (every request then needs a token).
-    routes: Option<Vec<Route>>,
+    routes: Option<RouteTable>,
     /// `None` when no section anywhere holds policies: every valid token that passes its route is allowed.
     policies: Option<ScopedPolicies>,
     source_ip: SourceIp,
@@ -310,7 +310,12 @@ impl Config {
 
     /// The declared routes; `None` when the configuration declares none.
     pub fn routes(&self) -> Option<&[Route]> {
-        self.routes.as_deref()
+        self.routes.as_ref().map(RouteTable::routes)
+    }
+
+    /// The declared routes with their index, which request paths look routes up in.
+    pub fn route_table(&self) -> Option<&RouteTable> {
+        self.routes.as_ref()
     }
 
     /// Every policy section; `None` when no section holds policies.
@@ -788,7 +793,7 @@ impl Config {
                  requests in its owner's name (CSRF)"
             ));
         }
-        if let Some(routes) = &self.routes {
+        if let Some(routes) = self.routes() {
             if !routes.iter().any(Route::is_catch_all) {
                 notes.push(
                     "routes: no catch-all route (`ANY /{proxy+}`): a request no route declares is refused with 403 \
@@ -909,7 +914,9 @@ impl Config {
                 ));
                 None
             }
-            (Some(routes), Some(request), Some(issuers)) => validate_routes(routes, request, issuers, &mut errors.0).map(Some),
+            (Some(routes), Some(request), Some(issuers)) => {
+                validate_routes(routes, request, issuers, &mut errors.0).map(|routes| Some(RouteTable::new(routes)))
+            }
             // Not checked: a route is read with the request options and the issuers, and one of them failed.
             (Some(_), _, _) => None,
         };

@@ -3,6 +3,9 @@
 use crate::request::{normalize_path_with, NormalizedPath, RequestError, RequestOptions};
 use crate::token::TokenUses;
 
+mod index;
+pub use index::RouteTable;
+
 /// One piece of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -260,8 +263,17 @@ fn format_suffix(rest: &str) -> Option<&str> {
     (1..=16).contains(&len).then(|| name.get(len..)).flatten()
 }
 
+/// The literal a lenient spelling `segment` of a last segment stands for when it carries a format suffix
+/// (`products` for `products.json` and `products.json.`): the inverse of [`loosely_last`] for a suffix.
+pub(crate) fn without_format(segment: &str) -> Option<&str> {
+    let trimmed = trimmed_end(segment);
+    let (stem, suffix) = trimmed.rsplit_once('.')?;
+    let len = suffix.len();
+    ((1..=16).contains(&len) && suffix.bytes().all(|byte| byte.is_ascii_alphanumeric())).then_some(stem)
+}
+
 /// `rest` without the dots and (encoded) spaces at its end, which IIS and ASP.NET drop from a segment.
-fn trimmed_end(mut rest: &str) -> &str {
+pub(crate) fn trimmed_end(mut rest: &str) -> &str {
     loop {
         if let Some(shorter) = rest.strip_suffix('.').or_else(|| rest.strip_suffix("%20")) {
             rest = shorter;
@@ -318,9 +330,16 @@ fn segments_cover(own: &[Segment], theirs: &[Segment]) -> bool {
     }
 }
 
-/// The first route that takes the request, if any.
+/// The first route that takes the request, if any: the plain scan, which [`RouteTable::find`] answers from its
+/// index (and is tested against).
 pub fn find<'a>(routes: &'a [Route], method: &str, path: &NormalizedPath) -> Option<&'a Route> {
     routes.iter().find(|route| route.matches(method, path))
+}
+
+/// The first route that takes the request or a spelling of it that lenient upstreams serve from the same handler
+/// ([`Route::matches_variant`]): the plain scan, which [`RouteTable::first_lenient`] answers from its index.
+pub fn first_lenient<'a>(routes: &'a [Route], method: &str, path: &NormalizedPath) -> Option<&'a Route> {
+    routes.iter().find(|route| route.matches(method, path) || route.matches_variant(method, path))
 }
 
 #[cfg(test)]

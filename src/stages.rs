@@ -179,7 +179,7 @@ impl Stages {
         let Ok(method) = normalize_method(black_box(&self.request.method)) else { return 0 };
         let Ok(path) = normalize_path_with(black_box(&self.request.path), config.request()) else { return 0 };
         let Ok(arn) = config.api().method_arn(method, &path) else { return 0 };
-        let route = config.routes().and_then(|routes| crate::routes::find(routes, method, &path));
+        let route = config.route_table().and_then(|routes| routes.find(method, &path));
         u32::try_from(arn.len()).unwrap_or(0) + u32::from(route.is_some())
     }
 

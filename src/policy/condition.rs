@@ -2,7 +2,7 @@
 //! qualifiers, compiled at load; evaluated against a request's condition keys.
 
 use super::context::{ConditionContext, KeyName, Values};
-use super::error::{error, PolicyError};
+use super::error::{error, error_at, Path, PolicyError};
 use super::pattern::{split_arn, ArnPattern, Pattern};
 use super::truth::Truth;
 use super::value::{parse_base64, parse_bool, parse_instant, Decimal, Instant};
@@ -143,17 +143,17 @@ fn parse_operator(name: &str) -> Option<(Family, bool, bool, SetQualifier)> {
 }
 
 /// Condition values as text: strings, numbers and booleans (IAM reads JSON numbers and booleans as text).
-fn value_texts(value: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
-    let one = |value: &Value, path: &str| match value {
+fn value_texts(value: &Value, path: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+    let one = |value: &Value, path: &Path<'_>| match value {
         Value::String(text) => Ok(text.clone()),
         Value::Number(number) => Ok(number.to_string()),
         Value::Bool(flag) => Ok(flag.to_string()),
-        _ => Err(error(path, "expected a string, number or boolean")),
+        _ => Err(error_at(path, "expected a string, number or boolean")),
     };
     match value {
-        Value::Array(items) if items.is_empty() => Err(error(path, "expected at least one value")),
+        Value::Array(items) if items.is_empty() => Err(error_at(path, "expected at least one value")),
         Value::Array(items) => {
-            items.iter().enumerate().map(|(index, item)| one(item, &format!("{path}[{index}]"))).collect()
+            items.iter().enumerate().map(|(index, item)| one(item, &Path::Index(path, index))).collect()
         }
         other => Ok(vec![one(other, path)?]),
     }
@@ -163,9 +163,9 @@ fn parse_ip(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-fn parse_test(family: Family, texts: &[String], version: Version, partition: Partition, path: &str) -> Result<Test, PolicyError> {
+fn parse_test(family: Family, texts: &[String], version: Version, partition: Partition, path: &Path<'_>) -> Result<Test, PolicyError> {
     let variables = version == Version::V2012_10_17;
-    let item_path = |index: usize| if texts.len() == 1 { path.to_owned() } else { format!("{path}[{index}]") };
+    let item_path = |index: usize| if texts.len() == 1 { path.to_string() } else { Path::Index(path, index).to_string() };
     let pieces = |index: usize, text: &str, wildcards: bool| -> Result<Vec<Piece>, PolicyError> {
         parse_pieces(text, variables, wildcards).map_err(|message| error(&item_path(index), message))
     };
@@ -251,23 +251,34 @@ fn eq_ignore_case(a: &str, b: &str) -> bool {
 }
 
 impl Condition {
-    /// Parses a whole `Condition` block found at `path`.
-    /// ARN values must name the API's `partition` (or a wildcard).
+    /// [`Self::parse_block_at`] with the path as text (the tests' spelling).
+    #[cfg(test)]
     pub(crate) fn parse_block(value: &Value, version: Version, partition: Partition, path: &str) -> Result<Vec<Self>, PolicyError> {
-        let block = value.as_object().ok_or_else(|| error(path, "expected an object of condition operators"))?;
+        Self::parse_block_at(value, version, partition, &Path::Root(path))
+    }
+
+    /// Parses a whole `Condition` block found at `path` (written out only for an error).
+    /// ARN values must name the API's `partition` (or a wildcard).
+    pub(crate) fn parse_block_at(
+        value: &Value,
+        version: Version,
+        partition: Partition,
+        path: &Path<'_>,
+    ) -> Result<Vec<Self>, PolicyError> {
+        let block = value.as_object().ok_or_else(|| error_at(path, "expected an object of condition operators"))?;
         let mut conditions = Vec::new();
         for (operator, keys) in block {
-            let operator_path = format!("{path}.{operator}");
+            let operator_path = Path::Key(path, operator);
             let (family, negated, if_exists, set) =
-                parse_operator(operator).ok_or_else(|| error(&operator_path, "unknown operator"))?;
-            let keys = keys.as_object().ok_or_else(|| error(&operator_path, "expected an object of condition keys"))?;
+                parse_operator(operator).ok_or_else(|| error_at(&operator_path, "unknown operator"))?;
+            let keys = keys.as_object().ok_or_else(|| error_at(&operator_path, "expected an object of condition keys"))?;
             if keys.is_empty() {
-                return Err(error(&operator_path, "expected at least one condition key"));
+                return Err(error_at(&operator_path, "expected at least one condition key"));
             }
             for (key, values) in keys {
-                let key_path = format!("{operator_path}.{key}");
+                let key_path = Path::Key(&operator_path, key);
                 if key.is_empty() || key.contains("${") {
-                    return Err(error(&key_path, "not a condition key name"));
+                    return Err(error_at(&key_path, "not a condition key name"));
                 }
                 let texts = value_texts(values, &key_path)?;
                 let test = parse_test(family, &texts, version, partition, &key_path)?;

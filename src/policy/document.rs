@@ -2,7 +2,7 @@
 
 use super::condition::Condition;
 use super::context::ConditionContext;
-use super::error::{error, PolicyError};
+use super::error::{error, error_at, Path, PolicyError};
 use super::pattern::{ArnFields, ArnPattern, Pattern};
 use super::truth::Truth;
 use super::spelling;
@@ -177,41 +177,46 @@ pub struct Document {
     pub(crate) listed: bool,
 }
 
-/// Values that may be written as one string or a list of strings, with the path of each.
-fn strings<'a>(value: &'a Value, path: &str) -> Result<Vec<(&'a str, String)>, PolicyError> {
+/// Values that may be written as one string or a list of strings, each passed to `parse` with its path.
+fn strings<T>(
+    value: &Value,
+    path: &Path<'_>,
+    mut parse: impl FnMut(&str, &Path<'_>) -> Result<T, PolicyError>,
+) -> Result<Vec<T>, PolicyError> {
     match value {
-        Value::String(one) => Ok(vec![(one.as_str(), path.to_owned())]),
+        Value::String(one) => Ok(vec![parse(one, path)?]),
         Value::Array(items) if !items.is_empty() => items
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let item_path = format!("{path}[{index}]");
-                item.as_str().map(|text| (text, item_path.clone())).ok_or_else(|| error(&item_path, "expected a string"))
+                let item_path = Path::Index(path, index);
+                item.as_str().ok_or_else(|| error_at(&item_path, "expected a string")).and_then(|text| parse(text, &item_path))
             })
             .collect(),
-        Value::Array(_) => Err(error(path, "expected at least one value")),
-        _ => Err(error(path, "expected a string or a list of strings")),
+        Value::Array(_) => Err(error_at(path, "expected at least one value")),
+        _ => Err(error_at(path, "expected a string or a list of strings")),
     }
 }
 
-/// Exactly one of two mutually exclusive keys (`Action`/`NotAction`, `Resource`/`NotResource`).
+/// Exactly one of two mutually exclusive keys (`Action`/`NotAction`, `Resource`/`NotResource`): whether it is
+/// the negative one, its value and its name.
 fn one_of<'a>(
     statement: &'a Map<String, Value>,
-    positive: &str,
-    negative: &str,
-    path: &str,
-) -> Result<(bool, &'a Value, String), PolicyError> {
+    positive: &'static str,
+    negative: &'static str,
+    path: &Path<'_>,
+) -> Result<(bool, &'a Value, &'static str), PolicyError> {
     match (statement.get(positive), statement.get(negative)) {
-        (Some(value), None) => Ok((false, value, format!("{path}.{positive}"))),
-        (None, Some(value)) => Ok((true, value, format!("{path}.{negative}"))),
-        (Some(_), Some(_)) => Err(error(path, format!("`{positive}` and `{negative}` cannot both be present"))),
-        (None, None) => Err(error(path, format!("one of `{positive}` or `{negative}` is required"))),
+        (Some(value), None) => Ok((false, value, positive)),
+        (None, Some(value)) => Ok((true, value, negative)),
+        (Some(_), Some(_)) => Err(error_at(path, format!("`{positive}` and `{negative}` cannot both be present"))),
+        (None, None) => Err(error_at(path, format!("one of `{positive}` or `{negative}` is required"))),
     }
 }
 
-fn parse_action(pattern: &str, version: Version, path: &str) -> Result<Pattern, PolicyError> {
+fn parse_action(pattern: &str, version: Version, path: &Path<'_>) -> Result<Pattern, PolicyError> {
     if version == Version::V2012_10_17 && pattern.contains("${") {
-        return Err(error(path, "policy variables are not allowed in actions"));
+        return Err(error_at(path, "policy variables are not allowed in actions"));
     }
     if pattern == "*" {
         return Ok(Pattern::wildcards("*"));
@@ -220,82 +225,106 @@ fn parse_action(pattern: &str, version: Version, path: &str) -> Result<Pattern, 
         Some((service, action)) if !service.is_empty() && !action.is_empty() && !action.contains(':') => {
             Ok(Pattern::wildcards(&pattern.to_ascii_lowercase()))
         }
-        _ => Err(error(path, format!("`{pattern}` is not `*` or `service:action`"))),
+        _ => Err(error_at(path, format!("`{pattern}` is not `*` or `service:action`"))),
     }
 }
 
-fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &str) -> Result<(ResourcePattern, String), PolicyError> {
+fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &Path<'_>) -> Result<(ResourcePattern, String), PolicyError> {
     if pattern.chars().count() > MAX_RESOURCE_CHARS {
-        return Err(error(path, format!("longer than API Gateway's {MAX_RESOURCE_CHARS} characters")));
+        return Err(error_at(path, format!("longer than API Gateway's {MAX_RESOURCE_CHARS} characters")));
     }
     if pattern == "*" {
         return Ok((ResourcePattern::Any, pattern.to_owned()));
     }
     // API Gateway resource policies write `execute-api:/{stage}/{METHOD}/{path}` for "this API".
     let expanded = match pattern.strip_prefix("execute-api:/") {
-        Some(rest) => format!("{}/{rest}", api.arn_prefix()),
+        Some(rest) => {
+            // `ApiTarget::arn_prefix` and `rest`, without a formatting pass per resource.
+            let fields = ["arn:", api.partition.as_str(), ":execute-api:", &api.region, ":", &api.account_id, ":", &api.api_id, "/", rest];
+            let mut expanded = String::with_capacity(fields.iter().map(|field| field.len()).sum());
+            fields.into_iter().for_each(|field| expanded.push_str(field));
+            expanded
+        }
         None => pattern.to_owned(),
     };
     let arn = ArnPattern::parse_with(&expanded, version == Version::V2012_10_17)
-        .map_err(|message| error(path, message))?
+        .map_err(|message| error_at(path, message))?
         .ok_or_else(|| {
-            error(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
+            error_at(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
         })?
         .for_resource();
-    arn.check_partition(api.partition).map_err(|message| error(path, format!("`{expanded}` {message}")))?;
+    arn.check_partition(api.partition).map_err(|message| error_at(path, format!("`{expanded}` {message}")))?;
     // Spelled as no request is, it could never match: a Deny written with it would never apply.
     if let Some(why) = spelling::misspelled(&arn) {
-        return Err(error(path, format!("`{expanded}` can never match a request: {why}")));
+        return Err(error_at(path, format!("`{expanded}` can never match a request: {why}")));
     }
     if arn.variables_outside_resource() {
-        return Err(error(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
+        return Err(error_at(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
     }
     Ok((ResourcePattern::Arn(Box::new(arn)), expanded))
 }
 
-fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &str) -> Result<Statement, PolicyError> {
-    let statement = value.as_object().ok_or_else(|| error(path, "expected an object"))?;
+fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &Path<'_>) -> Result<Statement, PolicyError> {
+    let statement = value.as_object().ok_or_else(|| error_at(path, "expected an object"))?;
     for key in statement.keys() {
         match key.as_str() {
             "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition" => {}
-            "Principal" | "NotPrincipal" => {
-                return Err(error(&format!("{path}.{key}"), "an identity policy has no principal"))
-            }
-            other => return Err(error(&format!("{path}.{other}"), "unknown statement element")),
+            "Principal" | "NotPrincipal" => return Err(error_at(&Path::Key(path, key), "an identity policy has no principal")),
+            other => return Err(error_at(&Path::Key(path, other), "unknown statement element")),
         }
     }
     let sid = match statement.get("Sid") {
         None => None,
         Some(Value::String(sid)) => Some(sid.clone()),
-        Some(_) => return Err(error(&format!("{path}.Sid"), "expected a string")),
+        Some(_) => return Err(error_at(&Path::Key(path, "Sid"), "expected a string")),
     };
     let effect = match statement.get("Effect") {
         Some(Value::String(effect)) if effect == "Allow" => Effect::Allow,
         Some(Value::String(effect)) if effect == "Deny" => Effect::Deny,
-        Some(_) => return Err(error(&format!("{path}.Effect"), "must be exactly `Allow` or `Deny`")),
-        None => return Err(error(path, "`Effect` is required")),
+        Some(_) => return Err(error_at(&Path::Key(path, "Effect"), "must be exactly `Allow` or `Deny`")),
+        None => return Err(error_at(path, "`Effect` is required")),
     };
-    let (negated, actions, action_path) = one_of(statement, "Action", "NotAction", path)?;
-    let patterns = strings(actions, &action_path)?
-        .into_iter()
-        .map(|(pattern, item_path)| parse_action(pattern, version, &item_path))
-        .collect::<Result<_, _>>()?;
+    let (negated, actions, element) = one_of(statement, "Action", "NotAction", path)?;
+    let patterns = strings(actions, &Path::Key(path, element), |pattern, item_path| parse_action(pattern, version, item_path))?;
     let action = ActionMatch::new(negated, patterns);
-    let (negated, resources, resource_path) = one_of(statement, "Resource", "NotResource", path)?;
-    let patterns = strings(resources, &resource_path)?
-        .into_iter()
-        .map(|(pattern, item_path)| parse_resource(pattern, api, version, &item_path))
-        .collect::<Result<_, _>>()?;
+    let (negated, resources, element) = one_of(statement, "Resource", "NotResource", path)?;
+    let patterns =
+        strings(resources, &Path::Key(path, element), |pattern, item_path| parse_resource(pattern, api, version, item_path))?;
     let resource = ResourceMatch { negated, patterns };
     let conditions = match statement.get("Condition") {
         None => Vec::new(),
-        Some(block) => Condition::parse_block(block, version, api.partition, &format!("{path}.Condition"))?,
+        Some(block) => Condition::parse_block_at(block, version, api.partition, &Path::Key(path, "Condition"))?,
     };
     Ok(Statement { sid, effect, action, resource, conditions })
 }
 
 /// Statements with the path each was found at.
-pub(crate) type Located<'a> = Vec<(&'a Statement, String)>;
+pub(crate) type Located<'a> = Vec<(&'a Statement, StatementPath<'a>)>;
+
+/// Where a statement was found (`policies.groups.admins[1].Statement[2]`), written out only for a warning.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatementPath<'a> {
+    /// The path of the document, or of the list of documents.
+    base: &'a str,
+    /// The document's position, when a list of documents was written.
+    document: Option<usize>,
+    /// The statement's position, when `Statement` was written as a list.
+    statement: Option<usize>,
+}
+
+impl std::fmt::Display for StatementPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.base)?;
+        if let Some(document) = self.document {
+            write!(f, "[{document}]")?;
+        }
+        f.write_str(".Statement")?;
+        match self.statement {
+            Some(statement) => write!(f, "[{statement}]"),
+            None => Ok(()),
+        }
+    }
+}
 
 impl Document {
     /// Validates one document found at `path`; `api` expands `execute-api:/...` shorthand resources.
@@ -317,15 +346,16 @@ impl Document {
                 return Err(error(&format!("{path}.Id"), "expected a string"));
             }
         }
-        let statement_path = format!("{path}.Statement");
+        let root = Path::Root(path);
+        let statement_path = Path::Key(&root, "Statement");
         let statements = match document.get("Statement") {
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(index, item)| parse_statement(item, api, version, &format!("{statement_path}[{index}]")))
+                .map(|(index, item)| parse_statement(item, api, version, &Path::Index(&statement_path, index)))
                 .collect::<Result<_, _>>()?,
             Some(one @ Value::Object(_)) => vec![parse_statement(one, api, version, &statement_path)?],
-            Some(_) => return Err(error(&statement_path, "expected a statement or a list of statements")),
+            Some(_) => return Err(error_at(&statement_path, "expected a statement or a list of statements")),
             None => return Err(error(path, "`Statement` is required")),
         };
         let listed = matches!(document.get("Statement"), Some(Value::Array(_)));
@@ -345,19 +375,41 @@ impl Document {
     }
 
     /// Each statement with its path, given the path of a document or list of documents written at `path`.
-    pub(crate) fn locate<'a>(documents: &'a [Self], path: &str, listed: bool) -> Located<'a> {
+    pub(crate) fn locate<'a>(documents: &'a [Self], path: &'a str, listed: bool) -> Located<'a> {
         let mut located = Vec::new();
         for (index, document) in documents.iter().enumerate() {
-            let document_path = if listed { format!("{path}[{index}]") } else { path.to_owned() };
             for (statement_index, statement) in document.statements.iter().enumerate() {
-                let statement_path = if !document.listed {
-                    format!("{document_path}.Statement")
-                } else {
-                    format!("{document_path}.Statement[{statement_index}]")
+                let at = StatementPath {
+                    base: path,
+                    document: listed.then_some(index),
+                    statement: document.listed.then_some(statement_index),
                 };
-                located.push((statement, statement_path));
+                located.push((statement, at));
             }
         }
         located
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::request::Partition;
+
+    /// The shorthand is expanded piece by piece; it must read as `ApiTarget::arn_prefix` says.
+    #[test]
+    fn shorthand_resources_expand_to_the_api_arn_prefix() {
+        for (partition, region) in [(Partition::Aws, "us-east-1"), (Partition::AwsCn, "cn-north-1")] {
+            let api = ApiTarget {
+                partition,
+                region: region.into(),
+                account_id: "123456789012".into(),
+                api_id: "a1b2c3d4e5".into(),
+                stage: "dev".into(),
+            };
+            let (_, expanded) = parse_resource("execute-api:/dev/GET/pets/*", &api, Version::V2012_10_17, &Path::Root("r")).unwrap();
+            assert_eq!(expanded, format!("{}/dev/GET/pets/*", api.arn_prefix()));
+        }
     }
 }

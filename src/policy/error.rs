@@ -30,3 +30,30 @@ pub(crate) fn error(path: &str, message: impl Into<String>) -> PolicyError {
 pub(crate) fn warning(path: &str, message: impl Into<String>) -> PolicyWarning {
     PolicyWarning { path: path.to_owned(), message: message.into() }
 }
+
+/// A path in the configuration, written out only when an error or warning names it: a load of thousands of
+/// statements formatted half a dozen paths per statement that nothing read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Path<'a> {
+    /// A path as text (`policies.groups.admins`).
+    Root(&'a str),
+    /// `{parent}.{key}`.
+    Key(&'a Path<'a>, &'a str),
+    /// `{parent}[{index}]`.
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Root(text) => f.write_str(text),
+            Self::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Self::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+/// [`error`] at a lazily written path.
+pub(crate) fn error_at(path: &Path<'_>, message: impl Into<String>) -> PolicyError {
+    PolicyError { path: path.to_string(), message: message.into() }
+}

