@@ -5,9 +5,11 @@ use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, 
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, NormalizedPath, RequestError};
 use crate::routes::{Route, RouteAuth};
-use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
 use crate::token::password::{parse_basic, BasicError, ExchangeFailure, Login};
 use crate::token::password_cache::{LoginKey, Lookup, PasswordCache};
+use crate::token::{
+    bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken,
+};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -51,7 +53,14 @@ impl Authorizer {
         let reads = |kind| config.policies().is_some_and(|policies| policies.reads(kind));
         let reads_source_address = config.source_ip().xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
         let reads_secure_transport = reads(KeyKind::SecureTransport);
-        Self { config, challenges, tokens, passwords: PasswordCache::default(), reads_source_address, reads_secure_transport }
+        Self {
+            config,
+            challenges,
+            tokens,
+            passwords: PasswordCache::default(),
+            reads_source_address,
+            reads_secure_transport,
+        }
     }
 
     /// The compiled configuration.
@@ -216,12 +225,16 @@ impl Authorizer {
         }
         let path = match crate::request::normalize_path_with(&request.path, self.config.request()) {
             Ok(path) => path,
-            Err(err @ RequestError::PathTooLong { .. }) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err @ RequestError::PathTooLong { .. }) => {
+                return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err))
+            }
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let arn = match self.config.api().method_arn(method, &path) {
             Ok(arn) => arn,
-            Err(err @ RequestError::ArnTooLong(_)) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err @ RequestError::ArnTooLong(_)) => {
+                return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err))
+            }
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
@@ -282,7 +295,11 @@ impl Authorizer {
                 // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
                 // a second one is a second token, refused rather than left for the upstream to pick.
                 TokenSource::Header(name) => bearer_candidate(
-                    request.headers.iter().filter(|(key, _)| same_header_field(key, name)).map(|(_, value)| value.as_str()),
+                    request
+                        .headers
+                        .iter()
+                        .filter(|(key, _)| same_header_field(key, name))
+                        .map(|(_, value)| value.as_str()),
                 ),
                 TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
             },
@@ -294,13 +311,16 @@ impl Authorizer {
         let verified = match self.verify_token(candidate, now) {
             Ok(verified) => verified,
             // A token with bytes no JWS holds is a malformed header, as before any cache existed.
-            Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
+            Err(Reason::Authorization(err)) => {
+                return Verdict::unauthorized(refused_source(err), &self.challenges.plain)
+            }
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
         for rules in route.into_iter().chain(lenient) {
             if let RouteAuth::Token { token_use: Some(allowed), .. } = &rules.auth {
                 if !allowed.allows(verified.token_use()) {
-                    let reason = Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
+                    let reason =
+                        Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
                     return Verdict::unauthorized(reason, &self.challenges.invalid_token);
                 }
             }
@@ -336,7 +356,11 @@ impl Authorizer {
                         return Verdict::refuse(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {
-                        let reason = Reason::ExplicitDeny { arn, sub: verified.sub().to_owned(), statements: evaluation.statements };
+                        let reason = Reason::ExplicitDeny {
+                            arn,
+                            sub: verified.sub().to_owned(),
+                            statements: evaluation.statements,
+                        };
                         return Verdict::refuse(Outcome::ExplicitDeny, reason);
                     }
                 }
@@ -387,7 +411,12 @@ impl Authorizer {
     /// Ends an exchange at `now` with the IdP's answer ([`crate::token::password::parse_initiate_auth`]): the token
     /// is verified like any bearer token, then remembered (for `cache_seconds`, never past its `exp`); a failure, or
     /// a token that fails verification, puts the username in its penalty period. The failure, for counters and logs.
-    pub fn finish_exchange(&self, key: &LoginKey, answer: Result<String, ExchangeFailure>, now: u64) -> Result<(), ExchangeFailure> {
+    pub fn finish_exchange(
+        &self,
+        key: &LoginKey,
+        answer: Result<String, ExchangeFailure>,
+        now: u64,
+    ) -> Result<(), ExchangeFailure> {
         let Some(auth) = self.config.password_auth() else { return Err(ExchangeFailure::Unsupported) };
         let checked = answer.and_then(|token| match self.verify_token(&token, now) {
             Ok(verified) => Ok((verified.expires_at(), token)),
@@ -422,7 +451,8 @@ pub struct PasswordExchange {
 /// The request's Basic credentials: `None` unless it has exactly one `Authorization` header and its scheme is
 /// `Basic` (a second header is refused as any repeated token header is).
 fn basic_credentials(request: &HttpRequest) -> Option<Result<Login, BasicError>> {
-    let mut values = request.headers.iter().filter(|(name, _)| same_header_field(name, "authorization")).map(|(_, value)| value);
+    let mut values =
+        request.headers.iter().filter(|(name, _)| same_header_field(name, "authorization")).map(|(_, value)| value);
     let (Some(value), None) = (values.next(), values.next()) else { return None };
     parse_basic(value)
 }
@@ -493,13 +523,22 @@ mod tests {
                 {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"}]}}}
         });
         let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
-        if keyed { authorizer.with_password_key([9; 32]) } else { authorizer }
+        if keyed {
+            authorizer.with_password_key([9; 32])
+        } else {
+            authorizer
+        }
     }
 
     fn basic(user: &str, password: &str) -> HttpRequest {
         use base64::Engine as _;
         let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-        HttpRequest { method: "GET".into(), path: "/things".into(), headers: vec![("authorization".into(), value)], ..HttpRequest::default() }
+        HttpRequest {
+            method: "GET".into(),
+            path: "/things".into(),
+            headers: vec![("authorization".into(), value)],
+            ..HttpRequest::default()
+        }
     }
 
     #[test]
@@ -517,7 +556,9 @@ mod tests {
         let exchange = authorizer.start_exchange(&alice).unwrap();
         let body: serde_json::Value = serde_json::from_slice(&exchange.body).unwrap();
         assert_eq!(body["AuthParameters"]["PASSWORD"], "right");
-        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).valid(NOW, NOW + 30).to_json());
+        let token = key.sign(
+            &CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).valid(NOW, NOW + 30).to_json(),
+        );
         authorizer.finish_exchange(&exchange.key, Ok(token), NOW).unwrap();
         let decision = authorizer.authorize(&alice, NOW + 1);
         assert_eq!(decision.code(), Code::Allowed, "{}", decision.reason);
@@ -534,7 +575,10 @@ mod tests {
         // Wrong credentials: 401, and the username waits out its penalty without a call.
         let bob = basic("bob", "guess");
         let exchange = authorizer.start_exchange(&bob).unwrap();
-        assert_eq!(authorizer.finish_exchange(&exchange.key, Err(ExchangeFailure::WrongCredentials), NOW), Err(ExchangeFailure::WrongCredentials));
+        assert_eq!(
+            authorizer.finish_exchange(&exchange.key, Err(ExchangeFailure::WrongCredentials), NOW),
+            Err(ExchangeFailure::WrongCredentials)
+        );
         let refused = authorizer.authorize(&bob, NOW + 1);
         assert_eq!((refused.status(), refused.code()), (401, Code::PasswordRefused));
         assert!(!refused.reason.to_string().contains("guess"), "{}", refused.reason);
@@ -547,7 +591,10 @@ mod tests {
 
         // A token the IdP returns is trusted no more than any other: another issuer's is refused for its issuer.
         let carol = basic("carol", "pw");
-        let other = key.sign(&CognitoClaims::access("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other", "app", "carol", NOW).to_json());
+        let other = key.sign(
+            &CognitoClaims::access("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other", "app", "carol", NOW)
+                .to_json(),
+        );
         let exchange = authorizer.start_exchange(&carol).unwrap();
         assert!(matches!(authorizer.finish_exchange(&exchange.key, Ok(other), NOW), Err(ExchangeFailure::Token(_))));
         assert_eq!(authorizer.authorize(&carol, NOW + 1).code(), Code::TokenIssuer);
@@ -581,11 +628,13 @@ mod tests {
     #[test]
     fn a_group_listed_twice_counts_once() {
         let key = DevKey::generate_rsa("k1").unwrap();
-        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers", "x", "readers"]).to_json());
+        let token = key
+            .sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers", "x", "readers"]).to_json());
         let decision = authorizer(&key, 0).authorize(&request("GET", &token), NOW);
         let Reason::Allowed { statements, .. } = &decision.reason else { panic!("{:?}", decision.reason) };
         assert_eq!(statements.len(), 1, "{statements:?}");
-        let groups = decision.upstream_headers.iter().find(|(name, _)| name == "x-authz-groups").map(|(_, v)| v.as_str());
+        let groups =
+            decision.upstream_headers.iter().find(|(name, _)| name == "x-authz-groups").map(|(_, v)| v.as_str());
         assert_eq!(groups, Some("readers,x"));
     }
 
@@ -622,7 +671,10 @@ mod tests {
     fn routes_take_the_token_kinds_api_gateway_takes() {
         let key = DevKey::generate_rsa("k1").unwrap();
         let authorizer = migrated(&key, json!({}));
-        let access = format!("Bearer {}", key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).scopes(&["api/read"]).to_json()));
+        let access = format!(
+            "Bearer {}",
+            key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).scopes(&["api/read"]).to_json())
+        );
         let id = format!("Bearer {}", key.sign(&CognitoClaims::id(ISSUER, "app", "alice", NOW).to_json()));
         for (method, path, token, status) in [
             ("GET", "/items", &access, 200),
@@ -655,10 +707,22 @@ mod tests {
             (&header, vec![("x-id-token", bearer.as_str())], None),
             (&header, vec![("X-ID-TOKEN", id.as_str())], None),
             (&header, vec![("authorization", bearer.as_str())], Some("no `x-id-token` header")),
-            (&header, vec![("x-id-token", id.as_str()), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
+            (
+                &header,
+                vec![("x-id-token", id.as_str()), ("x-id-token", id.as_str())],
+                Some("more than one `x-id-token` header"),
+            ),
             // A copy an upstream folding `_` into `-` would read as the token header is a second token.
-            (&header, vec![("x-id-token", id.as_str()), ("x_id_token", "forged.x.y")], Some("more than one `x-id-token` header")),
-            (&header, vec![("X_ID_TOKEN", "forged.x.y"), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
+            (
+                &header,
+                vec![("x-id-token", id.as_str()), ("x_id_token", "forged.x.y")],
+                Some("more than one `x-id-token` header"),
+            ),
+            (
+                &header,
+                vec![("X_ID_TOKEN", "forged.x.y"), ("x-id-token", id.as_str())],
+                Some("more than one `x-id-token` header"),
+            ),
             (&cookie, vec![("cookie", in_cookie.as_str())], None),
             (&cookie, vec![("authorization", bearer.as_str())], Some("no `__Host-id` cookie")),
             (&cookie, vec![("cookie", twice.as_str())], Some("more than one `__Host-id` cookie")),
@@ -678,8 +742,11 @@ mod tests {
     #[test]
     fn mapped_claims_reach_the_upstream_one_way_only_and_client_copies_go() {
         let key = DevKey::generate_rsa("k1").unwrap();
-        let authorizer = migrated(&key, json!({"identity_headers": {"claims": {
-            "email": "x-user-email", "custom:tenant": "x-tenant", "custom:roles": "x-roles", "email_verified": "x-email-verified"}}}));
+        let authorizer = migrated(
+            &key,
+            json!({"identity_headers": {"claims": {
+            "email": "x-user-email", "custom:tenant": "x-tenant", "custom:roles": "x-roles", "email_verified": "x-email-verified"}}}),
+        );
         let sign = |extra: serde_json::Value| {
             let mut claims = CognitoClaims::id(ISSUER, "app", "alice", NOW).to_json();
             if let (Some(map), serde_json::Value::Object(extra)) = (claims.as_object_mut(), extra) {
@@ -687,11 +754,17 @@ mod tests {
             }
             format!("Bearer {}", key.sign(&claims))
         };
-        let token = sign(json!({"email": "alice@example.com", "email_verified": true, "custom:roles": ["a,b", "c", 7]}));
-        let request = with_headers("GET", "/items/1", &[("authorization", &token), ("X_User_Email", "mallory@example.com"), ("x-tenant", "other")]);
+        let token =
+            sign(json!({"email": "alice@example.com", "email_verified": true, "custom:roles": ["a,b", "c", 7]}));
+        let request = with_headers(
+            "GET",
+            "/items/1",
+            &[("authorization", &token), ("X_User_Email", "mallory@example.com"), ("x-tenant", "other")],
+        );
         let decision = authorizer.authorize(&request, NOW);
         assert_eq!(decision.status(), 200, "{}", decision.reason);
-        let sent: BTreeMap<&str, &str> = decision.upstream_headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let sent: BTreeMap<&str, &str> =
+            decision.upstream_headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
         assert_eq!(sent.get("x-user-email"), Some(&"alice@example.com"));
         assert_eq!(sent.get("x-email-verified"), Some(&"true"));
         assert_eq!(sent.get("x-roles"), Some(&"a%2Cb,c,7"));
@@ -705,8 +778,10 @@ mod tests {
             (json!({"custom:roles": "a,b"}), "x-roles", "a%2Cb"),
             (json!({"custom:ROLES": ["a", "b"]}), "x-roles", "a,b"),
         ] {
-            let decision = authorizer.authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
-            let sent = decision.upstream_headers.iter().find(|(name, _)| name == header).map(|(_, value)| value.as_str());
+            let decision = authorizer
+                .authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
+            let sent =
+                decision.upstream_headers.iter().find(|(name, _)| name == header).map(|(_, value)| value.as_str());
             assert_eq!(sent, Some(value), "{claims}");
         }
         for (claims, why) in [
@@ -715,7 +790,8 @@ mod tests {
             (json!({"custom:tenant": null}), "not a string"),
             (json!({"custom:roles": [["a"]]}), "a list holding"),
         ] {
-            let decision = authorizer.authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
+            let decision = authorizer
+                .authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
             assert_eq!(decision.status(), 401, "{claims}");
             assert!(decision.reason.to_string().contains(why), "{claims}: {}", decision.reason);
         }
@@ -768,8 +844,13 @@ mod tests {
         // A Bearer credential in `Authorization` is none the filter verified when the token comes from elsewhere:
         // removed on every route, whatever `forward_token` says; other schemes are the upstream's own.
         let kept = migrated(&key, json!({"token_source": {"header": "X-Id-Token"}}));
-        for (value, removed) in [("Bearer forged", true), ("bearer\tforged", true), ("BEARER", true), ("Basic abc", false),
-                                 ("Bearerish x", false)] {
+        for (value, removed) in [
+            ("Bearer forged", true),
+            ("bearer\tforged", true),
+            ("BEARER", true),
+            ("Basic abc", false),
+            ("Bearerish x", false),
+        ] {
             let headers = [("x-id-token", id.as_str()), ("Authorization", value)];
             let decision = kept.authorize(&with_headers("GET", "/items/1", &headers), NOW);
             assert_eq!(decision.status(), 200, "{value}: {}", decision.reason);
@@ -796,7 +877,8 @@ mod tests {
         // Same header and signature, payload swapped for one naming another user: must be verified and fail.
         let forged_payload = CognitoClaims::access(ISSUER, "app", "mallory", NOW).groups(&["readers"]).to_json();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged_payload.to_string());
+        parts[1] =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged_payload.to_string());
         let forged = parts.join(".");
         let decision = authorizer.authorize(&request("GET", &forged), NOW);
         assert_eq!(decision.reason, Reason::Token(TokenError::BadSignature));

@@ -12,7 +12,8 @@ use std::sync::Arc;
 /// API Gateway's bodies, byte for byte.
 pub const UNAUTHORIZED_BODY: &str = r#"{"message":"Unauthorized"}"#;
 pub const FORBIDDEN_BODY: &str = r#"{"Message":"User is not authorized to access this resource"}"#;
-pub const EXPLICIT_DENY_BODY: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
+pub const EXPLICIT_DENY_BODY: &str =
+    r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
 pub const BAD_REQUEST_BODY: &str = r#"{"message":"Bad Request"}"#;
 pub const URI_TOO_LONG_BODY: &str = r#"{"message":"Request-URI Too Long"}"#;
 pub const UNAVAILABLE_BODY: &str = r#"{"message":"Service Unavailable"}"#;
@@ -238,7 +239,9 @@ impl Code {
             | Self::TokenClaims
             | Self::PasswordRefused => "unauthorized",
             Self::ImplicitDeny | Self::ExplicitDeny | Self::NoRoute => "deny",
-            Self::BadMethod | Self::MethodOverride | Self::BadPath | Self::HeadersTooLarge | Self::UriTooLong => "bad_request",
+            Self::BadMethod | Self::MethodOverride | Self::BadPath | Self::HeadersTooLarge | Self::UriTooLong => {
+                "bad_request"
+            }
             Self::InternalError => "error",
             Self::PasswordExchangeFailed => "unavailable",
         }
@@ -247,9 +250,10 @@ impl Code {
     /// The code of a token that failed verification.
     fn of_token(err: &TokenError) -> Self {
         match err {
-            TokenError::TooLarge { .. } | TokenError::Malformed(_) | TokenError::UnsupportedHeader(_) | TokenError::MissingKid => {
-                Self::TokenMalformed
-            }
+            TokenError::TooLarge { .. }
+            | TokenError::Malformed(_)
+            | TokenError::UnsupportedHeader(_)
+            | TokenError::MissingKid => Self::TokenMalformed,
             TokenError::UnknownIssuer(_) => Self::TokenIssuer,
             TokenError::UnknownKid { .. } => Self::TokenUnknownKey,
             TokenError::AlgorithmMismatch { .. } | TokenError::BadSignature => Self::TokenSignature,
@@ -294,41 +298,82 @@ impl fmt::Display for Code {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
     /// A route with `auth: none`.
-    PublicRoute { route: String },
+    PublicRoute {
+        route: String,
+    },
     /// A CORS preflight for `method` (its `Access-Control-Request-Method`), passed without a token.
-    CorsPreflight { method: String },
+    CorsPreflight {
+        method: String,
+    },
     /// Token valid, scopes and policies satisfied.
-    Allowed { sub: String, statements: Vec<StatementRef> },
+    Allowed {
+        sub: String,
+        statements: Vec<StatementRef>,
+    },
     Request(RequestError),
     Authorization(AuthorizationError),
     Token(TokenError),
     /// The route wants scopes and the token is an ID token.
-    NotAnAccessToken { route: String },
+    NotAnAccessToken {
+        route: String,
+    },
     /// None of the route's scopes is in the token.
-    MissingScope { route: String, required: Vec<String> },
+    MissingScope {
+        route: String,
+        required: Vec<String>,
+    },
     /// No policy statement allows the request, and why.
-    ImplicitDeny { arn: String, sub: String, why: DenyWhy },
+    ImplicitDeny {
+        arn: String,
+        sub: String,
+        why: DenyWhy,
+    },
     /// These statements deny it.
-    ExplicitDeny { arn: String, sub: String, statements: Vec<StatementRef> },
+    ExplicitDeny {
+        arn: String,
+        sub: String,
+        statements: Vec<StatementRef>,
+    },
     /// Routes are declared and none takes this method and path.
-    NoRoute { method: String, path: String },
+    NoRoute {
+        method: String,
+        path: String,
+    },
     /// A verified identity value cannot be carried in the named upstream header.
-    IdentityNotHeaderSafe { header: String },
+    IdentityNotHeaderSafe {
+        header: String,
+    },
     /// A configured claim's value cannot be carried in its upstream header, and why.
-    ClaimNotHeaderSafe { claim: String, header: String, why: &'static str },
+    ClaimNotHeaderSafe {
+        claim: String,
+        header: String,
+        why: &'static str,
+    },
     /// The token could not be taken from a configured source other than `authorization` (named as
     /// [`crate::config::TokenSource::describe`] writes it).
-    TokenSource { source: String, err: AuthorizationError },
+    TokenSource {
+        source: String,
+        err: AuthorizationError,
+    },
     /// The route accepts other token kinds than this token's (`token_use`).
-    RouteTokenUse { route: String, token_use: TokenUse },
+    RouteTokenUse {
+        route: String,
+        token_use: TokenUse,
+    },
     /// `Authorization: Basic` credentials that cannot be read (checked before any exchange).
     BadBasic(crate::token::password::BasicError),
     /// The exchange of `username`'s password failed, now or within the penalty period (`penalized`: answered
     /// without a call).
-    Password { username: String, failure: crate::token::password::ExchangeFailure, penalized: bool },
+    Password {
+        username: String,
+        failure: crate::token::password::ExchangeFailure,
+        penalized: bool,
+    },
     /// `username`'s password is not exchanged yet; a host that can call the identity provider does so and decides
     /// again, any other refuses the request with this reason.
-    PasswordPending { username: String },
+    PasswordPending {
+        username: String,
+    },
 }
 
 impl Reason {
@@ -410,7 +455,9 @@ impl fmt::Display for Reason {
             Self::Request(err) => write!(f, "{err}"),
             Self::Authorization(err) => write!(f, "{err}"),
             Self::Token(err) => write!(f, "{err}"),
-            Self::NotAnAccessToken { route } => write!(f, "route `{route}` requires scopes, which only access tokens carry"),
+            Self::NotAnAccessToken { route } => {
+                write!(f, "route `{route}` requires scopes, which only access tokens carry")
+            }
             Self::MissingScope { route, required } => {
                 write!(f, "route `{route}` requires one of scopes `{}`", required.join(" "))
             }
@@ -428,7 +475,9 @@ impl fmt::Display for Reason {
             Self::TokenSource { source, err } => match err {
                 AuthorizationError::Missing | AuthorizationError::MissingCookie => write!(f, "no {source}"),
                 AuthorizationError::Repeated => write!(f, "more than one {source}"),
-                AuthorizationError::RepeatedCookie => write!(f, "more than one {source} (names compared in any letter case)"),
+                AuthorizationError::RepeatedCookie => {
+                    write!(f, "more than one {source} (names compared in any letter case)")
+                }
                 AuthorizationError::BadForm => write!(f, "{source} is not `Bearer <token>` or a bare token"),
                 AuthorizationError::BadCookie => write!(f, "{source} is not a bare token"),
             },
@@ -438,7 +487,10 @@ impl fmt::Display for Reason {
             Self::BadBasic(err) => write!(f, "{err}"),
             Self::Password { username, failure, penalized: false } => write!(f, "password of `{username}`: {failure}"),
             Self::Password { username, failure, penalized: true } => {
-                write!(f, "password of `{username}` not exchanged: its penalty period runs after this failure: {failure}")
+                write!(
+                    f,
+                    "password of `{username}` not exchanged: its penalty period runs after this failure: {failure}"
+                )
             }
             Self::PasswordPending { username } => {
                 write!(f, "password of `{username}` not exchanged: this host cannot call the identity provider")
@@ -542,7 +594,13 @@ impl DecisionRecord {
 
     /// Writes a record's JSON into `out` (replacing what it held) straight from its parts: hosts record every
     /// request, so this builds no intermediate string. Escapes exactly as `serde_json` does, which reads it back.
-    pub fn write_json(out: &mut String, status: u16, code: Code, reason: &dyn fmt::Display, statements: &[StatementRef]) {
+    pub fn write_json(
+        out: &mut String,
+        status: u16,
+        code: Code,
+        reason: &dyn fmt::Display,
+        statements: &[StatementRef],
+    ) {
         out.clear();
         out.push_str("{\"status\":");
         // Writing into a String cannot fail.
@@ -727,11 +785,16 @@ fn scopes_value(scopes: &[String]) -> Cow<'_, str> {
 /// allocation when nothing is mapped. A claim is found by its name in any letter case, as policy condition keys
 /// find it (`claim:custom:tenant` reads `custom:TENANT`): two claims answering one name refuse the request, so
 /// the header and a policy never read different claims.
-pub(crate) fn claim_headers<'n>(names: &'n IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(&'n str, String)>, Reason> {
+pub(crate) fn claim_headers<'n>(
+    names: &'n IdentityHeaders,
+    token: &VerifiedToken,
+) -> Result<Vec<(&'n str, String)>, Reason> {
     let mut headers = Vec::new();
     for mapped in &names.claims {
-        let refuse = |why| Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why };
-        let mut found = token.claims().iter().filter(|(name, _)| name.eq_ignore_ascii_case(&mapped.claim)).map(|(_, value)| value);
+        let refuse =
+            |why| Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why };
+        let mut found =
+            token.claims().iter().filter(|(name, _)| name.eq_ignore_ascii_case(&mapped.claim)).map(|(_, value)| value);
         let claim = found.next();
         if found.next().is_some() {
             return Err(refuse("present twice, in two letter cases"));
@@ -846,12 +909,24 @@ impl<'a> Verdict<'a> {
 
     /// A request a public route takes.
     pub(crate) fn public(route: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
-        Self { outcome: Outcome::Allow, cause: Cause::PublicRoute { route }, remove_headers, rewrite_path, challenge: None }
+        Self {
+            outcome: Outcome::Allow,
+            cause: Cause::PublicRoute { route },
+            remove_headers,
+            rewrite_path,
+            challenge: None,
+        }
     }
 
     /// A CORS preflight passed without a token.
     pub(crate) fn preflight(method: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
-        Self { outcome: Outcome::Allow, cause: Cause::CorsPreflight { method }, remove_headers, rewrite_path, challenge: None }
+        Self {
+            outcome: Outcome::Allow,
+            cause: Cause::CorsPreflight { method },
+            remove_headers,
+            rewrite_path,
+            challenge: None,
+        }
     }
 
     /// A request allowed for `token`, whose identity values are header-safe ([`unsafe_identity_header`]).
@@ -958,7 +1033,8 @@ impl<'a> Verdict<'a> {
 
     /// The owned decision.
     pub fn into_decision(self) -> Decision {
-        let upstream_headers = self.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
+        let upstream_headers =
+            self.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
         let reason = match self.cause {
             Cause::Refused(reason) => reason,
             Cause::PublicRoute { route } => Reason::PublicRoute { route: route.to_owned() },
@@ -983,7 +1059,9 @@ mod tests {
 
     #[test]
     fn the_record_is_one_compact_json_object() {
-        let decision = Verdict::refuse(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() }).into_decision();
+        let decision =
+            Verdict::refuse(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() })
+                .into_decision();
         let record = decision.record();
         assert_eq!(
             record.to_json(),
@@ -1027,7 +1105,10 @@ mod tests {
             assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{name}");
             assert!(seen.insert(name), "{name} twice");
             assert_eq!(Code::parse(name), Some(code));
-            assert!(["allow", "unauthorized", "deny", "bad_request", "unavailable", "error"].contains(&code.decision()), "{name}");
+            assert!(
+                ["allow", "unauthorized", "deny", "bad_request", "unavailable", "error"].contains(&code.decision()),
+                "{name}"
+            );
         }
         assert_eq!(Code::parse("nothing"), None);
     }

@@ -171,12 +171,19 @@ fn a_password_client_is_exchanged_verified_allowed_and_remembered() {
     let HttpOutcome::Continue { request_headers, .. } = &outcome else { panic!("{outcome:?} {:?}", messages(&plugin)) };
     // The password's header never goes upstream; the identity does.
     assert!(request_headers.iter().all(|(name, _)| name != "authorization"), "{request_headers:?}");
-    assert!(request_headers.iter().any(|(name, value)| name == "x-authz-username" && value == "alice"), "{request_headers:?}");
+    assert!(
+        request_headers.iter().any(|(name, value)| name == "x-authz-username" && value == "alice"),
+        "{request_headers:?}"
+    );
     // The call: InitiateAuth as the AWS JSON protocol wants it, with the SECRET_HASH of the app client's secret.
     let (head, body) = idp.requests.lock().unwrap()[0].clone();
     assert!(head.starts_with("post / http/1.1"), "{head}");
     assert!(head.contains("x-amz-target: awscognitoidentityproviderservice.initiateauth"), "{head}");
-    assert!(head.contains("content-type: application/x-amz-json-1.1") && head.contains("host: cognito-idp.us-east-1.amazonaws.com"), "{head}");
+    assert!(
+        head.contains("content-type: application/x-amz-json-1.1")
+            && head.contains("host: cognito-idp.us-east-1.amazonaws.com"),
+        "{head}"
+    );
     assert_eq!(
         body,
         json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": CLIENT,
@@ -238,7 +245,11 @@ fn a_challenge_is_refused_with_its_name_logged() {
     });
     let (_host, mut plugin) = vm(&key, idp.addr, 2000);
     assert_eq!(status(&send(&mut plugin, "newbie", "temp-pw")), 401);
-    assert!(messages(&plugin).iter().any(|m| m.contains("challenge `NEW_PASSWORD_REQUIRED`")), "{:?}", messages(&plugin));
+    assert!(
+        messages(&plugin).iter().any(|m| m.contains("challenge `NEW_PASSWORD_REQUIRED`")),
+        "{:?}",
+        messages(&plugin)
+    );
     plugin.tick().unwrap();
     assert_eq!(counter(&plugin, "password_exchange_challenge"), 1);
 }
@@ -279,7 +290,10 @@ fn an_idp_that_fails_never_allows() {
     assert_eq!(status(&send(&mut unreachable, "alice", "pw")), 503);
     unreachable.tick().unwrap();
     plugin.tick().unwrap();
-    assert_eq!(counter(&plugin, "password_exchange_unreachable") + counter(&unreachable, "password_exchange_unreachable"), 2);
+    assert_eq!(
+        counter(&plugin, "password_exchange_unreachable") + counter(&unreachable, "password_exchange_unreachable"),
+        2
+    );
     assert_eq!(counter(&plugin, "allowed"), 0);
 }
 
@@ -287,7 +301,9 @@ fn an_idp_that_fails_never_allows() {
 fn a_token_from_an_unconfigured_issuer_is_refused_though_the_idp_returned_it() {
     let key = DevKey::generate_es256("k1").unwrap();
     let other = key.sign(
-        &CognitoClaims::access("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other", CLIENT, "alice", NOW).groups(&["readers"]).to_json(),
+        &CognitoClaims::access("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other", CLIENT, "alice", NOW)
+            .groups(&["readers"])
+            .to_json(),
     );
     let idp = FakeIdp::start(move |_| tokens(&other));
     let (_host, mut plugin) = vm(&key, idp.addr, 2000);

@@ -15,9 +15,9 @@ mod rsa_verify;
 #[cfg(test)]
 mod attacks;
 #[cfg(test)]
-mod vectors;
-#[cfg(test)]
 mod rsa_differential;
+#[cfg(test)]
+mod vectors;
 
 pub use cache::{CacheStats, TokenCache};
 pub use claims::{is_scope_token, scope_words, VerifiedToken};

@@ -279,7 +279,11 @@ impl PasswordAuth {
         let request = InitiateAuth {
             auth_flow: "USER_PASSWORD_AUTH",
             client_id: &self.client_id,
-            auth_parameters: AuthParameters { username: login.username(), password: login.password(), secret_hash: hash.as_deref() },
+            auth_parameters: AuthParameters {
+                username: login.username(),
+                password: login.password(),
+                secret_hash: hash.as_deref(),
+            },
         };
         // Room for every character escaped (`\u00XX`), so the buffer never grows and leaves a copy behind.
         let room = 256 + 6 * (login.username().len() + login.password().len()) + self.client_id.len() + 64;
@@ -337,9 +341,13 @@ impl fmt::Display for ExchangeFailure {
         match self {
             Self::WrongCredentials => f.write_str("the identity provider refused the username or password"),
             Self::UserState(kind) => write!(f, "the identity provider refused the user: `{kind}`"),
-            Self::Challenge(name) => write!(f, "the identity provider asked for challenge `{name}`, which a Basic client cannot answer"),
+            Self::Challenge(name) => {
+                write!(f, "the identity provider asked for challenge `{name}`, which a Basic client cannot answer")
+            }
             Self::Unreachable => f.write_str("no answer from the identity provider (unreachable, reset or timed out)"),
-            Self::Status { status, kind: Some(kind) } => write!(f, "the identity provider answered status {status} `{kind}`"),
+            Self::Status { status, kind: Some(kind) } => {
+                write!(f, "the identity provider answered status {status} `{kind}`")
+            }
             Self::Status { status, kind: None } => write!(f, "the identity provider answered status {status}"),
             Self::Unparseable(why) => write!(f, "the identity provider's answer cannot be read: {why}"),
             Self::Token(err) => write!(f, "the identity provider's token was refused: {err}"),
@@ -369,7 +377,11 @@ struct RawResult {
 fn aws_name(raw: &str) -> String {
     let name = raw.rsplit('#').next().unwrap_or_default();
     let fits = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if fits { name.to_owned() } else { "unknown".to_owned() }
+    if fits {
+        name.to_owned()
+    } else {
+        "unknown".to_owned()
+    }
 }
 
 /// Reads an `InitiateAuth` answer: its status (`None` when the call got none) and body. The access token, or why
@@ -387,14 +399,18 @@ pub fn parse_initiate_auth(status: Option<u32>, body: &[u8]) -> Result<String, E
     if status != 200 {
         let kind = answer.and_then(|answer| answer.kind).map(|kind| aws_name(&kind));
         return Err(match (status, kind) {
-            (400, Some(kind)) if kind == "NotAuthorizedException" || kind == "UserNotFoundException" => ExchangeFailure::WrongCredentials,
+            (400, Some(kind)) if kind == "NotAuthorizedException" || kind == "UserNotFoundException" => {
+                ExchangeFailure::WrongCredentials
+            }
             (400, Some(kind)) if kind == "PasswordResetRequiredException" || kind == "UserNotConfirmedException" => {
                 ExchangeFailure::UserState(kind)
             }
             (status, kind) => ExchangeFailure::Status { status, kind },
         });
     }
-    let Some(answer) = answer else { return Err(ExchangeFailure::Unparseable("not a JSON object of the expected shape".to_owned())) };
+    let Some(answer) = answer else {
+        return Err(ExchangeFailure::Unparseable("not a JSON object of the expected shape".to_owned()));
+    };
     if let Some(challenge) = answer.challenge.filter(|name| !name.is_empty()) {
         return Err(ExchangeFailure::Challenge(aws_name(&challenge)));
     }
@@ -424,7 +440,10 @@ mod tests {
     fn secret_hash_matches_pythons_hmac() {
         // Computed when this test was written with Python's standard library:
         // base64.b64encode(hmac.new(b'client-secret-1', b'alice' + b'app-client-1', hashlib.sha256).digest())
-        assert_eq!(secret_hash("client-secret-1", "alice", "app-client-1"), "AV8p93/6IBtPIJjyF52ZKdstlo4nbp+hw0DDX5OSeVI=");
+        assert_eq!(
+            secret_hash("client-secret-1", "alice", "app-client-1"),
+            "AV8p93/6IBtPIJjyF52ZKdstlo4nbp+hw0DDX5OSeVI="
+        );
         // The widely published HMAC-SHA256 example (key `key`, the quick brown fox): hex f7bc83f4...2d1a3cd8. The
         // message is split as username + client id to show the two are joined with nothing between.
         assert_eq!(
@@ -432,7 +451,10 @@ mod tests {
             "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
         );
         // Order matters: client id then username is another hash.
-        assert_ne!(secret_hash("client-secret-1", "app-client-1", "alice"), secret_hash("client-secret-1", "alice", "app-client-1"));
+        assert_ne!(
+            secret_hash("client-secret-1", "app-client-1", "alice"),
+            secret_hash("client-secret-1", "alice", "app-client-1")
+        );
     }
 
     #[test]
@@ -517,7 +539,10 @@ mod tests {
         let unknown = br#"{"__type":"com.amazonaws#UserNotFoundException","message":"User does not exist."}"#;
         assert_eq!(parse_initiate_auth(Some(400), unknown), Err(ExchangeFailure::WrongCredentials));
         let challenge = br#"{"ChallengeName":"NEW_PASSWORD_REQUIRED","ChallengeParameters":{},"Session":"s"}"#;
-        assert_eq!(parse_initiate_auth(Some(200), challenge), Err(ExchangeFailure::Challenge("NEW_PASSWORD_REQUIRED".into())));
+        assert_eq!(
+            parse_initiate_auth(Some(200), challenge),
+            Err(ExchangeFailure::Challenge("NEW_PASSWORD_REQUIRED".into()))
+        );
         let odd = br#"{"ChallengeName":"x\ny"}"#;
         assert_eq!(parse_initiate_auth(Some(200), odd), Err(ExchangeFailure::Challenge("unknown".into())));
         let flow = br#"{"__type":"InvalidParameterException","message":"USER_PASSWORD_AUTH flow not enabled for this client"}"#;
@@ -528,9 +553,18 @@ mod tests {
         assert_eq!(parse_initiate_auth(None, b""), Err(ExchangeFailure::Unreachable));
         assert!(matches!(parse_initiate_auth(Some(200), b"{}"), Err(ExchangeFailure::Unparseable(_))));
         assert!(matches!(parse_initiate_auth(Some(200), b"nope"), Err(ExchangeFailure::Unparseable(_))));
-        assert!(matches!(parse_initiate_auth(Some(200), br#"{"AuthenticationResult":{"AccessToken":""}}"#), Err(ExchangeFailure::Unparseable(_))));
-        assert!(matches!(parse_initiate_auth(Some(200), &vec![b' '; MAX_RESPONSE_BYTES + 1]), Err(ExchangeFailure::Unparseable(_))));
-        assert!(ExchangeFailure::WrongCredentials.refuses_credentials() && ExchangeFailure::Challenge("X".into()).refuses_credentials());
+        assert!(matches!(
+            parse_initiate_auth(Some(200), br#"{"AuthenticationResult":{"AccessToken":""}}"#),
+            Err(ExchangeFailure::Unparseable(_))
+        ));
+        assert!(matches!(
+            parse_initiate_auth(Some(200), &vec![b' '; MAX_RESPONSE_BYTES + 1]),
+            Err(ExchangeFailure::Unparseable(_))
+        ));
+        assert!(
+            ExchangeFailure::WrongCredentials.refuses_credentials()
+                && ExchangeFailure::Challenge("X".into()).refuses_credentials()
+        );
         assert!(!ExchangeFailure::Unreachable.refuses_credentials());
     }
 }

@@ -197,7 +197,10 @@ mod tests {
         // `al` + `ice...` is not `alice` + `...`: the username's length is in the digest.
         assert_ne!(cache.key_of(&login("al", "iceright")).unwrap().digest, cache.key_of(&alice).unwrap().digest);
         // Another VM's key gives another digest: nothing is comparable across VMs or offline without the key.
-        assert_ne!(PasswordCache::with_key([8; 32]).key_of(&alice).unwrap().digest, cache.key_of(&alice).unwrap().digest);
+        assert_ne!(
+            PasswordCache::with_key([8; 32]).key_of(&alice).unwrap().digest,
+            cache.key_of(&alice).unwrap().digest
+        );
         assert!(!format!("{:?}", cache.key_of(&alice).unwrap()).contains("right"));
     }
 

@@ -194,7 +194,10 @@ impl FilterRoot {
         if self.tick_millis != millis {
             match host::set_tick_period(millis) {
                 Ok(()) => self.tick_millis = millis,
-                Err(status) => host::log(Level::Warn, &format!("authz: no tick, so no cache counters or key refresh: status {}", status.0)),
+                Err(status) => host::log(
+                    Level::Warn,
+                    &format!("authz: no tick, so no cache counters or key refresh: status {}", status.0),
+                ),
             }
         }
     }
@@ -234,7 +237,9 @@ impl Context for FilterRoot {
     }
 
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, _body_size: usize, _num_trailers: usize) {
-        let (Some(sources), Some(authorizer), Ok(now)) = (self.sources.clone(), self.authorizer.clone(), host::now_seconds()) else {
+        let (Some(sources), Some(authorizer), Ok(now)) =
+            (self.sources.clone(), self.authorizer.clone(), host::now_seconds())
+        else {
             return;
         };
         if let Ok(mut sources) = sources.try_borrow_mut() {
@@ -264,7 +269,9 @@ impl RootContext for FilterRoot {
                     // Without a key no password is remembered, and Basic requests are refused (503).
                     match password::vm_key(&bytes) {
                         Some(key) => authorizer = authorizer.with_password_key(key),
-                        None => host::log(Level::Error, "authz: cannot read the clock: Basic credentials will be refused"),
+                        None => {
+                            host::log(Level::Error, "authz: cannot read the clock: Basic credentials will be refused")
+                        }
                     }
                 }
                 for warning in authorizer.config().warnings() {
@@ -306,7 +313,9 @@ impl RootContext for FilterRoot {
 
     fn on_tick(&mut self) {
         self.flush_cache_stats();
-        let (Some(sources), Some(authorizer), Ok(now)) = (self.sources.clone(), self.authorizer.clone(), host::now_seconds()) else {
+        let (Some(sources), Some(authorizer), Ok(now)) =
+            (self.sources.clone(), self.authorizer.clone(), host::now_seconds())
+        else {
             return;
         };
         if let Ok(mut sources) = sources.try_borrow_mut() {
@@ -441,7 +450,9 @@ impl RequestCore {
     /// Answers locally and stops the request for good.
     fn respond(&self, reply: LocalReply<'_>) -> Action {
         self.stage.set(Stage::Refused);
-        if let Err(err) = host::send_local_response(reply.status, reply.details, reply.headers, reply.body, Some(reply.grpc_status)) {
+        if let Err(err) =
+            host::send_local_response(reply.status, reply.details, reply.headers, reply.body, Some(reply.grpc_status))
+        {
             // Without a local reply the stream must still not reach the upstream: stay paused.
             host::log(Level::Error, &format!("authz: local reply failed: status {}", err.0));
         }
@@ -554,7 +565,13 @@ impl RequestCore {
         if let Some(level) = if verdict.is_allowed() { levels.allow } else { levels.deny } {
             log.clear();
             // Writing into a String cannot fail.
-            let _ = write!(log, "authz: {} {} {code}: {}", verdict.status(), crate::text::Untrusted(&request.method), verdict.reason());
+            let _ = write!(
+                log,
+                "authz: {} {} {code}: {}",
+                verdict.status(),
+                crate::text::Untrusted(&request.method),
+                verdict.reason()
+            );
             host::log(host_level(level), log);
         }
         record(json);
@@ -611,7 +628,9 @@ impl HttpContext for FilterRequest {
             }
             Decided::Wait(source, now) => {
                 let Some(sources) = &self.sources else { return self.core.internal_error("no key sources") };
-                let Ok(mut sources) = sources.try_borrow_mut() else { return self.core.internal_error("key sources busy") };
+                let Ok(mut sources) = sources.try_borrow_mut() else {
+                    return self.core.internal_error("key sources busy");
+                };
                 sources.wait(self.context_id, source, now, self.core.clone());
                 self.core.stage.set(Stage::Waiting);
                 // The root context decides it when the fetch ends; it should look soon.

@@ -79,14 +79,22 @@ pub(super) struct Pending {
 
 /// Starts the exchange of `request`'s password from its HTTP context. `None` when it cannot start: the failure is
 /// then remembered (the username's penalty), so deciding again refuses the request.
-pub(super) fn start(authorizer: &Authorizer, request: &crate::HttpRequest, metrics: &PasswordMetrics, now: u64) -> Option<Pending> {
+pub(super) fn start(
+    authorizer: &Authorizer,
+    request: &crate::HttpRequest,
+    metrics: &PasswordMetrics,
+    now: u64,
+) -> Option<Pending> {
     let auth = authorizer.config().password_auth()?;
     let exchange = authorizer.start_exchange(request)?;
     Metrics::bump(metrics.exchange);
     match host::http_call_with_body(&auth.cluster, &auth.call_headers(), &exchange.body, auth.timeout_ms) {
         Ok(token) => Some(Pending { token, key: exchange.key }),
         Err(status) => {
-            host::log(Level::Error, &format!("authz: cannot call cluster `{}` to exchange a password: status {}", auth.cluster, status.0));
+            host::log(
+                Level::Error,
+                &format!("authz: cannot call cluster `{}` to exchange a password: status {}", auth.cluster, status.0),
+            );
             let failure = ExchangeFailure::Unreachable;
             metrics.failed(&failure);
             let _ = authorizer.finish_exchange(&exchange.key, Err(failure), now);
@@ -96,7 +104,13 @@ pub(super) fn start(authorizer: &Authorizer, request: &crate::HttpRequest, metri
 }
 
 /// The answer of `pending`'s call, read and handed to the authorizer. Whether the token was this call's.
-pub(super) fn finish(pending: &Pending, token: u32, authorizer: &Authorizer, metrics: &PasswordMetrics, now: u64) -> bool {
+pub(super) fn finish(
+    pending: &Pending,
+    token: u32,
+    authorizer: &Authorizer,
+    metrics: &PasswordMetrics,
+    now: u64,
+) -> bool {
     if pending.token != token {
         return false;
     }
