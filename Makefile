@@ -96,9 +96,12 @@ test: setup build lint unit e2e edge-test
 unit: wasm
 	$(CARGO) test --locked --release --workspace --exclude authz-e2e
 
-## The fuzz crate (its own workspace and lock file) is type-checked too, so a change of the library's API cannot leave
+## Formatting (rustfmt.toml: 120 columns) is checked first. The fuzz crate (its own workspace and lock file) is
+## formatted and type-checked too, so a change of the library's API cannot leave
 ## a fuzz target broken until someone runs `make fuzz`.
 lint:
+	$(CARGO) fmt --all --check
+	cd fuzz && $(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features filter -p authz --lib -- -D warnings
 	$(CARGO) clippy --locked --profile wasm --target $(WASM_TARGET) --features stages -p authz --lib -- -D warnings

@@ -3,9 +3,9 @@
 //! that carries a token (`make bench`). Each request is timed on first sight (cache off) and repeated (the
 //! verified-token cache on, as deployed).
 
-use authz_testkit::scenario::{Case, Scenario};
 use authz::token::{RawJwk, VerifyingKey};
 use authz::Authorizer;
+use authz_testkit::scenario::{Case, Scenario};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

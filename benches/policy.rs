@@ -22,13 +22,23 @@ fn statements(count: usize) -> Vec<Value> {
     ];
     for i in statements.len()..count {
         let statement = match i % 5 {
-            0 => json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("{API}/dev/GET/items/{i}")}),
-            1 => json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("arn:aws:execute-api:*:*:*/*/*/items/{i}/*")}),
-            2 => json!({"Effect": "Allow", "Action": "execute-api:*", "Resource": [format!("execute-api:/dev/PUT/items/{i}"), format!("execute-api:/dev/PATCH/items/{i}")],
-                        "Condition": {"ForAnyValue:StringEquals": {"claim:cognito:groups": ["editors", "admins"]}}}),
-            3 => json!({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": format!("execute-api:/*/DELETE/items/{i}/*")}),
-            _ => json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("execute-api:/dev/GET/users/${{aws:username}}/items/{i}"),
-                        "Condition": {"StringLike": {"aws:UserAgent": "Mozilla/*"}}}),
+            0 => {
+                json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("{API}/dev/GET/items/{i}")})
+            }
+            1 => {
+                json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("arn:aws:execute-api:*:*:*/*/*/items/{i}/*")})
+            }
+            2 => {
+                json!({"Effect": "Allow", "Action": "execute-api:*", "Resource": [format!("execute-api:/dev/PUT/items/{i}"), format!("execute-api:/dev/PATCH/items/{i}")],
+                        "Condition": {"ForAnyValue:StringEquals": {"claim:cognito:groups": ["editors", "admins"]}}})
+            }
+            3 => {
+                json!({"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": format!("execute-api:/*/DELETE/items/{i}/*")})
+            }
+            _ => {
+                json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": format!("execute-api:/dev/GET/users/${{aws:username}}/items/{i}"),
+                        "Condition": {"StringLike": {"aws:UserAgent": "Mozilla/*"}}})
+            }
         };
         statements.push(statement);
     }

@@ -5,8 +5,13 @@ use crate::decision::{claim_headers, unsafe_identity_header, Decision, Outcome, 
 use crate::policy::{DenyWhy, KeyKind, PolicyDecision, Principal, RequestContext, INVOKE};
 use crate::request::{normalize_method, HttpRequest, NormalizedPath, RequestError};
 use crate::routes::{Route, RouteAuth};
-use crate::token::{bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken};
+use crate::token::password::{parse_basic, BasicError, ExchangeFailure, Login};
+use crate::token::password_cache::{LoginKey, Lookup, PasswordCache};
+use crate::token::{
+    bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken,
+};
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// The `WWW-Authenticate` challenges of one configuration (RFC 6750), written once.
 #[derive(Debug)]
@@ -22,6 +27,8 @@ pub struct Authorizer {
     config: Config,
     challenges: Challenges,
     tokens: TokenCache,
+    /// Exchanged passwords (`password_auth`); without a key from the host, none are exchanged.
+    passwords: PasswordCache,
     /// Whether some policy reads `aws:SourceIp` from the downstream address; decided at load.
     reads_source_address: bool,
     /// Whether some policy reads `aws:SecureTransport`; decided at load.
@@ -46,7 +53,14 @@ impl Authorizer {
         let reads = |kind| config.policies().is_some_and(|policies| policies.reads(kind));
         let reads_source_address = config.source_ip().xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
         let reads_secure_transport = reads(KeyKind::SecureTransport);
-        Self { config, challenges, tokens, reads_source_address, reads_secure_transport }
+        Self {
+            config,
+            challenges,
+            tokens,
+            passwords: PasswordCache::default(),
+            reads_source_address,
+            reads_secure_transport,
+        }
     }
 
     /// The compiled configuration.
@@ -211,12 +225,16 @@ impl Authorizer {
         }
         let path = match crate::request::normalize_path_with(&request.path, self.config.request()) {
             Ok(path) => path,
-            Err(err @ RequestError::PathTooLong { .. }) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err @ RequestError::PathTooLong { .. }) => {
+                return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err))
+            }
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let arn = match self.config.api().method_arn(method, &path) {
             Ok(arn) => arn,
-            Err(err @ RequestError::ArnTooLong(_)) => return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err)),
+            Err(err @ RequestError::ArnTooLong(_)) => {
+                return Verdict::refuse(Outcome::UriTooLong, Reason::Request(err))
+            }
             Err(err) => return Verdict::refuse(Outcome::BadRequest, Reason::Request(err)),
         };
         let rewrite_path = path.changed.then(|| path.target());
@@ -250,17 +268,41 @@ impl Authorizer {
         }
 
         let source = self.config.token_source();
-        let candidate = match source {
-            // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
-            // a second one is a second token, refused rather than left for the upstream to pick.
-            TokenSource::Header(name) => bearer_candidate(
-                request.headers.iter().filter(|(key, _)| same_header_field(key, name)).map(|(_, value)| value.as_str()),
-            ),
-            TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
-        };
         let refused_source = |err| match source {
             TokenSource::Header(name) if name == "authorization" => Reason::Authorization(err),
             _ => Reason::TokenSource { source: source.describe(), err },
+        };
+        // A username/password client: its password is exchanged for an access token (by the host, which then
+        // decides again), and that token is verified below like any other.
+        let exchanged: String;
+        let basic = self.config.password_auth().and_then(|_| basic_credentials(request));
+        let password_path = basic.is_some();
+        let candidate = match basic {
+            Some(Err(err)) => return Verdict::unauthorized(Reason::BadBasic(err), &self.challenges.plain),
+            Some(Ok(login)) => match self.passwords.lookup(&login, now) {
+                Lookup::Token(token) => {
+                    exchanged = token;
+                    Ok(exchanged.as_str())
+                }
+                Lookup::Penalized(failure) => return self.password_refusal(login.username(), failure, true),
+                Lookup::NoKey => return self.password_refusal(login.username(), ExchangeFailure::Unsupported, false),
+                Lookup::Miss => {
+                    let reason = Reason::PasswordPending { username: login.username().to_owned() };
+                    return Verdict::refuse(Outcome::Unavailable, reason);
+                }
+            },
+            None => match source {
+                // Every spelling an upstream may merge with the token header (`x_id_token` for `x-id-token`) counts:
+                // a second one is a second token, refused rather than left for the upstream to pick.
+                TokenSource::Header(name) => bearer_candidate(
+                    request
+                        .headers
+                        .iter()
+                        .filter(|(key, _)| same_header_field(key, name))
+                        .map(|(_, value)| value.as_str()),
+                ),
+                TokenSource::Cookie(name) => cookie_token(request.header_values("cookie"), name),
+            },
         };
         let candidate = match candidate {
             Ok(candidate) => candidate,
@@ -269,13 +311,16 @@ impl Authorizer {
         let verified = match self.verify_token(candidate, now) {
             Ok(verified) => verified,
             // A token with bytes no JWS holds is a malformed header, as before any cache existed.
-            Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
+            Err(Reason::Authorization(err)) => {
+                return Verdict::unauthorized(refused_source(err), &self.challenges.plain)
+            }
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
         for rules in route.into_iter().chain(lenient) {
             if let RouteAuth::Token { token_use: Some(allowed), .. } = &rules.auth {
                 if !allowed.allows(verified.token_use()) {
-                    let reason = Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
+                    let reason =
+                        Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
                     return Verdict::unauthorized(reason, &self.challenges.invalid_token);
                 }
             }
@@ -311,7 +356,11 @@ impl Authorizer {
                         return Verdict::refuse(Outcome::Forbidden, reason);
                     }
                     PolicyDecision::ExplicitDeny => {
-                        let reason = Reason::ExplicitDeny { arn, sub: verified.sub().to_owned(), statements: evaluation.statements };
+                        let reason = Reason::ExplicitDeny {
+                            arn,
+                            sub: verified.sub().to_owned(),
+                            statements: evaluation.statements,
+                        };
                         return Verdict::refuse(Outcome::ExplicitDeny, reason);
                     }
                 }
@@ -327,8 +376,85 @@ impl Authorizer {
             Ok(claims) => claims,
             Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
         };
-        Verdict::allowed(names, verified, claims, statements, self.removals(request, true), rewrite_path)
+        // On the password path the `Authorization` header holds the password: it never goes upstream.
+        Verdict::allowed(names, verified, claims, statements, self.removals(request, !password_path), rewrite_path)
     }
+
+    /// A refused password exchange: 401 when the credentials were refused, 503 when the exchange failed.
+    fn password_refusal(&self, username: &str, failure: ExchangeFailure, penalized: bool) -> Verdict<'_> {
+        let refuses = failure.refuses_credentials();
+        let reason = Reason::Password { username: username.to_owned(), failure, penalized };
+        if refuses {
+            Verdict::unauthorized(reason, &self.challenges.plain)
+        } else {
+            Verdict::refuse(Outcome::Unavailable, reason)
+        }
+    }
+
+    /// Gives this configuration the per-VM random key its password cache is keyed with: a host that can call the
+    /// identity provider does, and only then are `Authorization: Basic` requests exchanged.
+    pub fn with_password_key(mut self, key: [u8; 32]) -> Self {
+        self.passwords = PasswordCache::with_key(key);
+        self
+    }
+
+    /// The exchange a request whose decision [`Verdict::needs_password_exchange`] needs: the call's body (it holds
+    /// the password and is overwritten when dropped) and what the answer is remembered by. `None` when the request
+    /// carries no readable Basic credentials, `password_auth` is not configured, or this host gave no key.
+    pub fn start_exchange(&self, request: &HttpRequest) -> Option<PasswordExchange> {
+        let auth = self.config.password_auth()?;
+        let login = basic_credentials(request)?.ok()?;
+        let key = self.passwords.key_of(&login)?;
+        Some(PasswordExchange { body: auth.initiate_auth_body(&login), key })
+    }
+
+    /// Ends an exchange at `now` with the IdP's answer ([`crate::token::password::parse_initiate_auth`]): the token
+    /// is verified like any bearer token, then remembered (for `cache_seconds`, never past its `exp`); a failure, or
+    /// a token that fails verification, puts the username in its penalty period. The failure, for counters and logs.
+    pub fn finish_exchange(
+        &self,
+        key: &LoginKey,
+        answer: Result<String, ExchangeFailure>,
+        now: u64,
+    ) -> Result<(), ExchangeFailure> {
+        let Some(auth) = self.config.password_auth() else { return Err(ExchangeFailure::Unsupported) };
+        let checked = answer.and_then(|token| match self.verify_token(&token, now) {
+            Ok(verified) => Ok((verified.expires_at(), token)),
+            Err(Reason::Token(err)) => Err(ExchangeFailure::Token(err)),
+            Err(other) => Err(ExchangeFailure::Unparseable(other.to_string())),
+        });
+        match checked {
+            Ok((expires_at, token)) => {
+                self.passwords.remember(key, token, now.saturating_add(auth.cache_seconds).min(expires_at), now);
+                Ok(())
+            }
+            Err(failure) => {
+                self.passwords.penalize(key.username(), failure.clone(), now);
+                Err(failure)
+            }
+        }
+    }
+
+    /// Requests answered from a remembered password exchange so far (hosts report it as a counter).
+    pub fn password_cache_hits(&self) -> u64 {
+        self.passwords.hits()
+    }
+}
+
+/// What a host sends to exchange one request's password, and what the answer is remembered by.
+pub struct PasswordExchange {
+    /// The `InitiateAuth` body; overwritten when dropped.
+    pub body: Zeroizing<Vec<u8>>,
+    pub key: LoginKey,
+}
+
+/// The request's Basic credentials: `None` unless it has exactly one `Authorization` header and its scheme is
+/// `Basic` (a second header is refused as any repeated token header is).
+fn basic_credentials(request: &HttpRequest) -> Option<Result<Login, BasicError>> {
+    let mut values =
+        request.headers.iter().filter(|(name, _)| same_header_field(name, "authorization")).map(|(_, value)| value);
+    let (Some(value), None) = (values.next(), values.next()) else { return None };
+    parse_basic(value)
 }
 
 /// Whether an `Authorization` value carries a `Bearer` credential (the scheme in any ASCII case, RFC 9110 §11.1).
@@ -387,14 +513,128 @@ mod tests {
         assert_eq!(expired.reason, Reason::Token(TokenError::Expired));
     }
 
+    /// An authorizer with `password_auth` (and, when `keyed`, the host's key for its cache).
+    fn password_authorizer(key: &DevKey, keyed: bool) -> Authorizer {
+        let config = json!({
+            "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+            "issuers": [{"issuer": ISSUER, "jwks": key.jwks(), "token_use": ["access"], "client_ids": ["app"]}],
+            "password_auth": {"cluster": "idp", "authority": "idp.example", "client_id": "app", "client_secret": "s", "cache_seconds": 60},
+            "policies": {"groups": {"readers": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"}]}}}
+        });
+        let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
+        if keyed {
+            authorizer.with_password_key([9; 32])
+        } else {
+            authorizer
+        }
+    }
+
+    fn basic(user: &str, password: &str) -> HttpRequest {
+        use base64::Engine as _;
+        let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        HttpRequest {
+            method: "GET".into(),
+            path: "/things".into(),
+            headers: vec![("authorization".into(), value)],
+            ..HttpRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_password_is_exchanged_then_its_token_verified_and_remembered() {
+        use crate::decision::Code;
+        use crate::token::password::ExchangeFailure;
+        let key = DevKey::generate_es256("k1").unwrap();
+        let authorizer = password_authorizer(&key, true);
+        let alice = basic("alice", "right");
+        // Not exchanged yet: a host that cannot call the IdP refuses with 503, never allows.
+        let verdict = authorizer.decide(&alice, NOW);
+        assert!(verdict.needs_password_exchange());
+        assert_eq!((verdict.status(), verdict.code()), (503, Code::PasswordExchangeFailed));
+        drop(verdict);
+        let exchange = authorizer.start_exchange(&alice).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&exchange.body).unwrap();
+        assert_eq!(body["AuthParameters"]["PASSWORD"], "right");
+        let token = key.sign(
+            &CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).valid(NOW, NOW + 30).to_json(),
+        );
+        authorizer.finish_exchange(&exchange.key, Ok(token), NOW).unwrap();
+        let decision = authorizer.authorize(&alice, NOW + 1);
+        assert_eq!(decision.code(), Code::Allowed, "{}", decision.reason);
+        assert_eq!(authorizer.password_cache_hits(), 0, "the request that made the exchange");
+        assert_eq!(authorizer.authorize(&alice, NOW + 2).code(), Code::Allowed);
+        // The password's header never goes upstream, whatever `forward_token` says.
+        assert_eq!(decision.remove_headers, vec!["authorization".to_owned()]);
+        assert_eq!(authorizer.password_cache_hits(), 1);
+        // Remembered until the token's `exp` (30 s), not `cache_seconds` (60 s); a wrong password is not the right one.
+        assert!(authorizer.decide(&alice, NOW + 30).needs_password_exchange());
+        assert!(authorizer.decide(&basic("alice", "wrong"), NOW + 1).needs_password_exchange());
+        assert!(authorizer.decide(&basic("alicf", "right"), NOW + 1).needs_password_exchange());
+
+        // Wrong credentials: 401, and the username waits out its penalty without a call.
+        let bob = basic("bob", "guess");
+        let exchange = authorizer.start_exchange(&bob).unwrap();
+        assert_eq!(
+            authorizer.finish_exchange(&exchange.key, Err(ExchangeFailure::WrongCredentials), NOW),
+            Err(ExchangeFailure::WrongCredentials)
+        );
+        let refused = authorizer.authorize(&bob, NOW + 1);
+        assert_eq!((refused.status(), refused.code()), (401, Code::PasswordRefused));
+        assert!(!refused.reason.to_string().contains("guess"), "{}", refused.reason);
+        assert!(authorizer.decide(&bob, NOW + 10).needs_password_exchange());
+        // The IdP failing: 503, never allowed.
+        let exchange = authorizer.start_exchange(&bob).unwrap();
+        let _ = authorizer.finish_exchange(&exchange.key, Err(ExchangeFailure::Unreachable), NOW + 10);
+        let failed = authorizer.authorize(&bob, NOW + 11);
+        assert_eq!((failed.status(), failed.code()), (503, Code::PasswordExchangeFailed));
+
+        // A token the IdP returns is trusted no more than any other: another issuer's is refused for its issuer.
+        let carol = basic("carol", "pw");
+        let other = key.sign(
+            &CognitoClaims::access("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other", "app", "carol", NOW)
+                .to_json(),
+        );
+        let exchange = authorizer.start_exchange(&carol).unwrap();
+        assert!(matches!(authorizer.finish_exchange(&exchange.key, Ok(other), NOW), Err(ExchangeFailure::Token(_))));
+        assert_eq!(authorizer.authorize(&carol, NOW + 1).code(), Code::TokenIssuer);
+    }
+
+    #[test]
+    fn basic_credentials_without_password_auth_or_a_key() {
+        use crate::decision::Code;
+        let key = DevKey::generate_es256("k1").unwrap();
+        // Without `password_auth`, Basic is a malformed bearer header, as before.
+        let plain = authorizer(&key, 0).authorize(&basic("alice", "pw"), NOW);
+        assert_eq!((plain.status(), plain.code()), (401, Code::TokenMalformed));
+        // A host that gave no key (no HTTP calls) refuses Basic with 503 and never starts an exchange.
+        let unkeyed = password_authorizer(&key, false);
+        let decision = unkeyed.authorize(&basic("alice", "pw"), NOW);
+        assert_eq!((decision.status(), decision.code()), (503, Code::PasswordExchangeFailed));
+        assert!(unkeyed.start_exchange(&basic("alice", "pw")).is_none());
+        // Unreadable Basic credentials are refused before any exchange; Bearer tokens still work beside them.
+        let keyed = password_authorizer(&key, true);
+        let mut bad = basic("x", "y");
+        bad.headers[0].1 = "Basic bm9jb2xvbg==".into();
+        assert_eq!(keyed.authorize(&bad, NOW).code(), Code::TokenMalformed);
+        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).to_json());
+        assert_eq!(keyed.authorize(&request("GET", &token), NOW).code(), Code::Allowed);
+        // Two Authorization headers are two credentials: refused, never exchanged.
+        let mut twice = basic("alice", "pw");
+        twice.headers.push(("authorization".into(), format!("Bearer {token}")));
+        assert_eq!(keyed.authorize(&twice, NOW).code(), Code::TokenMalformed);
+    }
+
     #[test]
     fn a_group_listed_twice_counts_once() {
         let key = DevKey::generate_rsa("k1").unwrap();
-        let token = key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers", "x", "readers"]).to_json());
+        let token = key
+            .sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers", "x", "readers"]).to_json());
         let decision = authorizer(&key, 0).authorize(&request("GET", &token), NOW);
         let Reason::Allowed { statements, .. } = &decision.reason else { panic!("{:?}", decision.reason) };
         assert_eq!(statements.len(), 1, "{statements:?}");
-        let groups = decision.upstream_headers.iter().find(|(name, _)| name == "x-authz-groups").map(|(_, v)| v.as_str());
+        let groups =
+            decision.upstream_headers.iter().find(|(name, _)| name == "x-authz-groups").map(|(_, v)| v.as_str());
         assert_eq!(groups, Some("readers,x"));
     }
 
@@ -431,7 +671,10 @@ mod tests {
     fn routes_take_the_token_kinds_api_gateway_takes() {
         let key = DevKey::generate_rsa("k1").unwrap();
         let authorizer = migrated(&key, json!({}));
-        let access = format!("Bearer {}", key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).scopes(&["api/read"]).to_json()));
+        let access = format!(
+            "Bearer {}",
+            key.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).scopes(&["api/read"]).to_json())
+        );
         let id = format!("Bearer {}", key.sign(&CognitoClaims::id(ISSUER, "app", "alice", NOW).to_json()));
         for (method, path, token, status) in [
             ("GET", "/items", &access, 200),
@@ -464,10 +707,22 @@ mod tests {
             (&header, vec![("x-id-token", bearer.as_str())], None),
             (&header, vec![("X-ID-TOKEN", id.as_str())], None),
             (&header, vec![("authorization", bearer.as_str())], Some("no `x-id-token` header")),
-            (&header, vec![("x-id-token", id.as_str()), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
+            (
+                &header,
+                vec![("x-id-token", id.as_str()), ("x-id-token", id.as_str())],
+                Some("more than one `x-id-token` header"),
+            ),
             // A copy an upstream folding `_` into `-` would read as the token header is a second token.
-            (&header, vec![("x-id-token", id.as_str()), ("x_id_token", "forged.x.y")], Some("more than one `x-id-token` header")),
-            (&header, vec![("X_ID_TOKEN", "forged.x.y"), ("x-id-token", id.as_str())], Some("more than one `x-id-token` header")),
+            (
+                &header,
+                vec![("x-id-token", id.as_str()), ("x_id_token", "forged.x.y")],
+                Some("more than one `x-id-token` header"),
+            ),
+            (
+                &header,
+                vec![("X_ID_TOKEN", "forged.x.y"), ("x-id-token", id.as_str())],
+                Some("more than one `x-id-token` header"),
+            ),
             (&cookie, vec![("cookie", in_cookie.as_str())], None),
             (&cookie, vec![("authorization", bearer.as_str())], Some("no `__Host-id` cookie")),
             (&cookie, vec![("cookie", twice.as_str())], Some("more than one `__Host-id` cookie")),
@@ -487,8 +742,11 @@ mod tests {
     #[test]
     fn mapped_claims_reach_the_upstream_one_way_only_and_client_copies_go() {
         let key = DevKey::generate_rsa("k1").unwrap();
-        let authorizer = migrated(&key, json!({"identity_headers": {"claims": {
-            "email": "x-user-email", "custom:tenant": "x-tenant", "custom:roles": "x-roles", "email_verified": "x-email-verified"}}}));
+        let authorizer = migrated(
+            &key,
+            json!({"identity_headers": {"claims": {
+            "email": "x-user-email", "custom:tenant": "x-tenant", "custom:roles": "x-roles", "email_verified": "x-email-verified"}}}),
+        );
         let sign = |extra: serde_json::Value| {
             let mut claims = CognitoClaims::id(ISSUER, "app", "alice", NOW).to_json();
             if let (Some(map), serde_json::Value::Object(extra)) = (claims.as_object_mut(), extra) {
@@ -496,11 +754,17 @@ mod tests {
             }
             format!("Bearer {}", key.sign(&claims))
         };
-        let token = sign(json!({"email": "alice@example.com", "email_verified": true, "custom:roles": ["a,b", "c", 7]}));
-        let request = with_headers("GET", "/items/1", &[("authorization", &token), ("X_User_Email", "mallory@example.com"), ("x-tenant", "other")]);
+        let token =
+            sign(json!({"email": "alice@example.com", "email_verified": true, "custom:roles": ["a,b", "c", 7]}));
+        let request = with_headers(
+            "GET",
+            "/items/1",
+            &[("authorization", &token), ("X_User_Email", "mallory@example.com"), ("x-tenant", "other")],
+        );
         let decision = authorizer.authorize(&request, NOW);
         assert_eq!(decision.status(), 200, "{}", decision.reason);
-        let sent: BTreeMap<&str, &str> = decision.upstream_headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let sent: BTreeMap<&str, &str> =
+            decision.upstream_headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
         assert_eq!(sent.get("x-user-email"), Some(&"alice@example.com"));
         assert_eq!(sent.get("x-email-verified"), Some(&"true"));
         assert_eq!(sent.get("x-roles"), Some(&"a%2Cb,c,7"));
@@ -514,8 +778,10 @@ mod tests {
             (json!({"custom:roles": "a,b"}), "x-roles", "a%2Cb"),
             (json!({"custom:ROLES": ["a", "b"]}), "x-roles", "a,b"),
         ] {
-            let decision = authorizer.authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
-            let sent = decision.upstream_headers.iter().find(|(name, _)| name == header).map(|(_, value)| value.as_str());
+            let decision = authorizer
+                .authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
+            let sent =
+                decision.upstream_headers.iter().find(|(name, _)| name == header).map(|(_, value)| value.as_str());
             assert_eq!(sent, Some(value), "{claims}");
         }
         for (claims, why) in [
@@ -524,7 +790,8 @@ mod tests {
             (json!({"custom:tenant": null}), "not a string"),
             (json!({"custom:roles": [["a"]]}), "a list holding"),
         ] {
-            let decision = authorizer.authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
+            let decision = authorizer
+                .authorize(&with_headers("GET", "/items/1", &[("authorization", &sign(claims.clone()))]), NOW);
             assert_eq!(decision.status(), 401, "{claims}");
             assert!(decision.reason.to_string().contains(why), "{claims}: {}", decision.reason);
         }
@@ -577,8 +844,13 @@ mod tests {
         // A Bearer credential in `Authorization` is none the filter verified when the token comes from elsewhere:
         // removed on every route, whatever `forward_token` says; other schemes are the upstream's own.
         let kept = migrated(&key, json!({"token_source": {"header": "X-Id-Token"}}));
-        for (value, removed) in [("Bearer forged", true), ("bearer\tforged", true), ("BEARER", true), ("Basic abc", false),
-                                 ("Bearerish x", false)] {
+        for (value, removed) in [
+            ("Bearer forged", true),
+            ("bearer\tforged", true),
+            ("BEARER", true),
+            ("Basic abc", false),
+            ("Bearerish x", false),
+        ] {
             let headers = [("x-id-token", id.as_str()), ("Authorization", value)];
             let decision = kept.authorize(&with_headers("GET", "/items/1", &headers), NOW);
             assert_eq!(decision.status(), 200, "{value}: {}", decision.reason);
@@ -605,7 +877,8 @@ mod tests {
         // Same header and signature, payload swapped for one naming another user: must be verified and fail.
         let forged_payload = CognitoClaims::access(ISSUER, "app", "mallory", NOW).groups(&["readers"]).to_json();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged_payload.to_string());
+        parts[1] =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged_payload.to_string());
         let forged = parts.join(".");
         let decision = authorizer.authorize(&request("GET", &forged), NOW);
         assert_eq!(decision.reason, Reason::Token(TokenError::BadSignature));

@@ -62,6 +62,8 @@ pub struct RawConfig {
     pub bypass_cors_preflight: Option<bool>,
     /// The level of each request's decision log line, by decision.
     pub decision_log: Option<RawDecisionLog>,
+    /// Username/password clients: `Authorization: Basic` exchanged with Cognito for an access token.
+    pub password_auth: Option<crate::token::password::RawPasswordAuth>,
 }
 
 /// `decision_log` as written: a level (`off`, `trace`, `debug`, `info`, `warn`, `error`) for allowed and for
@@ -282,6 +284,7 @@ pub struct Config {
     forward_token: ForwardToken,
     bypass_cors_preflight: bool,
     decision_log: DecisionLog,
+    password_auth: Option<crate::token::password::PasswordAuth>,
 }
 
 impl Config {
@@ -349,6 +352,24 @@ impl Config {
     pub fn decision_log(&self) -> DecisionLog {
         self.decision_log
     }
+
+    /// Where `Authorization: Basic` credentials are exchanged; `None` when they are refused.
+    pub fn password_auth(&self) -> Option<&crate::token::password::PasswordAuth> {
+        self.password_auth.as_ref()
+    }
+}
+
+fn validate_password_auth(
+    raw: &crate::token::password::RawPasswordAuth,
+    source: Option<&TokenSource>,
+) -> Result<crate::token::password::PasswordAuth, ConfigError> {
+    let auth = crate::token::password::PasswordAuth::try_from(raw)
+        .map_err(|err| ConfigError::at(format!("password_auth.{}", err.field()), err))?;
+    // Basic credentials come in `Authorization`: with the token read elsewhere, that header is not the filter's.
+    if source.is_some_and(|source| !matches!(source, TokenSource::Header(name) if name == "authorization")) {
+        return Err(ConfigError::at("password_auth", "needs tokens in the `Authorization` header (no `token_source`)"));
+    }
+    Ok(auth)
 }
 
 fn validate_forward_token(raw: Option<&str>, source: &TokenSource) -> Result<ForwardToken, ConfigError> {
@@ -360,7 +381,10 @@ fn validate_forward_token(raw: Option<&str>, source: &TokenSource) -> Result<For
     // A cookie is one pair of a header the browser's other cookies share: taking it out means rewriting that header,
     // which no host does yet. Refused rather than left in place while the setting says otherwise.
     if let (ForwardToken::Never, TokenSource::Cookie(_)) = (forward, source) {
-        return Err(ConfigError::at("forward_token", "`never` needs a header token source: a token cookie is forwarded as sent"));
+        return Err(ConfigError::at(
+            "forward_token",
+            "`never` needs a header token source: a token cookie is forwarded as sent",
+        ));
     }
     Ok(forward)
 }
@@ -370,9 +394,14 @@ fn validate_decision_log(raw: Option<&RawDecisionLog>) -> Result<DecisionLog, Co
     let Some(raw) = raw else { return Ok(defaults) };
     let level = |field: &str, value: Option<&String>, default| match value {
         None => Ok(default),
-        Some(name) => LogLevel::parse(name).map_err(|message| ConfigError::at(format!("decision_log.{field}"), message)),
+        Some(name) => {
+            LogLevel::parse(name).map_err(|message| ConfigError::at(format!("decision_log.{field}"), message))
+        }
     };
-    Ok(DecisionLog { allow: level("allow", raw.allow.as_ref(), defaults.allow)?, deny: level("deny", raw.deny.as_ref(), defaults.deny)? })
+    Ok(DecisionLog {
+        allow: level("allow", raw.allow.as_ref(), defaults.allow)?,
+        deny: level("deny", raw.deny.as_ref(), defaults.deny)?,
+    })
 }
 
 fn check_chars(path: &str, value: &str, what: &str, ok: impl Fn(u8) -> bool) -> Result<(), ConfigError> {
@@ -390,7 +419,10 @@ fn validate_api(raw: &RawApi) -> Result<ApiTarget, ConfigError> {
     check_chars("api.api_id", &raw.api_id, "API id", |b| b.is_ascii_alphanumeric())?;
     check_chars("api.stage", &raw.stage, "stage name", |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')?;
     let partition = Partition::of_region(&raw.region).ok_or_else(|| {
-        ConfigError::at("api.region", format!("`{}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)", raw.region))
+        ConfigError::at(
+            "api.region",
+            format!("`{}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)", raw.region),
+        )
     })?;
     Ok(ApiTarget {
         partition,
@@ -408,7 +440,9 @@ fn token_uses(list: &[String], path: &str) -> Result<TokenUses, ConfigError> {
         match value.as_str() {
             "access" => token_use.access = true,
             "id" => token_use.id = true,
-            other => return Err(ConfigError::at(format!("{path}[{index}]"), format!("`{other}` is not `access` or `id`"))),
+            other => {
+                return Err(ConfigError::at(format!("{path}[{index}]"), format!("`{other}` is not `access` or `id`")))
+            }
         }
     }
     if !(token_use.access || token_use.id) {
@@ -427,13 +461,17 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
     }
     let remote = match &raw.remote_jwks {
         None => None,
-        Some(remote) => Some(crate::token::remote::RemoteJwks::try_from(remote).map_err(|err| {
-            ConfigError::at(format!("{path}.remote_jwks.{}", err.field()), err)
-        })?),
+        Some(remote) => Some(
+            crate::token::remote::RemoteJwks::try_from(remote)
+                .map_err(|err| ConfigError::at(format!("{path}.remote_jwks.{}", err.field()), err))?,
+        ),
     };
     let pushed = match (&raw.jwks, &remote) {
         (None, None) => {
-            return Err(ConfigError::at(format!("{path}.jwks"), "required: the pool's keys (`jwks`), or where to fetch them (`remote_jwks`)"))
+            return Err(ConfigError::at(
+                format!("{path}.jwks"),
+                "required: the pool's keys (`jwks`), or where to fetch them (`remote_jwks`)",
+            ))
         }
         (None, Some(_)) => &[][..],
         (Some(jwks), _) if jwks.keys.is_empty() => {
@@ -445,8 +483,7 @@ fn validate_issuer(raw: &RawIssuer, path: &str) -> Result<Issuer, ConfigError> {
     for (index, jwk) in pushed.iter().enumerate() {
         let key_path = format!("{path}.jwks.keys[{index}]");
         let key = VerifyingKey::try_from(jwk).map_err(|err| ConfigError::at(&key_path, err))?;
-        keys.insert(key)
-            .map_err(|kid| ConfigError::at(format!("{key_path}.kid"), format!("duplicate kid `{kid}`")))?;
+        keys.insert(key).map_err(|kid| ConfigError::at(format!("{key_path}.kid"), format!("duplicate kid `{kid}`")))?;
     }
     let token_use = token_uses(&raw.token_use, &format!("{path}.token_use"))?;
     let client_ids = match &raw.client_ids {
@@ -474,10 +511,16 @@ fn validate_route(
     let auth = match (raw.auth.as_deref(), &raw.scopes) {
         (Some(kind @ ("none" | "undeclared")), scopes) => {
             if scopes.is_some() {
-                return Err(ConfigError::at(format!("{path}.scopes"), format!("a route with `auth: {kind}` cannot require scopes")));
+                return Err(ConfigError::at(
+                    format!("{path}.scopes"),
+                    format!("a route with `auth: {kind}` cannot require scopes"),
+                ));
             }
             if raw.token_use.is_some() {
-                return Err(ConfigError::at(format!("{path}.token_use"), format!("a route with `auth: {kind}` reads no token")));
+                return Err(ConfigError::at(
+                    format!("{path}.token_use"),
+                    format!("a route with `auth: {kind}` reads no token"),
+                ));
             }
             if kind == "none" {
                 RouteAuth::Public
@@ -507,9 +550,13 @@ fn validate_route(
                     if !scopes.is_empty() && !allowed.access {
                         return Err(ConfigError::at(field, "a route with scopes needs access tokens (`access`)"));
                     }
-                    let usable = |kind| issuers.iter().any(|issuer| issuer.token_use().allows(kind) && allowed.allows(kind));
+                    let usable =
+                        |kind| issuers.iter().any(|issuer| issuer.token_use().allows(kind) && allowed.allows(kind));
                     if !usable(TokenUse::Access) && !usable(TokenUse::Id) {
-                        return Err(ConfigError::at(field, "no issuer accepts these token kinds: every token would be refused"));
+                        return Err(ConfigError::at(
+                            field,
+                            "no issuer accepts these token kinds: every token would be refused",
+                        ));
                     }
                     Some(allowed)
                 }
@@ -517,7 +564,10 @@ fn validate_route(
             RouteAuth::Token { scopes, token_use }
         }
         (Some(other), _) => {
-            return Err(ConfigError::at(format!("{path}.auth"), format!("`{other}` is not `none`, `token` or `undeclared`")))
+            return Err(ConfigError::at(
+                format!("{path}.auth"),
+                format!("`{other}` is not `none`, `token` or `undeclared`"),
+            ))
         }
     };
     Route::with_options(&raw.method, &raw.path, auth, options).map_err(|err| {
@@ -555,7 +605,10 @@ fn compile_policies(raw: &RawConfig, api: &ApiTarget, errors: &mut Vec<ConfigErr
         let Some(section) = &issuer.policies else { continue };
         let path = format!("issuers[{index}].policies");
         if section.all_issuers.is_some() {
-            errors.push(ConfigError::at(format!("{path}.all_issuers"), "only the top-level `policies` can apply to every issuer"));
+            errors.push(ConfigError::at(
+                format!("{path}.all_issuers"),
+                "only the top-level `policies` can apply to every issuer",
+            ));
             continue;
         }
         match PolicyStore::compile_for(section, api, &path, Some(index)) {
@@ -713,8 +766,7 @@ fn validate_headers(raw: &RawIdentityHeaders) -> Result<IdentityHeaders, ConfigE
 
 /// Whether `name` is an RFC 9110 token (`tchar`s), as header and cookie names are.
 fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// The token source: one header (not one the filter writes, removes, or that carries something else) or one
@@ -739,10 +791,16 @@ fn validate_token_source(raw: Option<&RawTokenSource>, identity: &IdentityHeader
                     || name.get(..8).is_some_and(|prefix| same_header_field(prefix, "x-envoy-")));
             if taken {
                 let hint = if name == "cookie" { " (for a cookie, write `\"cookie\": NAME`)" } else { "" };
-                return Err(ConfigError::at(path, format!("`{header}` carries something else to other components{hint}")));
+                return Err(ConfigError::at(
+                    path,
+                    format!("`{header}` carries something else to other components{hint}"),
+                ));
             }
             if identity.covers(&name) {
-                return Err(ConfigError::at(path, format!("`{header}` is an identity header, which the filter removes and writes")));
+                return Err(ConfigError::at(
+                    path,
+                    format!("`{header}` is an identity header, which the filter removes and writes"),
+                ));
             }
             Ok(TokenSource::Header(name))
         }
@@ -782,14 +840,22 @@ impl Config {
             }
         }
         if self.routes.is_none() {
-            notes.push("routes: none declared: every request needs a valid token, whatever its method and path".to_owned());
+            notes.push(
+                "routes: none declared: every request needs a valid token, whatever its method and path".to_owned(),
+            );
         }
         notes
     }
 
     /// Parses and validates a JSON configuration document, stopping at the first error.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
-        Self::from_json_all(bytes).map_err(|mut errors| if errors.is_empty() { ConfigError::at(".", "refused") } else { errors.swap_remove(0) })
+        Self::from_json_all(bytes).map_err(|mut errors| {
+            if errors.is_empty() {
+                ConfigError::at(".", "refused")
+            } else {
+                errors.swap_remove(0)
+            }
+        })
     }
 
     /// Parses and validates a JSON configuration document, returning every error [`Config::check`] finds (the
@@ -802,7 +868,10 @@ impl Config {
     /// The document as written: size, duplicate member names, then the typed read.
     fn parse_raw(bytes: &[u8]) -> Result<RawConfig, ConfigError> {
         if bytes.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::at(".", format!("configuration is {} bytes, over {MAX_CONFIG_BYTES}", bytes.len())));
+            return Err(ConfigError::at(
+                ".",
+                format!("configuration is {} bytes, over {MAX_CONFIG_BYTES}", bytes.len()),
+            ));
         }
         // Duplicate member names first, anywhere in the document: serde would keep the last copy silently.
         match crate::json::check_unique_names(bytes) {
@@ -828,7 +897,13 @@ impl TryFrom<&RawConfig> for Config {
 
     /// The first error, in document order, of [`Config::check`].
     fn try_from(raw: &RawConfig) -> Result<Self, ConfigError> {
-        Self::check(raw).map_err(|mut errors| if errors.is_empty() { ConfigError::at(".", "refused") } else { errors.swap_remove(0) })
+        Self::check(raw).map_err(|mut errors| {
+            if errors.is_empty() {
+                ConfigError::at(".", "refused")
+            } else {
+                errors.swap_remove(0)
+            }
+        })
     }
 }
 
@@ -904,13 +979,31 @@ impl Config {
         let token_source = identity_headers
             .as_ref()
             .and_then(|identity| errors.keep(validate_token_source(raw.token_source.as_ref(), identity)));
-        let forward_token =
-            token_source.as_ref().and_then(|source| errors.keep(validate_forward_token(raw.forward_token.as_deref(), source)));
+        let forward_token = token_source
+            .as_ref()
+            .and_then(|source| errors.keep(validate_forward_token(raw.forward_token.as_deref(), source)));
         let decision_log = errors.keep(validate_decision_log(raw.decision_log.as_ref()));
+        let password_auth = match &raw.password_auth {
+            None => Some(None),
+            Some(password) => errors.keep(validate_password_auth(password, token_source.as_ref())).map(Some),
+        };
         let source_ip = errors.keep(
-            SourceIp::try_from(&raw.source_ip).map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message)),
+            SourceIp::try_from(&raw.source_ip)
+                .map_err(|message| ConfigError::at("source_ip.xff_num_trusted_hops", message)),
         );
-        match (api, request, valid_issuers, routes, policies, identity_headers, token_source, forward_token, decision_log, source_ip) {
+        match (
+            api,
+            request,
+            valid_issuers,
+            routes,
+            policies,
+            identity_headers,
+            token_source,
+            forward_token,
+            decision_log,
+            source_ip,
+            password_auth,
+        ) {
             (
                 Some(api),
                 Some(request),
@@ -922,6 +1015,7 @@ impl Config {
                 Some(forward_token),
                 Some(decision_log),
                 Some(source_ip),
+                Some(password_auth),
             ) if errors.0.is_empty() => Ok(Self {
                 api,
                 request,
@@ -935,6 +1029,7 @@ impl Config {
                 forward_token,
                 bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(false),
                 decision_log,
+                password_auth,
             }),
             _ => Err(errors.0),
         }
@@ -973,12 +1068,26 @@ mod tests {
     #[test]
     fn duplicate_member_names_are_refused_everywhere_with_their_path() {
         let cases = [
-            (r#""Effect": "Deny","#, r#""Effect": "Deny", "Effect": "Allow","#, "policies.groups.g.Statement[0]", "Effect"),
-            (r#""IpAddress": {"#, r#""IpAddress": {"aws:SourceIp": "0.0.0.0/32"}, "IpAddress": {"#,
-             "policies.groups.g.Statement[0].Condition", "IpAddress"),
+            (
+                r#""Effect": "Deny","#,
+                r#""Effect": "Deny", "Effect": "Allow","#,
+                "policies.groups.g.Statement[0]",
+                "Effect",
+            ),
+            (
+                r#""IpAddress": {"#,
+                r#""IpAddress": {"aws:SourceIp": "0.0.0.0/32"}, "IpAddress": {"#,
+                "policies.groups.g.Statement[0].Condition",
+                "IpAddress",
+            ),
             (r#""groups": {"g":"#, r#""groups": {"g": {}, "g":"#, "policies.groups", "g"),
             (r#""stage": "dev""#, r#""stage": "dev", "stage": "prod""#, "api", "stage"),
-            (r#""token_use": ["access"],"#, r#""token_use": ["access"], "token_use": ["id"],"#, "issuers[0]", "token_use"),
+            (
+                r#""token_use": ["access"],"#,
+                r#""token_use": ["access"], "token_use": ["id"],"#,
+                "issuers[0]",
+                "token_use",
+            ),
             (r#""auth": "none""#, r#""auth": "none", "auth": "token""#, "routes[0]", "auth"),
             (r#""kty":"#, r#""kid": "x", "kty":"#, "issuers[0].jwks.keys[0]", "kid"),
             (r#""policies": {"#, r#""routes": [], "policies": {"#, ".", "routes"),
@@ -1004,8 +1113,10 @@ mod tests {
         for other in ["x-authz-group", "x-authz-groupss", "xauthz-groups", "x.authz.groups", "authorization"] {
             assert!(!names.covers(other), "{other}");
         }
-        let clash = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"sub": "x_user", "username": "x-user"}, "routes""#, 1))
-            .unwrap_err();
+        let clash = load(|text| {
+            text.replacen(r#""routes""#, r#""identity_headers": {"sub": "x_user", "username": "x-user"}, "routes""#, 1)
+        })
+        .unwrap_err();
         assert_eq!(clash.path, "identity_headers");
         for taken in ["content_length", "x-forwarded-for", "User-Agent", "x-envoy-original-path", "cookie"] {
             let reserved = load(|text| {
@@ -1015,8 +1126,10 @@ mod tests {
             assert_eq!(reserved.path, "identity_headers.sub", "{taken}");
         }
         // Renamed: the new name and the old default are both removed from requests.
-        let renamed = load(|text| text.replacen(r#""routes""#, r#""identity_headers": {"groups": "x-user-groups"}, "routes""#, 1))
-            .unwrap();
+        let renamed = load(|text| {
+            text.replacen(r#""routes""#, r#""identity_headers": {"groups": "x-user-groups"}, "routes""#, 1)
+        })
+        .unwrap();
         for spelling in ["x-user-groups", "x_user_groups", "x-authz-groups", "X_AUTHZ_GROUPS"] {
             assert!(renamed.identity_headers.covers(spelling), "{spelling}");
         }
@@ -1029,7 +1142,11 @@ mod tests {
                          "token_use": ["access"], "client_ids": ["app-b"]}]"#;
         let two = |text: String| {
             let key = DevKey::generate_es256("k2").unwrap().public_jwk().to_string();
-            text.replacen("\"client_ids\": [\"app\"]}]", &format!("\"client_ids\": [\"app\"]}}, {}", second.replace("{jwk}", &key)), 1)
+            text.replacen(
+                "\"client_ids\": [\"app\"]}]",
+                &format!("\"client_ids\": [\"app\"]}}, {}", second.replace("{jwk}", &key)),
+                1,
+            )
         };
         let err = load(two).unwrap_err();
         assert_eq!(err.path, "policies");
@@ -1044,7 +1161,11 @@ mod tests {
         assert_eq!(err.path, "issuers[0].policies.all_issuers");
         // An issuer's own documents are compiled and reported under its path.
         let err = load(|text| {
-            text.replacen(r#""client_ids": ["app"]"#, r#""client_ids": ["app"], "policies": {"users": {"u": {"Statement": 1}}}"#, 1)
+            text.replacen(
+                r#""client_ids": ["app"]"#,
+                r#""client_ids": ["app"], "policies": {"users": {"u": {"Statement": 1}}}"#,
+                1,
+            )
         })
         .unwrap_err();
         assert!(err.path.starts_with("issuers[0].policies.users.u"), "{err}");
@@ -1054,7 +1175,14 @@ mod tests {
     fn route_scopes_are_scope_tokens() {
         for bad in ["", "a b", "a\tb", "a\u{3000}b", "caf\u{e9}", "a\\b"] {
             let err = load(|text| {
-                text.replacen(r#"{"method": "ANY", "path": "/{proxy+}"}"#, &format!(r#"{{"method": "ANY", "path": "/{{proxy+}}", "scopes": [{}]}}"#, serde_json::Value::from(bad)), 1)
+                text.replacen(
+                    r#"{"method": "ANY", "path": "/{proxy+}"}"#,
+                    &format!(
+                        r#"{{"method": "ANY", "path": "/{{proxy+}}", "scopes": [{}]}}"#,
+                        serde_json::Value::from(bad)
+                    ),
+                    1,
+                )
             })
             .unwrap_err();
             assert_eq!(err.path, "routes[1].scopes[0]", "{bad:?}: {err}");
@@ -1069,8 +1197,14 @@ mod tests {
     #[test]
     fn the_token_source_is_one_header_or_one_cookie() {
         assert_eq!(load(|text| text).unwrap().token_source(), &TokenSource::Header("authorization".into()));
-        assert_eq!(with(r#""token_source": {"header": "X-Id-Token"}"#).unwrap().token_source(), &TokenSource::Header("x-id-token".into()));
-        assert_eq!(with(r#""token_source": {"cookie": "__Host-id"}"#).unwrap().token_source(), &TokenSource::Cookie("__Host-id".into()));
+        assert_eq!(
+            with(r#""token_source": {"header": "X-Id-Token"}"#).unwrap().token_source(),
+            &TokenSource::Header("x-id-token".into())
+        );
+        assert_eq!(
+            with(r#""token_source": {"cookie": "__Host-id"}"#).unwrap().token_source(),
+            &TokenSource::Cookie("__Host-id".into())
+        );
         for (member, path) in [
             (r#""token_source": {}"#, "token_source"),
             (r#""token_source": {"header": "a", "cookie": "b"}"#, "token_source"),
@@ -1087,7 +1221,9 @@ mod tests {
             let err = with(member).unwrap_err();
             assert_eq!(err.path, path, "{member}: {err}");
         }
-        let err = with(r#""identity_headers": {"claims": {"email": "x-email"}}, "token_source": {"header": "X_Email"}"#).unwrap_err();
+        let err =
+            with(r#""identity_headers": {"claims": {"email": "x-email"}}, "token_source": {"header": "X_Email"}"#)
+                .unwrap_err();
         assert_eq!(err.path, "token_source.header", "{err}");
         // A cookie source gets a note about cross-site requests.
         let notes = with(r#""token_source": {"cookie": "id"}"#).unwrap().notes();
@@ -1121,13 +1257,20 @@ mod tests {
     fn route_token_use_and_undeclared_methods() {
         let route = |route: &str| {
             load(|text| {
-                text.replacen(r#"{"method": "ANY", "path": "/{proxy+}"}"#, &format!(r#"{route}, {{"method": "ANY", "path": "/{{proxy+}}"}}"#), 1)
-                    .replacen(r#""token_use": ["access"]"#, r#""token_use": ["access", "id"]"#, 1)
+                text.replacen(
+                    r#"{"method": "ANY", "path": "/{proxy+}"}"#,
+                    &format!(r#"{route}, {{"method": "ANY", "path": "/{{proxy+}}"}}"#),
+                    1,
+                )
+                .replacen(r#""token_use": ["access"]"#, r#""token_use": ["access", "id"]"#, 1)
             })
         };
         let config = route(r#"{"method": "GET", "path": "/b", "token_use": ["id"]}"#).unwrap();
         let routes = config.routes().unwrap();
-        assert_eq!(routes[1].auth, RouteAuth::Token { scopes: vec![], token_use: Some(TokenUses { access: false, id: true }) });
+        assert_eq!(
+            routes[1].auth,
+            RouteAuth::Token { scopes: vec![], token_use: Some(TokenUses { access: false, id: true }) }
+        );
         let config = route(r#"{"method": "ANY", "path": "/b", "auth": "undeclared"}"#).unwrap();
         assert_eq!(config.routes().unwrap()[1].auth, RouteAuth::Undeclared);
         for (bad, path) in [
@@ -1143,12 +1286,19 @@ mod tests {
         }
         // Only access tokens are accepted by the issuer: an ID-token-only route could never pass.
         let err = load(|text| {
-            text.replacen(r#"{"method": "ANY", "path": "/{proxy+}"}"#, r#"{"method": "ANY", "path": "/{proxy+}", "token_use": ["id"]}"#, 1)
+            text.replacen(
+                r#"{"method": "ANY", "path": "/{proxy+}"}"#,
+                r#"{"method": "ANY", "path": "/{proxy+}", "token_use": ["id"]}"#,
+                1,
+            )
         })
         .unwrap_err();
         assert_eq!(err.path, "routes[1].token_use", "{err}");
         // An undeclared catch-all is no catch-all.
-        let notes = load(|text| text.replacen(r#""path": "/{proxy+}"}"#, r#""path": "/{proxy+}", "auth": "undeclared"}"#, 1)).unwrap().notes();
+        let notes =
+            load(|text| text.replacen(r#""path": "/{proxy+}"}"#, r#""path": "/{proxy+}", "auth": "undeclared"}"#, 1))
+                .unwrap()
+                .notes();
         assert!(notes.iter().any(|note| note.contains("no catch-all")), "{notes:?}");
     }
 
@@ -1165,7 +1315,11 @@ mod tests {
         let errors = Config::from_json_all(text.as_bytes()).unwrap_err();
         let paths: Vec<&str> = errors.iter().map(|err| err.path.as_str()).collect();
         // The routes are not read while an issuer is refused: a route's token kinds are read against the issuers.
-        assert_eq!(paths, ["api.account_id", "issuers[0].token_use[0]", "clock_skew_seconds", "decision_log.deny"], "{errors:?}");
+        assert_eq!(
+            paths,
+            ["api.account_id", "issuers[0].token_use[0]", "clock_skew_seconds", "decision_log.deny"],
+            "{errors:?}"
+        );
         assert_eq!(Config::from_json(text.as_bytes()).unwrap_err(), errors[0]);
         let routes = BASE
             .replace("{jwk}", &key.public_jwk().to_string())
@@ -1177,9 +1331,29 @@ mod tests {
     }
 
     #[test]
+    fn password_auth_errors_name_their_field() {
+        let with = |auth: &str| load(|text| text.replacen('{', &format!(r#"{{"password_auth": {auth}, "#), 1));
+        let loaded = with(r#"{"cluster": "idp", "authority": "idp.example", "client_id": "app"}"#).unwrap();
+        assert_eq!(loaded.password_auth().unwrap().cache_seconds, 300);
+        let err = with(r#"{"cluster": "idp", "authority": "idp.example", "client_id": "a-b"}"#).unwrap_err();
+        assert_eq!(err.path, "password_auth.client_id");
+        let err = with(r#"{"cluster": "idp", "authority": "idp.example", "client_id": "app", "cache_seconds": 0}"#)
+            .unwrap_err();
+        assert_eq!(err.path, "password_auth.cache_seconds");
+        // Basic credentials come in `Authorization`: a token read elsewhere leaves that header to the upstream.
+        let err = load(|text| {
+            text.replacen('{', r#"{"password_auth": {"cluster": "c", "authority": "a", "client_id": "app"}, "token_source": {"cookie": "t"}, "#, 1)
+        })
+        .unwrap_err();
+        assert_eq!(err.path, "password_auth");
+    }
+
+    #[test]
     fn remote_jwks_beside_or_instead_of_pushed_keys() {
         let remote = r#""remote_jwks": {"cluster": "idp", "uri": "https://idp.example/pool/.well-known/jwks.json"}"#;
-        let loaded = load(|text| text.replace(r#""token_use": ["access"]"#, &format!(r#"{remote}, "token_use": ["access"]"#))).unwrap();
+        let loaded =
+            load(|text| text.replace(r#""token_use": ["access"]"#, &format!(r#"{remote}, "token_use": ["access"]"#)))
+                .unwrap();
         let issuer = &loaded.verifier().issuers()[0];
         assert_eq!((issuer.keys().len(), issuer.remote().unwrap().authority.as_str()), (1, "idp.example"));
         let only_remote = |remote: &str| {
@@ -1193,7 +1367,8 @@ mod tests {
         assert!(loaded.verifier().issuers()[0].keys().is_empty());
         let err = only_remote(r#""remote_jwks": {"cluster": "idp", "uri": "https://idp.example"}"#).unwrap_err();
         assert_eq!(err.path, "issuers[0].remote_jwks.uri");
-        let err = only_remote(r#""remote_jwks": {"cluster": "idp", "uri": "https://i/p", "refresh_seconds": 1}"#).unwrap_err();
+        let err = only_remote(r#""remote_jwks": {"cluster": "idp", "uri": "https://i/p", "refresh_seconds": 1}"#)
+            .unwrap_err();
         assert_eq!(err.path, "issuers[0].remote_jwks.refresh_seconds");
         let err = only_remote(r#""remote_jwks": {"cluster": "", "uri": "https://i/p"}"#).unwrap_err();
         assert_eq!(err.path, "issuers[0].remote_jwks.cluster");

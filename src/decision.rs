@@ -12,9 +12,11 @@ use std::sync::Arc;
 /// API Gateway's bodies, byte for byte.
 pub const UNAUTHORIZED_BODY: &str = r#"{"message":"Unauthorized"}"#;
 pub const FORBIDDEN_BODY: &str = r#"{"Message":"User is not authorized to access this resource"}"#;
-pub const EXPLICIT_DENY_BODY: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
+pub const EXPLICIT_DENY_BODY: &str =
+    r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
 pub const BAD_REQUEST_BODY: &str = r#"{"message":"Bad Request"}"#;
 pub const URI_TOO_LONG_BODY: &str = r#"{"message":"Request-URI Too Long"}"#;
+pub const UNAVAILABLE_BODY: &str = r#"{"message":"Service Unavailable"}"#;
 /// What API Gateway answers for a method or resource the API does not declare, whatever the token.
 pub const MISSING_AUTHENTICATION_TOKEN_BODY: &str = r#"{"message":"Missing Authentication Token"}"#;
 
@@ -35,6 +37,8 @@ pub enum Outcome {
     BadRequest,
     /// 414: the method ARN is over API Gateway's limit.
     UriTooLong,
+    /// 503: the credentials could not be checked now (the identity provider failed); never allowed.
+    Unavailable,
 }
 
 impl Outcome {
@@ -46,6 +50,7 @@ impl Outcome {
             Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => 403,
             Self::BadRequest => 400,
             Self::UriTooLong => 414,
+            Self::Unavailable => 503,
         }
     }
 
@@ -56,6 +61,7 @@ impl Outcome {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => "deny",
             Self::BadRequest | Self::UriTooLong => "bad_request",
+            Self::Unavailable => "unavailable",
         }
     }
 
@@ -69,6 +75,7 @@ impl Outcome {
             Self::BadRequest => Some(BAD_REQUEST_BODY),
             Self::UriTooLong => Some(URI_TOO_LONG_BODY),
             Self::NoRoute => Some(MISSING_AUTHENTICATION_TOKEN_BODY),
+            Self::Unavailable => Some(UNAVAILABLE_BODY),
         }
     }
 
@@ -84,6 +91,8 @@ impl Outcome {
             Self::Forbidden | Self::ExplicitDeny | Self::NoRoute => Some(7),
             // INVALID_ARGUMENT
             Self::BadRequest | Self::UriTooLong => Some(3),
+            // UNAVAILABLE: a gRPC client may retry.
+            Self::Unavailable => Some(14),
         }
     }
 }
@@ -139,11 +148,17 @@ pub enum Code {
     UriTooLong,
     /// The host could not decide (no configuration, a failed host call): 500.
     InternalError,
+    /// `Authorization: Basic` credentials refused by the identity provider (wrong username or password, a user who
+    /// must act first, a challenge), or their username in the penalty period after such a refusal: 401.
+    PasswordRefused,
+    /// `Authorization: Basic` credentials that could not be exchanged: the identity provider unreachable, timing
+    /// out, answering an error or an unreadable answer, or a host that cannot call it: 503.
+    PasswordExchangeFailed,
 }
 
 impl Code {
     /// Every code, in the order of the README's table.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 25] = [
         Self::Allowed,
         Self::PublicRoute,
         Self::CorsPreflight,
@@ -167,6 +182,8 @@ impl Code {
         Self::HeadersTooLarge,
         Self::UriTooLong,
         Self::InternalError,
+        Self::PasswordRefused,
+        Self::PasswordExchangeFailed,
     ];
 
     /// The stable snake_case name.
@@ -195,6 +212,8 @@ impl Code {
             Self::HeadersTooLarge => "headers_too_large",
             Self::UriTooLong => "uri_too_long",
             Self::InternalError => "internal_error",
+            Self::PasswordRefused => "password_refused",
+            Self::PasswordExchangeFailed => "password_exchange_failed",
         }
     }
 
@@ -217,19 +236,24 @@ impl Code {
             | Self::TokenClient
             | Self::TokenUse
             | Self::TokenScope
-            | Self::TokenClaims => "unauthorized",
+            | Self::TokenClaims
+            | Self::PasswordRefused => "unauthorized",
             Self::ImplicitDeny | Self::ExplicitDeny | Self::NoRoute => "deny",
-            Self::BadMethod | Self::MethodOverride | Self::BadPath | Self::HeadersTooLarge | Self::UriTooLong => "bad_request",
+            Self::BadMethod | Self::MethodOverride | Self::BadPath | Self::HeadersTooLarge | Self::UriTooLong => {
+                "bad_request"
+            }
             Self::InternalError => "error",
+            Self::PasswordExchangeFailed => "unavailable",
         }
     }
 
     /// The code of a token that failed verification.
     fn of_token(err: &TokenError) -> Self {
         match err {
-            TokenError::TooLarge { .. } | TokenError::Malformed(_) | TokenError::UnsupportedHeader(_) | TokenError::MissingKid => {
-                Self::TokenMalformed
-            }
+            TokenError::TooLarge { .. }
+            | TokenError::Malformed(_)
+            | TokenError::UnsupportedHeader(_)
+            | TokenError::MissingKid => Self::TokenMalformed,
             TokenError::UnknownIssuer(_) => Self::TokenIssuer,
             TokenError::UnknownKid { .. } => Self::TokenUnknownKey,
             TokenError::AlgorithmMismatch { .. } | TokenError::BadSignature => Self::TokenSignature,
@@ -274,33 +298,82 @@ impl fmt::Display for Code {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
     /// A route with `auth: none`.
-    PublicRoute { route: String },
+    PublicRoute {
+        route: String,
+    },
     /// A CORS preflight for `method` (its `Access-Control-Request-Method`), passed without a token.
-    CorsPreflight { method: String },
+    CorsPreflight {
+        method: String,
+    },
     /// Token valid, scopes and policies satisfied.
-    Allowed { sub: String, statements: Vec<StatementRef> },
+    Allowed {
+        sub: String,
+        statements: Vec<StatementRef>,
+    },
     Request(RequestError),
     Authorization(AuthorizationError),
     Token(TokenError),
     /// The route wants scopes and the token is an ID token.
-    NotAnAccessToken { route: String },
+    NotAnAccessToken {
+        route: String,
+    },
     /// None of the route's scopes is in the token.
-    MissingScope { route: String, required: Vec<String> },
+    MissingScope {
+        route: String,
+        required: Vec<String>,
+    },
     /// No policy statement allows the request, and why.
-    ImplicitDeny { arn: String, sub: String, why: DenyWhy },
+    ImplicitDeny {
+        arn: String,
+        sub: String,
+        why: DenyWhy,
+    },
     /// These statements deny it.
-    ExplicitDeny { arn: String, sub: String, statements: Vec<StatementRef> },
+    ExplicitDeny {
+        arn: String,
+        sub: String,
+        statements: Vec<StatementRef>,
+    },
     /// Routes are declared and none takes this method and path.
-    NoRoute { method: String, path: String },
+    NoRoute {
+        method: String,
+        path: String,
+    },
     /// A verified identity value cannot be carried in the named upstream header.
-    IdentityNotHeaderSafe { header: String },
+    IdentityNotHeaderSafe {
+        header: String,
+    },
     /// A configured claim's value cannot be carried in its upstream header, and why.
-    ClaimNotHeaderSafe { claim: String, header: String, why: &'static str },
+    ClaimNotHeaderSafe {
+        claim: String,
+        header: String,
+        why: &'static str,
+    },
     /// The token could not be taken from a configured source other than `authorization` (named as
     /// [`crate::config::TokenSource::describe`] writes it).
-    TokenSource { source: String, err: AuthorizationError },
+    TokenSource {
+        source: String,
+        err: AuthorizationError,
+    },
     /// The route accepts other token kinds than this token's (`token_use`).
-    RouteTokenUse { route: String, token_use: TokenUse },
+    RouteTokenUse {
+        route: String,
+        token_use: TokenUse,
+    },
+    /// `Authorization: Basic` credentials that cannot be read (checked before any exchange).
+    BadBasic(crate::token::password::BasicError),
+    /// The exchange of `username`'s password failed, now or within the penalty period (`penalized`: answered
+    /// without a call).
+    Password {
+        username: String,
+        failure: crate::token::password::ExchangeFailure,
+        penalized: bool,
+    },
+    /// `username`'s password is not exchanged yet; a host that can call the identity provider does so and decides
+    /// again, any other refuses the request with this reason.
+    PasswordPending {
+        username: String,
+    },
 }
 
 impl Reason {
@@ -319,6 +392,10 @@ impl Reason {
             Self::ExplicitDeny { .. } => Code::ExplicitDeny,
             Self::NoRoute { .. } => Code::NoRoute,
             Self::IdentityNotHeaderSafe { .. } | Self::ClaimNotHeaderSafe { .. } => Code::TokenClaims,
+            Self::BadBasic(_) => Code::TokenMalformed,
+            Self::Password { failure: crate::token::password::ExchangeFailure::Token(err), .. } => Code::of_token(err),
+            Self::Password { failure, .. } if failure.refuses_credentials() => Code::PasswordRefused,
+            Self::Password { .. } | Self::PasswordPending { .. } => Code::PasswordExchangeFailed,
         }
     }
 
@@ -378,7 +455,9 @@ impl fmt::Display for Reason {
             Self::Request(err) => write!(f, "{err}"),
             Self::Authorization(err) => write!(f, "{err}"),
             Self::Token(err) => write!(f, "{err}"),
-            Self::NotAnAccessToken { route } => write!(f, "route `{route}` requires scopes, which only access tokens carry"),
+            Self::NotAnAccessToken { route } => {
+                write!(f, "route `{route}` requires scopes, which only access tokens carry")
+            }
             Self::MissingScope { route, required } => {
                 write!(f, "route `{route}` requires one of scopes `{}`", required.join(" "))
             }
@@ -396,12 +475,25 @@ impl fmt::Display for Reason {
             Self::TokenSource { source, err } => match err {
                 AuthorizationError::Missing | AuthorizationError::MissingCookie => write!(f, "no {source}"),
                 AuthorizationError::Repeated => write!(f, "more than one {source}"),
-                AuthorizationError::RepeatedCookie => write!(f, "more than one {source} (names compared in any letter case)"),
+                AuthorizationError::RepeatedCookie => {
+                    write!(f, "more than one {source} (names compared in any letter case)")
+                }
                 AuthorizationError::BadForm => write!(f, "{source} is not `Bearer <token>` or a bare token"),
                 AuthorizationError::BadCookie => write!(f, "{source} is not a bare token"),
             },
             Self::RouteTokenUse { route, token_use } => {
                 write!(f, "route `{route}` does not accept {} tokens", token_use.as_str())
+            }
+            Self::BadBasic(err) => write!(f, "{err}"),
+            Self::Password { username, failure, penalized: false } => write!(f, "password of `{username}`: {failure}"),
+            Self::Password { username, failure, penalized: true } => {
+                write!(
+                    f,
+                    "password of `{username}` not exchanged: its penalty period runs after this failure: {failure}"
+                )
+            }
+            Self::PasswordPending { username } => {
+                write!(f, "password of `{username}` not exchanged: this host cannot call the identity provider")
             }
         }
     }
@@ -502,7 +594,13 @@ impl DecisionRecord {
 
     /// Writes a record's JSON into `out` (replacing what it held) straight from its parts: hosts record every
     /// request, so this builds no intermediate string. Escapes exactly as `serde_json` does, which reads it back.
-    pub fn write_json(out: &mut String, status: u16, code: Code, reason: &dyn fmt::Display, statements: &[StatementRef]) {
+    pub fn write_json(
+        out: &mut String,
+        status: u16,
+        code: Code,
+        reason: &dyn fmt::Display,
+        statements: &[StatementRef],
+    ) {
         out.clear();
         out.push_str("{\"status\":");
         // Writing into a String cannot fail.
@@ -687,11 +785,16 @@ fn scopes_value(scopes: &[String]) -> Cow<'_, str> {
 /// allocation when nothing is mapped. A claim is found by its name in any letter case, as policy condition keys
 /// find it (`claim:custom:tenant` reads `custom:TENANT`): two claims answering one name refuse the request, so
 /// the header and a policy never read different claims.
-pub(crate) fn claim_headers<'n>(names: &'n IdentityHeaders, token: &VerifiedToken) -> Result<Vec<(&'n str, String)>, Reason> {
+pub(crate) fn claim_headers<'n>(
+    names: &'n IdentityHeaders,
+    token: &VerifiedToken,
+) -> Result<Vec<(&'n str, String)>, Reason> {
     let mut headers = Vec::new();
     for mapped in &names.claims {
-        let refuse = |why| Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why };
-        let mut found = token.claims().iter().filter(|(name, _)| name.eq_ignore_ascii_case(&mapped.claim)).map(|(_, value)| value);
+        let refuse =
+            |why| Reason::ClaimNotHeaderSafe { claim: mapped.claim.clone(), header: mapped.header.clone(), why };
+        let mut found =
+            token.claims().iter().filter(|(name, _)| name.eq_ignore_ascii_case(&mapped.claim)).map(|(_, value)| value);
         let claim = found.next();
         if found.next().is_some() {
             return Err(refuse("present twice, in two letter cases"));
@@ -806,12 +909,24 @@ impl<'a> Verdict<'a> {
 
     /// A request a public route takes.
     pub(crate) fn public(route: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
-        Self { outcome: Outcome::Allow, cause: Cause::PublicRoute { route }, remove_headers, rewrite_path, challenge: None }
+        Self {
+            outcome: Outcome::Allow,
+            cause: Cause::PublicRoute { route },
+            remove_headers,
+            rewrite_path,
+            challenge: None,
+        }
     }
 
     /// A CORS preflight passed without a token.
     pub(crate) fn preflight(method: &'a str, remove_headers: Vec<&'a str>, rewrite_path: Option<String>) -> Self {
-        Self { outcome: Outcome::Allow, cause: Cause::CorsPreflight { method }, remove_headers, rewrite_path, challenge: None }
+        Self {
+            outcome: Outcome::Allow,
+            cause: Cause::CorsPreflight { method },
+            remove_headers,
+            rewrite_path,
+            challenge: None,
+        }
     }
 
     /// A request allowed for `token`, whose identity values are header-safe ([`unsafe_identity_header`]).
@@ -865,6 +980,12 @@ impl<'a> Verdict<'a> {
         }
     }
 
+    /// Whether the request carries a username and password not exchanged yet: a host that can call the identity
+    /// provider does ([`crate::Authorizer::start_exchange`]) and decides again; any other sends this refusal (503).
+    pub fn needs_password_exchange(&self) -> bool {
+        matches!(&self.cause, Cause::Refused(Reason::PasswordPending { .. }))
+    }
+
     /// The reason, for logs and the decision record; formatted only when written.
     pub fn reason(&self) -> VerdictReason<'_, 'a> {
         VerdictReason(&self.cause)
@@ -912,7 +1033,8 @@ impl<'a> Verdict<'a> {
 
     /// The owned decision.
     pub fn into_decision(self) -> Decision {
-        let upstream_headers = self.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
+        let upstream_headers =
+            self.upstream_headers().map(|(name, value)| (name.to_owned(), value.into_owned())).collect();
         let reason = match self.cause {
             Cause::Refused(reason) => reason,
             Cause::PublicRoute { route } => Reason::PublicRoute { route: route.to_owned() },
@@ -937,7 +1059,9 @@ mod tests {
 
     #[test]
     fn the_record_is_one_compact_json_object() {
-        let decision = Verdict::refuse(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() }).into_decision();
+        let decision =
+            Verdict::refuse(Outcome::NoRoute, Reason::NoRoute { method: "GET".into(), path: "/a\"b".into() })
+                .into_decision();
         let record = decision.record();
         assert_eq!(
             record.to_json(),
@@ -981,7 +1105,10 @@ mod tests {
             assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{name}");
             assert!(seen.insert(name), "{name} twice");
             assert_eq!(Code::parse(name), Some(code));
-            assert!(["allow", "unauthorized", "deny", "bad_request", "error"].contains(&code.decision()), "{name}");
+            assert!(
+                ["allow", "unauthorized", "deny", "bad_request", "unavailable", "error"].contains(&code.decision()),
+                "{name}"
+            );
         }
         assert_eq!(Code::parse("nothing"), None);
     }

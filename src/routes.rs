@@ -54,7 +54,9 @@ pub enum RouteError {
     EmptySegment(String),
     #[error("method `{0}` is not one of GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, ANY, *")]
     Method(String),
-    #[error("path `{template}`: `*` is not a wildcard in a route template (write `{{proxy+}}` for the rest of a path)")]
+    #[error(
+        "path `{template}`: `*` is not a wildcard in a route template (write `{{proxy+}}` for the rest of a path)"
+    )]
     Wildcard { template: String },
     #[error("path `{template}`: a route template has no query string (`?`)")]
     Query { template: String },
@@ -83,7 +85,10 @@ fn check_literal(template: &str, literal: &str, options: &RequestOptions) -> Res
         return Err(RouteError::Query { template: template.to_owned() });
     }
     if literal == "." || literal == ".." {
-        return Err(RouteError::NotNormal { template: template.to_owned(), normal: normal_template(template, options) });
+        return Err(RouteError::NotNormal {
+            template: template.to_owned(),
+            normal: normal_template(template, options),
+        });
     }
     let alone = format!("/{literal}");
     match normalize_path_with(&alone, options) {
@@ -110,7 +115,12 @@ impl Route {
 
     /// Compiles `method` and path `template`; literal segments must be in the normal form requests are put in
     /// under `options`, or the route could never match.
-    pub fn with_options(method: &str, template: &str, auth: RouteAuth, options: &RequestOptions) -> Result<Self, RouteError> {
+    pub fn with_options(
+        method: &str,
+        template: &str,
+        auth: RouteAuth,
+        options: &RequestOptions,
+    ) -> Result<Self, RouteError> {
         let method = match method {
             "*" | "ANY" => None,
             other => Some(
@@ -161,7 +171,9 @@ impl Route {
 
     /// Whether this route takes every request but the root: `ANY /{proxy+}`.
     pub fn is_catch_all(&self) -> bool {
-        self.method.is_none() && matches!(self.segments.as_slice(), [Segment::Greedy]) && self.auth != RouteAuth::Undeclared
+        self.method.is_none()
+            && matches!(self.segments.as_slice(), [Segment::Greedy])
+            && self.auth != RouteAuth::Undeclared
     }
 
     /// Whether every request this route takes is taken by `self` as well, so that `other`, listed after `self`,
@@ -248,7 +260,10 @@ fn loose_end<'p>(rest: &mut impl Iterator<Item = &'p str>) -> bool {
 /// Whether `segment` is a lenient spelling of the literal last segment `literal`: the same in any ASCII case,
 /// then an optional format suffix (`.json`), then any run of dots and spaces (`.`, `%20`).
 fn loosely_last(literal: &str, segment: &str) -> bool {
-    let Some(rest) = segment.get(..literal.len()).filter(|head| head.eq_ignore_ascii_case(literal)).and_then(|_| segment.get(literal.len()..))
+    let Some(rest) = segment
+        .get(..literal.len())
+        .filter(|head| head.eq_ignore_ascii_case(literal))
+        .and_then(|_| segment.get(literal.len()..))
     else {
         return false;
     };
@@ -294,7 +309,11 @@ enum Walk {
 }
 
 /// Matches `segments` against the front of `actual`, literals compared with `literal_eq`.
-fn walk<'p>(segments: &[Segment], actual: &mut impl Iterator<Item = &'p str>, literal_eq: impl Fn(&str, &str) -> bool) -> Walk {
+fn walk<'p>(
+    segments: &[Segment],
+    actual: &mut impl Iterator<Item = &'p str>,
+    literal_eq: impl Fn(&str, &str) -> bool,
+) -> Walk {
     for segment in segments {
         match segment {
             Segment::Greedy => return Walk::Greedy(actual.next().is_some_and(|first| !first.is_empty())),
@@ -385,7 +404,8 @@ mod tests {
     #[test]
     fn variants_are_case_trailing_slash_head_format_and_trimmed_spellings_only() {
         let delete = route("DELETE", "/products/{id}");
-        let variant = |route: &Route, method: &str, target: &str| route.matches_variant(method, &normalize_path(target).unwrap());
+        let variant =
+            |route: &Route, method: &str, target: &str| route.matches_variant(method, &normalize_path(target).unwrap());
         for target in ["/products/1/", "/Products/1", "/PRODUCTS/1/"] {
             assert!(variant(&delete, "DELETE", target), "{target}");
         }
@@ -403,12 +423,28 @@ mod tests {
         assert!(variant(&any, "PUT", "/FILES/x"));
         assert!(!variant(&any, "PUT", "/files/x"));
         // Format suffixes and trailing dots and spaces on the last literal segment (Rails, Spring, IIS).
-        for target in ["/products.json", "/Products.XML", "/products/.json", "/products.", "/products%2e", "/products%20",
-                       "/products.json.", "/products.%20", "/products.json/"] {
+        for target in [
+            "/products.json",
+            "/Products.XML",
+            "/products/.json",
+            "/products.",
+            "/products%2e",
+            "/products%20",
+            "/products.json.",
+            "/products.%20",
+            "/products.json/",
+        ] {
             assert!(variant(&list, "GET", target), "{target}");
         }
-        for target in ["/products.json/x", "/productsx", "/products.a-b", "/products.json.xml", "/products/.json/x",
-                       "/products..json", "/products.12345678901234567"] {
+        for target in [
+            "/products.json/x",
+            "/productsx",
+            "/products.a-b",
+            "/products.json.xml",
+            "/products/.json/x",
+            "/products..json",
+            "/products.12345678901234567",
+        ] {
             assert!(!variant(&list, "GET", target), "{target}");
         }
         let member = route("GET", "/users/{id}/profile");
@@ -439,11 +475,7 @@ mod tests {
 
     #[test]
     fn templates_must_be_in_the_form_requests_are_normalised_to() {
-        for (template, wanted) in [
-            ("/a/../admin", "/admin"),
-            ("/%7Eroot", "/~root"),
-            ("/a/./b", "/a/b"),
-        ] {
+        for (template, wanted) in [("/a/../admin", "/admin"), ("/%7Eroot", "/~root"), ("/a/./b", "/a/b")] {
             match Route::new("GET", template, RouteAuth::Public) {
                 Err(RouteError::NotNormal { normal, .. }) => assert_eq!(normal, wanted, "{template}"),
                 other => panic!("{template}: {other:?}"),
@@ -451,7 +483,10 @@ mod tests {
         }
         assert!(matches!(Route::new("GET", "/x?y", RouteAuth::Public), Err(RouteError::Query { .. })));
         for template in ["/admin/*", "/a*b"] {
-            assert!(matches!(Route::new("GET", template, RouteAuth::Public), Err(RouteError::Wildcard { .. })), "{template}");
+            assert!(
+                matches!(Route::new("GET", template, RouteAuth::Public), Err(RouteError::Wildcard { .. })),
+                "{template}"
+            );
         }
         for template in ["/a%2Fb", "/a;b", "/a#b", "/a b", "/a%00", "/caf\u{e9}", "/caf%C3%A9"] {
             assert!(

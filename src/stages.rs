@@ -105,7 +105,8 @@ impl Stages {
         let arn = authorizer.config().api().method_arn(method, &path).map_err(|err| err.to_string())?;
         let (signing_input, signature) = token.rsplit_once('.').ok_or("no signature")?;
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|err| err.to_string())?;
-        let header = token.split('.').next().and_then(|header| URL_SAFE_NO_PAD.decode(header).ok()).ok_or("bad header")?;
+        let header =
+            token.split('.').next().and_then(|header| URL_SAFE_NO_PAD.decode(header).ok()).ok_or("bad header")?;
         let header: serde_json::Value = serde_json::from_slice(&header).map_err(|err| err.to_string())?;
         let kid = header.get("kid").and_then(serde_json::Value::as_str).ok_or("no kid")?.to_owned();
         let mut renamed = header.clone();
@@ -129,7 +130,10 @@ impl Stages {
             record: String::new(),
             now,
         };
-        if !matches!(stages.authorizer.config().verifier().verify(&stages.unknown_kid, now), Err(TokenError::UnknownKid { .. })) {
+        if !matches!(
+            stages.authorizer.config().verifier().verify(&stages.unknown_kid, now),
+            Err(TokenError::UnknownKid { .. })
+        ) {
             return Err("a token with an unknown kid was not refused for it".to_owned());
         }
         if stages.signature_ok() != 1 {
@@ -162,7 +166,9 @@ impl Stages {
                     verdict.write_record(&mut self.record);
                     u32::try_from(self.record.len()).unwrap_or(0)
                 }
-                Stage::Verify => u32::from(self.authorizer.config().verifier().verify(black_box(&self.token), self.now).is_ok()),
+                Stage::Verify => {
+                    u32::from(self.authorizer.config().verifier().verify(black_box(&self.token), self.now).is_ok())
+                }
                 Stage::Signature => self.signature_ok(),
                 Stage::UnknownKid => {
                     let refused = self.authorizer.config().verifier().verify(black_box(&self.unknown_kid), self.now);
@@ -187,7 +193,8 @@ impl Stages {
         let config = self.authorizer.config();
         let Some(store) = config.policies() else { return 0 };
         let token = &self.verified;
-        let principal = Principal { groups: token.groups(), client_id: Some(token.client_id()), username: token.username() };
+        let principal =
+            Principal { groups: token.groups(), client_id: Some(token.client_id()), username: token.username() };
         let context = RequestContext::new(&self.request, token, self.now, config.source_ip());
         let evaluation = store.evaluate(token.issuer(), &principal, INVOKE, black_box(&self.arn), &context);
         u32::try_from(evaluation.statements.len()).unwrap_or(0)
@@ -216,9 +223,16 @@ mod exports {
 
     /// Sets the stages up from a configuration and a header map the host wrote; 0 on success.
     #[no_mangle]
-    pub extern "C" fn stages_setup(config: *const u8, config_len: usize, map: *const u8, map_len: usize, now: u64) -> u32 {
+    pub extern "C" fn stages_setup(
+        config: *const u8,
+        config_len: usize,
+        map: *const u8,
+        map_len: usize,
+        now: u64,
+    ) -> u32 {
         // SAFETY: the host wrote `config_len` and `map_len` bytes into buffers from `stages_alloc`.
-        let (config, map) = unsafe { (std::slice::from_raw_parts(config, config_len), std::slice::from_raw_parts(map, map_len)) };
+        let (config, map) =
+            unsafe { (std::slice::from_raw_parts(config, config_len), std::slice::from_raw_parts(map, map_len)) };
         match Stages::new(config, map.to_vec(), now) {
             Ok(stages) => STAGES.with(|cell| cell.replace(Some(stages))).map_or(0, |_| 0),
             Err(_) => 1,
@@ -229,7 +243,12 @@ mod exports {
     #[no_mangle]
     pub extern "C" fn stages_run(stage: u32, iterations: u32) -> u32 {
         let Some(&stage) = usize::try_from(stage).ok().and_then(|index| Stage::ALL.get(index)) else { return 0 };
-        STAGES.with(|cell| cell.try_borrow_mut().ok().and_then(|mut stages| stages.as_mut().map(|stages| stages.run(stage, iterations))))
+        STAGES
+            .with(|cell| {
+                cell.try_borrow_mut()
+                    .ok()
+                    .and_then(|mut stages| stages.as_mut().map(|stages| stages.run(stage, iterations)))
+            })
             .unwrap_or(0)
     }
 }

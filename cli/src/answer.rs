@@ -28,6 +28,7 @@ pub fn decision_name(status: u16) -> &'static str {
         401 => "unauthorized",
         403 => "deny",
         400 | 414 => "bad_request",
+        503 => "unavailable",
         _ => "error",
     }
 }
@@ -72,6 +73,7 @@ mod tests {
             Outcome::BadRequest,
             Outcome::UriTooLong,
             Outcome::NoRoute,
+            Outcome::Unavailable,
         ] {
             assert_eq!(decision_name(outcome.status()), outcome.as_str());
         }

@@ -11,7 +11,9 @@ pub type Line<'a> = Result<&'a str, &'static str>;
 /// write one request and wait for its answer. Blank lines are skipped. Lines are split on bytes, so a line that
 /// is not UTF-8 is one malformed line (`Err`) rather than the end of the run. `answer` returns the output line
 /// and whether that line had a problem; any problem makes the run finish `WithProblems`.
-pub fn answer_each(mut answer: impl FnMut(usize, Line<'_>) -> anyhow::Result<(String, bool)>) -> anyhow::Result<Finished> {
+pub fn answer_each(
+    mut answer: impl FnMut(usize, Line<'_>) -> anyhow::Result<(String, bool)>,
+) -> anyhow::Result<Finished> {
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut finished = Finished::Clean;

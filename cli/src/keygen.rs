@@ -2,8 +2,8 @@
 
 use crate::Finished;
 use anyhow::{bail, Context as _};
-use authz_testkit::mint::DevKey;
 use authz::token::JwsAlg;
+use authz_testkit::mint::DevKey;
 use clap::builder::{PossibleValuesParser, TypedValueParser as _};
 use clap::Args;
 use serde_json::Value;

@@ -98,12 +98,15 @@ impl NodeEngine {
         if let Some(error) = reply.get("error") {
             bail!("the package threw: {error}");
         }
-        let answer: JsAnswer = serde_json::from_value(reply).context("the package's answer is not an AuthorizeAnswer")?;
+        let answer: JsAnswer =
+            serde_json::from_value(reply).context("the package's answer is not an AuthorizeAnswer")?;
         let decision = decision_name(answer.status);
         if answer.decision != decision {
             bail!("the package answered status {} with decision `{}`", answer.status, answer.decision);
         }
-        if (answer.status == 200) != answer.body.is_none() || (answer.status != 200 && !answer.remove_headers.is_empty()) {
+        if (answer.status == 200) != answer.body.is_none()
+            || (answer.status != 200 && !answer.remove_headers.is_empty())
+        {
             bail!("the package's answer mixes allow and denial: {answer:?}");
         }
         Ok(Answer {

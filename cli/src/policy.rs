@@ -4,10 +4,10 @@
 use crate::input::json_message;
 use crate::{json_lines, Finished};
 use anyhow::{bail, Context as _};
-use authz_testkit::mint::DevKey;
-use authz_testkit::via_request::{FilterAnswer, FilterCase};
 use authz::policy::{evaluate_standalone, Evaluation, INVOKE};
 use authz_host::{FilterHost, HttpOutcome, LogLevel, LogLine};
+use authz_testkit::mint::DevKey;
+use authz_testkit::via_request::{FilterAnswer, FilterCase};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -231,7 +231,10 @@ mod tests {
             context: Value::Null,
         };
         let allowed = Evaluator::Native.decide(&line("arn:aws:execute-api:r:1:a/dev/GET/x")).unwrap();
-        assert_eq!((allowed.decision, allowed.statements.as_slice()), (Some("allow"), &["policy[0].Statement[0] (A)".to_owned()][..]));
+        assert_eq!(
+            (allowed.decision, allowed.statements.as_slice()),
+            (Some("allow"), &["policy[0].Statement[0] (A)".to_owned()][..])
+        );
         let denied = Evaluator::Native.decide(&line("arn:aws:execute-api:r:1:a/dev/DELETE/x")).unwrap();
         assert_eq!(denied.decision, Some("explicit_deny"));
         assert_eq!(denied.why.as_deref(), Some("denied by policy[0].Statement[1]"));

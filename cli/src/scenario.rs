@@ -75,7 +75,8 @@ fn load(path: &Path, now: Option<u64>) -> anyhow::Result<Scenario> {
 
 fn run_file(path: &Path, kind: Kind<'_>, now: Option<u64>, out: &mut impl Write) -> anyhow::Result<usize> {
     let scenario = load(path, now)?;
-    let mut engine = Engine::load(&scenario.config_bytes(), kind).with_context(|| format!("`{}`: config", path.display()))?;
+    let mut engine =
+        Engine::load(&scenario.config_bytes(), kind).with_context(|| format!("`{}`: config", path.display()))?;
     writeln!(out, "{}: {}", path.display(), scenario.description)?;
     writeln!(out, "  {:<4}  {:>6}  {:>3}  case", "", "expect", "got")?;
     let mut failed = 0;
@@ -130,7 +131,8 @@ fn export_file(path: &Path, args: &ScenarioArgs, out: &mut impl Write) -> anyhow
         let mut answers = serde_json::Map::new();
         let mut as_expected = true;
         for (name, engine) in &mut engines {
-            let got = engine.decide(&case.request, scenario.now).with_context(|| format!("case `{}` ({name})", case.name))?;
+            let got =
+                engine.decide(&case.request, scenario.now).with_context(|| format!("case `{}` ({name})", case.name))?;
             as_expected &= mismatches(&case.expect, &got).is_empty();
             answers.insert((*name).to_owned(), serde_json::to_value(&got)?);
         }

@@ -44,7 +44,8 @@ impl WasmEngine {
         if !configured {
             bail!("`{}` refused the configuration: {}", path.display(), errors_since(plugin.logs(), 0));
         }
-        let mut identity_headers: Vec<String> = authorizer.identity_header_names().iter().map(|name| (*name).to_owned()).collect();
+        let mut identity_headers: Vec<String> =
+            authorizer.identity_header_names().iter().map(|name| (*name).to_owned()).collect();
         identity_headers.extend(authorizer.config().identity_headers().claims.iter().map(|claim| claim.header.clone()));
         Ok(Self { plugin, identity_headers })
     }
@@ -74,7 +75,9 @@ impl WasmEngine {
             None => bail!("the filter recorded no decision ({})", errors_since(self.plugin.logs(), logged)),
         };
         match outcome {
-            HttpOutcome::Continue { request_headers, .. } if record.status == 200 => Ok(self.allowed(request, &request_headers, record)),
+            HttpOutcome::Continue { request_headers, .. } if record.status == 200 => {
+                Ok(self.allowed(request, &request_headers, record))
+            }
             HttpOutcome::Continue { .. } => {
                 bail!("the filter let the request through but recorded {} ({})", record.status, record.reason)
             }
@@ -85,9 +88,18 @@ impl WasmEngine {
                     .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
                     .collect();
                 let decision = decision_name(record.status);
-                Ok(Answer { status: record.status, decision, code: record.code, reason: record.reason, headers, rewrite_path: None })
+                Ok(Answer {
+                    status: record.status,
+                    decision,
+                    code: record.code,
+                    reason: record.reason,
+                    headers,
+                    rewrite_path: None,
+                })
             }
-            HttpOutcome::Paused { .. } => bail!("the filter paused the request without answering it ({})", record.reason),
+            HttpOutcome::Paused { .. } => {
+                bail!("the filter paused the request without answering it ({})", record.reason)
+            }
             HttpOutcome::Reset => bail!("the filter reset the stream ({})", record.reason),
         }
     }
@@ -107,6 +119,13 @@ impl WasmEngine {
         }
         let path = upstream.iter().find(|(key, _)| key == ":path").map(|(_, value)| value.as_str());
         let rewrite_path = path.filter(|path| *path != request.path).map(str::to_owned);
-        Answer { status: 200, decision: decision_name(200), code: record.code, reason: record.reason, headers, rewrite_path }
+        Answer {
+            status: 200,
+            decision: decision_name(200),
+            code: record.code,
+            reason: record.reason,
+            headers,
+            rewrite_path,
+        }
     }
 }

@@ -181,11 +181,17 @@ fn export_gives_every_case_as_a_request_with_the_answers_of_each_engine() {
             let context = format!("{}: {}", path.display(), case.name);
             assert_eq!(exported["name"], json!(case.name), "{context}");
             let request = &exported["request"];
-            assert_eq!((&request["method"], &request["path"], &request["now"]), (&json!(case.request.method), &json!(case.request.path), &json!(now)));
+            assert_eq!(
+                (&request["method"], &request["path"], &request["now"]),
+                (&json!(case.request.method), &json!(case.request.path), &json!(now))
+            );
             let headers: Vec<(String, String)> = serde_json::from_value(request["headers"].clone()).unwrap();
             assert_eq!(headers.iter().filter(|(name, _)| name == "host").count(), 1, "{context}");
             assert_eq!(headers.len(), case.request.headers.len() + 1, "{context}");
-            assert_eq!(request.get("sourceIp").and_then(Value::as_str), case.request.source_ip.map(|ip| ip.to_string()).as_deref());
+            assert_eq!(
+                request.get("sourceIp").and_then(Value::as_str),
+                case.request.source_ip.map(|ip| ip.to_string()).as_deref()
+            );
             assert_eq!(exported["expect"]["status"], json!(case.expect.status), "{context}");
             let (native, filter) = (&exported["answers"]["native"], &exported["answers"]["filter"]);
             assert_eq!(native, filter, "{context}{}", staleness_hint(&wasm));
@@ -193,6 +199,7 @@ fn export_gives_every_case_as_a_request_with_the_answers_of_each_engine() {
         }
     }
     // Both engine options at once are for --export only; a table has one engine.
-    let run = authz(&["scenario", "--wasm", arg(&wasm), "--node", "dist/edge/nodejs", arg(&files[0])], "").expect_code(2);
+    let run =
+        authz(&["scenario", "--wasm", arg(&wasm), "--node", "dist/edge/nodejs", arg(&files[0])], "").expect_code(2);
     assert!(run.stderr.contains("give one"), "{}", run.stderr);
 }

@@ -50,7 +50,12 @@ fn the_three_examples_carry_the_same_configuration() {
     assert_eq!(istio, gateway);
     let envoy = std::fs::read_to_string(workspace().join("examples/envoy.yaml")).unwrap();
     let start = envoy.find("value: |").unwrap();
-    let block: String = envoy[start..].lines().skip(1).take_while(|line| line.starts_with("                    ")).collect::<Vec<_>>().join("\n");
+    let block: String = envoy[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with("                    "))
+        .collect::<Vec<_>>()
+        .join("\n");
     let inline: serde_json::Value = serde_json::from_str(&block).unwrap();
     assert_eq!(inline, istio, "examples/envoy.yaml and the manifests drifted apart");
 }

@@ -27,8 +27,10 @@ fn grpc_refusals_are_refusals_in_both_engines() {
     .join("\n");
     let native = authz(&["check", "--config", arg(&config)], &lines).expect_code(0).json_lines();
     let wasm = filter_wasm();
-    let filtered = authz(&["check", "--config", arg(&config), "--wasm", arg(&wasm)], &lines).expect_code(0).json_lines();
-    let summary = |answer: &serde_json::Value| (answer["status"].clone(), answer["decision"].clone(), answer["reason"].clone());
+    let filtered =
+        authz(&["check", "--config", arg(&config), "--wasm", arg(&wasm)], &lines).expect_code(0).json_lines();
+    let summary =
+        |answer: &serde_json::Value| (answer["status"].clone(), answer["decision"].clone(), answer["reason"].clone());
     for (native, filtered) in native.iter().zip(&filtered) {
         assert_eq!(summary(filtered), summary(native), "{filtered}");
     }

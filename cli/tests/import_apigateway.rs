@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 const NOW: u64 = 1_763_800_000;
 const POOL: &str = "us-east-1_Example";
 const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example";
-const EXPORTS: [&str; 4] = ["petstore-oas30.yaml", "petstore-oas30.json", "petstore-swagger.json", "petstore-swagger.yaml"];
+const EXPORTS: [&str; 4] =
+    ["petstore-oas30.yaml", "petstore-oas30.json", "petstore-swagger.json", "petstore-swagger.yaml"];
 
 fn export(name: &str) -> PathBuf {
     workspace().join("examples/apigateway").join(name)
@@ -56,7 +57,10 @@ fn every_export_format_gives_one_configuration_that_decides_like_api_gateway() {
         assert_eq!(config, &configs[0], "{name} imports differently from {}", EXPORTS[0]);
     }
     let config = &configs[0];
-    assert_eq!(config["api"], json!({"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"}));
+    assert_eq!(
+        config["api"],
+        json!({"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"})
+    );
     assert_eq!(config["issuers"][0]["issuer"], ISSUER);
     assert_eq!(config["issuers"][0]["client_ids"], Value::Null);
     assert!(config.get("token_source").is_none(), "Authorization is the default");
@@ -64,7 +68,8 @@ fn every_export_format_gives_one_configuration_that_decides_like_api_gateway() {
     std::fs::write(&path, config.to_string()).unwrap();
     authz(&["config", "validate", arg(&path)], "").expect_code(0);
 
-    let access = |scopes: &[&str]| key.sign(&CognitoClaims::access(ISSUER, "any-client", "alice", NOW).scopes(scopes).to_json());
+    let access =
+        |scopes: &[&str]| key.sign(&CognitoClaims::access(ISSUER, "any-client", "alice", NOW).scopes(scopes).to_json());
     let id = key.sign(&CognitoClaims::id(ISSUER, "any-client", "alice", NOW).to_json());
     let plain = access(&["aws.cognito.signin.user.admin"]);
     // (method, path, token, status): what API Gateway answers with the exported methods and authorizer.
@@ -139,7 +144,10 @@ fn cognito(extra: Value) -> Value {
     });
     for (name, value) in extra.as_object().unwrap() {
         if name == "authorizer" {
-            scheme["x-amazon-apigateway-authorizer"].as_object_mut().unwrap().extend(value.as_object().unwrap().clone());
+            scheme["x-amazon-apigateway-authorizer"]
+                .as_object_mut()
+                .unwrap()
+                .extend(value.as_object().unwrap().clone());
         } else {
             scheme[name] = value.clone();
         }
@@ -212,7 +220,8 @@ fn what_cannot_be_said_as_api_gateway_says_it_stops_the_import() {
     // Two authorizers trusting different pools: one configuration trusts its issuers on every route.
     let mut doc: Value = serde_json::from_str(&small_export(cognito(json!({})), json!([{"Users": []}]))).unwrap();
     let mut other = cognito(json!({}));
-    other["x-amazon-apigateway-authorizer"]["providerARNs"] = json!(["arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Other"]);
+    other["x-amazon-apigateway-authorizer"]["providerARNs"] =
+        json!(["arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Other"]);
     doc["components"]["securitySchemes"]["Partners"] = other;
     doc["paths"]["/b"] = json!({"get": {"security": [{"Partners": []}]}});
     std::fs::write(&path, doc.to_string()).unwrap();
@@ -221,9 +230,15 @@ fn what_cannot_be_said_as_api_gateway_says_it_stops_the_import() {
 
     // A security requirement naming no scheme, and a document that is no export.
     std::fs::write(&path, small_export(cognito(json!({})), json!([{"Nobody": []}]))).unwrap();
-    assert!(import(&path, &["--jwks", &jwks_arg]).expect_code(2).stderr.contains("`Nobody` is not a defined security scheme"));
+    assert!(import(&path, &["--jwks", &jwks_arg])
+        .expect_code(2)
+        .stderr
+        .contains("`Nobody` is not a defined security scheme"));
     std::fs::write(&path, "{\"paths\": {}}").unwrap();
-    assert!(import(&path, &["--jwks", &jwks_arg]).expect_code(2).stderr.contains("not an OpenAPI 3.0 or Swagger 2.0 document"));
+    assert!(import(&path, &["--jwks", &jwks_arg])
+        .expect_code(2)
+        .stderr
+        .contains("not an OpenAPI 3.0 or Swagger 2.0 document"));
 }
 
 /// The README's trial under "Coming from API Gateway" runs as shown, in a fresh folder beside `examples/`.

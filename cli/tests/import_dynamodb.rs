@@ -45,19 +45,30 @@ fn seed_004s_table_scanned_from_moto_decides_like_its_lambda_authorizer() {
     let dir = scratch("import-dynamodb");
     let python = python_env();
     let scan = dir.join("scan.json");
-    let output = Command::new(&python).arg(workspace().join("cli/tests/dynamodb/seed004.py")).arg(&scan).output().unwrap();
+    let output =
+        Command::new(&python).arg(workspace().join("cli/tests/dynamodb/seed004.py")).arg(&scan).output().unwrap();
     assert!(output.status.success(), "seed004.py failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let scanned: Value = serde_json::from_str(&std::fs::read_to_string(&scan).unwrap()).unwrap();
     assert_eq!(scanned["Count"], 4, "{scanned}");
     // What moto wrote: a map (`M`) for most groups, a JSON string (`S`) for one, lists as `L`.
     assert!(scanned["Items"].as_array().unwrap().iter().any(|item| item["policy"].get("S").is_some()), "{scanned}");
-    assert!(scanned["Items"].as_array().unwrap().iter().any(|item| item["policy"]["M"]["Statement"].get("L").is_some()), "{scanned}");
+    assert!(
+        scanned["Items"].as_array().unwrap().iter().any(|item| item["policy"]["M"]["Statement"].get("L").is_some()),
+        "{scanned}"
+    );
 
-    let run = authz(&["import", "dynamodb", arg(&scan), "--as", "groups", "--key", "group", "--policy", "policy"], "").expect_code(0);
+    let run = authz(&["import", "dynamodb", arg(&scan), "--as", "groups", "--key", "group", "--policy", "policy"], "")
+        .expect_code(0);
     let section: Value = serde_json::from_str(&run.stdout).unwrap();
     let groups = section["groups"].as_object().unwrap();
-    assert_eq!(groups.keys().map(String::as_str).collect::<Vec<_>>(), vec!["auditors", "pet-owner", "pet-veterinarian", "suspended"]);
-    assert_eq!(section["groups"]["pet-veterinarian"]["Statement"][0]["Resource"][1], "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/*/pets/*");
+    assert_eq!(
+        groups.keys().map(String::as_str).collect::<Vec<_>>(),
+        vec!["auditors", "pet-owner", "pet-veterinarian", "suspended"]
+    );
+    assert_eq!(
+        section["groups"]["pet-veterinarian"]["Statement"][0]["Resource"][1],
+        "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/*/pets/*"
+    );
     let policies = dir.join("policies.json");
     std::fs::write(&policies, &run.stdout).unwrap();
 
@@ -67,7 +78,17 @@ fn seed_004s_table_scanned_from_moto_decides_like_its_lambda_authorizer() {
     let export = workspace().join("examples/apigateway/petstore-oas30.yaml");
     let jwks_arg = format!("us-east-1_Example={}", jwks.display());
     let run = authz(
-        &["import", "apigateway", arg(&export), "--account-id", "123456789012", "--jwks", &jwks_arg, "--policies", arg(&policies)],
+        &[
+            "import",
+            "apigateway",
+            arg(&export),
+            "--account-id",
+            "123456789012",
+            "--jwks",
+            &jwks_arg,
+            "--policies",
+            arg(&policies),
+        ],
         "",
     )
     .expect_code(0);
@@ -75,7 +96,8 @@ fn seed_004s_table_scanned_from_moto_decides_like_its_lambda_authorizer() {
     std::fs::write(&config, &run.stdout).unwrap();
 
     let id = |groups: &[&str]| Some(key.sign(&CognitoClaims::id(ISSUER, "web", "alice", NOW).groups(groups).to_json()));
-    let access = |groups: &[&str]| Some(key.sign(&CognitoClaims::access(ISSUER, "web", "alice", NOW).groups(groups).to_json()));
+    let access =
+        |groups: &[&str]| Some(key.sign(&CognitoClaims::access(ISSUER, "web", "alice", NOW).groups(groups).to_json()));
     decide(
         &config,
         &[
@@ -108,7 +130,8 @@ fn a_scan_with_bad_items_prints_nothing_and_names_them() {
         .to_string(),
     )
     .unwrap();
-    let run = authz(&["import", "dynamodb", arg(&scan), "--as", "groups", "--key", "group", "--policy", "policy"], "").expect_code(2);
+    let run = authz(&["import", "dynamodb", arg(&scan), "--as", "groups", "--key", "group", "--policy", "policy"], "")
+        .expect_code(2);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("item `broken` (Items[1])"), "{}", run.stderr);
 }

@@ -42,7 +42,8 @@ fn corpus_lines() -> Vec<Line> {
                 });
             }
             for (index, request) in case.requests.iter().enumerate() {
-                let mut input = json!({"policy": case.policy, "resource": request.resource, "context": request.context});
+                let mut input =
+                    json!({"policy": case.policy, "resource": request.resource, "context": request.context});
                 if let Some(action) = &request.action {
                     input["action"] = json!(action);
                 }
@@ -98,7 +99,10 @@ fn native_answers_are_the_corpus_expectations() {
                     assert_eq!(&located, statements, "{context}");
                 }
                 if let Some(why) = why {
-                    assert!(answer["why"].as_str().unwrap_or_default().contains(why.as_str()), "{context}: wanted `{why}`");
+                    assert!(
+                        answer["why"].as_str().unwrap_or_default().contains(why.as_str()),
+                        "{context}: wanted `{why}`"
+                    );
                 }
                 assert_eq!(answer.get("why").is_some(), decision != "allow", "{context}");
             }
@@ -137,7 +141,11 @@ fn the_filter_answers_every_expressible_case_as_the_core_does() {
     let refused: usize = not_expressible.values().map(Vec::len).sum();
     let expressed = lines.len() - refused;
     let summary: Vec<String> = not_expressible.iter().map(|(kind, cases)| format!("{} {kind}", cases.len())).collect();
-    println!("{expressed} of {} corpus lines ran through the filter; not expressible: {}", lines.len(), summary.join(", "));
+    println!(
+        "{expressed} of {} corpus lines ran through the filter; not expressible: {}",
+        lines.len(),
+        summary.join(", ")
+    );
     assert!(
         disagreements.is_empty(),
         "{} disagreements{}:\n{}",
@@ -159,7 +167,10 @@ fn every_line_decided_is_exit_status_0_and_a_missing_module_is_2() {
     let line = json!({"policy": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}},
                       "resource": ANY_RESOURCE, "context": {"aws:username": "alice"}});
     let run = authz(&["policy"], line.to_string()).expect_code(0);
-    assert_eq!(run.json_lines(), [json!({"decision": "allow", "statements": ["policy[0].Statement[0]"], "errors": []})]);
+    assert_eq!(
+        run.json_lines(),
+        [json!({"decision": "allow", "statements": ["policy[0].Statement[0]"], "errors": []})]
+    );
     let missing = workspace().join("dist/no-such.wasm");
     let run = authz(&["policy", "--wasm", arg(&missing)], line.to_string()).expect_code(2);
     assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
@@ -173,5 +184,8 @@ fn a_line_naming_a_member_twice_is_refused_not_read_last_wins() {
     let run = authz(&["policy"], &line).expect_code(1);
     let answer = &run.json_lines()[0];
     assert_eq!(answer["decision"], Value::Null, "{answer}");
-    assert!(answer["errors"][0].as_str().unwrap().contains("policy.Statement: duplicate member name `Effect`"), "{answer}");
+    assert!(
+        answer["errors"][0].as_str().unwrap().contains("policy.Statement: duplicate member name `Effect`"),
+        "{answer}"
+    );
 }

@@ -104,7 +104,8 @@ fn with(pointer: &str, value: Value) -> Value {
 }
 
 fn statement(members: Value) -> Value {
-    let mut statement = json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"});
+    let mut statement =
+        json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"});
     statement.as_object_mut().unwrap().extend(members.as_object().unwrap().clone());
     with("/policies/groups/g", json!({"Version": "2012-10-17", "Statement": [statement]}))
 }
@@ -130,17 +131,69 @@ fn refused_by_both() -> Vec<(&'static str, Value)> {
         ("no issuer", with("/issuers", json!([]))),
         ("no client_ids", with("/issuers/0/client_ids", drop.clone())),
         ("an empty client list", with("/issuers/0/client_ids", json!([]))),
-        ("an issuer with a trailing slash", with("/issuers/0/issuer", json!("https://cognito-idp.us-east-1.amazonaws.com/x/"))),
+        (
+            "an issuer with a trailing slash",
+            with("/issuers/0/issuer", json!("https://cognito-idp.us-east-1.amazonaws.com/x/")),
+        ),
         ("an http issuer", with("/issuers/0/issuer", json!("http://cognito-idp.us-east-1.amazonaws.com/x"))),
         ("no keys", with("/issuers/0/jwks/keys", json!([]))),
         ("neither jwks nor remote_jwks", with("/issuers/0/jwks", drop.clone())),
         ("remote_jwks without a uri", with("/issuers/0/remote_jwks", json!({"cluster": "idp"}))),
-        ("remote_jwks without a path", with("/issuers/0/remote_jwks", json!({"cluster": "idp", "uri": "https://idp.example"}))),
-        ("remote_jwks with a query", with("/issuers/0/remote_jwks", json!({"cluster": "idp", "uri": "https://i/p?a=1"}))),
-        ("remote_jwks refreshed every second", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "refresh_seconds": 1}))),
-        ("remote_jwks without a timeout", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "timeout_ms": 0}))),
-        ("a remote_jwks member", with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "url": "x"}))),
+        (
+            "remote_jwks without a path",
+            with("/issuers/0/remote_jwks", json!({"cluster": "idp", "uri": "https://idp.example"})),
+        ),
+        (
+            "remote_jwks with a query",
+            with("/issuers/0/remote_jwks", json!({"cluster": "idp", "uri": "https://i/p?a=1"})),
+        ),
+        (
+            "remote_jwks refreshed every second",
+            with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "refresh_seconds": 1})),
+        ),
+        (
+            "remote_jwks without a timeout",
+            with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "timeout_ms": 0})),
+        ),
+        (
+            "a remote_jwks member",
+            with("/issuers/0/remote_jwks", json!({"cluster": "c", "uri": "https://i/p", "url": "x"})),
+        ),
         ("a cluster with a space", with("/issuers/0/remote_jwks", json!({"cluster": "a b", "uri": "https://i/p"}))),
+        (
+            "password_auth without a client id",
+            with("/password_auth", json!({"cluster": "idp", "authority": "idp.example"})),
+        ),
+        (
+            "password_auth with a path in its authority",
+            with("/password_auth", json!({"cluster": "idp", "authority": "idp.example/x", "client_id": "app"})),
+        ),
+        (
+            "password_auth with a dashed client id",
+            with("/password_auth", json!({"cluster": "idp", "authority": "idp.example", "client_id": "a-b"})),
+        ),
+        (
+            "password_auth with an empty secret",
+            with(
+                "/password_auth",
+                json!({"cluster": "idp", "authority": "i", "client_id": "app", "client_secret": ""}),
+            ),
+        ),
+        (
+            "password_auth cached for a day",
+            with(
+                "/password_auth",
+                json!({"cluster": "idp", "authority": "i", "client_id": "app", "cache_seconds": 86400}),
+            ),
+        ),
+        (
+            "password_auth cached for no time",
+            with("/password_auth", json!({"cluster": "idp", "authority": "i", "client_id": "app", "cache_seconds": 0})),
+        ),
+        (
+            "a password_auth member",
+            with("/password_auth", json!({"cluster": "idp", "authority": "i", "client_id": "app", "password": "x"})),
+        ),
         ("a key without alg", jwk(json!({"alg": null}))),
         ("a symmetric alg", jwk(json!({"alg": "HS256"}))),
         ("an RSA key bound to ES256", jwk(json!({"alg": "ES256"}))),
@@ -182,7 +235,10 @@ fn refused_by_both() -> Vec<(&'static str, Value)> {
         ("an unknown operator", statement(json!({"Condition": {"StringMatches": {"aws:UserAgent": "x"}}}))),
         ("Null with IfExists", statement(json!({"Condition": {"NullIfExists": {"aws:UserAgent": "true"}}}))),
         ("an operator without keys", statement(json!({"Condition": {"StringEquals": {}}}))),
-        ("a condition value that is an object", statement(json!({"Condition": {"StringEquals": {"aws:UserAgent": {"a": 1}}}}))),
+        (
+            "a condition value that is an object",
+            statement(json!({"Condition": {"StringEquals": {"aws:UserAgent": {"a": 1}}}})),
+        ),
         ("an unknown version", with("/policies/groups/g", json!({"Version": "2012-10-18", "Statement": []}))),
         ("no Statement", with("/policies/groups/g", json!({"Version": "2012-10-17"}))),
     ]
@@ -214,8 +270,12 @@ fn the_schema_accepts_every_configuration_the_project_ships() {
     }
     let values: Vec<Value> = documents.iter().map(|(_, document)| document.clone()).collect();
     let errors = schema_errors(&values);
-    let refused: Vec<String> =
-        documents.iter().zip(&errors).filter(|(_, errors)| !errors.is_empty()).map(|((name, _), errors)| format!("{name}: {errors:?}")).collect();
+    let refused: Vec<String> = documents
+        .iter()
+        .zip(&errors)
+        .filter(|(_, errors)| !errors.is_empty())
+        .map(|((name, _), errors)| format!("{name}: {errors:?}"))
+        .collect();
     assert!(refused.is_empty(), "the schema refuses what the loader loads:\n{}", refused.join("\n"));
 }
 
@@ -284,6 +344,20 @@ fn remote_jwks_beside_or_instead_of_pushed_keys_passes_both() {
         loads(document).unwrap();
     }
     assert_eq!(schema_errors(&documents), vec![Vec::<String>::new(); 2]);
+}
+
+/// Username/password clients: a full `password_auth` loads and passes the schema.
+#[test]
+fn password_auth_passes_both() {
+    let documents = [with(
+        "/password_auth",
+        json!({"cluster": "cognito_idp", "authority": "cognito-idp.us-east-1.amazonaws.com", "client_id": "7example0client",
+               "client_secret": "s3cr3t", "cache_seconds": 300, "timeout_ms": 2000}),
+    )];
+    for document in &documents {
+        loads(document).unwrap();
+    }
+    assert_eq!(schema_errors(&documents), vec![Vec::<String>::new(); 1]);
 }
 
 #[test]

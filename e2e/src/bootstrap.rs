@@ -335,8 +335,9 @@ mod tests {
 
     #[test]
     fn quotes_the_configuration_as_one_scalar() {
-        let yaml = Bootstrap::new(Path::new("/x/authz.wasm"), r#"{"a": "b\"c", "d": [1]}"#, "127.0.0.1:8081".parse().unwrap())
-            .render();
+        let yaml =
+            Bootstrap::new(Path::new("/x/authz.wasm"), r#"{"a": "b\"c", "d": [1]}"#, "127.0.0.1:8081".parse().unwrap())
+                .render();
         assert!(yaml.contains(r#"value: "{\"a\": \"b\\\"c\", \"d\": [1]}""#), "{yaml}");
         assert!(yaml.contains(r#"filename: "/x/authz.wasm""#));
         assert!(yaml.contains("address: 127.0.0.1, port_value: 8081"));
@@ -349,7 +350,11 @@ mod tests {
     #[test]
     fn renders_the_comparison_filters() {
         let upstream = "127.0.0.1:8081".parse().unwrap();
-        let jwt = Bootstrap::with_filter(AuthFilter::JwtAuthn { issuer: "https://issuer", jwks: r#"{"keys": []}"# }, upstream).render();
+        let jwt = Bootstrap::with_filter(
+            AuthFilter::JwtAuthn { issuer: "https://issuer", jwks: r#"{"keys": []}"# },
+            upstream,
+        )
+        .render();
         assert!(jwt.contains("- name: envoy.filters.http.jwt_authn\n"), "{jwt}");
         assert!(jwt.contains("issuer: \"https://issuer\"\n"), "{jwt}");
         assert!(jwt.contains(r#"local_jwks: {inline_string: "{\"keys\": []}"}"#), "{jwt}");
@@ -362,7 +367,8 @@ mod tests {
     #[test]
     fn a_tls_listener_carries_the_certificate_inline() {
         let mut bootstrap = Bootstrap::new(Path::new("/x/authz.wasm"), "{}", "127.0.0.1:8081".parse().unwrap());
-        bootstrap.tls = Some(TlsListener { certificate_pem: "-----CERT-----\nAA==\n", private_key_pem: "-----KEY-----\nBB==\n" });
+        bootstrap.tls =
+            Some(TlsListener { certificate_pem: "-----CERT-----\nAA==\n", private_key_pem: "-----KEY-----\nBB==\n" });
         let yaml = bootstrap.render();
         assert!(yaml.contains("\n  - name: authz\n    address:"), "{yaml}");
         assert!(yaml.contains("\n  - name: authz_tls\n    address:"), "{yaml}");
@@ -414,7 +420,12 @@ mod tests {
         assert!(yaml.contains("path_config_source: {path: \"/tmp/lds.yaml\"}"), "{yaml}");
         assert!(!yaml.contains("listeners:"), "{yaml}");
         let lds = bootstrap.lds_resources();
-        assert!(lds.starts_with("resources:\n- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: authz\n"), "{lds}");
+        assert!(
+            lds.starts_with(
+                "resources:\n- \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: authz\n"
+            ),
+            "{lds}"
+        );
         assert_eq!(lds.matches("\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener").count(), 1, "{lds}");
     }
 }

@@ -53,7 +53,12 @@ impl Echoed {
                 .map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_str()?.to_owned())))
                 .collect::<Option<Vec<_>>>()
         };
-        Some(Self { method: text("method")?, target: text("target")?, headers: fields("headers")?, trailers: fields("trailers")? })
+        Some(Self {
+            method: text("method")?,
+            target: text("target")?,
+            headers: fields("headers")?,
+            trailers: fields("trailers")?,
+        })
     }
 
     /// Every value of header `name` (lower case).
@@ -134,7 +139,9 @@ fn serve_http1(mut stream: TcpStream) {
             Ok(Some((head, trailers, consumed))) => {
                 buffer.drain(..consumed.min(buffer.len()));
                 let response = echo_response(&head, trailers);
-                if stream.write_all(&response).is_err() || head.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+                if stream.write_all(&response).is_err()
+                    || head.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
+                {
                     return;
                 }
                 continue;
@@ -192,7 +199,8 @@ fn echo_response(head: &Head, trailers: Fields) -> Vec<u8> {
 }
 
 fn echo_json(received: &Received) -> String {
-    let fields = |pairs: &[(String, String)]| -> Vec<Value> { pairs.iter().map(|(name, value)| json!([name, value])).collect() };
+    let fields =
+        |pairs: &[(String, String)]| -> Vec<Value> { pairs.iter().map(|(name, value)| json!([name, value])).collect() };
     json!({
         "method": received.method,
         "target": received.target,
@@ -205,7 +213,10 @@ fn echo_json(received: &Received) -> String {
 /// The echo of a request in either protocol: its JSON as the body (none for HEAD) and, hex-encoded, as `x-echo`.
 fn answer(received: &Received) -> Answer {
     let echo = echo_json(received);
-    let headers = vec![("content-type".to_owned(), "application/json".to_owned()), ("x-echo".to_owned(), to_hex(echo.as_bytes()))];
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("x-echo".to_owned(), to_hex(echo.as_bytes())),
+    ];
     let body = if received.method.eq_ignore_ascii_case("HEAD") { Vec::new() } else { echo.into_bytes() };
     (headers, body)
 }
@@ -245,14 +256,21 @@ mod tests {
     #[test]
     fn echoes_trailers_over_http1_and_http2() {
         let server = EchoServer::start().unwrap();
-        let request = Request::new("POST", "/t?x=1").header("x-a", "1").body(b"data").trailer("x-authz-sub", "root").trailer("x-sum", "9");
+        let request = Request::new("POST", "/t?x=1")
+            .header("x-a", "1")
+            .body(b"data")
+            .trailer("x-authz-sub", "root")
+            .trailer("x-sum", "9");
         for response in [send(server.addr(), &request).unwrap(), crate::http2::send(server.addr(), &request).unwrap()] {
             assert_eq!(response.status, 200);
             let echoed = Echoed::parse(&response.body).unwrap();
             assert_eq!(Echoed::from_header(response.header("x-echo").unwrap()), Some(echoed.clone()));
             assert_eq!((echoed.method.as_str(), echoed.target.as_str()), ("POST", "/t?x=1"));
             assert_eq!(echoed.header_values("x-a"), ["1"]);
-            assert_eq!(echoed.trailers, [("x-authz-sub".to_owned(), "root".to_owned()), ("x-sum".to_owned(), "9".to_owned())]);
+            assert_eq!(
+                echoed.trailers,
+                [("x-authz-sub".to_owned(), "root".to_owned()), ("x-sum".to_owned(), "9".to_owned())]
+            );
         }
         let plain = send(server.addr(), &Request::new("GET", "/")).unwrap();
         assert!(Echoed::parse(&plain.body).unwrap().trailers.is_empty());

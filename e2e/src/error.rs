@@ -41,8 +41,12 @@ impl fmt::Display for Error {
             ),
             Self::WasmNotFound { path } => write!(f, "`{}` is missing; build it with `make wasm`", path.display()),
             Self::Io { what, source } => write!(f, "{what}: {source}"),
-            Self::EnvoyExited { status, log } => write!(f, "envoy exited before it was ready ({status}); its log ends:\n{log}"),
-            Self::NotReady { waited_ms, log } => write!(f, "envoy was not ready after {waited_ms} ms; its log ends:\n{log}"),
+            Self::EnvoyExited { status, log } => {
+                write!(f, "envoy exited before it was ready ({status}); its log ends:\n{log}")
+            }
+            Self::NotReady { waited_ms, log } => {
+                write!(f, "envoy was not ready after {waited_ms} ms; its log ends:\n{log}")
+            }
             Self::Http { what } => write!(f, "http: {what}"),
             Self::Wasm { what } => write!(f, "wasm module: {what}"),
             Self::Tls { what } => write!(f, "tls: {what}"),

@@ -44,7 +44,13 @@ pub struct Options {
 impl Default for Options {
     /// One worker, at an edge, plain HTTP only.
     fn default() -> Self {
-        Self { workers: 1, client_address: ClientAddress::default(), tls: false, upstream_http2: false, http1_trailers: false }
+        Self {
+            workers: 1,
+            client_address: ClientAddress::default(),
+            tls: false,
+            upstream_http2: false,
+            http1_trailers: false,
+        }
     }
 }
 
@@ -73,7 +79,11 @@ impl Harness {
     }
 
     /// Like [`Harness::start_with`], with more clusters the filter may call (`proxy_http_call`), by name.
-    pub fn start_with_clusters(plugin_configuration: &str, options: &Options, clusters: &[(&str, SocketAddr)]) -> Result<Self> {
+    pub fn start_with_clusters(
+        plugin_configuration: &str,
+        options: &Options,
+        clusters: &[(&str, SocketAddr)],
+    ) -> Result<Self> {
         let binary = locate_envoy()?;
         let wasm = dist_wasm()?;
         let upstream = EchoServer::start()?;
@@ -87,11 +97,16 @@ impl Harness {
             certificate_pem: certificate.certificate_pem(),
             private_key_pem: certificate.private_key_pem(),
         });
-        let envoy = Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: options.workers, quiet: false })?;
+        let envoy = Envoy::start(&Launch {
+            binary: &binary,
+            yaml: &bootstrap.render(),
+            concurrency: options.workers,
+            quiet: false,
+        })?;
         let find = |name: &str| {
-            envoy
-                .listener(name)
-                .ok_or_else(|| Error::Http { what: format!("admin lists no listener `{name}`: {:?}", envoy.listeners()) })
+            envoy.listener(name).ok_or_else(|| Error::Http {
+                what: format!("admin lists no listener `{name}`: {:?}", envoy.listeners()),
+            })
         };
         let listener = find(LISTENER)?;
         let tls = match certificate {
@@ -124,8 +139,10 @@ impl Harness {
 
     /// Like [`Harness::send`], over TLS to the TLS listener (started with [`Options::tls`]).
     pub fn send_tls(&self, request: &Request) -> Result<Exchange> {
-        let (listener, certificate) =
-            self.tls.as_ref().ok_or_else(|| Error::Tls { what: "the harness was started without `Options::tls`".into() })?;
+        let (listener, certificate) = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| Error::Tls { what: "the harness was started without `Options::tls`".into() })?;
         self.exchange(|| certificate.send(*listener, request))
     }
 
@@ -133,9 +150,10 @@ impl Harness {
         let mark = self.envoy.log_mark();
         let response = send()?;
         let upstream = match response.header("x-echo") {
-            Some(echo) => Some(Echoed::from_header(echo).ok_or_else(|| Error::Http {
-                what: format!("the upstream's answer is not an echo: {echo}"),
-            })?),
+            Some(echo) => Some(
+                Echoed::from_header(echo)
+                    .ok_or_else(|| Error::Http { what: format!("the upstream's answer is not an echo: {echo}") })?,
+            ),
             None => None,
         };
         let logged = self.envoy.access_logged_since(mark, ACCESS_LOG_TIMEOUT);

@@ -117,7 +117,8 @@ pub fn send(addr: SocketAddr, request: &Request) -> Result<Response> {
 
 /// A TCP connection to `addr` with the exchange timeouts set.
 pub(crate) fn connect(addr: SocketAddr) -> Result<TcpStream> {
-    let stream = TcpStream::connect_timeout(&addr, EXCHANGE_TIMEOUT).map_err(Error::io(format!("connect to {addr}")))?;
+    let stream =
+        TcpStream::connect_timeout(&addr, EXCHANGE_TIMEOUT).map_err(Error::io(format!("connect to {addr}")))?;
     stream.set_read_timeout(Some(EXCHANGE_TIMEOUT)).map_err(Error::io("set a read timeout"))?;
     stream.set_write_timeout(Some(EXCHANGE_TIMEOUT)).map_err(Error::io("set a write timeout"))?;
     Ok(stream)
@@ -227,11 +228,9 @@ impl Head {
         }
         match self.header("content-length") {
             None => Ok(Some(0)),
-            Some(len) => len
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| Error::Http { what: format!("bad content-length `{len}`") }),
+            Some(len) => {
+                len.trim().parse().map(Some).map_err(|_| Error::Http { what: format!("bad content-length `{len}`") })
+            }
         }
     }
 }
@@ -247,7 +246,8 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<Option<Head>> {
     let start = lines.next().unwrap_or_default().to_owned();
     let mut headers = Vec::new();
     for line in lines {
-        let (name, value) = line.split_once(':').ok_or_else(|| Error::Http { what: format!("bad header line `{line}`") })?;
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| Error::Http { what: format!("bad header line `{line}`") })?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
     Ok(Some(Head { start, headers, body_at: end + 4 }))
@@ -282,12 +282,12 @@ pub(crate) fn decode_chunked_with_trailers(bytes: &[u8]) -> Result<Option<Chunke
         };
         let size_text = String::from_utf8_lossy(rest.get(..line_end).unwrap_or_default()).into_owned();
         let size_hex = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| Error::Http { what: format!("bad chunk size `{size_text}`") })?;
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|_| Error::Http { what: format!("bad chunk size `{size_text}`") })?;
         let data_at = at + line_end + 2;
         if size == 0 {
-            return trailer_section(bytes, data_at).map(|section| {
-                section.map(|(trailers, consumed)| Chunked { body, trailers, consumed })
-            });
+            return trailer_section(bytes, data_at)
+                .map(|section| section.map(|(trailers, consumed)| Chunked { body, trailers, consumed }));
         }
         // The chunk's data and its CRLF.
         let next = data_at
@@ -318,7 +318,8 @@ fn trailer_section(bytes: &[u8], mut at: usize) -> Result<Option<(Fields, usize)
         if line.is_empty() {
             return Ok(Some((trailers, at)));
         }
-        let (name, value) = line.split_once(':').ok_or_else(|| Error::Http { what: format!("bad trailer line `{line}`") })?;
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| Error::Http { what: format!("bad trailer line `{line}`") })?;
         trailers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
 }
@@ -340,7 +341,8 @@ fn parse_response(bytes: &[u8], head_request: bool) -> Result<Response> {
         match head.body_length_if_framed()? {
             Some(Some(len)) => (rest.get(..len).unwrap_or(rest).to_vec(), Vec::new()),
             Some(None) => {
-                let chunked = decode_chunked_with_trailers(rest)?.ok_or_else(|| Error::Http { what: "truncated chunked body".into() })?;
+                let chunked = decode_chunked_with_trailers(rest)?
+                    .ok_or_else(|| Error::Http { what: "truncated chunked body".into() })?;
                 (chunked.body, chunked.trailers)
             }
             None => (rest.to_vec(), Vec::new()),
@@ -355,7 +357,11 @@ mod tests {
 
     #[test]
     fn parses_a_response_with_content_length() {
-        let response = parse_response(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\ncontent-length: 2\r\n\r\nokjunk", false).unwrap();
+        let response = parse_response(
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\ncontent-length: 2\r\n\r\nokjunk",
+            false,
+        )
+        .unwrap();
         assert_eq!(response.status, 401);
         assert_eq!(response.header("www-authenticate"), Some("Bearer"));
         assert_eq!(response.body, b"ok");
@@ -363,7 +369,11 @@ mod tests {
 
     #[test]
     fn decodes_chunked_bodies() {
-        let response = parse_response(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n", false).unwrap();
+        let response = parse_response(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(response.text(), "abcde");
         assert_eq!(decode_chunked(b"3\r\nab").unwrap(), None);
         assert_eq!(decode_chunked(b"1\r\na\r\n0\r\n\r\nGET").unwrap(), Some((b"a".to_vec(), 11)));
@@ -374,7 +384,10 @@ mod tests {
         let bytes = b"2\r\nab\r\n0\r\nX-Checksum: 1\r\nx-authz-sub:  root \r\n\r\nnext";
         let chunked = decode_chunked_with_trailers(bytes).unwrap().unwrap();
         assert_eq!(chunked.body, b"ab");
-        assert_eq!(chunked.trailers, [("x-checksum".to_owned(), "1".to_owned()), ("x-authz-sub".to_owned(), "root".to_owned())]);
+        assert_eq!(
+            chunked.trailers,
+            [("x-checksum".to_owned(), "1".to_owned()), ("x-authz-sub".to_owned(), "root".to_owned())]
+        );
         assert_eq!(chunked.consumed, bytes.len() - 4);
         assert_eq!(decode_chunked_with_trailers(b"0\r\nx-a: 1\r\n").unwrap(), None);
         assert!(decode_chunked_with_trailers(b"0\r\nno colon\r\n\r\n").is_err());
@@ -396,7 +409,10 @@ mod tests {
         let two = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 204 No Content\r\n\r\n";
         let (response, length) = complete_response(two, false).unwrap().unwrap();
         assert_eq!((response.status, response.text().as_str(), length), (200, "ok", 40));
-        assert_eq!(complete_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\no", false).unwrap().map(|(_, n)| n), None);
+        assert_eq!(
+            complete_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\no", false).unwrap().map(|(_, n)| n),
+            None
+        );
         let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\nnext";
         assert_eq!(complete_response(chunked, false).unwrap().map(|(_, n)| n), Some(chunked.len() - 4));
     }

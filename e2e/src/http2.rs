@@ -78,7 +78,9 @@ async fn exchange(addr: SocketAddr, request: &Request) -> Result<Response> {
     let ends_with_headers = request.body.is_empty() && request.trailers.is_empty();
     let (response, mut stream) = client.send_request(head, ends_with_headers).map_err(h2_error("request"))?;
     if !request.body.is_empty() {
-        stream.send_data(Bytes::from(request.body.clone()), request.trailers.is_empty()).map_err(h2_error("request body"))?;
+        stream
+            .send_data(Bytes::from(request.body.clone()), request.trailers.is_empty())
+            .map_err(h2_error("request body"))?;
     }
     if !request.trailers.is_empty() {
         stream.send_trailers(header_map(&request.trailers)?).map_err(h2_error("request trailers"))?;
@@ -90,7 +92,8 @@ async fn exchange(addr: SocketAddr, request: &Request) -> Result<Response> {
         let _ = body.flow_control().release_capacity(chunk.len());
         bytes.extend_from_slice(&chunk);
     }
-    let trailers = body.trailers().await.map_err(h2_error("response trailers"))?.map(|map| pairs(&map)).unwrap_or_default();
+    let trailers =
+        body.trailers().await.map_err(h2_error("response trailers"))?.map(|map| pairs(&map)).unwrap_or_default();
     drop(client);
     driver.abort();
     Ok(Response { status: parts.status.as_u16(), headers: pairs(&parts.headers), body: bytes, trailers })
@@ -124,7 +127,8 @@ async fn respond_to(
         let chunk = chunk.map_err(h2_error("request body"))?;
         let _ = body.flow_control().release_capacity(chunk.len());
     }
-    let trailers = body.trailers().await.map_err(h2_error("request trailers"))?.map(|map| pairs(&map)).unwrap_or_default();
+    let trailers =
+        body.trailers().await.map_err(h2_error("request trailers"))?.map(|map| pairs(&map)).unwrap_or_default();
     let target = parts.uri.path_and_query().map(|target| target.as_str().to_owned()).unwrap_or_default();
     let received = Received { method: parts.method.to_string(), target, headers: pairs(&parts.headers), trailers };
     let (headers, reply) = answer(&received);

@@ -19,10 +19,10 @@ pub mod tls;
 pub mod wasm;
 pub mod workdir;
 
+pub use bootstrap::{AuthFilter, ClientAddress};
 pub use echo::{EchoServer, Echoed};
 pub use envoy::{dist_wasm, locate_envoy, validate, AccessLogged, Envoy, Launch};
 pub use error::{Error, Result};
-pub use bootstrap::{AuthFilter, ClientAddress};
 pub use harness::{Exchange, Harness, Options};
 pub use http::{Connection, Request, Response};
 pub use jwks::JwksServer;

@@ -32,9 +32,12 @@ impl TestCertificate {
     /// A new ECDSA P-256 key and a self-signed certificate for `localhost` and 127.0.0.1.
     pub fn generate() -> Result<Self> {
         let names = vec![SERVER_NAME.to_owned(), "127.0.0.1".to_owned()];
-        let certified = rcgen::generate_simple_self_signed(names).map_err(|err| tls_error("make a certificate")(err.to_string()))?;
+        let certified = rcgen::generate_simple_self_signed(names)
+            .map_err(|err| tls_error("make a certificate")(err.to_string()))?;
         let mut roots = RootCertStore::empty();
-        roots.add(CertificateDer::clone(certified.cert.der())).map_err(|err| tls_error("trust the certificate")(err.to_string()))?;
+        roots
+            .add(CertificateDer::clone(certified.cert.der()))
+            .map_err(|err| tls_error("trust the certificate")(err.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let client = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

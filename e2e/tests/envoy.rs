@@ -7,12 +7,15 @@
 // Tests may unwrap, index and panic (STYLE.md); helpers outside `#[test]` need saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz_testkit::mint::{CognitoClaims, DevKey};
-use authz_testkit::scenario::{Case, Scenario};
 use authz::decision::Code;
 use authz::{Authorizer, Decision, HttpRequest};
 use authz_e2e::wasm::{imports, ImportKind};
-use authz_e2e::{dist_wasm, locate_envoy, validate, AuthFilter, ClientAddress, Envoy, Error, Exchange, Harness, Launch, Options, Request};
+use authz_e2e::{
+    dist_wasm, locate_envoy, validate, AuthFilter, ClientAddress, Envoy, Error, Exchange, Harness, Launch, Options,
+    Request,
+};
+use authz_testkit::mint::{CognitoClaims, DevKey};
+use authz_testkit::scenario::{Case, Scenario};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -116,12 +119,22 @@ fn same_reason(logged: &str, native: &str) -> bool {
 
 /// Everything about one exchange that differs from what the corpus and the native core say. `native` is the core's
 /// decision on the request as Envoy delivers it; `reshaped` says whether Envoy joined repeated headers on the way.
-fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: bool, exchange: &Exchange) -> Vec<String> {
+fn problems(
+    case: &Case,
+    authorizer: &Authorizer,
+    native: &Decision,
+    reshaped: bool,
+    exchange: &Exchange,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let response = &exchange.response;
     let expect = &case.expect;
     if response.status != expect.status {
-        let body = if exchange.upstream.is_some() { "reached the upstream".to_owned() } else { format!("body {:?}", response.text()) };
+        let body = if exchange.upstream.is_some() {
+            "reached the upstream".to_owned()
+        } else {
+            format!("body {:?}", response.text())
+        };
         problems.push(format!("status {} instead of {} ({body})", response.status, expect.status));
     }
     if native.status() != expect.status {
@@ -134,10 +147,18 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
                 problems.push(format!("recorded status {} but answered {}", logged.status, response.status));
             }
             if exchange.logged_method.as_deref() != Some(case.request.method.as_str()) {
-                problems.push(format!("access log method {:?} instead of `{}`", exchange.logged_method, case.request.method));
+                problems.push(format!(
+                    "access log method {:?} instead of `{}`",
+                    exchange.logged_method, case.request.method
+                ));
             }
             if logged.code != native.code().as_str() || logged.decision != native.code().decision() {
-                problems.push(format!("recorded {} `{}` but the native core says `{}`", logged.decision, logged.code, native.code()));
+                problems.push(format!(
+                    "recorded {} `{}` but the native core says `{}`",
+                    logged.decision,
+                    logged.code,
+                    native.code()
+                ));
             }
             let statements: Vec<String> = native.reason.statements().iter().map(ToString::to_string).collect();
             if logged.statements != statements {
@@ -147,7 +168,8 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
                 problems.push(format!("recorded code `{}`, the corpus expects `{code}`", logged.code));
             }
             if !same_reason(&logged.reason, &native.reason.to_string()) {
-                problems.push(format!("logged reason `{}` but the native core says `{}`", logged.reason, native.reason));
+                problems
+                    .push(format!("logged reason `{}` but the native core says `{}`", logged.reason, native.reason));
             }
             if let Some(reason) = expect.reason.as_ref().filter(|_| !reshaped) {
                 if !logged.reason.contains(reason.as_str()) {
@@ -174,7 +196,8 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
                 problems.push(format!("the native core sets {wanted:?}, the corpus expects {expected:?}"));
             }
         }
-        let mut names: Vec<String> = authorizer.identity_header_names().iter().map(|name| name.to_ascii_lowercase()).collect();
+        let mut names: Vec<String> =
+            authorizer.identity_header_names().iter().map(|name| name.to_ascii_lowercase()).collect();
         names.extend(expect.upstream.iter().flat_map(|map| map.keys().map(|name| name.to_ascii_lowercase())));
         names.sort();
         names.dedup();
@@ -196,7 +219,11 @@ fn problems(case: &Case, authorizer: &Authorizer, native: &Decision, reshaped: b
             problems.push("a refused request reached the upstream".into());
         }
         // A response to HEAD carries no body (RFC 9110 §9.3.2).
-        let body = if case.request.method.eq_ignore_ascii_case("HEAD") { "" } else { native.outcome.body().unwrap_or_default() };
+        let body = if case.request.method.eq_ignore_ascii_case("HEAD") {
+            ""
+        } else {
+            native.outcome.body().unwrap_or_default()
+        };
         if response.text() != body {
             problems.push(format!("body {:?} instead of {body:?}", response.text()));
         }
@@ -340,7 +367,11 @@ fn every_corpus_through_envoy() {
             match run_corpus(&path, margin) {
                 Ok(run) => break run,
                 Err(why) if margin < 40 => {
-                    eprintln!("{}: missed the minted second ({why}); again with a margin of {} s", display(&path), margin * 2);
+                    eprintln!(
+                        "{}: missed the minted second ({why}); again with a margin of {} s",
+                        display(&path),
+                        margin * 2
+                    );
                     margin *= 2;
                 }
                 Err(why) => panic!("{}: cannot send the time-boundary cases in their second: {why}", display(&path)),
@@ -368,7 +399,9 @@ fn the_filter_imports_only_proxy_wasm_host_functions() {
     assert!(imports.len() >= 10, "suspiciously few imports: {imports:?}");
     let foreign: Vec<String> = imports
         .iter()
-        .filter(|import| import.module != "env" || !import.name.starts_with("proxy_") || import.kind != ImportKind::Function)
+        .filter(|import| {
+            import.module != "env" || !import.name.starts_with("proxy_") || import.kind != ImportKind::Function
+        })
         .map(|import| format!("{}.{} ({:?})", import.module, import.name, import.kind))
         .collect();
     assert!(foreign.is_empty(), "Envoy provides only env.proxy_* functions; the filter also imports {foreign:?}");
@@ -391,10 +424,13 @@ fn what_envoy_changes_before_the_filter() {
 
     // Envoy joins repeated `authorization` headers with a comma: the filter sees one malformed header (401), and
     // an empty header next to a valid one disappears in the join, so that request is allowed.
-    let twice = send(Request::new("GET", "/petstore/v1/pets").header("authorization", &bearer).header("authorization", &bearer));
+    let twice = send(
+        Request::new("GET", "/petstore/v1/pets").header("authorization", &bearer).header("authorization", &bearer),
+    );
     assert_eq!(twice.response.status, 401);
     assert!(twice.decision.unwrap().reason.contains("not `Bearer <token>`"));
-    let with_empty = send(Request::new("GET", "/petstore/v1/pets").header("authorization", "").header("authorization", &bearer));
+    let with_empty =
+        send(Request::new("GET", "/petstore/v1/pets").header("authorization", "").header("authorization", &bearer));
     assert_eq!(with_empty.response.status, 200, "Envoy no longer drops an empty repeated authorization header");
 
     // Envoy's HTTP/1 codec answers 400 itself, before any filter, for a lower-case method and for a fragment.
@@ -407,7 +443,10 @@ fn what_envoy_changes_before_the_filter() {
     // Identity headers a client sends to a public route are removed too, whatever their case.
     let forged = send(Request::new("GET", "/health").header("X-Authz-Sub", "root").header("x-authz-groups", "admins"));
     let upstream = forged.upstream.unwrap();
-    assert!(upstream.header_values("x-authz-sub").is_empty() && upstream.header_values("x-authz-groups").is_empty(), "{upstream:?}");
+    assert!(
+        upstream.header_values("x-authz-sub").is_empty() && upstream.header_values("x-authz-groups").is_empty(),
+        "{upstream:?}"
+    );
 
     // An absolute-form target reaches the filter as a path.
     let absolute = send(Request::new("GET", "http://authz.test/health"));
@@ -459,11 +498,21 @@ fn source_ip_behind_a_loopback_proxy() {
     // Per case: the address Envoy reports, and the answer.
     let setups = [
         (documented, [(OFFICE, 200), (OFFICE_V6, 200), (OUTSIDE, 403), (OUTSIDE, 403), (PEER, 403)]),
-        (ClientAddress { use_remote_address: false, xff_num_trusted_hops: 0 }, [(OFFICE, 200), (OFFICE_V6, 200), (OUTSIDE, 403), (OUTSIDE, 403), (PEER, 403)]),
-        (ClientAddress { use_remote_address: false, xff_num_trusted_hops: 1 }, [(PEER, 403), (PEER, 403), (PEER, 403), (OFFICE, 200), (PEER, 403)]),
+        (
+            ClientAddress { use_remote_address: false, xff_num_trusted_hops: 0 },
+            [(OFFICE, 200), (OFFICE_V6, 200), (OUTSIDE, 403), (OUTSIDE, 403), (PEER, 403)],
+        ),
+        (
+            ClientAddress { use_remote_address: false, xff_num_trusted_hops: 1 },
+            [(PEER, 403), (PEER, 403), (PEER, 403), (OFFICE, 200), (PEER, 403)],
+        ),
     ];
     let corpus: Vec<u16> = cases.iter().map(|case| case.expect.status).collect();
-    assert_eq!(setups[0].1.map(|(_, status)| status).to_vec(), corpus, "the documented setup gives the corpus's answers");
+    assert_eq!(
+        setups[0].1.map(|(_, status)| status).to_vec(),
+        corpus,
+        "the documented setup gives the corpus's answers"
+    );
     let mut failures = Vec::new();
     for (setup, table) in setups {
         let harness = Harness::start_with(&config, &Options { client_address: setup, ..Options::default() }).unwrap();
@@ -471,7 +520,11 @@ fn source_ip_behind_a_loopback_proxy() {
             let what = format!("{setup:?}: `{}`", case.name);
             let seen: IpAddr = seen.parse().unwrap();
             let (delivered, _) = as_envoy_delivers(case, setup);
-            assert_eq!(delivered.source_ip, Some(seen), "{what}: the harness's model of Envoy disagrees with this table");
+            assert_eq!(
+                delivered.source_ip,
+                Some(seen),
+                "{what}: the harness's model of Envoy disagrees with this table"
+            );
 
             let probe = harness.send(&Request { target: "/whoami".into(), ..client_request(case) }).unwrap();
             let (sid, _) = probes.iter().find(|(_, address)| address.parse::<IpAddr>().unwrap() == seen).unwrap();
@@ -503,7 +556,8 @@ fn source_ip_behind_a_loopback_proxy() {
                     None => false,
                 };
                 if !fine {
-                    failures.push(format!("{what}: sent `x-forwarded-for: {sent}`, the upstream received {received:?}"));
+                    failures
+                        .push(format!("{what}: sent `x-forwarded-for: {sent}`, the upstream received {received:?}"));
                 }
             }
         }
@@ -596,7 +650,11 @@ fn a_bad_configuration_keeps_envoy_from_serving() {
     let path = dir.write("envoy.yaml", &yaml).unwrap();
     let validation = validate(&binary, &path).unwrap();
     assert!(!validation.ok, "validate accepted a bad configuration:\n{}", validation.output);
-    assert!(validation.output.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "), "{}", validation.output);
+    assert!(
+        validation.output.contains("authz: configuration refused: issuers[0].jwks.keys[1]: "),
+        "{}",
+        validation.output
+    );
 
     match Envoy::start(&Launch { binary: &binary, yaml: &yaml, concurrency: 1, quiet: false }) {
         Ok(envoy) => panic!("Envoy serves {:?} with a refused configuration", envoy.listeners()),
@@ -630,7 +688,9 @@ fn a_bad_configuration_update_is_rejected_and_the_old_one_keeps_serving() {
     let vet = |name: &str| scenario.cases.iter().find(|case| case.name == name).unwrap();
     let allowed = client_request(vet("vet reads petstore v1"));
     let anonymous = client_request(vet("no token is unauthorized"));
-    let bootstrap = |configuration: &str| authz_e2e::bootstrap::Bootstrap::new(&wasm, configuration, upstream.addr()).lds_resources();
+    let bootstrap = |configuration: &str| {
+        authz_e2e::bootstrap::Bootstrap::new(&wasm, configuration, upstream.addr()).lds_resources()
+    };
 
     let dir = authz_e2e::workdir::WorkDir::create().unwrap();
     let lds = dir.path().join("lds.yaml");
@@ -674,7 +734,10 @@ fn render_example(upstream: std::net::SocketAddr, wasm: &Path, access_log: &Path
     let replacements = [
         ("port_value: 10000", "port_value: 0".to_owned()),
         ("port_value: 9901", "port_value: 0".to_owned()),
-        ("address: 127.0.0.1, port_value: 8081", format!("address: {}, port_value: {}", upstream.ip(), upstream.port())),
+        (
+            "address: 127.0.0.1, port_value: 8081",
+            format!("address: {}, port_value: {}", upstream.ip(), upstream.port()),
+        ),
         ("filename: dist/authz.wasm", format!("filename: {}", Value::from(wasm.to_string_lossy()))),
         ("path: /dev/stdout", format!("path: {}", Value::from(access_log.to_string_lossy()))),
     ];
@@ -740,29 +803,40 @@ fn the_example_configuration_is_valid_and_serves() {
     assert_eq!(assets.status, 200, "{}", assets.text());
     assert!(assets.header("x-echo").is_some(), "the route without the filter should reach the upstream");
     let undeclared = authz_e2e::http::send(listener, &Request::new("GET", "/elsewhere")).unwrap();
-    assert_eq!((undeclared.status, undeclared.text()), (403, authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY.to_owned()));
+    assert_eq!(
+        (undeclared.status, undeclared.text()),
+        (403, authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY.to_owned())
+    );
     assert_eq!(refused.text(), authz::decision::UNAUTHORIZED_BODY);
     assert!(refused.header("www-authenticate").is_some_and(|value| value.starts_with("Bearer realm=")));
 
     // The second wall: Envoy itself refuses a header spelled with `_`, even on a public route, before the filter.
     let mark = envoy.log_mark();
-    let underscore = authz_e2e::http::send(listener, &Request::new("GET", "/health").header("x_authz_groups", "admins")).unwrap();
+    let underscore =
+        authz_e2e::http::send(listener, &Request::new("GET", "/health").header("x_authz_groups", "admins")).unwrap();
     assert_eq!(underscore.status, 400, "{}", underscore.text());
     assert!(underscore.header("x-echo").is_none(), "an underscore header reached the upstream");
     assert!(!envoy.log_since(mark).iter().any(|line| line.contains("wasm log")), "the filter should not have seen it");
 
     // A gRPC call to an undeclared method: gRPC clients read PERMISSION_DENIED, and the access log line says
     // what the filter decided (deny, 403) next to the 200 Envoy answered.
-    let call = Request::new("POST", "/pets.Pets/List").header("content-type", "application/grpc").body(&[0, 0, 0, 0, 0]);
+    let call =
+        Request::new("POST", "/pets.Pets/List").header("content-type", "application/grpc").body(&[0, 0, 0, 0, 0]);
     let denied = authz_e2e::http2::send(listener, &call).unwrap();
     assert_eq!((denied.status, denied.header("grpc-status")), (200, Some("7")), "{denied:?}");
     let line = access_log_line(&access_log, " /pets.Pets/List ");
     assert!(line.contains("\" 200 grpc=7 authz_no_route authz={"), "{line}");
-    let record = line.split_once("authz=").and_then(|(_, json)| authz::decision::DecisionRecord::parse(json.trim())).unwrap();
+    let record =
+        line.split_once("authz=").and_then(|(_, json)| authz::decision::DecisionRecord::parse(json.trim())).unwrap();
     assert_eq!((record.status, record.decision.as_str(), record.code.as_str()), (403, "deny", "no_route"), "{line}");
     assert_eq!(record.reason, "no route declared for `POST /pets.Pets/List`");
     let line = access_log_line(&access_log, " /petstore/v1/pets ");
-    assert!(line.contains(r#" 401 grpc=- authz_token_missing authz={"status":401,"decision":"unauthorized","code":"token_missing","#), "{line}");
+    assert!(
+        line.contains(
+            r#" 401 grpc=- authz_token_missing authz={"status":401,"decision":"unauthorized","code":"token_missing","#
+        ),
+        "{line}"
+    );
     let line = access_log_line(&access_log, " /assets/app.js ");
     assert!(line.contains(" 200 ") && line.ends_with(" authz=-"), "the filter is off on that route: {line}");
     let line = access_log_line(&access_log, " http1.unexpected_underscore ");
@@ -807,7 +881,8 @@ fn every_counter_moves_as_the_requests_say() {
     let issuer = scenario.config["issuers"][0]["issuer"].as_str().unwrap();
     let vet = |user: &str| {
         let claims = CognitoClaims::access(issuer, "app-client-1", user, now()).groups(&["pet-veterinarian"]);
-        Request::new("GET", "/petstore/v1/pets").header("authorization", &format!("Bearer {}", key.sign(&claims.to_json())))
+        Request::new("GET", "/petstore/v1/pets")
+            .header("authorization", &format!("Bearer {}", key.sign(&claims.to_json())))
     };
     let mut requests: Vec<Request> = scenario.cases.iter().map(client_request).collect();
     let alice = vet("alice");
@@ -827,11 +902,21 @@ fn every_counter_moves_as_the_requests_say() {
         delivered.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("host"));
         let decision = native.authorize(&delivered, now());
         let recorded = exchange.decision.unwrap_or_else(|| panic!("{} {}: no record", request.method, request.target));
-        assert_eq!(recorded.code, decision.code().as_str(), "{} {}: {}", request.method, request.target, recorded.reason);
+        assert_eq!(
+            recorded.code,
+            decision.code().as_str(),
+            "{} {}: {}",
+            request.method,
+            request.target,
+            recorded.reason
+        );
         codes.push(decision.code());
     }
     let stats = native.cache_stats();
-    assert!(stats.hits >= 2 && stats.misses >= 4 && stats.evictions >= 2, "the scenario should exercise the cache: {stats:?}");
+    assert!(
+        stats.hits >= 2 && stats.misses >= 4 && stats.evictions >= 2,
+        "the scenario should exercise the cache: {stats:?}"
+    );
     let mut wanted = expected_decision_counters(&codes);
     wanted.extend([
         ("wasmcustom.authz.cache_hit".to_owned(), stats.hits),
@@ -852,14 +937,21 @@ fn every_counter_moves_as_the_requests_say() {
     assert_eq!(reached.len(), Code::ALL.len() - 1, "every code but internal_error: {reached:?}");
 
     let prometheus = envoy.admin_get("/stats/prometheus").unwrap().text();
-    for name in ["authz_allowed", "authz_token_expired", "authz_explicit_deny", "authz_cache_hit", "authz_config_loaded"] {
+    for name in
+        ["authz_allowed", "authz_token_expired", "authz_explicit_deny", "authz_cache_hit", "authz_config_loaded"]
+    {
         assert!(prometheus.contains(&format!("# TYPE {name} counter\n")), "{name} not in /stats/prometheus");
     }
 
     let log = envoy.log_since(mark);
-    let decisions: Vec<&String> = log.iter().filter(|line| line.contains("wasm log") && line.contains(" authz: ")).collect();
+    let decisions: Vec<&String> =
+        log.iter().filter(|line| line.contains("wasm log") && line.contains(" authz: ")).collect();
     assert_eq!(decisions.len(), requests.len(), "one decision line per request:\n{}", envoy.log_tail());
-    assert!(decisions.iter().any(|line| line.contains("[info]") && line.contains("authz: 401 GET token_expired: token has expired")));
-    assert!(decisions.iter().any(|line| line.contains("[debug]") && line.contains("authz: 200 GET allowed: `sub-alice` allowed by")));
+    assert!(decisions
+        .iter()
+        .any(|line| line.contains("[info]") && line.contains("authz: 401 GET token_expired: token has expired")));
+    assert!(decisions
+        .iter()
+        .any(|line| line.contains("[debug]") && line.contains("authz: 200 GET allowed: `sub-alice` allowed by")));
     assert!(decisions.iter().all(|line| !line.contains("eyJ")), "a token in a log line");
 }

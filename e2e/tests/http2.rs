@@ -4,10 +4,10 @@
 // Tests may unwrap, index and panic (STYLE.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz_testkit::scenario::{Case, Scenario};
 use authz::Authorizer;
 use authz_e2e::bootstrap::{Bootstrap, LISTENER};
 use authz_e2e::{locate_envoy, AuthFilter, Echoed, Envoy, Exchange, Harness, Launch, Options, Request};
+use authz_testkit::scenario::{Case, Scenario};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -86,11 +86,16 @@ fn without_the_filter_identity_trailers_would_arrive() {
     let mut bootstrap = Bootstrap::with_filter(AuthFilter::None, upstream.addr());
     bootstrap.upstream_http2 = true;
     let binary = locate_envoy().unwrap();
-    let envoy = Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: 1, quiet: false }).unwrap();
+    let envoy =
+        Envoy::start(&Launch { binary: &binary, yaml: &bootstrap.render(), concurrency: 1, quiet: false }).unwrap();
     let request = with_forged_trailers(Request::new("POST", "/health"), &authorizer);
     let response = authz_e2e::http2::send(envoy.listener(LISTENER).unwrap(), &request).unwrap();
     let echoed = Echoed::from_header(response.header("x-echo").unwrap()).unwrap();
-    assert_eq!(forged_trailers(&authorizer, &echoed).len(), 2 * authorizer.identity_header_names().len() + 1, "{echoed:?}");
+    assert_eq!(
+        forged_trailers(&authorizer, &echoed).len(),
+        2 * authorizer.identity_header_names().len() + 1,
+        "{echoed:?}"
+    );
 }
 
 #[test]
@@ -110,7 +115,8 @@ fn identity_trailers_never_reach_the_upstream_over_http1() {
 /// A gRPC call (HTTP/2, POST, `content-type: application/grpc`) for the case's path and token, with an empty
 /// message as its body.
 fn grpc(case: &Case) -> Request {
-    let mut request = Request::new("POST", &case.request.path).header("content-type", "application/grpc").header("te", "trailers");
+    let mut request =
+        Request::new("POST", &case.request.path).header("content-type", "application/grpc").header("te", "trailers");
     for (name, value) in &case.request.headers {
         request = request.header(name, value);
     }
@@ -125,7 +131,12 @@ fn grpc_clients_see_the_grpc_status_of_each_denial() {
     let denials = [
         ("no token is unauthorized", 401, "16", authz::decision::UNAUTHORIZED_BODY),
         ("wrong group is forbidden", 403, "7", authz::decision::FORBIDDEN_BODY),
-        ("an undeclared path is refused whatever the token, as API Gateway does", 403, "7", authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY),
+        (
+            "an undeclared path is refused whatever the token, as API Gateway does",
+            403,
+            "7",
+            authz::decision::MISSING_AUTHENTICATION_TOKEN_BODY,
+        ),
         ("an encoded slash is refused", 400, "3", authz::decision::BAD_REQUEST_BODY),
     ];
     let before = harness.envoy().stats("wasmcustom").unwrap();
@@ -144,8 +155,13 @@ fn grpc_clients_see_the_grpc_status_of_each_denial() {
     // Counted as the denials they are.
     let after = harness.envoy().stats("wasmcustom").unwrap();
     let moved = |name: &str| after[name] - before[name];
-    let counters =
-        ["wasmcustom.authz.allowed", "wasmcustom.authz.token_missing", "wasmcustom.authz.implicit_deny", "wasmcustom.authz.no_route", "wasmcustom.authz.bad_path"];
+    let counters = [
+        "wasmcustom.authz.allowed",
+        "wasmcustom.authz.token_missing",
+        "wasmcustom.authz.implicit_deny",
+        "wasmcustom.authz.no_route",
+        "wasmcustom.authz.bad_path",
+    ];
     assert_eq!(counters.map(moved), [0, 1, 1, 1, 1], "{after:?}");
 
     // An allowed call reaches the upstream over HTTP/2 downstream as any request does.

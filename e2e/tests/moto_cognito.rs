@@ -42,7 +42,16 @@ fn python_env(requirements: &Path) -> PathBuf {
     };
     run(Command::new("python3").args(["-m", "venv"]).arg(&env));
     run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--only-binary=:all:", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--only-binary=:all:",
+            "-r",
+        ])
         .arg(requirements));
     std::fs::write(env.join(".complete"), &text).unwrap();
     env
@@ -155,16 +164,23 @@ fn cases(setup: &Value) -> Vec<(&'static str, String, &'static str, u32)> {
 fn cognito_emulator_tokens_with_keys_the_filter_fetches_in_envoy_and_in_wasmtime() {
     let env = python_env(&workspace().join("e2e/tests/moto/requirements.txt"));
     let moto = Moto::start(&env);
-    let output = Command::new(env.join("bin/python")).args(["-c", SETUP, &format!("http://{}", moto.addr)]).output().unwrap();
+    let output =
+        Command::new(env.join("bin/python")).args(["-c", SETUP, &format!("http://{}", moto.addr)]).output().unwrap();
     assert!(output.status.success(), "the Cognito setup failed: {}", String::from_utf8_lossy(&output.stderr));
     let setup: Value = serde_json::from_slice(&output.stdout).unwrap();
     let config = config(moto.addr, setup["pool"].as_str().unwrap(), setup["client"].as_str().unwrap());
     let cases = cases(&setup);
 
     // Real Envoy, two workers: the first request already has the emulator's keys (it waits for the fetch).
-    let harness = Harness::start_with_clusters(&config, &Options { workers: 2, ..Options::default() }, &[("cognito_jwks", moto.addr)]).unwrap();
+    let harness = Harness::start_with_clusters(
+        &config,
+        &Options { workers: 2, ..Options::default() },
+        &[("cognito_jwks", moto.addr)],
+    )
+    .unwrap();
     for (what, token, path, status) in &cases {
-        let exchange = harness.send(&Request::new("GET", path).header("authorization", &format!("Bearer {token}"))).unwrap();
+        let exchange =
+            harness.send(&Request::new("GET", path).header("authorization", &format!("Bearer {token}"))).unwrap();
         assert_eq!(u32::from(exchange.response.status), *status, "Envoy, {what}: {:?}", exchange.decision);
     }
     let stats = harness.envoy().stats("wasmcustom.authz.jwks_fetch").unwrap();
@@ -176,7 +192,13 @@ fn cognito_emulator_tokens_with_keys_the_filter_fetches_in_envoy_and_in_wasmtime
     let (mut plugin, configured) = host.start(b"", config.as_bytes()).unwrap();
     assert!(configured);
     for (index, (what, token, path, status)) in cases.iter().enumerate() {
-        let headers = [(":method", "GET"), (":path", *path), (":authority", "api"), (":scheme", "https"), ("authorization", &format!("Bearer {token}"))];
+        let headers = [
+            (":method", "GET"),
+            (":path", *path),
+            (":authority", "api"),
+            (":scheme", "https"),
+            ("authorization", &format!("Bearer {token}")),
+        ];
         let outcome = match plugin.start_request(&headers).unwrap() {
             authz_host::Started::Done(outcome) => {
                 assert!(index > 0, "the first request should wait for the first fetch");

@@ -4,8 +4,8 @@
 //! costs nothing more during the penalty, and a failing identity provider never lets a request through.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz_e2e::{Harness, JwksServer, Options, Request};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use serde_json::json;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -83,7 +83,8 @@ fn keys_fetched_by_the_filter_once_for_every_worker() {
 fn an_identity_provider_that_fails_never_lets_a_request_through() {
     let key = DevKey::generate_es256("k1").unwrap();
     let server = JwksServer::start(503, br#"{"message":"unavailable"}"#).unwrap();
-    let harness = Harness::start_with_clusters(&config(), &Options::default(), &[("cognito_jwks", server.addr())]).unwrap();
+    let harness =
+        Harness::start_with_clusters(&config(), &Options::default(), &[("cognito_jwks", server.addr())]).unwrap();
     for _ in 0..5 {
         assert_eq!(get(&harness, &key), 401);
     }

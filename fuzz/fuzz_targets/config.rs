@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
                 let request = HttpRequest {
                     method: method.into(),
                     path: path.into(),
-                    headers: authorization.map(|value| ("authorization".to_owned(), value.to_owned())).into_iter().collect(),
+                    headers: authorization
+                        .map(|value| ("authorization".to_owned(), value.to_owned()))
+                        .into_iter()
+                        .collect(),
                     ..HttpRequest::default()
                 };
                 let decision = authorizer.authorize(&request, NOW);

@@ -5,8 +5,8 @@
 #[path = "common.rs"]
 mod common;
 
-use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz::{Authorizer, HttpRequest};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use common::{clean_status, CLIENT, ISS, NOW};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;

@@ -20,7 +20,8 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let mut keys = common::keys();
-        let config = Config::from_json(common::config(&keys, None).as_bytes()).expect("the fixture configuration loads");
+        let config =
+            Config::from_json(common::config(&keys, None).as_bytes()).expect("the fixture configuration loads");
         let signer = keys.pop().expect("the EdDSA key");
         Fixture { config, signer }
     })

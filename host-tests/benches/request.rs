@@ -19,8 +19,8 @@
 
 mod workload;
 
-use authz_testkit::mint::DevKey;
 use authz_host::{Direction, FilterHost, HttpOutcome, LogLevel, Plugin};
+use authz_testkit::mint::DevKey;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use workload::{large, module, petstore, setting, thread_cpu_ns, NOW};
@@ -43,7 +43,11 @@ fn tokens(key: &DevKey, count: usize) -> Vec<String> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
-            .map(|thread| scope.spawn(move || (thread..count).step_by(threads).map(|i| token(key, &format!("u{i:05}"))).collect::<Vec<_>>()))
+            .map(|thread| {
+                scope.spawn(move || {
+                    (thread..count).step_by(threads).map(|i| token(key, &format!("u{i:05}"))).collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles.into_iter().flat_map(|handle| handle.join().unwrap()).collect()
     })
@@ -115,7 +119,11 @@ fn profile(mode: &str, cached: Subject, first_sight: Subject) {
         subject.send_one();
         sent += 1;
     }
-    println!("{}: {sent} requests, {:.2} µs each (wall)", subject.label, began.elapsed().as_secs_f64() * 1e6 / sent as f64);
+    println!(
+        "{}: {sent} requests, {:.2} µs each (wall)",
+        subject.label,
+        began.elapsed().as_secs_f64() * 1e6 / sent as f64
+    );
 }
 
 /// Times `run(iterations)` (which returns whether it worked) in CPU nanoseconds per iteration, best of `rounds`.
@@ -138,9 +146,13 @@ fn stage_table(config: &str, headers: &[(String, String)], rounds: usize) -> Val
     let (path, bytes) = module("AUTHZ_STAGES_WASM", "dist/bench/stages.wasm");
     let engine = wasmtime::Engine::default();
     let module = wasmtime::Module::new(&engine, &bytes).unwrap();
-    let mut wasm = workload::WasmStages::new(&engine, &module, config.as_bytes(), &map).expect("the stages module refused its setup");
+    let mut wasm = workload::WasmStages::new(&engine, &module, config.as_bytes(), &map)
+        .expect("the stages module refused its setup");
 
-    println!("\nStages of the cached request ({}): the same code natively and in wasmtime, no host calls", path.display());
+    println!(
+        "\nStages of the cached request ({}): the same code natively and in wasmtime, no host calls",
+        path.display()
+    );
     println!("{:<42} {:>12} {:>12} {:>8}", "stage", "native µs", "wasm µs", "× native");
     let mut rows = serde_json::Map::new();
     for (number, stage) in Stage::ALL.iter().enumerate() {
@@ -174,7 +186,8 @@ fn main() {
     );
 
     let minting = Instant::now();
-    let first_sight: Vec<Vec<(String, String)>> = tokens(&key, FIRST_SIGHT_TOKENS).iter().map(|token| request(token)).collect();
+    let first_sight: Vec<Vec<(String, String)>> =
+        tokens(&key, FIRST_SIGHT_TOKENS).iter().map(|token| request(token)).collect();
     let minted_in = minting.elapsed();
     let first = Subject::new("authz.wasm, a new token", start(&filter_host, &config), first_sight);
     let authz = Subject::new("authz.wasm, cached token", authz, vec![cached.clone()]);
@@ -187,7 +200,10 @@ fn main() {
                 drop(start(&filter_host, &big));
                 loads += 1;
             }
-            println!("{loads} loads of 1,000 groups × 10 statements, {:.0} ms each (wall)", began.elapsed().as_secs_f64() * 1e3 / f64::from(loads));
+            println!(
+                "{loads} loads of 1,000 groups × 10 statements, {:.0} ms each (wall)",
+                began.elapsed().as_secs_f64() * 1e3 / f64::from(loads)
+            );
             return;
         }
         return profile(&mode, authz, first);
@@ -211,7 +227,11 @@ fn main() {
         }
     }
 
-    println!("wasmtime host ({} and {}), {rounds} interleaved rounds, best round, CPU time of the benchmark thread.", filter_path.display(), probe_path.display());
+    println!(
+        "wasmtime host ({} and {}), {rounds} interleaved rounds, best round, CPU time of the benchmark thread.",
+        filter_path.display(),
+        probe_path.display()
+    );
     println!(
         "GET {TARGET}, RS256 access token of {} bytes, petstore configuration; first-sight tokens: {} (minted in {minted_in:.1?}).",
         cached[4].1.len() - "Bearer ".len(),

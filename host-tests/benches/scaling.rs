@@ -18,10 +18,10 @@
 
 mod workload;
 
-use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz::stages::{encode, Stage, Stages};
 use authz::Authorizer;
 use authz_host::{FilterHost, LogLevel};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use serde_json::{json, Value};
 use std::time::Duration;
 use workload::{group_name, large, module, petstore, setting, thread_cpu_ns, WasmStages, CLIENT, ISSUER, NOW};
@@ -117,7 +117,8 @@ fn issuers(key: &DevKey, count: usize) -> Value {
     let mut issuers: Vec<Value> = (0..count.saturating_sub(1))
         .map(|index| {
             let mut issuer = template.clone();
-            issuer["issuer"] = Value::from(format!("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_P{index:04}"));
+            issuer["issuer"] =
+                Value::from(format!("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_P{index:04}"));
             issuer
         })
         .collect();
@@ -180,17 +181,35 @@ fn rows(key: &DevKey) -> Vec<Row> {
         .into_iter()
         .map(|n| point(n, &configured, get(TARGET, &in_groups(key, &(0..n).map(group_name).collect::<Vec<_>>()))))
         .collect();
-    rows.push(Row { axis: "groups in the token (1,000 configured)", unit: "groups", measure: decide, ideal: Ideal::Linear, points });
+    rows.push(Row {
+        axis: "groups in the token (1,000 configured)",
+        unit: "groups",
+        measure: decide,
+        ideal: Ideal::Linear,
+        points,
+    });
 
     // Groups configured, the caller in three of them.
     let caller = in_groups(key, &(0..3).map(group_name).collect::<Vec<_>>());
     let points = [10, 100, 1_000].into_iter().map(|n| point(n, &large(key, n, 10), get(TARGET, &caller))).collect();
-    rows.push(Row { axis: "groups configured (caller in 3)", unit: "groups", measure: decide, ideal: Ideal::Flat, points });
+    rows.push(Row {
+        axis: "groups configured (caller in 3)",
+        unit: "groups",
+        measure: decide,
+        ideal: Ideal::Flat,
+        points,
+    });
 
     // Statements in the caller's one document.
     let one = in_groups(key, &[group_name(0)]);
     let points = [10, 100, 1_000].into_iter().map(|n| point(n, &large(key, 1, n), get(TARGET, &one))).collect();
-    rows.push(Row { axis: "statements in one document", unit: "statements", measure: decide, ideal: Ideal::Flat, points });
+    rows.push(Row {
+        axis: "statements in one document",
+        unit: "statements",
+        measure: decide,
+        ideal: Ideal::Flat,
+        points,
+    });
 
     // Issuers: the token's is the last configured.
     let vet = workload::token(key, "alice", &["pet-veterinarian"]);
@@ -202,7 +221,13 @@ fn rows(key: &DevKey) -> Vec<Row> {
 
     // Keys per JWKS: the token's is the last.
     let points = [1, 10, 100].into_iter().map(|n| point(n, &keys(key, n), get(pets, &vet))).collect();
-    rows.push(Row { axis: "keys in the JWKS (the token's last)", unit: "keys", measure: lookup, ideal: Ideal::Flat, points });
+    rows.push(Row {
+        axis: "keys in the JWKS (the token's last)",
+        unit: "keys",
+        measure: lookup,
+        ideal: Ideal::Flat,
+        points,
+    });
 
     // Routes: the request takes the last scoped one.
     let points = [10, 100, 1_000]
@@ -210,24 +235,40 @@ fn rows(key: &DevKey) -> Vec<Row> {
         .map(|n: usize| {
             let last = n.saturating_sub(2);
             let token = key.sign(
-                &CognitoClaims::access(ISSUER, CLIENT, "alice", NOW).groups(&["readers"]).scopes(&[&format!("api/r{last}")]).to_json(),
+                &CognitoClaims::access(ISSUER, CLIENT, "alice", NOW)
+                    .groups(&["readers"])
+                    .scopes(&[&format!("api/r{last}")])
+                    .to_json(),
             );
             point(n, &routes(key, n), get(&format!("/r{last}/items/7"), &token))
         })
         .collect();
-    rows.push(Row { axis: "routes (the request takes the last scoped)", unit: "routes", measure: decide, ideal: Ideal::Flat, points });
+    rows.push(Row {
+        axis: "routes (the request takes the last scoped)",
+        unit: "routes",
+        measure: decide,
+        ideal: Ideal::Flat,
+        points,
+    });
 
     // Token size.
     let mut roomy = petstore(key);
     roomy["max_token_bytes"] = Value::from(65_536);
     for measure in [decide, Measure::Request(Stage::Verify)] {
-        let points = [1_024, 4_096, 16_384].into_iter().map(|n| point(n, &roomy, get(pets, &sized_token(key, n)))).collect();
+        let points =
+            [1_024, 4_096, 16_384].into_iter().map(|n| point(n, &roomy, get(pets, &sized_token(key, n)))).collect();
         rows.push(Row { axis: "token size", unit: "bytes", measure, ideal: Ideal::Linear, points });
     }
 
     // Configuration size: groups of 10 statements.
     let points = [10, 100, 1_000].into_iter().map(|n| point(n, &large(key, n, 10), get(TARGET, &one))).collect();
-    rows.push(Row { axis: "configuration (groups × 10 statements)", unit: "groups", measure: Measure::Load, ideal: Ideal::Linear, points });
+    rows.push(Row {
+        axis: "configuration (groups × 10 statements)",
+        unit: "groups",
+        measure: Measure::Load,
+        ideal: Ideal::Linear,
+        points,
+    });
     rows
 }
 
@@ -286,7 +327,11 @@ fn run_profile(rows: &[Row], profile: &str) {
             println!("CPU µs per load: duplicate names {names:.0}, typed read {read:.0}, validation and compilation (and drops) {compile:.0}");
         }
     }
-    println!("{} at {size}: {calls} runs, {:.2} µs each (wall)", row.axis, began.elapsed().as_secs_f64() * 1e6 / calls as f64);
+    println!(
+        "{} at {size}: {calls} runs, {:.2} µs each (wall)",
+        row.axis,
+        began.elapsed().as_secs_f64() * 1e6 / calls as f64
+    );
 }
 
 fn stage_index(stage: Stage) -> usize {
@@ -313,7 +358,10 @@ fn main() {
             for point in &mut row.points {
                 let map = encode(&point.headers);
                 let context = format!("{} at {}", row.axis, point.size);
-                point.native = Some(Stages::new(point.config.as_bytes(), map.clone(), NOW).unwrap_or_else(|err| panic!("{context}: {err}")));
+                point.native = Some(
+                    Stages::new(point.config.as_bytes(), map.clone(), NOW)
+                        .unwrap_or_else(|err| panic!("{context}: {err}")),
+                );
                 point.wasm = Some(
                     WasmStages::new(&engine, &stages_module, point.config.as_bytes(), &map)
                         .unwrap_or_else(|status| panic!("{context}: the stages module refused its setup ({status})")),
@@ -394,15 +442,23 @@ fn main() {
             }));
             previous = Some(point);
         }
-        json_rows.push(json!({"axis": row.axis, "unit": row.unit, "measure": row.measure.name(), "points": json_points}));
+        json_rows
+            .push(json!({"axis": row.axis, "unit": row.unit, "measure": row.measure.name(), "points": json_points}));
     }
     for row in rows.iter().filter(|row| row.measure == Measure::Load) {
         println!("\n{} (configuration bytes, VM memory after load):", row.axis);
         for point in &row.points {
-            println!("  {:>5} {}: {:>9} bytes, {:>8} KiB", point.size, row.unit, point.config.len(), point.wasm_memory / 1024);
+            println!(
+                "  {:>5} {}: {:>9} bytes, {:>8} KiB",
+                point.size,
+                row.unit,
+                point.config.len(),
+                point.wasm_memory / 1024
+            );
         }
     }
     let out = workload::workspace().join("target/bench");
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("scaling.json"), serde_json::to_string_pretty(&json!({ "rows": json_rows })).unwrap()).unwrap();
+    std::fs::write(out.join("scaling.json"), serde_json::to_string_pretty(&json!({ "rows": json_rows })).unwrap())
+        .unwrap();
 }

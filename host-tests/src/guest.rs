@@ -72,7 +72,12 @@ pub(crate) fn alloc(caller: &mut Caller<'_, HostState>, size: u32) -> wasmtime::
 
 /// Envoy's `copyToPointerSize`: allocate and fill a guest buffer, then write its address and size to
 /// `ptr_ptr`/`size_ptr` (an empty value is address 0, size 0). `Ok(false)` means `INVALID_MEMORY_ACCESS`.
-pub(crate) fn copy_out(caller: &mut Caller<'_, HostState>, value: &[u8], ptr_ptr: u32, size_ptr: u32) -> wasmtime::Result<bool> {
+pub(crate) fn copy_out(
+    caller: &mut Caller<'_, HostState>,
+    value: &[u8],
+    ptr_ptr: u32,
+    size_ptr: u32,
+) -> wasmtime::Result<bool> {
     let Ok(size) = u32::try_from(value.len()) else { return Ok(false) };
     let mut address = 0;
     if size > 0 {

@@ -34,8 +34,7 @@ impl FilterHost {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let engine = Engine::new(&config).map_err(|e| host_failure("engine", &e))?;
-        let module =
-            Module::new(&engine, wasm).map_err(|e| HostError::InvalidModule { message: format!("{e:#}") })?;
+        let module = Module::new(&engine, wasm).map_err(|e| HostError::InvalidModule { message: format!("{e:#}") })?;
         check_abi(&module)?;
         let imports = check_imports(&module)?;
         check_exports(&module)?;
@@ -123,7 +122,10 @@ fn check_exports(module: &Module) -> Result<(), HostError> {
                     if !sig.matches(&ty) {
                         return Err(HostError::Export {
                             name: name.to_string(),
-                            reason: format!("bad function signature: Envoy wants {sig}, the module exports {}", show_type(&ty)),
+                            reason: format!(
+                                "bad function signature: Envoy wants {sig}, the module exports {}",
+                                show_type(&ty)
+                            ),
                         });
                     }
                     has_allocator |= name == "malloc" || name == "proxy_on_memory_allocate";
@@ -133,18 +135,23 @@ fn check_exports(module: &Module) -> Result<(), HostError> {
         }
     }
     if !has_memory {
-        return Err(HostError::Export { name: "memory".to_string(), reason: "the module exports no memory".to_string() });
+        return Err(HostError::Export {
+            name: "memory".to_string(),
+            reason: "the module exports no memory".to_string(),
+        });
     }
     if !has_allocator {
         return Err(HostError::Export {
             name: "malloc".to_string(),
-            reason: "missing: Envoy needs `malloc` or `proxy_on_memory_allocate` to hand data to the module".to_string(),
+            reason: "missing: Envoy needs `malloc` or `proxy_on_memory_allocate` to hand data to the module"
+                .to_string(),
         });
     }
     Ok(())
 }
 
 fn show_type(ty: &wasmtime::FuncType) -> String {
-    let list = |it: &mut dyn Iterator<Item = wasmtime::ValType>| it.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    let list =
+        |it: &mut dyn Iterator<Item = wasmtime::ValType>| it.map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
     format!("({}) -> ({})", list(&mut ty.params()), list(&mut ty.results()))
 }

@@ -150,7 +150,8 @@ mod tests {
     fn answers_are_read_with_length_or_chunks() {
         let plain = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap();
         assert_eq!((plain.headers.get(b":status"), plain.body.as_slice()), (Some(&b"200"[..]), &b"{}"[..]));
-        let chunked = parse(b"HTTP/1.1 503 No\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        let chunked =
+            parse(b"HTTP/1.1 503 No\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
         assert_eq!((chunked.headers.get(b":status"), chunked.body.as_slice()), (Some(&b"503"[..]), &b"abcde"[..]));
         assert!(parse(b"HTTP/1.1 200 OK\r\n").is_none());
     }
@@ -159,7 +160,14 @@ mod tests {
     fn a_refused_connection_is_an_answer_without_headers() {
         // A port nothing listens on: bind one, note it, close it.
         let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let call = PendingCall { token: 1, root: 1, addr, headers: Vec::new(), body: Vec::new(), timeout: Duration::from_millis(200) };
+        let call = PendingCall {
+            token: 1,
+            root: 1,
+            addr,
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: Duration::from_millis(200),
+        };
         let answer = perform(&call);
         assert!(answer.headers.len() == 0 && answer.body.is_empty());
     }

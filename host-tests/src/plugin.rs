@@ -8,9 +8,9 @@ use wasmtime::{Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, WasmParams,
 use crate::abi::{LogLevel, Status};
 use crate::error::HostError;
 use crate::headers::HeaderMap;
-use crate::runtime::{Runtime, TICK};
 use crate::linker::Refusal;
 use crate::record::{Call, Direction, LogLine};
+use crate::runtime::{Runtime, TICK};
 use crate::shared::Metric;
 use crate::state::{Clock, HostState, LocalReply, Restriction, Stream};
 
@@ -158,15 +158,15 @@ impl Plugin {
         store.set_epoch_deadline(ticks(call_timeout));
         store.data_mut().vm_config = vm_config.to_vec();
         store.data_mut().restriction = Restriction::Start;
-        let instance = runtime
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify("instantiate", &e, call_timeout))?;
+        let instance = runtime.pre.instantiate(&mut store).map_err(|e| classify("instantiate", &e, call_timeout))?;
         let memory = instance.get_memory(&mut store, "memory");
         // Envoy prefers the deprecated `malloc` and falls back to `proxy_on_memory_allocate`.
         let (malloc, malloc_name) = match instance.get_typed_func::<i32, i32>(&mut store, "malloc") {
             Ok(f) => (Some(f), "malloc"),
-            Err(_) => (instance.get_typed_func::<i32, i32>(&mut store, "proxy_on_memory_allocate").ok(), "proxy_on_memory_allocate"),
+            Err(_) => (
+                instance.get_typed_func::<i32, i32>(&mut store, "proxy_on_memory_allocate").ok(),
+                "proxy_on_memory_allocate",
+            ),
         };
         store.data_mut().memory = memory;
         store.data_mut().malloc = malloc;
@@ -250,7 +250,10 @@ impl Plugin {
     /// `proxy_on_log`, `proxy_on_done`, `proxy_on_delete`. Header names and values are bytes as Envoy passes them
     /// (`&[(String, String)]`, `&[(&str, &str)]` or raw `&[(Vec<u8>, Vec<u8>)]` with obs-text). There is no
     /// request body and no upstream: a request that continues gets no `proxy_on_response_*` callbacks here.
-    pub fn http_request<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, headers: &[(K, V)]) -> Result<HttpOutcome, HostError> {
+    pub fn http_request<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        headers: &[(K, V)],
+    ) -> Result<HttpOutcome, HostError> {
         self.stream(HeaderMap::from_pairs(headers), None)
     }
 
@@ -376,8 +379,10 @@ impl Plugin {
     fn finish_parked(&mut self) -> Result<(), HostError> {
         loop {
             let state = self.store.data_mut();
-            let Some(position) =
-                state.parked.iter().position(|s| s.continue_requested || s.reset_requested || !s.local_replies.is_empty())
+            let Some(position) = state
+                .parked
+                .iter()
+                .position(|s| s.continue_requested || s.reset_requested || !s.local_replies.is_empty())
             else {
                 return Ok(());
             };
@@ -488,7 +493,13 @@ impl Plugin {
         // Envoy's `temp_plugin_` is set while the root context is created and configured, not during
         // `proxy_on_vm_start`.
         self.store.data_mut().plugin_config = Some(plugin_config.to_vec());
-        let created = self.invoke("proxy_on_context_create", self.cb.context_create.clone(), id, (id32(id), 0), format!("{id}, 0"));
+        let created = self.invoke(
+            "proxy_on_context_create",
+            self.cb.context_create.clone(),
+            id,
+            (id32(id), 0),
+            format!("{id}, 0"),
+        );
         self.store.data_mut().plugin_config = None;
         created?;
         let vm_size = self.store.data().vm_config.len();
@@ -595,7 +606,8 @@ impl Plugin {
             s.request_trailers.as_ref().map_or(0, HeaderMap::len)
         });
         let f = self.cb.request_trailers.clone();
-        let action = self.invoke("proxy_on_request_trailers", f, id, (id32(id), len32(count)), format!("{id}, {count}"))?;
+        let action =
+            self.invoke("proxy_on_request_trailers", f, id, (id32(id), len32(count)), format!("{id}, {count}"))?;
         let stopped = std::mem::take(&mut self.store.data_mut().stop_iteration);
         let continued = !stopped && action.unwrap_or(0) == 0;
         let resumed = self.with_stream(|s| {
@@ -624,7 +636,11 @@ impl Plugin {
             headers.replace(b":status", b"200");
             headers.replace(b"content-type", b"application/grpc");
             if headers.get(b"grpc-status").is_none() {
-                let code = if reply.grpc_status <= MAX_GRPC_STATUS { reply.grpc_status } else { http_to_grpc_status(reply.status) };
+                let code = if reply.grpc_status <= MAX_GRPC_STATUS {
+                    reply.grpc_status
+                } else {
+                    http_to_grpc_status(reply.status)
+                };
                 headers.replace(b"grpc-status", code.to_string().as_bytes());
             }
             if !reply.body.is_empty() && !head {
@@ -711,7 +727,13 @@ impl Plugin {
             for (root, token) in ready {
                 if self.store.data().roots.contains(&root) {
                     let f = self.cb.queue_ready.clone();
-                    self.invoke("proxy_on_queue_ready", f, root, (id32(root), id32(token)), format!("{root}, {token}"))?;
+                    self.invoke(
+                        "proxy_on_queue_ready",
+                        f,
+                        root,
+                        (id32(root), id32(token)),
+                        format!("{root}, {token}"),
+                    )?;
                 }
             }
         }
@@ -808,10 +830,17 @@ fn ticks(timeout: Duration) -> u64 {
 /// Turn a failed call into the host's error: refusals, time-outs, and traps.
 fn classify(callback: &str, e: &wasmtime::Error, timeout: Duration) -> HostError {
     if let Some(r) = e.downcast_ref::<Refusal>() {
-        return HostError::Refused { callback: callback.to_string(), function: r.function.clone(), reason: r.reason.clone() };
+        return HostError::Refused {
+            callback: callback.to_string(),
+            function: r.function.clone(),
+            reason: r.reason.clone(),
+        };
     }
     if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
-        return HostError::Timeout { callback: callback.to_string(), limit_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) };
+        return HostError::Timeout {
+            callback: callback.to_string(),
+            limit_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
     }
     HostError::Trap { callback: callback.to_string(), trap: format!("{e:?}") }
 }

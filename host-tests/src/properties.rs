@@ -8,7 +8,8 @@ use crate::state::HostState;
 
 /// Top-level identifiers that only exist while a stream is being processed (Envoy reads them from the
 /// stream info, which a root context does not have).
-const STREAM_SCOPED: &[&str] = &["request", "response", "source", "destination", "connection", "upstream", "connection_id"];
+const STREAM_SCOPED: &[&str] =
+    &["request", "response", "source", "destination", "connection", "upstream", "connection_id"];
 
 /// The default remote address of the simulated downstream connection.
 pub(crate) const DEFAULT_SOURCE: (&str, i64) = ("127.0.0.1:53346", 53346);

@@ -121,9 +121,12 @@ impl Shared {
 
     /// Make sure a metric exists (defining the same name twice shares one stat, as in Envoy's store).
     pub(crate) fn define_metric(&self, kind: MetricKind, name: &str) {
-        lock(&self.metrics)
-            .entry((kind, name.to_string()))
-            .or_insert_with(|| Metric { name: name.to_string(), kind, value: 0, samples: Vec::new() });
+        lock(&self.metrics).entry((kind, name.to_string())).or_insert_with(|| Metric {
+            name: name.to_string(),
+            kind,
+            value: 0,
+            samples: Vec::new(),
+        });
     }
 
     /// Apply `f` to a defined metric.

@@ -238,7 +238,14 @@ impl HostState {
         }
     }
 
-    pub(crate) fn record(&mut self, direction: Direction, context_id: u32, function: &'static str, args: String, result: String) -> usize {
+    pub(crate) fn record(
+        &mut self,
+        direction: Direction,
+        context_id: u32,
+        function: &'static str,
+        args: String,
+        result: String,
+    ) -> usize {
         self.calls.push(crate::record::Call { direction, context_id, function, args, result });
         self.calls.len().saturating_sub(1)
     }

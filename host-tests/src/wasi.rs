@@ -46,7 +46,11 @@ pub(crate) fn call(name: &str, caller: &mut Caller<'_, HostState>, a: &Args<'_>)
                 errno(SUCCESS, args())
             }
         }
-        "fd_fdstat_set_rights" | "fd_allocate" | "fd_datasync" | "fd_filestat_set_size" | "fd_filestat_set_times"
+        "fd_fdstat_set_rights"
+        | "fd_allocate"
+        | "fd_datasync"
+        | "fd_filestat_set_size"
+        | "fd_filestat_set_times"
         | "fd_sync" => errno(std_only(w(0)), args()),
         "fd_tell" if !is_std(w(0)) => errno(BADF, args()),
         "fd_tell" => errno(if write_u64(caller, w(1), 0) { SUCCESS } else { FAULT }, args()),
@@ -93,10 +97,15 @@ pub(crate) fn call(name: &str, caller: &mut Caller<'_, HostState>, a: &Args<'_>)
             errno(if ok { NOTSUP } else { FAULT }, args())
         }
         "sock_send" => errno(if write_u32(caller, w(4), 0) { NOTSUP } else { FAULT }, args()),
-        "path_create_directory" | "path_filestat_get" | "path_filestat_set_times" | "path_link"
-        | "path_remove_directory" | "path_rename" | "path_symlink" | "path_unlink_file" | "sock_shutdown" => {
-            errno(NOTSUP, args())
-        }
+        "path_create_directory"
+        | "path_filestat_get"
+        | "path_filestat_set_times"
+        | "path_link"
+        | "path_remove_directory"
+        | "path_rename"
+        | "path_symlink"
+        | "path_unlink_file"
+        | "sock_shutdown" => errno(NOTSUP, args()),
         // Envoy logs "wasi_unstable proc_exit" and returns to the guest.
         "proc_exit" => Ret { value: None, args: args(), result: String::new() },
         _ => return None,

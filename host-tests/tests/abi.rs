@@ -73,7 +73,10 @@ fn imports_envoy_does_not_link_are_refused_by_name() {
             "__wbindgen_placeholder__.__wbindgen_describe",
         ),
         // ABI v0.1.0 only: Envoy does not link it for a v0.2.1 module.
-        (r#"(import "env" "proxy_get_configuration" (func (param i32 i32) (result i32)))"#, "env.proxy_get_configuration"),
+        (
+            r#"(import "env" "proxy_get_configuration" (func (param i32 i32) (result i32)))"#,
+            "env.proxy_get_configuration",
+        ),
         // Right name, wrong signature.
         (r#"(import "env" "proxy_log" (func (param i32) (result i32)))"#, "env.proxy_log"),
         // The WASI specification's path_link has 7 parameters; Envoy registers 6.
@@ -116,11 +119,13 @@ fn every_function_envoy_links_is_accepted() {
 
 #[test]
 fn modules_without_the_abi_marker_memory_or_allocator_are_refused() {
-    let no_marker = br#"(module (memory (export "memory") 1) (func (export "malloc") (param i32) (result i32) (i32.const 0)))"#;
+    let no_marker =
+        br#"(module (memory (export "memory") 1) (func (export "malloc") (param i32) (result i32) (i32.const 0)))"#;
     let err = load_err(no_marker);
     assert!(matches!(&err, HostError::Export { name, .. } if name == "proxy_abi_version_0_2_1"), "{err:?}");
 
-    let old_abi = br#"(module (memory (export "memory") 1) (func (export "malloc") (param i32) (result i32) (i32.const 0))
+    let old_abi =
+        br#"(module (memory (export "memory") 1) (func (export "malloc") (param i32) (result i32) (i32.const 0))
         (func (export "proxy_abi_version_0_1_0")))"#;
     assert!(load_err(old_abi).to_string().contains("proxy_abi_version_0_1_0"));
 
@@ -270,10 +275,8 @@ fn properties_resolve_like_envoys_attributes() {
         (call $read (i32.const 1054) (i32.const 26))
         (call $read (i32.const 1080) (i32.const 7))
         (i32.const 0))"#;
-    let host = FilterHost::load(&wat(&format!(
-        r#"(func (export "proxy_on_context_create") (param i32 i32)) {body}"#
-    )))
-    .unwrap();
+    let host = FilterHost::load(&wat(&format!(r#"(func (export "proxy_on_context_create") (param i32 i32)) {body}"#)))
+        .unwrap();
     let (mut plugin, configured) = host.start(b"", b"").unwrap();
     assert!(configured);
     // A root context has no connection: source.address is not found there.
@@ -312,8 +315,13 @@ fn a_local_response_stops_the_request_and_passes_through_the_response_callbacks(
     assert_eq!(details, "token_missing");
     assert_eq!(
         headers,
-        [("www-authenticate", "Bearer"), ("content-length", "26"), ("content-type", "text/plain"), ("x-seen-by-response", "x")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+        [
+            ("www-authenticate", "Bearer"),
+            ("content-length", "26"),
+            ("content-type", "text/plain"),
+            ("x-seen-by-response", "x")
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
     );
     assert_eq!(
         callbacks(&plugin),
@@ -349,7 +357,10 @@ fn pausing_continuing_and_resetting_streams() {
     assert!(matches!(plugin.http_request(&headers).unwrap(), HttpOutcome::Paused { .. }));
     assert!(matches!(plugin.http_request(&headers).unwrap(), HttpOutcome::Continue { .. }));
     assert_eq!(plugin.http_request(&headers).unwrap(), HttpOutcome::Reset);
-    assert_eq!(plugin.host_calls().iter().rfind(|c| c.function == "proxy_continue_stream").unwrap().result, "BadArgument");
+    assert_eq!(
+        plugin.host_calls().iter().rfind(|c| c.function == "proxy_continue_stream").unwrap().result,
+        "BadArgument"
+    );
 }
 
 #[test]
@@ -376,7 +387,10 @@ fn a_runaway_guest_times_out() {
     let (mut plugin, _) = host.start(b"", b"").unwrap();
     let started = std::time::Instant::now();
     let err = plugin.http_request(&request("GET", "/", &[])).unwrap_err();
-    assert!(matches!(&err, HostError::Timeout { callback, limit_ms: 100 } if callback == "proxy_on_request_headers"), "{err:?}");
+    assert!(
+        matches!(&err, HostError::Timeout { callback, limit_ms: 100 } if callback == "proxy_on_request_headers"),
+        "{err:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -536,7 +550,8 @@ fn shared_data_compare_and_swap_and_queues() {
     assert_eq!(results, expected.map(|(f, r)| (f, r.to_string())), "{}", show(&plugin));
     // The notification comes after the stream, on the root context that registered the queue.
     assert_eq!(callbacks(&plugin).last(), Some(&"proxy_on_queue_ready"));
-    let ready = calls(&plugin, Direction::HostToVm).into_iter().rfind(|c| c.function == "proxy_on_queue_ready").unwrap();
+    let ready =
+        calls(&plugin, Direction::HostToVm).into_iter().rfind(|c| c.function == "proxy_on_queue_ready").unwrap();
     assert_eq!(ready.context_id, 1);
 }
 
@@ -557,7 +572,11 @@ fn http_calls_are_recorded_and_need_the_request_pseudo_headers() {
     plugin.http_request(&request("GET", "/", &[])).unwrap();
     let calls: Vec<_> = calls(&plugin, Direction::VmToHost);
     assert_eq!(calls[0].result, "Ok token 4");
-    assert!(calls[0].args.starts_with(r#""jwks_cluster", {":method": "GET", ":path": "/jwks", ":authority": "idp"}"#), "{}", calls[0]);
+    assert!(
+        calls[0].args.starts_with(r#""jwks_cluster", {":method": "GET", ":path": "/jwks", ":authority": "idp"}"#),
+        "{}",
+        calls[0]
+    );
     assert_eq!(calls[1].result, "BadArgument");
 }
 
@@ -628,7 +647,9 @@ fn reconfiguring_tries_a_canary_vm_then_swaps_root_contexts() {
 
 #[test]
 fn a_rejected_configuration_gets_no_requests() {
-    let host = FilterHost::load(&wat(r#"(func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 0))"#)).unwrap();
+    let host =
+        FilterHost::load(&wat(r#"(func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 0))"#))
+            .unwrap();
     let (mut plugin, configured) = host.start(b"", b"x").unwrap();
     assert!(!configured);
     assert!(matches!(plugin.http_request(&request("GET", "/", &[])), Err(HostError::Rejected)));
@@ -728,18 +749,30 @@ fn request_trailers_are_a_map_only_while_their_callback_runs() {
         (i32.const 0))
       (data (i32.const 1230) ":path")"#;
     let mut plugin = start(&with_callbacks(body));
-    let outcome = plugin.http_request_with_trailers(&request("GET", "/go", &[]), &[("X-T", "1"), ("x-keep", "2")]).unwrap();
+    let outcome =
+        plugin.http_request_with_trailers(&request("GET", "/go", &[]), &[("X-T", "1"), ("x-keep", "2")]).unwrap();
     let HttpOutcome::Continue { request_trailers: Some(trailers), .. } = &outcome else { panic!("{outcome:?}") };
     let trailers: Vec<(&str, &str)> = trailers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(trailers, [("x-keep", "2"), ("x-added", "x-t")]);
     assert_eq!(
         callbacks(&plugin),
-        ["proxy_on_context_create", "proxy_on_request_headers", "proxy_on_request_trailers", "proxy_on_log", "proxy_on_done", "proxy_on_delete"]
+        [
+            "proxy_on_context_create",
+            "proxy_on_request_headers",
+            "proxy_on_request_trailers",
+            "proxy_on_log",
+            "proxy_on_done",
+            "proxy_on_delete"
+        ]
     );
     let headers_call = plugin.host_calls().iter().find(|c| c.function == "proxy_on_request_headers").unwrap();
     assert!(headers_call.args.ends_with("end_of_stream false"), "{headers_call}");
-    let removes: Vec<&str> =
-        plugin.host_calls().iter().filter(|c| c.function == "proxy_remove_header_map_value").map(|c| c.result.as_str()).collect();
+    let removes: Vec<&str> = plugin
+        .host_calls()
+        .iter()
+        .filter(|c| c.function == "proxy_remove_header_map_value")
+        .map(|c| c.result.as_str())
+        .collect();
     assert_eq!(removes, ["BadArgument", "Ok"], "{}", show(&plugin));
     assert_eq!(only_call(&plugin, "proxy_on_request_trailers").args, "2, 2");
 

@@ -6,10 +6,10 @@
 
 mod support;
 
-use authz_testkit::mint::{CognitoClaims, DevKey};
-use authz_testkit::scenario::Scenario;
 use authz::decision::DecisionRecord;
 use authz_host::{Call, Direction, FilterHost, HostError, HttpOutcome, LogLevel, Plugin, Status};
+use authz_testkit::mint::{CognitoClaims, DevKey};
+use authz_testkit::scenario::Scenario;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -23,7 +23,8 @@ const IDENTITY_HEADERS: [&str; 6] =
     ["x-authz-sub", "x-authz-username", "x-authz-client-id", "x-authz-groups", "x-authz-scopes", "x-authz-issuer"];
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const FORBIDDEN: &str = r#"{"Message":"User is not authorized to access this resource"}"#;
-const FORBIDDEN_EXPLICIT: &str = r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
+const FORBIDDEN_EXPLICIT: &str =
+    r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#;
 
 /// The trusted key and a rogue key that claims the same `kid`; RSA generation is slow, so once per run.
 fn keys() -> &'static (DevKey, DevKey) {
@@ -98,7 +99,9 @@ fn get(path: &str, authorization: Option<&str>) -> Vec<(String, String)> {
 /// The status, headers and body of a local response; panics on anything else.
 fn local(outcome: &HttpOutcome) -> (u32, &[(String, String)], String) {
     match outcome {
-        HttpOutcome::LocalResponse { status, headers, body, .. } => (*status, headers, String::from_utf8_lossy(body).into_owned()),
+        HttpOutcome::LocalResponse { status, headers, body, .. } => {
+            (*status, headers, String::from_utf8_lossy(body).into_owned())
+        }
         other => panic!("expected a local response, got {other:?}"),
     }
 }
@@ -112,7 +115,10 @@ fn assert_denied(plugin: &Plugin, outcome: &HttpOutcome, status: u32, body: &str
     }
     // A denied request must never have changed what would go upstream.
     let writes = plugin.host_calls().iter().filter(|c| {
-        matches!(c.function, "proxy_add_header_map_value" | "proxy_replace_header_map_value" | "proxy_set_header_map_pairs")
+        matches!(
+            c.function,
+            "proxy_add_header_map_value" | "proxy_replace_header_map_value" | "proxy_set_header_map_pairs"
+        )
     });
     assert_eq!(writes.count(), 0, "{}", show(plugin));
 }
@@ -128,10 +134,14 @@ fn the_filter_imports_only_proxy_wasm_host_functions() {
 #[test]
 fn a_group_policy_allows_and_identity_headers_go_upstream() {
     let mut plugin = plugin();
-    let outcome = plugin.http_request(&get("/petstore/v1/pets/a1b2", Some(&bearer(&access("alice", &["pet-veterinarian"]))))).unwrap();
+    let outcome = plugin
+        .http_request(&get("/petstore/v1/pets/a1b2", Some(&bearer(&access("alice", &["pet-veterinarian"])))))
+        .unwrap();
     let sent = forwarded(&outcome);
-    let identity: BTreeMap<&str, &str> =
-        IDENTITY_HEADERS.iter().map(|name| (*name, header(sent, name).unwrap_or_else(|| panic!("no {name}: {sent:?}")))).collect();
+    let identity: BTreeMap<&str, &str> = IDENTITY_HEADERS
+        .iter()
+        .map(|name| (*name, header(sent, name).unwrap_or_else(|| panic!("no {name}: {sent:?}"))))
+        .collect();
     assert_eq!(identity["x-authz-sub"], "sub-alice");
     assert_eq!(identity["x-authz-username"], "alice");
     assert_eq!(identity["x-authz-client-id"], CLIENT);
@@ -178,7 +188,10 @@ fn an_expired_token_is_401_by_the_hosts_clock() {
 
     // The same valid token expires when the host's clock moves past `exp` (plus any skew).
     let token = bearer(&access("alice", &["pet-veterinarian"]));
-    assert!(matches!(plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap(), HttpOutcome::Continue { .. }));
+    assert!(matches!(
+        plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap(),
+        HttpOutcome::Continue { .. }
+    ));
     plugin.set_time_nanos((NOW + 3600 + 600) * 1_000_000_000);
     let outcome = plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
     assert_denied(&plugin, &outcome, 401, UNAUTHORIZED);
@@ -195,9 +208,11 @@ fn a_token_without_the_routes_scope_is_401() {
 #[test]
 fn the_wrong_group_is_403_and_an_explicit_deny_says_so() {
     let mut plugin = plugin();
-    let outcome = plugin.http_request(&get("/petstore/v1/pets", Some(&bearer(&access("alice", &["cat-groomer"]))))).unwrap();
+    let outcome =
+        plugin.http_request(&get("/petstore/v1/pets", Some(&bearer(&access("alice", &["cat-groomer"]))))).unwrap();
     assert_denied(&plugin, &outcome, 403, FORBIDDEN);
-    let outcome = plugin.http_request(&get("/petstore/v2/pets", Some(&bearer(&access("alice", &["pet-veterinarian"]))))).unwrap();
+    let outcome =
+        plugin.http_request(&get("/petstore/v2/pets", Some(&bearer(&access("alice", &["pet-veterinarian"]))))).unwrap();
     assert_denied(&plugin, &outcome, 403, FORBIDDEN);
     let both = access("alice", &["pet-veterinarian", "suspended"]);
     let outcome = plugin.http_request(&get("/petstore/v1/pets", Some(&bearer(&both)))).unwrap();
@@ -246,7 +261,9 @@ fn client_sent_identity_headers_are_stripped() {
 fn a_bad_reconfiguration_keeps_the_old_configuration_serving() {
     let mut plugin = plugin();
     let token = bearer(&access("alice", &["pet-veterinarian"]));
-    let allowed = |plugin: &mut Plugin| matches!(plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap(), HttpOutcome::Continue { .. });
+    let allowed = |plugin: &mut Plugin| {
+        matches!(plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap(), HttpOutcome::Continue { .. })
+    };
     assert!(allowed(&mut plugin));
 
     let mut unknown_key = config(petstore_policies());
@@ -269,8 +286,19 @@ fn the_vm_never_traps_on_junk_input() {
     let good = keys().0.sign(&access("alice", &["pet-veterinarian"]).to_json());
     let parts: Vec<&str> = good.split('.').collect();
     let mut authorizations: Vec<Vec<u8>> = [
-        "", "Bearer", "Bearer ", "bearer x", "Basic YWxpY2U6c2VjcmV0", "Bearer .", "Bearer ..", "Bearer a.b.c", "Bearer a.b.c.d",
-        "Bearer ====.====.====", "Bearer \u{0}\u{0}", "Bearer e30.e30.", "Bearer eyJhbGciOiJub25lIn0.e30.",
+        "",
+        "Bearer",
+        "Bearer ",
+        "bearer x",
+        "Basic YWxpY2U6c2VjcmV0",
+        "Bearer .",
+        "Bearer ..",
+        "Bearer a.b.c",
+        "Bearer a.b.c.d",
+        "Bearer ====.====.====",
+        "Bearer \u{0}\u{0}",
+        "Bearer e30.e30.",
+        "Bearer eyJhbGciOiJub25lIn0.e30.",
         "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.bm90IGpzb24.AAAA",
     ]
     .iter()
@@ -309,11 +337,18 @@ fn the_vm_never_traps_on_junk_input() {
         vec![(b":path".to_vec(), b"/petstore/v1/pets".to_vec())],
         vec![(b":method".to_vec(), b"".to_vec()), (b":path".to_vec(), b"".to_vec())],
         vec![(b":method".to_vec(), b"G\xffT".to_vec()), (b":path".to_vec(), b"/\xff/%%%/../..//".to_vec())],
-        vec![(b":method".to_vec(), b"GET".to_vec()), (b":path".to_vec(), format!("/{}", "a/".repeat(20_000)).into_bytes())],
+        vec![
+            (b":method".to_vec(), b"GET".to_vec()),
+            (b":path".to_vec(), format!("/{}", "a/".repeat(20_000)).into_bytes()),
+        ],
         vec![(b":method".to_vec(), b"GET".to_vec()), (b":path".to_vec(), b"*".to_vec())],
         vec![(b":method".to_vec(), b"CONNECT".to_vec()), (b":path".to_vec(), b"example.com:443".to_vec())],
         (0..1000).map(|i| (format!("x-h{i}").into_bytes(), b"v".to_vec())).collect(),
-        vec![(b":method".to_vec(), b"GET".to_vec()), (b":path".to_vec(), b"/health".to_vec()), (b"authorization".to_vec(), b"\xff".to_vec())],
+        vec![
+            (b":method".to_vec(), b"GET".to_vec()),
+            (b":path".to_vec(), b"/health".to_vec()),
+            (b"authorization".to_vec(), b"\xff".to_vec()),
+        ],
     ];
     for headers in &odd_requests {
         if let Err(e) = plugin.http_request(headers) {
@@ -348,7 +383,8 @@ fn a_denied_request_makes_only_the_expected_host_calls() {
     let mut plugin = plugin();
     plugin.set_log_level(LogLevel::Info);
     plugin.http_request(&get("/petstore/v1/pets", None)).unwrap();
-    let calls: Vec<&str> = plugin.host_calls().iter().filter(|c| c.direction == Direction::VmToHost).map(|c| c.function).collect();
+    let calls: Vec<&str> =
+        plugin.host_calls().iter().filter(|c| c.direction == Direction::VmToHost).map(|c| c.function).collect();
     // Reads, one metric, one reply: no writes to the request, no calls out, no shared state.
     // Exactly: the header map, the clock, the decision log line (denials at info by default, written without
     // asking the level first), the record, one counter, the reply. No writes to the request, no calls out.
@@ -366,7 +402,10 @@ fn a_denied_request_makes_only_the_expected_host_calls() {
         show(&plugin)
     );
     let logged = plugin.logs().last().unwrap();
-    assert_eq!((logged.level, logged.message.as_str()), (LogLevel::Info, "authz: 401 GET token_missing: no authorization header"));
+    assert_eq!(
+        (logged.level, logged.message.as_str()),
+        (LogLevel::Info, "authz: 401 GET token_missing: no authorization header")
+    );
     assert!(!plugin.host_calls().iter().any(|c| c.function == "proxy_on_request_trailers"), "{}", show(&plugin));
 }
 
@@ -378,7 +417,8 @@ fn an_allowed_request_makes_no_log_call() {
     plugin.set_log_level(LogLevel::Trace);
     let token = bearer(&access("alice", &["pet-veterinarian"]));
     plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
-    let calls: Vec<&str> = plugin.host_calls().iter().filter(|c| c.direction == Direction::VmToHost).map(|c| c.function).collect();
+    let calls: Vec<&str> =
+        plugin.host_calls().iter().filter(|c| c.direction == Direction::VmToHost).map(|c| c.function).collect();
     assert!(!calls.iter().any(|c| c.contains("log")), "{calls:?}");
     assert_eq!(calls.iter().filter(|c| **c == "proxy_increment_metric").count(), 1, "{calls:?}");
 }
@@ -395,7 +435,10 @@ fn decision_log_levels_follow_the_configuration() {
     plugin.http_request(&get("/petstore/v1/pets", Some(&authorization))).unwrap();
     let line = plugin.logs().last().unwrap();
     assert_eq!(line.level, LogLevel::Debug);
-    assert_eq!(line.message, "authz: 200 GET allowed: `sub-alice` allowed by groups.pet-veterinarian[0].Statement[0] (PetStore-API)");
+    assert_eq!(
+        line.message,
+        "authz: 200 GET allowed: `sub-alice` allowed by groups.pet-veterinarian[0].Statement[0] (PetStore-API)"
+    );
     assert!(plugin.logs().iter().all(|line| !line.message.contains(token)), "a token in the log");
     let logged = plugin.logs().len();
     plugin.http_request(&get("/petstore/v1/pets", None)).unwrap();
@@ -438,7 +481,11 @@ fn every_scenario_corpus_passes_through_the_filter() {
             assert_eq!(status, u32::from(case.expect.status), "{context}: {}", show(&plugin));
             let record = last_record(&plugin);
             assert_eq!(u32::from(record.status), status, "{context}: {record:?}");
-            assert_eq!(record.code().map(|code| code.decision()), Some(record.decision.as_str()), "{context}: {record:?}");
+            assert_eq!(
+                record.code().map(|code| code.decision()),
+                Some(record.decision.as_str()),
+                "{context}: {record:?}"
+            );
             if let Some(reason) = &case.expect.reason {
                 assert!(record.reason.contains(reason.as_str()), "{context}: wanted `{reason}` in {record:?}");
             }
@@ -468,7 +515,9 @@ fn calls_during(plugin: &Plugin, callback: &str) -> Vec<Call> {
     };
     all[start + 1..]
         .iter()
-        .take_while(|c| c.direction == Direction::VmToHost || matches!(c.function, "malloc" | "proxy_on_memory_allocate"))
+        .take_while(|c| {
+            c.direction == Direction::VmToHost || matches!(c.function, "malloc" | "proxy_on_memory_allocate")
+        })
         .filter(|c| c.direction == Direction::VmToHost)
         .cloned()
         .collect()
@@ -525,25 +574,41 @@ fn expected_trailer_calls() -> Vec<String> {
 fn identity_fields_in_request_trailers_are_removed_in_every_spelling() {
     let mut plugin = plugin();
     let token = bearer(&access("bob", &["pet-veterinarian"]));
-    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &forged_trailers()).unwrap();
+    let outcome =
+        plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &forged_trailers()).unwrap();
     // The identity headers come from the token; the trailers keep only what is not an identity spelling.
     assert_eq!(header(forwarded(&outcome), "x-authz-username"), Some("bob"));
     assert_eq!(forwarded_trailers(&outcome), [("x-checksum".to_string(), "abc".to_string())]);
-    assert_eq!(shown(&calls_during(&plugin, "proxy_on_request_trailers")), expected_trailer_calls(), "{}", show(&plugin));
+    assert_eq!(
+        shown(&calls_during(&plugin, "proxy_on_request_trailers")),
+        expected_trailer_calls(),
+        "{}",
+        show(&plugin)
+    );
     let trailers_callback = plugin.host_calls().iter().find(|c| c.function == "proxy_on_request_trailers").unwrap();
     assert_eq!(trailers_callback.result, "0", "the trailers must continue: {}", show(&plugin));
 
     // A public route forwards without a token: its trailers are cleaned the same way.
     let outcome = plugin.http_request_with_trailers(&get("/health", None), &forged_trailers()).unwrap();
     assert_eq!(forwarded_trailers(&outcome), [("x-checksum".to_string(), "abc".to_string())]);
-    assert_eq!(shown(&calls_during(&plugin, "proxy_on_request_trailers")), expected_trailer_calls(), "{}", show(&plugin));
+    assert_eq!(
+        shown(&calls_during(&plugin, "proxy_on_request_trailers")),
+        expected_trailer_calls(),
+        "{}",
+        show(&plugin)
+    );
 
     // Trailers without any identity spelling cost one read and nothing else.
     let benign = [("x-checksum", "abc"), ("grpc-timeout", "1S")];
     let outcome = plugin.http_request_with_trailers(&get("/health", None), &benign).unwrap();
     assert_eq!(forwarded_trailers(&outcome).len(), 2);
     let calls = calls_during(&plugin, "proxy_on_request_trailers");
-    assert_eq!(calls.iter().map(|c| c.function).collect::<Vec<_>>(), ["proxy_get_header_map_pairs"], "{}", show(&plugin));
+    assert_eq!(
+        calls.iter().map(|c| c.function).collect::<Vec<_>>(),
+        ["proxy_get_header_map_pairs"],
+        "{}",
+        show(&plugin)
+    );
 }
 
 #[test]
@@ -567,7 +632,8 @@ fn a_host_failure_while_cleaning_trailers_refuses_the_request() {
     let token = bearer(&access("bob", &["pet-veterinarian"]));
     plugin.fail_host_function("proxy_remove_header_map_value", Status::BadArgument);
     // The headers need no removal, so the request goes on until its trailers hold an identity field.
-    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &forged_trailers()).unwrap();
+    let outcome =
+        plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &forged_trailers()).unwrap();
     let (status, _, body) = local(&outcome);
     assert_eq!((status, body.as_str()), (500, r#"{"message":"Internal server error"}"#), "{}", show(&plugin));
     let reply = only_call(&plugin, "proxy_send_local_response");
@@ -577,7 +643,8 @@ fn a_host_failure_while_cleaning_trailers_refuses_the_request() {
     assert!(record.reason.contains("request trailers"), "{record:?}");
 
     // Trailers with nothing to remove still go through.
-    let outcome = plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &[("x-checksum", "abc")]).unwrap();
+    let outcome =
+        plugin.http_request_with_trailers(&get("/petstore/v1/pets", Some(&token)), &[("x-checksum", "abc")]).unwrap();
     assert_eq!(forwarded_trailers(&outcome).len(), 1);
 }
 
@@ -591,8 +658,13 @@ fn only_call(plugin: &Plugin, function: &str) -> Call {
 /// The decision record the last request left in its filter state, written with one `proxy_set_property`.
 fn last_record(plugin: &Plugin) -> DecisionRecord {
     let writes: Vec<&Call> = plugin.host_calls().iter().filter(|c| c.function == "proxy_set_property").collect();
-    assert!(writes.iter().all(|c| c.args.starts_with(r#""authz.decision", "{"#) && c.result == "Ok"), "{}", show(plugin));
-    let json = plugin.filter_state("authz.decision").unwrap_or_else(|| panic!("no decision recorded: {}", show(plugin)));
+    assert!(
+        writes.iter().all(|c| c.args.starts_with(r#""authz.decision", "{"#) && c.result == "Ok"),
+        "{}",
+        show(plugin)
+    );
+    let json =
+        plugin.filter_state("authz.decision").unwrap_or_else(|| panic!("no decision recorded: {}", show(plugin)));
     let json = std::str::from_utf8(json).unwrap();
     DecisionRecord::parse(json).unwrap_or_else(|| panic!("not a decision record: {json}"))
 }
@@ -629,7 +701,11 @@ fn every_request_records_its_decision_for_access_logs() {
     plugin.fail_host_function("proxy_set_property", Status::NotFound);
     let outcome = plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
     assert!(matches!(outcome, HttpOutcome::Continue { .. }), "{outcome:?}");
-    assert!(messages(&plugin).iter().any(|m| m.contains("cannot record the decision: status 1")), "{:?}", messages(&plugin));
+    assert!(
+        messages(&plugin).iter().any(|m| m.contains("cannot record the decision: status 1")),
+        "{:?}",
+        messages(&plugin)
+    );
 }
 
 /// The request `get` builds, as a gRPC client sends it.
@@ -664,9 +740,14 @@ fn grpc_clients_get_the_grpc_status_chosen_for_each_denial() {
         let what = format!("{status} for {}", &path[..path.len().min(40)]);
         // The filter asks for the status and the gRPC code deliberately...
         let reply = only_call(&plugin, "proxy_send_local_response");
-        assert!(reply.args.starts_with(&format!("{status}, ")) && reply.args.ends_with(&format!("grpc {code}")), "{what}: {reply}");
+        assert!(
+            reply.args.starts_with(&format!("{status}, ")) && reply.args.ends_with(&format!("grpc {code}")),
+            "{what}: {reply}"
+        );
         // ...and the host turns it into what gRPC clients read: HTTP 200, grpc-status, the body as grpc-message.
-        let HttpOutcome::LocalResponse { status: http, headers, body: sent, .. } = &outcome else { panic!("{what}: {outcome:?}") };
+        let HttpOutcome::LocalResponse { status: http, headers, body: sent, .. } = &outcome else {
+            panic!("{what}: {outcome:?}")
+        };
         assert_eq!(*http, 200, "{what}");
         assert!(sent.is_empty(), "{what}");
         assert_eq!(header(headers, "grpc-status"), Some(code.to_string().as_str()), "{what}: {headers:?}");
@@ -681,8 +762,15 @@ fn grpc_clients_get_the_grpc_status_chosen_for_each_denial() {
     let after = counters(&plugin);
     let moved = |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
     assert_eq!(
-        ["authz.allowed", "authz.token_missing", "authz.implicit_deny", "authz.no_route", "authz.bad_path", "authz.uri_too_long"]
-            .map(moved),
+        [
+            "authz.allowed",
+            "authz.token_missing",
+            "authz.implicit_deny",
+            "authz.no_route",
+            "authz.bad_path",
+            "authz.uri_too_long"
+        ]
+        .map(moved),
         [0, 1, 1, 1, 1, 1],
         "{after:?}"
     );

@@ -7,11 +7,11 @@
 
 mod support;
 
-use authz_testkit::mint::DevKey;
-use authz_testkit::corpus::{CorpusCase, CorpusFile, CorpusRequest};
-use authz_testkit::via_request::{FilterAnswer, FilterCase, ViaRequestError, SOURCE_ADDRESS, TLS_VERSION};
 use authz::policy::{evaluate_standalone, INVOKE};
 use authz_host::{Direction, FilterHost, HttpOutcome, Plugin};
+use authz_testkit::corpus::{CorpusCase, CorpusFile, CorpusRequest};
+use authz_testkit::mint::DevKey;
+use authz_testkit::via_request::{FilterAnswer, FilterCase, ViaRequestError, SOURCE_ADDRESS, TLS_VERSION};
 use serde_json::{json, Value};
 use support::{filter_wasm, messages};
 
@@ -74,7 +74,11 @@ fn check_answer(label: &str, case: &CorpusCase, request: &CorpusRequest, answer:
         problems.push(format!("{label}: filter {answer:?}, core {expected:?}"));
     }
     if answer.decision.as_str() != request.expect.decision {
-        problems.push(format!("{label}: {} from the filter, the corpus expects {}", answer.decision.as_str(), request.expect.decision));
+        problems.push(format!(
+            "{label}: {} from the filter, the corpus expects {}",
+            answer.decision.as_str(),
+            request.expect.decision
+        ));
     }
     if let Some(statements) = &request.expect.statements {
         let located: Vec<String> = answer.statements.iter().map(|statement| statement.location()).collect();
@@ -125,9 +129,16 @@ fn every_expressible_policy_corpus_case_runs_through_the_filter() {
             }
         }
     }
-    println!("{ran} policy corpus cases ran through the filter, {} are not expressible as requests", not_expressible.len());
+    println!(
+        "{ran} policy corpus cases ran through the filter, {} are not expressible as requests",
+        not_expressible.len()
+    );
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
-    assert!(ran >= 4 * not_expressible.len() && ran >= 200, "{ran} ran, not expressible:\n{}", not_expressible.join("\n"));
+    assert!(
+        ran >= 4 * not_expressible.len() && ran >= 200,
+        "{ran} ran, not expressible:\n{}",
+        not_expressible.join("\n")
+    );
 }
 
 /// The filter reads exactly what the mapping set: the clock, the downstream address and the TLS property.
@@ -138,12 +149,16 @@ fn the_filter_reads_the_mapped_clock_and_properties() {
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Sid": "office", "Effect": "Allow", "Action": "*",
         "Resource": "execute-api:/dev/GET/*", "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"},
         "Bool": {"aws:SecureTransport": "true"}, "DateGreaterThan": {"aws:CurrentTime": "2025-01-01T00:00:00Z"}}}]});
-    let context = json!({"aws:SourceIp": "192.0.2.7", "aws:SecureTransport": "true", "aws:CurrentTime": "2025-11-22T08:26:40Z"});
+    let context =
+        json!({"aws:SourceIp": "192.0.2.7", "aws:SecureTransport": "true", "aws:CurrentTime": "2025-11-22T08:26:40Z"});
     let resource = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/pets";
     let case = FilterCase::new(&policy, resource, INVOKE, &context, &key).unwrap();
     let (ran, plugin) = run(&host, &case);
     let Ran::Answered(Ok(answer)) = ran else { panic!("{:?}", messages(&plugin)) };
-    assert_eq!(answer.statements.iter().map(ToString::to_string).collect::<Vec<_>>(), ["policy[0].Statement[0] (office)"]);
+    assert_eq!(
+        answer.statements.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["policy[0].Statement[0] (office)"]
+    );
     let reads: Vec<(String, String)> = plugin
         .host_calls()
         .iter()

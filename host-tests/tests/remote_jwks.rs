@@ -6,8 +6,8 @@
 
 mod support;
 
-use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz_host::{FilterHost, HttpOutcome, Plugin, Started};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -41,7 +41,8 @@ impl JwksServer {
             paths: Arc::default(),
             stop: Arc::default(),
         };
-        let (answer, hits, paths, stop) = (server.answer.clone(), server.hits.clone(), server.paths.clone(), server.stop.clone());
+        let (answer, hits, paths, stop) =
+            (server.answer.clone(), server.hits.clone(), server.paths.clone(), server.stop.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let Ok((mut stream, _)) = listener.accept() else {
@@ -193,7 +194,9 @@ fn a_failed_fetch_never_allows_and_keeps_the_last_good_keys() {
     assert_eq!(server.hits(), 1);
     // Decided when the fetch ended, refused: there are no keys.
     assert_eq!(status(&plugin.outcome(id).unwrap()), 401);
-    assert!(messages(&plugin).iter().any(|m| m.contains("JWKS fetch from cluster `cognito_jwks` failed: the identity provider answered status 503")));
+    assert!(messages(&plugin).iter().any(
+        |m| m.contains("JWKS fetch from cluster `cognito_jwks` failed: the identity provider answered status 503")
+    ));
     // Until the retry, requests are refused at once rather than held.
     assert_eq!(now_status(&mut plugin, &key), 401);
     plugin.tick().unwrap();

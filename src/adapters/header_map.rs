@@ -8,7 +8,9 @@ use std::borrow::Cow;
 
 /// The header map serialisation's layout (count, then key and value lengths, then NUL-terminated keys and
 /// values): each pair's key and value ranges in `bytes`, every length checked, or `None` if malformed.
-fn header_map_ranges(bytes: &[u8]) -> Option<impl Iterator<Item = Option<(std::ops::Range<usize>, std::ops::Range<usize>)>> + '_> {
+fn header_map_ranges(
+    bytes: &[u8],
+) -> Option<impl Iterator<Item = Option<(std::ops::Range<usize>, std::ops::Range<usize>)>> + '_> {
     let word = move |at: usize| -> Option<usize> {
         let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
         usize::try_from(u32::from_le_bytes(raw)).ok()
@@ -40,7 +42,8 @@ fn utf8_after_table(bytes: &[u8]) -> Option<(usize, &str)> {
 /// One key or value of a header map: borrowed from `text` when the map is UTF-8, else with the bytes that are
 /// not UTF-8 as U+FFFD, which no later check accepts (paths and tokens must be ASCII).
 fn header_text<'b>(bytes: &'b [u8], text: Option<(usize, &'b str)>, range: std::ops::Range<usize>) -> Cow<'b, str> {
-    let borrowed = text.and_then(|(start, text)| text.get(range.start.checked_sub(start)?..range.end.checked_sub(start)?));
+    let borrowed =
+        text.and_then(|(start, text)| text.get(range.start.checked_sub(start)?..range.end.checked_sub(start)?));
     match borrowed {
         Some(piece) => Cow::Borrowed(piece),
         None => String::from_utf8_lossy(bytes.get(range).unwrap_or_default()),
@@ -97,7 +100,8 @@ pub fn decode_request(bytes: &[u8], request: &mut HttpRequest) -> Option<()> {
 
 /// Serialises header pairs as the ABI does: count, lengths, then NUL-terminated names and values.
 pub fn encode_header_map<K: AsRef<str>, V: AsRef<str>>(headers: &[(K, V)]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(4 + headers.iter().map(|(n, v)| n.as_ref().len() + v.as_ref().len() + 10).sum::<usize>());
+    let mut bytes =
+        Vec::with_capacity(4 + headers.iter().map(|(n, v)| n.as_ref().len() + v.as_ref().len() + 10).sum::<usize>());
     let count = u32::try_from(headers.len()).unwrap_or(u32::MAX);
     bytes.extend_from_slice(&count.to_le_bytes());
     for (name, value) in headers {

@@ -163,9 +163,16 @@ fn parse_ip(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-fn parse_test(family: Family, texts: &[String], version: Version, partition: Partition, path: &Path<'_>) -> Result<Test, PolicyError> {
+fn parse_test(
+    family: Family,
+    texts: &[String],
+    version: Version,
+    partition: Partition,
+    path: &Path<'_>,
+) -> Result<Test, PolicyError> {
     let variables = version == Version::V2012_10_17;
-    let item_path = |index: usize| if texts.len() == 1 { path.to_string() } else { Path::Index(path, index).to_string() };
+    let item_path =
+        |index: usize| if texts.len() == 1 { path.to_string() } else { Path::Index(path, index).to_string() };
     let pieces = |index: usize, text: &str, wildcards: bool| -> Result<Vec<Piece>, PolicyError> {
         parse_pieces(text, variables, wildcards).map_err(|message| error(&item_path(index), message))
     };
@@ -209,10 +216,15 @@ fn parse_test(family: Family, texts: &[String], version: Version, partition: Par
                         return Ok(ArnValue::Any);
                     }
                     let pattern = ArnPattern::from_pieces(pieces(index, text, true)?).ok_or_else(|| {
-                        error(&item_path(index), format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)"))
+                        error(
+                            &item_path(index),
+                            format!("`{text}` is not an ARN (`arn:partition:service:region:account:resource`)"),
+                        )
                     })?;
                     // Keys that hold ARNs here name resources of the API's own partition (no account spans two).
-                    pattern.check_partition(partition).map_err(|message| error(&item_path(index), format!("`{text}` {message}")))?;
+                    pattern
+                        .check_partition(partition)
+                        .map_err(|message| error(&item_path(index), format!("`{text}` {message}")))?;
                     Ok(ArnValue::Pattern(Box::new(pattern)))
                 })
                 .collect::<Result<_, PolicyError>>()?,
@@ -253,7 +265,12 @@ fn eq_ignore_case(a: &str, b: &str) -> bool {
 impl Condition {
     /// [`Self::parse_block_at`] with the path as text (the tests' spelling).
     #[cfg(test)]
-    pub(crate) fn parse_block(value: &Value, version: Version, partition: Partition, path: &str) -> Result<Vec<Self>, PolicyError> {
+    pub(crate) fn parse_block(
+        value: &Value,
+        version: Version,
+        partition: Partition,
+        path: &str,
+    ) -> Result<Vec<Self>, PolicyError> {
         Self::parse_block_at(value, version, partition, &Path::Root(path))
     }
 
@@ -271,7 +288,8 @@ impl Condition {
             let operator_path = Path::Key(path, operator);
             let (family, negated, if_exists, set) =
                 parse_operator(operator).ok_or_else(|| error_at(&operator_path, "unknown operator"))?;
-            let keys = keys.as_object().ok_or_else(|| error_at(&operator_path, "expected an object of condition keys"))?;
+            let keys =
+                keys.as_object().ok_or_else(|| error_at(&operator_path, "expected an object of condition keys"))?;
             if keys.is_empty() {
                 return Err(error_at(&operator_path, "expected at least one condition key"));
             }
@@ -282,7 +300,14 @@ impl Condition {
                 }
                 let texts = value_texts(values, &key_path)?;
                 let test = parse_test(family, &texts, version, partition, &key_path)?;
-                conditions.push(Self { operator: operator.clone(), key: KeyName::new(key), test, negated, if_exists, set });
+                conditions.push(Self {
+                    operator: operator.clone(),
+                    key: KeyName::new(key),
+                    test,
+                    negated,
+                    if_exists,
+                    set,
+                });
             }
         }
         Ok(conditions)
@@ -344,7 +369,9 @@ impl Condition {
             return match values {
                 None => Truth::from(expected.contains(&true)),
                 // Present in some form, but whether as "null" no one can say.
-                Some(Values::Unreadable) if !(expected.contains(&true) && expected.contains(&false)) => Truth::Undecided,
+                Some(Values::Unreadable) if !(expected.contains(&true) && expected.contains(&false)) => {
+                    Truth::Undecided
+                }
                 Some(Values::Unreadable) => Truth::True,
                 Some(_) => Truth::from(expected.contains(&false)),
             };
@@ -388,9 +415,9 @@ impl Condition {
             Test::StringEquals(templates) => {
                 Truth::any(templates.iter().map(|template| template.test(ctx, |expected| expected == value)))
             }
-            Test::StringEqualsIgnoreCase(templates) => {
-                Truth::any(templates.iter().map(|template| template.test(ctx, |expected| eq_ignore_case(expected, value))))
-            }
+            Test::StringEqualsIgnoreCase(templates) => Truth::any(
+                templates.iter().map(|template| template.test(ctx, |expected| eq_ignore_case(expected, value))),
+            ),
             Test::StringLike(patterns) => Truth::any(patterns.iter().map(|pattern| pattern.matches(value, ctx))),
             Test::Numeric(cmp, expected) => {
                 typed(Decimal::parse(value), |actual| expected.iter().any(|policy| cmp.holds(actual, policy)))
@@ -484,7 +511,10 @@ mod tests {
         assert_eq!(truth(&json!({"StringLikeIfExists": {"g": "?"}}), &groups), Undecided);
         // `a` and `b` are no numbers: which values meet the operator cannot be told.
         assert_eq!(truth(&json!({"NumericLessThan": {"g": "5"}}), &groups), Undecided);
-        assert_eq!(truth(&json!({"NumericLessThan": {"g": "5"}}), &MapContext::new().with_list("g", &["7", "9"])), False);
+        assert_eq!(
+            truth(&json!({"NumericLessThan": {"g": "5"}}), &MapContext::new().with_list("g", &["7", "9"])),
+            False
+        );
         assert_eq!(truth(&json!({"NumericNotEquals": {"g": "5"}}), &groups), Undecided);
         assert_eq!(truth(&json!({"Null": {"g": "false"}}), &groups), True);
         assert_eq!(truth(&json!({"Null": {"g": "true"}}), &groups), False);
@@ -502,7 +532,10 @@ mod tests {
         assert_eq!(truth(&json!({"StringLike": {"u": "x-${g}"}}), &groups), False);
         assert_eq!(truth(&json!({"StringLike": {"u": "${g}"}}), &groups), Undecided);
         assert_eq!(truth(&json!({"StringEquals": {"u": "${missing}${g}"}}), &groups), False);
-        assert_eq!(truth(&json!({"ArnLike": {"arn": "arn:aws:s3:::${g}"}}), &groups.clone().with("arn", "arn:aws:s3:::a")), Undecided);
+        assert_eq!(
+            truth(&json!({"ArnLike": {"arn": "arn:aws:s3:::${g}"}}), &groups.clone().with("arn", "arn:aws:s3:::a")),
+            Undecided
+        );
 
         struct Unreadable;
         impl ConditionContext for Unreadable {
@@ -638,7 +671,13 @@ mod tests {
         assert!(holds(json!({"StringEquals": {"star": "a${*}b"}}), &ctx));
         assert!(holds(json!({"StringLike": {"star": "a${*}b"}}), &ctx));
         assert!(!holds(json!({"StringLike": {"star": "a${*}c"}}), &MapContext::new().with("star", "abbc")));
-        let legacy = Condition::parse_block(&json!({"StringEquals": {"p": "${aws:username}"}}), Version::V2008_10_17, Partition::Aws, "C").unwrap();
+        let legacy = Condition::parse_block(
+            &json!({"StringEquals": {"p": "${aws:username}"}}),
+            Version::V2008_10_17,
+            Partition::Aws,
+            "C",
+        )
+        .unwrap();
         assert_eq!(legacy[0].evaluate(&MapContext::new().with("p", "${aws:username}")), Truth::True);
     }
 
@@ -646,16 +685,32 @@ mod tests {
     fn validation_names_the_path() {
         assert_eq!(err(json!({"IpAdress": {"aws:SourceIp": "1.2.3.4"}})), "Condition.IpAdress: unknown operator");
         assert_eq!(err(json!({"NullIfExists": {"k": "true"}})), "Condition.NullIfExists: unknown operator");
-        assert_eq!(err(json!({"IpAddress": {"aws:SourceIp": ["1.2.3.4", "1.2.3.400"]}})),
-            "Condition.IpAddress.aws:SourceIp[1]: `1.2.3.400` is not an IPv4 or IPv6 address or CIDR block");
-        assert_eq!(err(json!({"NumericLessThan": {"n": "${aws:EpochTime}"}})),
-            "Condition.NumericLessThan.n: policy variables are allowed only in string and ARN conditions");
+        assert_eq!(
+            err(json!({"IpAddress": {"aws:SourceIp": ["1.2.3.4", "1.2.3.400"]}})),
+            "Condition.IpAddress.aws:SourceIp[1]: `1.2.3.400` is not an IPv4 or IPv6 address or CIDR block"
+        );
+        assert_eq!(
+            err(json!({"NumericLessThan": {"n": "${aws:EpochTime}"}})),
+            "Condition.NumericLessThan.n: policy variables are allowed only in string and ARN conditions"
+        );
         assert_eq!(err(json!({"StringEquals": {"k": []}})), "Condition.StringEquals.k: expected at least one value");
-        assert_eq!(err(json!({"StringEquals": {"k": {"a": 1}}})), "Condition.StringEquals.k: expected a string, number or boolean");
+        assert_eq!(
+            err(json!({"StringEquals": {"k": {"a": 1}}})),
+            "Condition.StringEquals.k: expected a string, number or boolean"
+        );
         assert_eq!(err(json!({"StringEquals": []})), "Condition.StringEquals: expected an object of condition keys");
-        assert_eq!(err(json!({"ArnLike": {"k": "arn:aws:s3"}})), "Condition.ArnLike.k: `arn:aws:s3` is not an ARN (`arn:partition:service:region:account:resource`)");
-        assert_eq!(err(json!({"DateLessThan": {"k": "tomorrow"}})), "Condition.DateLessThan.k: `tomorrow` is not an ISO 8601 date or epoch seconds");
+        assert_eq!(
+            err(json!({"ArnLike": {"k": "arn:aws:s3"}})),
+            "Condition.ArnLike.k: `arn:aws:s3` is not an ARN (`arn:partition:service:region:account:resource`)"
+        );
+        assert_eq!(
+            err(json!({"DateLessThan": {"k": "tomorrow"}})),
+            "Condition.DateLessThan.k: `tomorrow` is not an ISO 8601 date or epoch seconds"
+        );
         assert_eq!(err(json!({"Bool": {"k": "yes"}})), "Condition.Bool.k: `yes` is not `true` or `false`");
-        assert_eq!(err(json!({"StringLike": {"k": "${oops"}})), "Condition.StringLike.k: unterminated policy variable (`${` without `}`)");
+        assert_eq!(
+            err(json!({"StringLike": {"k": "${oops"}})),
+            "Condition.StringLike.k: unterminated policy variable (`${` without `}`)"
+        );
     }
 }

@@ -180,7 +180,8 @@ impl MapContext {
                     context = context.with_list(key, &items);
                 }
                 other => {
-                    let text = scalar(other).ok_or_else(|| error(&key_path, "expected a string or a list of strings"))?;
+                    let text =
+                        scalar(other).ok_or_else(|| error(&key_path, "expected a string or a list of strings"))?;
                     context = context.with(key, &text);
                 }
             }
@@ -317,7 +318,9 @@ pub fn claim_values<'v>(name: &str, value: &'v Value) -> Option<Values<'v>> {
             Some(words) => Some(Values::Many(words.into_iter().map(Cow::Borrowed).collect())),
         },
         Value::Array(items) if items.is_empty() => None,
-        Value::Array(items) => Some(items.iter().map(scalar_text).collect::<Option<_>>().map_or(Values::Unreadable, Values::Many)),
+        Value::Array(items) => {
+            Some(items.iter().map(scalar_text).collect::<Option<_>>().map_or(Values::Unreadable, Values::Many))
+        }
         scalar => Some(scalar_text(scalar).map_or(Values::Unreadable, Values::One)),
     }
 }
@@ -346,9 +349,10 @@ impl ConditionContext for RequestContext<'_> {
             }
             KeyKind::CurrentTime => one(Cow::Borrowed(self.current_time.get_or_init(|| format_iso8601(self.now)))),
             KeyKind::EpochTime => one(Cow::Owned(self.now.to_string())),
-            KeyKind::SecureTransport => {
-                self.request.secure_transport.and_then(|secure| one(Cow::Borrowed(if secure { "true" } else { "false" })))
-            }
+            KeyKind::SecureTransport => self
+                .request
+                .secure_transport
+                .and_then(|secure| one(Cow::Borrowed(if secure { "true" } else { "false" }))),
             KeyKind::UserAgent => self.header("user-agent").map(Values::One),
             KeyKind::Referer => self.header("referer").map(Values::One),
             KeyKind::Username => self.token.username().and_then(|name| one(Cow::Borrowed(name))),
@@ -403,7 +407,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(context.values(&KeyName::new("AWS:SOURCEIP")), Some(Values::One("192.0.2.1".into())));
-        assert_eq!(context.values(&KeyName::new("claim:Cognito:Groups")), Some(Values::Many(vec!["a".into(), "b".into()])));
+        assert_eq!(
+            context.values(&KeyName::new("claim:Cognito:Groups")),
+            Some(Values::Many(vec!["a".into(), "b".into()]))
+        );
         assert_eq!(context.values(&KeyName::new("n")), Some(Values::One("3".into())));
         assert_eq!(context.values(&KeyName::new("e")), None);
         assert!(MapContext::from_json(&serde_json::json!({"k": {"x": 1}}), "context").is_err());
@@ -422,10 +429,20 @@ mod tests {
     #[test]
     fn claims_that_no_condition_value_represents_are_unreadable() {
         use serde_json::json;
-        for value in [json!(null), json!({"a": 1}), json!(["ok", {"a": 1}]), json!(["ok", null]), json!(["ok", ["evil"]]), json!([[]])] {
+        for value in [
+            json!(null),
+            json!({"a": 1}),
+            json!(["ok", {"a": 1}]),
+            json!(["ok", null]),
+            json!(["ok", ["evil"]]),
+            json!([[]]),
+        ] {
             assert_eq!(claim_values("custom:x", &value), Some(Values::Unreadable), "{value}");
         }
-        assert_eq!(claim_values("custom:x", &json!(["ok", 2, false])), Some(Values::Many(vec!["ok".into(), "2".into(), "false".into()])));
+        assert_eq!(
+            claim_values("custom:x", &json!(["ok", 2, false])),
+            Some(Values::Many(vec!["ok".into(), "2".into(), "false".into()]))
+        );
         for scope in ["a\tb", "a\u{3000}b", "caf\u{e9}"] {
             assert_eq!(claim_values("scope", &json!(scope)), Some(Values::Unreadable), "{}", scope.escape_debug());
         }

@@ -87,15 +87,30 @@ fn condition(rng: &mut StdRng) -> (String, String, Value) {
     };
     match rng.gen_range(0..9) {
         0 => {
-            let op = pick(rng, &["StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"]);
+            let op =
+                pick(rng, &["StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"]);
             (format!("{op}{if_exists}"), "aws:username".into(), strings(rng, &["alice", "bob", "ALICE", "carol"]))
         }
         1 => {
             let op = pick(rng, &["StringLike", "StringNotLike"]);
-            (format!("{op}{if_exists}"), "aws:UserAgent".into(), strings(rng, &["curl/*", "Mozilla/?.0", "*", "curl/7.1", "*/8.?"]))
+            (
+                format!("{op}{if_exists}"),
+                "aws:UserAgent".into(),
+                strings(rng, &["curl/*", "Mozilla/?.0", "*", "curl/7.1", "*/8.?"]),
+            )
         }
         2 => {
-            let op = pick(rng, &["NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals"]);
+            let op = pick(
+                rng,
+                &[
+                    "NumericEquals",
+                    "NumericNotEquals",
+                    "NumericLessThan",
+                    "NumericLessThanEquals",
+                    "NumericGreaterThan",
+                    "NumericGreaterThanEquals",
+                ],
+            );
             let value = match rng.gen_range(0..3) {
                 0 => json!(rng.gen_range(-3..=10)),
                 1 => json!(pick(rng, &["1", "5", "10", "2.5", "-3"])),
@@ -104,7 +119,17 @@ fn condition(rng: &mut StdRng) -> (String, String, Value) {
             (format!("{op}{if_exists}"), "claim:custom:level".into(), value)
         }
         3 => {
-            let op = pick(rng, &["DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals"]);
+            let op = pick(
+                rng,
+                &[
+                    "DateEquals",
+                    "DateNotEquals",
+                    "DateLessThan",
+                    "DateLessThanEquals",
+                    "DateGreaterThan",
+                    "DateGreaterThanEquals",
+                ],
+            );
             let value = if rng.gen_bool(0.3) {
                 json!(pick(rng, &["1735689600", "1767225600"]))
             } else {
@@ -115,13 +140,27 @@ fn condition(rng: &mut StdRng) -> (String, String, Value) {
         4 => (format!("Bool{if_exists}"), "aws:SecureTransport".into(), json!(pick(rng, &["true", "false"]))),
         5 => {
             let op = pick(rng, &["IpAddress", "NotIpAddress"]);
-            (format!("{op}{if_exists}"), "aws:SourceIp".into(), strings(rng, &["192.0.2.0/24", "198.51.100.7", "2001:db8::/32", "10.0.0.0/8"]))
+            (
+                format!("{op}{if_exists}"),
+                "aws:SourceIp".into(),
+                strings(rng, &["192.0.2.0/24", "198.51.100.7", "2001:db8::/32", "10.0.0.0/8"]),
+            )
         }
         6 => {
             let (op, pool): (&str, &[&str]) = if rng.gen_bool(0.5) {
-                (pick(rng, &["ArnEquals", "ArnNotEquals"]), &["arn:aws:sns:us-east-1:123456789012:topic", "arn:aws:sqs:us-east-1:123456789012:queue1"])
+                (
+                    pick(rng, &["ArnEquals", "ArnNotEquals"]),
+                    &["arn:aws:sns:us-east-1:123456789012:topic", "arn:aws:sqs:us-east-1:123456789012:queue1"],
+                )
             } else {
-                (pick(rng, &["ArnLike", "ArnNotLike"]), &["arn:aws:sns:us-east-1:123456789012:*", "arn:aws:sqs:us-east-1:123456789012:queue?", "arn:aws:sns:eu-west-1:123456789012:t*"])
+                (
+                    pick(rng, &["ArnLike", "ArnNotLike"]),
+                    &[
+                        "arn:aws:sns:us-east-1:123456789012:*",
+                        "arn:aws:sqs:us-east-1:123456789012:queue?",
+                        "arn:aws:sns:eu-west-1:123456789012:t*",
+                    ],
+                )
             };
             (format!("{op}{if_exists}"), "aws:SourceArn".into(), strings(rng, pool))
         }
@@ -129,7 +168,11 @@ fn condition(rng: &mut StdRng) -> (String, String, Value) {
         _ => {
             let set = pick(rng, &["ForAnyValue:", "ForAllValues:"]);
             let op = pick(rng, &["StringEquals", "StringNotEquals", "StringLike", "StringNotLike"]);
-            (format!("{set}{op}"), "claim:cognito:groups".into(), strings(rng, &["admins", "users", "ops", "adm*", "*s"]))
+            (
+                format!("{set}{op}"),
+                "claim:cognito:groups".into(),
+                strings(rng, &["admins", "users", "ops", "adm*", "*s"]),
+            )
         }
     }
 }
@@ -142,7 +185,20 @@ fn policy(rng: &mut StdRng) -> Value {
         let mut statement = Map::new();
         statement.insert("Effect".into(), json!(if rng.gen_bool(0.3) { "Deny" } else { "Allow" }));
         let actions: Vec<Value> = (0..rng.gen_range(1..=2))
-            .map(|_| json!(pick(rng, &["execute-api:Invoke", "execute-api:*", "*", "EXECUTE-API:invoke", "execute-api:Inv*", "s3:GetObject", "execute-api:Manage*"])))
+            .map(|_| {
+                json!(pick(
+                    rng,
+                    &[
+                        "execute-api:Invoke",
+                        "execute-api:*",
+                        "*",
+                        "EXECUTE-API:invoke",
+                        "execute-api:Inv*",
+                        "s3:GetObject",
+                        "execute-api:Manage*"
+                    ]
+                ))
+            })
             .collect();
         let action_key = if rng.gen_bool(0.15) { "NotAction" } else { "Action" };
         statement.insert(action_key.into(), one_or_many(rng, actions));
@@ -174,7 +230,9 @@ fn request(rng: &mut StdRng) -> (String, String, MapContext, Context) {
         pick(rng, &["GET", "POST", "DELETE"]),
         pick(rng, &["pets", "pets/1", "pets/12", "users/alice", "users/bob", "users/bob/x", "", "x/pets"]),
     );
-    let action = pick(rng, &["execute-api:Invoke", "execute-api:Invoke", "execute-api:ManageConnections", "s3:GetObject"]).to_owned();
+    let action =
+        pick(rng, &["execute-api:Invoke", "execute-api:Invoke", "execute-api:ManageConnections", "s3:GetObject"])
+            .to_owned();
     let mut ours = MapContext::new();
     let mut oracle = Context::new();
     let singles: [(&str, &[&str]); 7] = [
@@ -183,7 +241,14 @@ fn request(rng: &mut StdRng) -> (String, String, MapContext, Context) {
         ("claim:custom:level", &["1", "5", "10", "2.5", "-3", "abc"]),
         ("aws:CurrentTime", &["2025-01-01T00:00:00Z", "2025-06-01T12:00:00Z", "2026-01-01T00:00:00Z"]),
         ("aws:SourceIp", &["192.0.2.1", "192.0.2.200", "198.51.100.7", "2001:db8::1", "2001:db9::5"]),
-        ("aws:SourceArn", &["arn:aws:sns:us-east-1:123456789012:topic", "arn:aws:sqs:us-east-1:123456789012:queue1", "arn:aws:sns:eu-west-1:123456789012:t:x"]),
+        (
+            "aws:SourceArn",
+            &[
+                "arn:aws:sns:us-east-1:123456789012:topic",
+                "arn:aws:sqs:us-east-1:123456789012:queue1",
+                "arn:aws:sns:eu-west-1:123456789012:t:x",
+            ],
+        ),
         ("claim:custom:tenant", &["t1", ""]),
     ];
     for (key, values) in singles {
@@ -201,7 +266,10 @@ fn request(rng: &mut StdRng) -> (String, String, MapContext, Context) {
     if rng.gen_bool(0.8) {
         let groups: Vec<&str> = ["admins", "users", "ops"].into_iter().filter(|_| rng.gen_bool(0.5)).collect();
         ours = ours.with_list("claim:cognito:groups", &groups);
-        oracle.insert("claim:cognito:groups".to_owned(), ContextValue::StringList(groups.iter().map(|g| (*g).to_owned()).collect()));
+        oracle.insert(
+            "claim:cognito:groups".to_owned(),
+            ContextValue::StringList(groups.iter().map(|g| (*g).to_owned()).collect()),
+        );
     }
     (arn, action, ours, oracle)
 }
@@ -215,7 +283,8 @@ fn doubtful(ours: &MapContext) -> bool {
 }
 
 fn oracle_decision(policy: &Value, arn: &str, action: &str, context: Context) -> PolicyDecision {
-    let parsed: IAMPolicy = serde_json::from_value(policy.clone()).unwrap_or_else(|err| panic!("iam-rs cannot read {policy}: {err}"));
+    let parsed: IAMPolicy =
+        serde_json::from_value(policy.clone()).unwrap_or_else(|err| panic!("iam-rs cannot read {policy}: {err}"));
     let request = IAMRequest::new_with_context(
         Principal::Aws(PrincipalId::String("arn:aws:iam::123456789012:user/alice".into())),
         action,
@@ -242,11 +311,13 @@ fn random_documents_agree_with_iam_rs() {
         let document = policy(&mut rng);
         for _ in 0..REQUESTS_PER_CASE {
             let (arn, action, ours, oracle) = request(&mut rng);
-            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap()).unwrap_or_else(|err| panic!("{document}: {err}"));
+            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap())
+                .unwrap_or_else(|err| panic!("{document}: {err}"));
             let evaluation = compiled.evaluate(&arn, &action, &ours);
             assert_eq!(evaluation, compiled.evaluate_linear(&arn, &action, &ours), "compiled and linear differ");
             let expected = oracle_decision(&document, &arn, &action, oracle);
-            let context = format!("case {case}: {arn} {action}\npolicy: {document}\ncontext: {ours:?}\nours: {evaluation:?}");
+            let context =
+                format!("case {case}: {arn} {action}\npolicy: {document}\ncontext: {ours:?}\nours: {evaluation:?}");
             if doubtful(&ours) {
                 // Where IAM reads a value as matching nothing (or substitutes it whole) and this authorizer cannot
                 // decide, it is never more permissive: an Allow is IAM's Allow, an explicit deny of IAM's stays one.
@@ -269,9 +340,15 @@ fn random_documents_agree_with_iam_rs() {
         }
     }
     // The generator must exercise every outcome, or agreement means little.
-    assert!(decisions.iter().all(|&count| count > compared / 20), "decisions (allow, explicit, implicit): {decisions:?}");
+    assert!(
+        decisions.iter().all(|&count| count > compared / 20),
+        "decisions (allow, explicit, implicit): {decisions:?}"
+    );
     // Requests on which the rule mattered (the seed is fixed: 27 of some 5,000).
-    assert!(stricter > 20, "only {stricter} of {doubtful_requests} doubtful requests were decided more strictly than by iam-rs");
+    assert!(
+        stricter > 20,
+        "only {stricter} of {doubtful_requests} doubtful requests were decided more strictly than by iam-rs"
+    );
     eprintln!("differential: {compared} requests over {CASES} documents agree with iam-rs; allow/explicit/implicit = {decisions:?}");
 }
 
@@ -283,7 +360,11 @@ fn with_qualifier(document: &Value, key: &str, qualifier: &str) -> Value {
         let mut rewritten = Map::new();
         for (operator, keys) in std::mem::take(block) {
             for (name, values) in keys.as_object().unwrap() {
-                let operator = if name == key && !operator.contains(':') && operator != "Null" { format!("{qualifier}{operator}") } else { operator.clone() };
+                let operator = if name == key && !operator.contains(':') && operator != "Null" {
+                    format!("{qualifier}{operator}")
+                } else {
+                    operator.clone()
+                };
                 let entry = rewritten.entry(operator).or_insert_with(|| json!({}));
                 entry.as_object_mut().unwrap().insert(name.clone(), values.clone());
             }
@@ -312,7 +393,9 @@ fn plain_operators_on_lists_are_never_more_permissive_than_any_reading() {
                         pick(&mut rng, &["StringEquals", "StringNotEquals", "StringLike", "StringNotLike"]),
                         if rng.gen_bool(0.2) { "IfExists" } else { "" }
                     );
-                    let values: Vec<Value> = (0..rng.gen_range(1..=2)).map(|_| json!(pick(&mut rng, &["admins", "users", "ops", "adm*", "*s"]))).collect();
+                    let values: Vec<Value> = (0..rng.gen_range(1..=2))
+                        .map(|_| json!(pick(&mut rng, &["admins", "users", "ops", "adm*", "*s"])))
+                        .collect();
                     block.insert(operator, json!({"claim:cognito:groups": one_or_many(&mut rng, values)}));
                 }
                 let (operator, key, values) = condition(&mut rng);
@@ -325,20 +408,28 @@ fn plain_operators_on_lists_are_never_more_permissive_than_any_reading() {
             })
             .collect();
         let document = json!({"Version": "2012-10-17", "Statement": statements});
-        let readings = [with_qualifier(&document, "claim:cognito:groups", "ForAnyValue:"), with_qualifier(&document, "claim:cognito:groups", "ForAllValues:")];
+        let readings = [
+            with_qualifier(&document, "claim:cognito:groups", "ForAnyValue:"),
+            with_qualifier(&document, "claim:cognito:groups", "ForAllValues:"),
+        ];
         for _ in 0..REQUESTS_PER_CASE {
             let (arn, action, ours, _) = request(&mut rng);
             let count = rng.gen_range(1..=3);
             let groups: Vec<&str> = (0..count).map(|_| pick(&mut rng, &["admins", "users", "ops"])).collect();
             let ours = ours.with_list("claim:cognito:groups", &groups);
-            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap()).unwrap_or_else(|err| panic!("{document}: {err}"));
+            let compiled = StandalonePolicy::compile(&document, &api_of(&arn).unwrap())
+                .unwrap_or_else(|err| panic!("{document}: {err}"));
             let evaluation = compiled.evaluate(&arn, &action, &ours);
             assert_eq!(evaluation, compiled.evaluate_linear(&arn, &action, &ours), "compiled and linear differ");
             let mut differs = false;
             for reading in &readings {
-                let read = StandalonePolicy::compile(reading, &api_of(&arn).unwrap()).unwrap().evaluate(&arn, &action, &ours).decision;
+                let read = StandalonePolicy::compile(reading, &api_of(&arn).unwrap())
+                    .unwrap()
+                    .evaluate(&arn, &action, &ours)
+                    .decision;
                 differs |= read != evaluation.decision;
-                let context = format!("{arn} {action} {groups:?}\npolicy: {document}\nreading: {reading}\nours: {evaluation:?}");
+                let context =
+                    format!("{arn} {action} {groups:?}\npolicy: {document}\nreading: {reading}\nours: {evaluation:?}");
                 match evaluation.decision {
                     PolicyDecision::Allow => assert_eq!(read, PolicyDecision::Allow, "{context}"),
                     PolicyDecision::ImplicitDeny => assert_ne!(read, PolicyDecision::ExplicitDeny, "{context}"),

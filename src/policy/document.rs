@@ -4,8 +4,8 @@ use super::condition::Condition;
 use super::context::ConditionContext;
 use super::error::{error, error_at, Path, PolicyError};
 use super::pattern::{ArnFields, ArnPattern, Pattern};
-use super::truth::Truth;
 use super::spelling;
+use super::truth::Truth;
 use super::INVOKE;
 use crate::request::ApiTarget;
 use serde_json::{Map, Value};
@@ -190,7 +190,9 @@ fn strings<T>(
             .enumerate()
             .map(|(index, item)| {
                 let item_path = Path::Index(path, index);
-                item.as_str().ok_or_else(|| error_at(&item_path, "expected a string")).and_then(|text| parse(text, &item_path))
+                item.as_str()
+                    .ok_or_else(|| error_at(&item_path, "expected a string"))
+                    .and_then(|text| parse(text, &item_path))
             })
             .collect(),
         Value::Array(_) => Err(error_at(path, "expected at least one value")),
@@ -229,7 +231,12 @@ fn parse_action(pattern: &str, version: Version, path: &Path<'_>) -> Result<Patt
     }
 }
 
-fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &Path<'_>) -> Result<(ResourcePattern, String), PolicyError> {
+fn parse_resource(
+    pattern: &str,
+    api: &ApiTarget,
+    version: Version,
+    path: &Path<'_>,
+) -> Result<(ResourcePattern, String), PolicyError> {
     if pattern.chars().count() > MAX_RESOURCE_CHARS {
         return Err(error_at(path, format!("longer than API Gateway's {MAX_RESOURCE_CHARS} characters")));
     }
@@ -240,7 +247,18 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &Path<
     let expanded = match pattern.strip_prefix("execute-api:/") {
         Some(rest) => {
             // `ApiTarget::arn_prefix` and `rest`, without a formatting pass per resource.
-            let fields = ["arn:", api.partition.as_str(), ":execute-api:", &api.region, ":", &api.account_id, ":", &api.api_id, "/", rest];
+            let fields = [
+                "arn:",
+                api.partition.as_str(),
+                ":execute-api:",
+                &api.region,
+                ":",
+                &api.account_id,
+                ":",
+                &api.api_id,
+                "/",
+                rest,
+            ];
             let mut expanded = String::with_capacity(fields.iter().map(|field| field.len()).sum());
             fields.into_iter().for_each(|field| expanded.push_str(field));
             expanded
@@ -250,7 +268,10 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &Path<
     let arn = ArnPattern::parse_with(&expanded, version == Version::V2012_10_17)
         .map_err(|message| error_at(path, message))?
         .ok_or_else(|| {
-            error_at(path, format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"))
+            error_at(
+                path,
+                format!("`{expanded}` is not `*` or an ARN (`arn:partition:service:region:account:resource`)"),
+            )
         })?
         .for_resource();
     arn.check_partition(api.partition).map_err(|message| error_at(path, format!("`{expanded}` {message}")))?;
@@ -259,17 +280,27 @@ fn parse_resource(pattern: &str, api: &ApiTarget, version: Version, path: &Path<
         return Err(error_at(path, format!("`{expanded}` can never match a request: {why}")));
     }
     if arn.variables_outside_resource() {
-        return Err(error_at(path, "policy variables are allowed only in the resource part of an ARN (after the fifth colon)"));
+        return Err(error_at(
+            path,
+            "policy variables are allowed only in the resource part of an ARN (after the fifth colon)",
+        ));
     }
     Ok((ResourcePattern::Arn(Box::new(arn)), expanded))
 }
 
-fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &Path<'_>) -> Result<Statement, PolicyError> {
+fn parse_statement(
+    value: &Value,
+    api: &ApiTarget,
+    version: Version,
+    path: &Path<'_>,
+) -> Result<Statement, PolicyError> {
     let statement = value.as_object().ok_or_else(|| error_at(path, "expected an object"))?;
     for key in statement.keys() {
         match key.as_str() {
             "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition" => {}
-            "Principal" | "NotPrincipal" => return Err(error_at(&Path::Key(path, key), "an identity policy has no principal")),
+            "Principal" | "NotPrincipal" => {
+                return Err(error_at(&Path::Key(path, key), "an identity policy has no principal"))
+            }
             other => return Err(error_at(&Path::Key(path, other), "unknown statement element")),
         }
     }
@@ -285,11 +316,13 @@ fn parse_statement(value: &Value, api: &ApiTarget, version: Version, path: &Path
         None => return Err(error_at(path, "`Effect` is required")),
     };
     let (negated, actions, element) = one_of(statement, "Action", "NotAction", path)?;
-    let patterns = strings(actions, &Path::Key(path, element), |pattern, item_path| parse_action(pattern, version, item_path))?;
+    let patterns =
+        strings(actions, &Path::Key(path, element), |pattern, item_path| parse_action(pattern, version, item_path))?;
     let action = ActionMatch::new(negated, patterns);
     let (negated, resources, element) = one_of(statement, "Resource", "NotResource", path)?;
-    let patterns =
-        strings(resources, &Path::Key(path, element), |pattern, item_path| parse_resource(pattern, api, version, item_path))?;
+    let patterns = strings(resources, &Path::Key(path, element), |pattern, item_path| {
+        parse_resource(pattern, api, version, item_path)
+    })?;
     let resource = ResourceMatch { negated, patterns };
     let conditions = match statement.get("Condition") {
         None => Vec::new(),
@@ -408,7 +441,8 @@ mod tests {
                 api_id: "a1b2c3d4e5".into(),
                 stage: "dev".into(),
             };
-            let (_, expanded) = parse_resource("execute-api:/dev/GET/pets/*", &api, Version::V2012_10_17, &Path::Root("r")).unwrap();
+            let (_, expanded) =
+                parse_resource("execute-api:/dev/GET/pets/*", &api, Version::V2012_10_17, &Path::Root("r")).unwrap();
             assert_eq!(expanded, format!("{}/dev/GET/pets/*", api.arn_prefix()));
         }
     }

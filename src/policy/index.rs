@@ -83,7 +83,11 @@ impl Trie {
         self.first_child.push(NONE);
         self.next_sibling.push(node);
         self.output.push(NONE);
-        let link = if previous == NONE { self.first_child.get_mut(state as usize) } else { self.next_sibling.get_mut(previous as usize) };
+        let link = if previous == NONE {
+            self.first_child.get_mut(state as usize)
+        } else {
+            self.next_sibling.get_mut(previous as usize)
+        };
         if let Some(link) = link {
             *link = fresh;
         }
@@ -149,7 +153,9 @@ impl Automaton {
         while let Some(state) = queue.pop_front() {
             let (start, end) = automaton.edge_range(state);
             for edge in start..end {
-                let (Some(&byte), Some(&child)) = (automaton.bytes.get(edge), automaton.targets.get(edge)) else { continue };
+                let (Some(&byte), Some(&child)) = (automaton.bytes.get(edge), automaton.targets.get(edge)) else {
+                    continue;
+                };
                 let fail = if state == ROOT { ROOT } else { automaton.next(at(&automaton.fail, state), byte) };
                 let dict = if at(&automaton.output, fail) != NONE { fail } else { at(&automaton.dict, fail) };
                 if let Some(slot) = automaton.fail.get_mut(child as usize) {
@@ -432,7 +438,10 @@ mod tests {
             automaton.find(text.as_bytes(), &mut found);
             found.sort_unstable();
             found.dedup();
-            let expected: Vec<u32> = (0..words.len()).filter(|&id| text.contains(words[id].as_str())).map(|id| u32::try_from(id).unwrap()).collect();
+            let expected: Vec<u32> = (0..words.len())
+                .filter(|&id| text.contains(words[id].as_str()))
+                .map(|id| u32::try_from(id).unwrap())
+                .collect();
             assert_eq!(found, expected, "{words:?} in {text}");
         }
     }

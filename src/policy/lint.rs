@@ -33,7 +33,10 @@ fn api_mismatch(pattern: &ArnPattern, api: &ApiTarget) -> Option<String> {
     let base = api.api_id.chars().chain(['/']).chain(api.stage.chars()).chain(['/']);
     let rest = match walk_prefix(pattern.resource.widened(), base) {
         Prefix::Mismatch => {
-            return Some(format!("its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)", api.api_id, api.stage))
+            return Some(format!(
+                "its resource part never starts `{}/{}/` (`api-id/stage/METHOD/path`)",
+                api.api_id, api.stage
+            ))
         }
         Prefix::Star => return None,
         Prefix::Rest(rest) => rest,
@@ -159,11 +162,46 @@ fn lint_variable(variable: &Variable, path: &dyn Fn() -> String, warnings: &mut 
 /// and the OpenID Connect standard claims an ID token carries as user attributes. `custom:` attributes and claims
 /// a pre-token-generation trigger adds are anyone's to name.
 const COGNITO_CLAIMS: [&str; 40] = [
-    "sub", "iss", "aud", "exp", "iat", "jti", "auth_time", "token_use", "client_id", "scope", "username", "version",
-    "origin_jti", "event_id", "nonce", "at_hash", "amr", "identities", "cognito:groups", "cognito:username",
-    "cognito:roles", "cognito:preferred_role", "email", "email_verified", "phone_number", "phone_number_verified",
-    "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
-    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "jti",
+    "auth_time",
+    "token_use",
+    "client_id",
+    "scope",
+    "username",
+    "version",
+    "origin_jti",
+    "event_id",
+    "nonce",
+    "at_hash",
+    "amr",
+    "identities",
+    "cognito:groups",
+    "cognito:username",
+    "cognito:roles",
+    "cognito:preferred_role",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "updated_at",
 ];
 
 /// Edit distance, for "did you mean" (load time only, short names).
@@ -354,13 +392,16 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
         let listed = resource.patterns.len() > 1;
         for (index, (pattern, written)) in resource.patterns.iter().enumerate() {
             // Written out only for a warning: most resources have none.
-            let item_path =
-                || if listed { format!("{path}.{}[{index}]", resource.element()) } else { format!("{path}.{}", resource.element()) };
+            let item_path = || {
+                if listed {
+                    format!("{path}.{}[{index}]", resource.element())
+                } else {
+                    format!("{path}.{}", resource.element())
+                }
+            };
             match pattern {
-                ResourcePattern::Any if resource.negated => warnings.push(warning(
-                    &item_path(),
-                    "`*` excludes every resource: the statement never matches a request",
-                )),
+                ResourcePattern::Any if resource.negated => warnings
+                    .push(warning(&item_path(), "`*` excludes every resource: the statement never matches a request")),
                 ResourcePattern::Any => {}
                 ResourcePattern::Arn(arn) => {
                     let Some(api) = api else {
@@ -371,7 +412,10 @@ pub(crate) fn lint(located: &Located<'_>, api: Option<&ApiTarget>, warnings: &mu
                         lint_variable(variable, &item_path, warnings);
                     }
                     if let Some(reason) = api_mismatch(arn, api).filter(|_| !resource.negated) {
-                        warnings.push(warning(&item_path(), format!("`{written}` never matches a request to this API: {reason}")));
+                        warnings.push(warning(
+                            &item_path(),
+                            format!("`{written}` never matches a request to this API: {reason}"),
+                        ));
                     } else if let Some(reason) = method_segment(arn).filter(|_| !resource.negated) {
                         warnings.push(warning(&item_path(), format!("`{written}`: {reason}")));
                     } else {
@@ -478,14 +522,34 @@ mod tests {
     #[test]
     fn byte_wise_shape_checks_answer_as_the_character_walks() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(10);
-        let pieces = ["/", "/", "/", "GET", "POST", "OPTIONSX", "G", "ET", "*", "?", "=", "x", "\u{e9}", "${aws:username}", "${*}", "${?}"];
+        let pieces = [
+            "/",
+            "/",
+            "/",
+            "GET",
+            "POST",
+            "OPTIONSX",
+            "G",
+            "ET",
+            "*",
+            "?",
+            "=",
+            "x",
+            "\u{e9}",
+            "${aws:username}",
+            "${*}",
+            "${?}",
+        ];
         let mut checked = [0usize; 3];
         for _ in 0..20_000 {
             // Often with a wildcard before the verb, where `unanchored_method` has something to find.
             let start = ["", "*/*/", "*/dev/", "a/*/", "a/${aws:username}/"][rng.gen_range(0..5)];
-            let resource: String =
-                std::iter::once(start).chain((0..rng.gen_range(0..9)).map(|_| pieces[rng.gen_range(0..pieces.len())])).collect();
-            let Ok(Some(pattern)) = ArnPattern::parse_with(&format!("arn:aws:execute-api:*:*:{resource}"), true) else { continue };
+            let resource: String = std::iter::once(start)
+                .chain((0..rng.gen_range(0..9)).map(|_| pieces[rng.gen_range(0..pieces.len())]))
+                .collect();
+            let Ok(Some(pattern)) = ArnPattern::parse_with(&format!("arn:aws:execute-api:*:*:{resource}"), true) else {
+                continue;
+            };
             let unanchored = unanchored_method(&pattern);
             assert_eq!(unanchored, unanchored_reference(&pattern), "{resource}");
             assert_eq!(query_shaped(&pattern), query_reference(&pattern), "{resource}");

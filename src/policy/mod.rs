@@ -124,11 +124,13 @@ impl Collector {
             (_, Applies::No) | (Effect::Deny, Applies::ConditionFailed(_)) => return,
             (Effect::Deny, Applies::Yes | Applies::Undecided(_)) => return self.denies.push(reference()),
             (Effect::Allow, Applies::Yes) => return self.allows.push(reference()),
-            (Effect::Allow, Applies::ConditionFailed(failed)) => statement.conditions.get(failed).map(|condition| Unmet::Condition {
-                operator: condition.operator.clone(),
-                key: condition.key.as_str().to_owned(),
-                key_present: request.ctx.values(&condition.key).is_some(),
-            }),
+            (Effect::Allow, Applies::ConditionFailed(failed)) => {
+                statement.conditions.get(failed).map(|condition| Unmet::Condition {
+                    operator: condition.operator.clone(),
+                    key: condition.key.as_str().to_owned(),
+                    key_present: request.ctx.values(&condition.key).is_some(),
+                })
+            }
             (Effect::Allow, Applies::Undecided(Undecidable::Condition(undecided))) => {
                 statement.conditions.get(undecided).map(|condition| Unmet::UndecidedCondition {
                     operator: condition.operator.clone(),
@@ -148,9 +150,15 @@ impl Collector {
     fn finish(self) -> Evaluation {
         let Self { allows, denies, unmet, documents } = self;
         match (denies.is_empty(), allows.is_empty()) {
-            (false, _) => Evaluation { decision: PolicyDecision::ExplicitDeny, statements: denies, unmet: Vec::new(), documents },
-            (true, false) => Evaluation { decision: PolicyDecision::Allow, statements: allows, unmet: Vec::new(), documents },
-            (true, true) => Evaluation { decision: PolicyDecision::ImplicitDeny, statements: Vec::new(), unmet, documents },
+            (false, _) => {
+                Evaluation { decision: PolicyDecision::ExplicitDeny, statements: denies, unmet: Vec::new(), documents }
+            }
+            (true, false) => {
+                Evaluation { decision: PolicyDecision::Allow, statements: allows, unmet: Vec::new(), documents }
+            }
+            (true, true) => {
+                Evaluation { decision: PolicyDecision::ImplicitDeny, statements: Vec::new(), unmet, documents }
+            }
         }
     }
 }
@@ -261,7 +269,12 @@ impl PolicyStore {
     }
 
     /// Compiles a `policies` section for the principals of issuer `issuer` only (`None`: the shared section).
-    pub fn compile_for(raw: &RawPolicies, api: &ApiTarget, path: &str, issuer: Option<usize>) -> Result<Self, PolicyError> {
+    pub fn compile_for(
+        raw: &RawPolicies,
+        api: &ApiTarget,
+        path: &str,
+        issuer: Option<usize>,
+    ) -> Result<Self, PolicyError> {
         let mut warnings = Vec::new();
         let mut next_id = 0;
         let groups = compile_section(&raw.groups, api, &format!("{path}.groups"), &mut next_id, &mut warnings)?;
@@ -288,7 +301,10 @@ impl PolicyStore {
 
     /// The sources that apply to `principal`: its groups (in token order; a verified token lists each group
     /// once), client, then user. One map lookup per group.
-    fn sources<'a>(&'a self, principal: &'a Principal<'a>) -> impl Iterator<Item = (SourceKind, &'a str, &'a Source)> + 'a {
+    fn sources<'a>(
+        &'a self,
+        principal: &'a Principal<'a>,
+    ) -> impl Iterator<Item = (SourceKind, &'a str, &'a Source)> + 'a {
         let groups = principal
             .groups
             .iter()
@@ -307,14 +323,21 @@ impl PolicyStore {
 
     /// Evaluates `action` on resource `arn` for `principal` with the request's condition keys: any applicable
     /// Deny wins, then any Allow, else an implicit deny. Only indexed candidates are checked.
-    pub fn evaluate(&self, principal: &Principal<'_>, action: &str, arn: &str, ctx: &dyn ConditionContext) -> Evaluation {
+    pub fn evaluate(
+        &self,
+        principal: &Principal<'_>,
+        action: &str,
+        arn: &str,
+        ctx: &dyn ConditionContext,
+    ) -> Evaluation {
         self.scoped(evaluate_sources(self.sources(principal), action, arn, ctx, Strategy::Indexed(&self.index)))
     }
 
     /// Marks the statements of an evaluation as this store's.
     fn scoped(&self, mut evaluation: Evaluation) -> Evaluation {
         if self.issuer.is_some() {
-            let statements = evaluation.statements.iter_mut().chain(evaluation.unmet.iter_mut().map(|unmet| &mut unmet.statement));
+            let statements =
+                evaluation.statements.iter_mut().chain(evaluation.unmet.iter_mut().map(|unmet| &mut unmet.statement));
             for statement in statements {
                 statement.issuer = self.issuer;
             }

@@ -34,7 +34,10 @@ pub(crate) enum Seg<'a> {
 /// One stored stretch: text by its byte range in the pattern's text, so that parts are small and copyable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    Text { start: u32, end: u32 },
+    Text {
+        start: u32,
+        end: u32,
+    },
     One,
     Star,
     /// The variable at this position of `variables`.
@@ -69,7 +72,9 @@ fn glob<'p>(text: &str, seg: impl Fn(usize) -> Option<Seg<'p>>) -> bool {
                 resume = Some((p, t));
                 continue;
             }
-            Some(Seg::Text(literal)) => text.get(t..).filter(|rest| rest.starts_with(literal)).map(|_| t + literal.len()),
+            Some(Seg::Text(literal)) => {
+                text.get(t..).filter(|rest| rest.starts_with(literal)).map(|_| t + literal.len())
+            }
             Some(Seg::One) => char_len_at(text, t).map(|len| t + len),
             None if t == text.len() => return true,
             None => None,
@@ -228,9 +233,7 @@ impl Pattern {
 
     fn seg(&self, part: &Part) -> Seg<'_> {
         match *part {
-            Part::Text { start, end } => {
-                Seg::Text(self.text.get(start as usize..end as usize).unwrap_or_default())
-            }
+            Part::Text { start, end } => Seg::Text(self.text.get(start as usize..end as usize).unwrap_or_default()),
             Part::One => Seg::One,
             Part::Star => Seg::Star,
             Part::Var(index) => match self.variables.get(index as usize) {
@@ -456,7 +459,9 @@ impl ArnPattern {
 
     /// Every variable, field by field.
     pub(crate) fn variables(&self) -> impl Iterator<Item = &super::variable::Variable> {
-        [&self.partition, &self.service, &self.region, &self.account, &self.resource].into_iter().flat_map(Pattern::variables)
+        [&self.partition, &self.service, &self.region, &self.account, &self.resource]
+            .into_iter()
+            .flat_map(Pattern::variables)
     }
 
     /// Whether the concrete `arn` matches (no variables are resolved: any makes the pattern match nothing).
@@ -636,7 +641,11 @@ mod tests {
             assert_eq!(wildcard_match(&pattern, &text), expected, "`{pattern}` on `{text}`");
             let prefix = random_text(&mut rng, &texts, 5);
             let compact = can_match_prefix(Pattern::wildcards(&pattern).widened(), prefix.chars());
-            assert_eq!(compact, reference::can_match_prefix(&reference::compile(&pattern), &prefix), "`{pattern}` after `{prefix}`");
+            assert_eq!(
+                compact,
+                reference::can_match_prefix(&reference::compile(&pattern), &prefix),
+                "`{pattern}` after `{prefix}`"
+            );
         }
     }
 
@@ -668,7 +677,10 @@ mod tests {
         assert_eq!(ArnPattern::parse_with("arn:aws:execute-api:r:1", true).unwrap(), None);
         assert_eq!(ArnPattern::parse_with("ar${?}n:aws:s:r:1:x", true).unwrap(), None);
         assert!(ArnPattern::parse_with("arn:aws:s:r:1:${x", true).is_err());
-        assert_eq!(ArnPattern::parse("arn:aws:s:r:1:x"), ArnPattern::from_pieces(crate::policy::variable::parse_pieces("arn:aws:s:r:1:x", false, true).unwrap()));
+        assert_eq!(
+            ArnPattern::parse("arn:aws:s:r:1:x"),
+            ArnPattern::from_pieces(crate::policy::variable::parse_pieces("arn:aws:s:r:1:x", false, true).unwrap())
+        );
     }
 
     /// `segment_text` is what the request normaliser leaves as it is inside a segment, character for character.
@@ -679,7 +691,8 @@ mod tests {
         for c in (0u8..0x80).map(char::from).chain(['é', '\u{3000}', '\u{ff0e}']) {
             let value = format!("a{c}b");
             let target = format!("/{value}");
-            let unchanged = normalize_path_with(&target, &options).is_ok_and(|normal| normal.path == target && normal.query.is_none());
+            let unchanged = normalize_path_with(&target, &options)
+                .is_ok_and(|normal| normal.path == target && normal.query.is_none());
             // `/` is normal, but it is no part of one segment.
             assert_eq!(segment_text(&value), unchanged && c != '/', "{}", value.escape_debug());
         }
@@ -697,7 +710,8 @@ mod tests {
     fn resource_variables_take_only_segment_text() {
         use crate::policy::context::MapContext;
         use crate::policy::variable::parse_pieces;
-        let resource = |text: &str| ArnPattern::from_pieces(parse_pieces(text, true, true).unwrap()).unwrap().for_resource();
+        let resource =
+            |text: &str| ArnPattern::from_pieces(parse_pieces(text, true, true).unwrap()).unwrap().for_resource();
         let own = resource("arn:aws:execute-api:*:*:api/dev/GET/users/${aws:username}/*");
         let arn = |path: &str| format!("arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/{path}");
         let decide = |pattern: &ArnPattern, user: &str, path: &str| {
@@ -715,9 +729,13 @@ mod tests {
         }
         // The author's own default is taken as written, `/` and all.
         let shared = resource("arn:aws:execute-api:*:*:api/dev/GET/${claim:custom:home, 'public/shared'}/*");
-        assert_eq!(shared.matches_fields(&split_arn(&arn("public/shared/x")).unwrap(), &MapContext::new()), Truth::True);
+        assert_eq!(
+            shared.matches_fields(&split_arn(&arn("public/shared/x")).unwrap(), &MapContext::new()),
+            Truth::True
+        );
         // An `ArnLike` condition is no request path: its values are substituted as they are.
-        let condition = ArnPattern::from_pieces(parse_pieces("arn:aws:s3:::${aws:username}/*", true, true).unwrap()).unwrap();
+        let condition =
+            ArnPattern::from_pieces(parse_pieces("arn:aws:s3:::${aws:username}/*", true, true).unwrap()).unwrap();
         let object = split_arn("arn:aws:s3:::bob/docs/1").unwrap();
         assert_eq!(condition.matches_fields(&object, &MapContext::new().with("aws:username", "bob/docs")), Truth::True);
     }

@@ -48,15 +48,24 @@ mod tests {
     use serde_json::json;
 
     fn store(statement: serde_json::Value) -> PolicyStore {
-        let raw: RawPolicies = serde_json::from_value(json!({"users": {"u": {"Version": "2012-10-17", "Statement": [statement]}}})).unwrap();
-        let api = ApiTarget { partition: crate::request::Partition::Aws, region: "us-east-1".into(), account_id: "123456789012".into(), api_id: "a".into(), stage: "dev".into() };
+        let raw: RawPolicies =
+            serde_json::from_value(json!({"users": {"u": {"Version": "2012-10-17", "Statement": [statement]}}}))
+                .unwrap();
+        let api = ApiTarget {
+            partition: crate::request::Partition::Aws,
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            api_id: "a".into(),
+            stage: "dev".into(),
+        };
         PolicyStore::compile(&raw, &api, "policies").unwrap()
     }
 
     #[test]
     fn finds_keys_in_conditions_variables_and_resources() {
         let allow = |extra: serde_json::Value| {
-            let mut statement = json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"});
+            let mut statement =
+                json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/*"});
             for (key, value) in extra.as_object().unwrap() {
                 statement[key] = value.clone();
             }
@@ -74,7 +83,9 @@ mod tests {
         assert!(in_value.reads(KeyKind::SourceIp));
         let in_resource = allow(json!({"Resource": "execute-api:/dev/GET/${aws:SourceIp}/*"}));
         assert!(in_resource.reads(KeyKind::SourceIp));
-        let not_resource = store(json!({"Effect": "Deny", "Action": "*", "NotResource": "execute-api:/dev/GET/${aws:SecureTransport}"}));
+        let not_resource = store(
+            json!({"Effect": "Deny", "Action": "*", "NotResource": "execute-api:/dev/GET/${aws:SecureTransport}"}),
+        );
         assert!(not_resource.reads(KeyKind::SecureTransport));
     }
 }

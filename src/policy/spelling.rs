@@ -131,11 +131,33 @@ mod tests {
     #[test]
     fn resources_spelled_as_requests_are_accepted() {
         for path in [
-            "dev/GET/", "dev/GET/pets", "dev/GET/pets/", "dev/*/pets/*", "*/GET/pets/1*", "dev/GET/pets/$metadata",
-            "dev/GET/users/me@example.com", "dev/GET/urn:x:y", "dev/GET/a%20b", "dev/GET/caf%C3%A9", "dev/GET/a%25",
-            "dev/GET/pets/...", "dev/GET/pets/.x", "dev/GET/pets/x.", "dev/GET/x*/.*", "dev/GET/pets/*.", "dev/GET/*./x",
-            "dev/GET/*/..*", "dev/GET/caf%C3*", "dev/GET/*%A9", "dev/GET/x%*", "dev/GET/x%4?", "dev/GET/x%3?/y",
-            "dev/GET/users/${aws:username}/*", "dev/GET/a${*}b", "dev/GET/a${$}b", "dev/GET/pets/x4?y",
+            "dev/GET/",
+            "dev/GET/pets",
+            "dev/GET/pets/",
+            "dev/*/pets/*",
+            "*/GET/pets/1*",
+            "dev/GET/pets/$metadata",
+            "dev/GET/users/me@example.com",
+            "dev/GET/urn:x:y",
+            "dev/GET/a%20b",
+            "dev/GET/caf%C3%A9",
+            "dev/GET/a%25",
+            "dev/GET/pets/...",
+            "dev/GET/pets/.x",
+            "dev/GET/pets/x.",
+            "dev/GET/x*/.*",
+            "dev/GET/pets/*.",
+            "dev/GET/*./x",
+            "dev/GET/*/..*",
+            "dev/GET/caf%C3*",
+            "dev/GET/*%A9",
+            "dev/GET/x%*",
+            "dev/GET/x%4?",
+            "dev/GET/x%3?/y",
+            "dev/GET/users/${aws:username}/*",
+            "dev/GET/a${*}b",
+            "dev/GET/a${$}b",
+            "dev/GET/pets/x4?y",
         ] {
             assert_eq!(check(&format!("{API}/{path}")), None, "{path}");
         }
@@ -179,7 +201,8 @@ mod tests {
             let found = check(&format!("{API}/{path}")).unwrap_or_default();
             assert!(found.contains(expected), "{path}: `{found}` lacks `{expected}`");
         }
-        let legacy = misspelled(&ArnPattern::parse(&format!("{API}/dev/GET/users/${{aws:username}}/*")).unwrap()).unwrap();
+        let legacy =
+            misspelled(&ArnPattern::parse(&format!("{API}/dev/GET/users/${{aws:username}}/*")).unwrap()).unwrap();
         assert!(legacy.ends_with("(policy variables need `\"Version\": \"2012-10-17\"`)"), "{legacy}");
     }
 }

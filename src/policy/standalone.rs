@@ -5,8 +5,8 @@ use super::context::{ConditionContext, MapContext};
 use super::document::Document;
 use super::error::{error, PolicyError, PolicyWarning};
 use super::explain::{Evaluation, SourceKind};
-use super::pattern::split_arn;
 use super::index::StatementIndex;
+use super::pattern::split_arn;
 use super::{evaluate_sources, lint, Source, Strategy};
 use crate::request::{ApiTarget, Partition};
 use serde_json::Value;
@@ -83,7 +83,12 @@ impl StandalonePolicy {
 /// Evaluates `policy` (a document or a list) for `action` on `resource` with `context`
 /// (`{"aws:SourceIp": "192.0.2.1", "claim:cognito:groups": ["a", "b"]}`; `null` for none). `execute-api:/...`
 /// resources expand to the API of `resource`.
-pub fn evaluate_standalone(policy: &Value, resource: &str, action: &str, context: &Value) -> Result<Evaluation, PolicyError> {
+pub fn evaluate_standalone(
+    policy: &Value,
+    resource: &str,
+    action: &str,
+    context: &Value,
+) -> Result<Evaluation, PolicyError> {
     let ctx = MapContext::from_json(context, "context")?;
     let compiled = StandalonePolicy::compile(policy, &api_of(resource)?)?;
     Ok(compiled.evaluate(resource, action, &ctx))

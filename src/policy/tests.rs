@@ -152,8 +152,8 @@ fn warnings_for_statements_that_never_match() {
 /// and the verified token (username, groups, scopes, custom claims), through the whole authorizer.
 #[test]
 fn request_and_token_keys_reach_conditions_and_variables() {
-    use authz_testkit::mint::{CognitoClaims, DevKey};
     use crate::{Authorizer, HttpRequest};
+    use authz_testkit::mint::{CognitoClaims, DevKey};
     let key = DevKey::generate_ed25519("k1").unwrap();
     let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
     let config = json!({
@@ -200,14 +200,28 @@ fn request_and_token_keys_reach_conditions_and_variables() {
     type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], bool, u16, &'a str);
     let cases: [Case<'_>; 11] = [
         ("GET", "/office/a", &[("x-forwarded-for", "198.51.100.1, 203.0.113.9")], true, 200, "(Office)"),
-        ("GET", "/office/a", &[("x-forwarded-for", "203.0.113.9, 198.51.100.1")], true, 403, "Condition.IpAddress.aws:SourceIp does not hold"),
+        (
+            "GET",
+            "/office/a",
+            &[("x-forwarded-for", "203.0.113.9, 198.51.100.1")],
+            true,
+            403,
+            "Condition.IpAddress.aws:SourceIp does not hold",
+        ),
         ("GET", "/office/a", &[], true, 403, "does not hold, key absent"),
         ("GET", "/users/alice/profile", &[], true, 200, "(Own)"),
         ("GET", "/users/bob/profile", &[], true, 403, "no Allow statement matches"),
         ("POST", "/pets", &[], true, 200, "(Writers)"),
         ("GET", "/tenants/acme", &[], true, 200, "(Tenant)"),
         ("GET", "/tenants/other", &[], true, 403, "no statement allows"),
-        ("GET", "/users/alice/profile", &[("User-Agent", "Mozilla/5.0"), ("user-agent", "Googlebot/2.1")], true, 403, "(NoBots)"),
+        (
+            "GET",
+            "/users/alice/profile",
+            &[("User-Agent", "Mozilla/5.0"), ("user-agent", "Googlebot/2.1")],
+            true,
+            403,
+            "(NoBots)",
+        ),
         ("GET", "/users/alice/profile", &[], false, 403, "(TlsOnly)"),
         ("GET", "/users/alice/closed", &[], true, 403, "(Closed)"),
     ];
@@ -245,18 +259,29 @@ fn partitions_follow_the_region_and_a_foreign_partition_is_refused() {
     let v2 = cn_arn.replace("v1", "v2");
     assert_eq!(evaluate(&store, &principal(&[]), &v2, &NoContext).statements[0].sid.as_deref(), Some("Shorthand"));
     let admin = cn_arn.replace("petstore/v1/pets", "admin");
-    assert_eq!(evaluate(&store, &principal(&[]), &admin, &NoContext).statements[0].sid.as_deref(), Some("AnyPartition"));
+    assert_eq!(
+        evaluate(&store, &principal(&[]), &admin, &NoContext).statements[0].sid.as_deref(),
+        Some("AnyPartition")
+    );
     let role = MapContext::new().with("claim:custom:role", "arn:aws-cn:iam::123456789012:role/blocked");
     assert_eq!(evaluate(&store, &principal(&[]), &v2, &role).statements[0].sid.as_deref(), Some("Arn"));
     // The commercial spelling of the same ARN is another resource.
     let commercial = v2.replace("arn:aws-cn:", "arn:aws:");
     assert_eq!(evaluate(&store, &principal(&[]), &commercial, &NoContext).decision, PolicyDecision::ImplicitDeny);
 
-    let gov = store_in("us-gov-west-1", json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "execute-api:/*"}}}})).unwrap();
+    let gov = store_in(
+        "us-gov-west-1",
+        json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "execute-api:/*"}}}}),
+    )
+    .unwrap();
     let gov_arn = "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:a1b2c3d4e5/dev/GET/x";
     assert_eq!(evaluate(&gov, &principal(&["g".to_owned()]), gov_arn, &NoContext).decision, PolicyDecision::Allow);
 
-    let refused = |region: &str, statement: Value| store_in(region, json!({"groups": {"g": {"Version": "2012-10-17", "Statement": statement}}})).unwrap_err().to_string();
+    let refused = |region: &str, statement: Value| {
+        store_in(region, json!({"groups": {"g": {"Version": "2012-10-17", "Statement": statement}}}))
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
         refused("cn-north-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:aws:execute-api:*:*:*/*/*/admin"})),
         "policies.groups.g.Statement.Resource: `arn:aws:execute-api:*:*:*/*/*/admin` names partition `aws`, but this API is in \
@@ -269,10 +294,15 @@ fn partitions_follow_the_region_and_a_foreign_partition_is_refused() {
         "Condition": {"ArnNotLike": {"claim:custom:role": ["arn:aws-us-gov:iam::*:role/x", "arn:aws:iam::*:role/x"]}}}))
         .starts_with("policies.groups.g.Statement.Condition.ArnNotLike.claim:custom:role[1]: `arn:aws:iam::*:role/x` names partition `aws`"));
     // Partitions are case-sensitive like the rest of the ARN.
-    assert!(refused("us-east-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:AWS:execute-api:*:*:*/*"})).contains("names partition `AWS`"));
+    assert!(refused("us-east-1", json!({"Effect": "Deny", "Action": "*", "Resource": "arn:AWS:execute-api:*:*:*/*"}))
+        .contains("names partition `AWS`"));
     // A wildcard that cannot match the API's partition loads, with a warning.
     let warned = store_in("cn-north-1", json!({"groups": {"g": {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws-us-*:execute-api:*:*:*/*"}}}})).unwrap();
-    assert!(warned.warnings()[0].to_string().contains("its partition never matches `aws-cn`"), "{:?}", warned.warnings());
+    assert!(
+        warned.warnings()[0].to_string().contains("its partition never matches `aws-cn`"),
+        "{:?}",
+        warned.warnings()
+    );
 }
 
 /// A region in a partition this authorizer does not know (the ISO and sovereign clouds) is refused at load,
@@ -286,15 +316,18 @@ fn regions_of_unknown_partitions_are_refused() {
                          "token_use": ["access"], "client_ids": null}]
         });
         let err = crate::Config::from_json(config.to_string().as_bytes()).unwrap_err().to_string();
-        assert_eq!(err, format!("api.region: `{region}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)"));
+        assert_eq!(
+            err,
+            format!("api.region: `{region}` is in no partition this authorizer knows (aws, aws-cn, aws-us-gov)")
+        );
     }
 }
 
 /// Decides `method path` for a token with `claims` merged over a minted access token (`"$remove"` removes one),
 /// under `policies` for the token's group `g`, with one route per `(method, path, scopes)`.
 fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, claims: Value) -> (u16, String) {
-    use authz_testkit::mint::{CognitoClaims, DevKey};
     use crate::{Authorizer, HttpRequest};
+    use authz_testkit::mint::{CognitoClaims, DevKey};
     let key = DevKey::generate_ed25519("k1").unwrap();
     let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
     let config = json!({
@@ -305,7 +338,8 @@ fn decide_with_claims(policies: Value, routes: Value, method: &str, path: &str, 
     });
     let authorizer = Authorizer::from_json(config.to_string().as_bytes()).unwrap();
     let now = 1_763_800_000;
-    let mut token = CognitoClaims::access(issuer, "app", "alice", now).groups(&["g"]).valid(now - 10, now + 3600).to_json();
+    let mut token =
+        CognitoClaims::access(issuer, "app", "alice", now).groups(&["g"]).valid(now - 10, now + 3600).to_json();
     for (name, value) in claims.as_object().unwrap() {
         match value {
             Value::String(remove) if remove == "$remove" => token.as_object_mut().unwrap().remove(name),
@@ -332,8 +366,11 @@ fn one_scope_word_for_routes_and_policies() {
         {"Sid": "Admins", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/*/admin",
          "Condition": {"ForAnyValue:StringEquals": {"claim:scope": "api/admin"}}},
         {"Sid": "Read", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/scoped"}]});
-    let routes = json!([{"method": "GET", "path": "/scoped", "scopes": ["api/read"]}, {"method": "ANY", "path": "/{proxy+}"}]);
-    let decide = |path: &str, scope: &str| decide_with_claims(policies.clone(), routes.clone(), "GET", path, json!({"scope": scope}));
+    let routes =
+        json!([{"method": "GET", "path": "/scoped", "scopes": ["api/read"]}, {"method": "ANY", "path": "/{proxy+}"}]);
+    let decide = |path: &str, scope: &str| {
+        decide_with_claims(policies.clone(), routes.clone(), "GET", path, json!({"scope": scope}))
+    };
     assert_eq!(decide("/scoped", "api/read").0, 200);
     assert_eq!(decide("/scoped", "openid  api/read ").0, 200);
     assert_eq!(decide("/admin", "openid api/admin").0, 200);
@@ -373,7 +410,12 @@ fn lists_and_unreadable_claims_fail_closed() {
         ("/pets", json!({"custom:tenant": {"name": "acme"}}), 403, "(AcmeOnly)"),
         ("/pets", json!({"custom:tenant": "acme", "custom:TENANT": "evil"}), 403, "(AcmeOnly)"),
         ("/reports", json!({"custom:roles": ["reader"]}), 200, "(Readers)"),
-        ("/reports", json!({"custom:roles": ["reader", {"admin": true}]}), 403, "Condition.ForAllValues:StringEquals.claim:custom:roles cannot be decided"),
+        (
+            "/reports",
+            json!({"custom:roles": ["reader", {"admin": true}]}),
+            403,
+            "Condition.ForAllValues:StringEquals.claim:custom:roles cannot be decided",
+        ),
         ("/reports", json!({"custom:roles": ["reader", null]}), 403, "cannot be decided"),
         ("/reports", json!({"custom:roles": ["reader", ["admin"]]}), 403, "cannot be decided"),
         ("/reports", json!({"custom:roles": null}), 403, "cannot be decided"),
@@ -439,12 +481,19 @@ fn a_verb_after_a_wildcard_stage_is_warned_about() {
     // What it warns about: IAM's `*` takes the stage, the verb and a path prefix (matching is unchanged).
     let g = ["g".to_owned()];
     let arn = |rest: &str| format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/{rest}");
-    assert_eq!(evaluate(&store, &principal(&g), &arn("dev/POST/x/GET/pets/1"), &NoContext).decision, PolicyDecision::Allow);
+    assert_eq!(
+        evaluate(&store, &principal(&g), &arn("dev/POST/x/GET/pets/1"), &NoContext).decision,
+        PolicyDecision::Allow
+    );
     // The anchored spelling does not.
     let anchored = self::store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/pets/*"}]}}})).unwrap();
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "execute-api:/dev/GET/pets/*"}]}}}))
+    .unwrap();
     assert!(anchored.warnings().is_empty());
-    assert_eq!(evaluate(&anchored, &principal(&g), &arn("dev/POST/x/GET/pets/1"), &NoContext).decision, PolicyDecision::ImplicitDeny);
+    assert_eq!(
+        evaluate(&anchored, &principal(&g), &arn("dev/POST/x/GET/pets/1"), &NoContext).decision,
+        PolicyDecision::ImplicitDeny
+    );
     assert_eq!(evaluate(&anchored, &principal(&g), &arn("dev/GET/pets/1"), &NoContext).decision, PolicyDecision::Allow);
 }
 
@@ -474,13 +523,26 @@ fn for_all_values_in_an_allow_needs_a_guard() {
     let message = |key: &str, note: &str| {
         format!("`ForAllValues:` holds when `{key}` is absent or empty, so this Allow applies to every token without it{note}; add `\"Null\": {{\"{key}\": \"false\"}}` to the block")
     };
-    assert_eq!(warnings, [
-        format!("policies.groups.g.Statement[0].Condition.ForAllValues:StringEquals.claim:cognito:group: {}",
-            message("claim:cognito:group", " (`cognito:group` is no claim Cognito writes; `cognito:groups` is)")),
-        format!("policies.groups.g.Statement[1].Condition.ForAllValues:StringLikeIfExists.claim:custom:roles: {}", message("claim:custom:roles", "")),
-        format!("policies.groups.g.Statement[2].Condition.ForAllValues:StringEquals.claim:teams: {}",
-            message("claim:teams", " (`teams` is no claim Cognito writes: only a pre-token-generation trigger can add it)")),
-    ]);
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "policies.groups.g.Statement[0].Condition.ForAllValues:StringEquals.claim:cognito:group: {}",
+                message("claim:cognito:group", " (`cognito:group` is no claim Cognito writes; `cognito:groups` is)")
+            ),
+            format!(
+                "policies.groups.g.Statement[1].Condition.ForAllValues:StringLikeIfExists.claim:custom:roles: {}",
+                message("claim:custom:roles", "")
+            ),
+            format!(
+                "policies.groups.g.Statement[2].Condition.ForAllValues:StringEquals.claim:teams: {}",
+                message(
+                    "claim:teams",
+                    " (`teams` is no claim Cognito writes: only a pre-token-generation trigger can add it)"
+                )
+            ),
+        ]
+    );
     // What it warns about: a token without the claim gets the Allow.
     let g = ["g".to_owned()];
     let only_first = self::store(json!({"groups": {"g": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "execute-api:Invoke",
@@ -498,14 +560,29 @@ fn query_shaped_resources_and_standalone_warnings() {
     let warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
     assert_eq!(warnings, ["policies.groups.g.Statement[0].Resource[0]: `arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/pets/x4?y=1`: \
         `?` is a one-character wildcard here, not a query: a method ARN never holds the query string"]);
-    let standalone = StandalonePolicy::compile(&json!({"Version": "2012-10-17", "Statement": [
+    let standalone = StandalonePolicy::compile(
+        &json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/GET/*",
-         "Condition": {"ForAllValues:StringEquals": {"claim:cognito:groups": "a"}}}]}), &api()).unwrap();
+         "Condition": {"ForAllValues:StringEquals": {"claim:cognito:groups": "a"}}}]}),
+        &api(),
+    )
+    .unwrap();
     let warnings: Vec<String> = standalone.warnings().iter().map(ToString::to_string).collect();
     assert_eq!(warnings.len(), 2, "{warnings:#?}");
-    assert!(warnings[0].starts_with("policy.Statement[0].Resource: `arn:aws:execute-api:*:*:*/*/GET/*`: the `*` before `GET`"), "{}", warnings[0]);
+    assert!(
+        warnings[0]
+            .starts_with("policy.Statement[0].Resource: `arn:aws:execute-api:*:*:*/*/GET/*`: the `*` before `GET`"),
+        "{}",
+        warnings[0]
+    );
     assert!(warnings[0].ends_with("as in `execute-api:/STAGE/GET/*`"), "{}", warnings[0]);
-    assert!(warnings[1].starts_with("policy.Statement[0].Condition.ForAllValues:StringEquals.claim:cognito:groups: `ForAllValues:` holds when"), "{}", warnings[1]);
+    assert!(
+        warnings[1].starts_with(
+            "policy.Statement[0].Condition.ForAllValues:StringEquals.claim:cognito:groups: `ForAllValues:` holds when"
+        ),
+        "{}",
+        warnings[1]
+    );
 }
 
 /// FG2 and F2 through the store: a resource spelled as no request is refuses the configuration with its path,
@@ -531,11 +608,17 @@ fn misspelt_resources_are_refused_and_variables_stay_in_their_segment() {
     .unwrap();
     let customers = ["customers".to_owned()];
     let arn = |path: &str| format!("arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/{path}");
-    let as_user = |user: &str, path: &str| evaluate(&store, &principal(&customers), &arn(path), &MapContext::new().with("aws:username", user));
+    let as_user = |user: &str, path: &str| {
+        evaluate(&store, &principal(&customers), &arn(path), &MapContext::new().with("aws:username", user))
+    };
     assert_eq!(as_user("bob", "users/bob/docs/1").decision, PolicyDecision::Allow);
     let bob_docs = as_user("bob/docs", "users/bob/docs/1");
     assert_eq!(bob_docs.decision, PolicyDecision::ImplicitDeny);
-    assert!(bob_docs.why().unwrap().to_string().contains("(OwnData): Resource cannot be decided"), "{:?}", bob_docs.why());
+    assert!(
+        bob_docs.why().unwrap().to_string().contains("(OwnData): Resource cannot be decided"),
+        "{:?}",
+        bob_docs.why()
+    );
     // The Deny written for the user applies to them, whatever their name holds.
     assert_eq!(as_user("jos\u{e9}", "users/jos%C3%A9/secret").decision, PolicyDecision::ExplicitDeny);
     assert_eq!(as_user("..", "users/x/secret").decision, PolicyDecision::ExplicitDeny);

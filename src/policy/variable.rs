@@ -32,7 +32,11 @@ impl Variable {
 
     /// The same, where a request value that is not `readable` (in the place the variable stands) is undecided.
     /// The default is the policy author's own text and is taken as written.
-    pub(crate) fn resolve_where<'a>(&'a self, ctx: &'a dyn ConditionContext, readable: fn(&str) -> bool) -> Resolved<'a> {
+    pub(crate) fn resolve_where<'a>(
+        &'a self,
+        ctx: &'a dyn ConditionContext,
+        readable: fn(&str) -> bool,
+    ) -> Resolved<'a> {
         match ctx.values(&self.key) {
             Some(Values::One(value)) if readable(&value) => Resolved::Text(value),
             Some(Values::One(_) | Values::Many(_) | Values::Unreadable) => Resolved::Undecided,

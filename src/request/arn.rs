@@ -26,8 +26,10 @@ pub enum Partition {
 /// `{letters}-{letters}-{digits}`: the shape of a commercial or China region name (`us-east-1`, `cn-north-1`).
 fn region_shape(region: &str) -> bool {
     let mut parts = region.split('-');
-    let letters = |part: Option<&str>| part.is_some_and(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()));
-    let digits = |part: Option<&str>| part.is_some_and(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    let letters =
+        |part: Option<&str>| part.is_some_and(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()));
+    let digits =
+        |part: Option<&str>| part.is_some_and(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
     letters(parts.next()) && letters(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
@@ -84,8 +86,20 @@ impl ApiTarget {
         let resource = path.path.strip_prefix('/').unwrap_or(&path.path);
         // Pushed piece by piece: every request builds one, and `format!` costs a formatting pass.
         let parts = [
-            "arn:", self.partition.as_str(), ":execute-api:", &self.region, ":", &self.account_id, ":", &self.api_id, "/",
-            &self.stage, "/", method, "/", resource,
+            "arn:",
+            self.partition.as_str(),
+            ":execute-api:",
+            &self.region,
+            ":",
+            &self.account_id,
+            ":",
+            &self.api_id,
+            "/",
+            &self.stage,
+            "/",
+            method,
+            "/",
+            resource,
         ];
         let mut arn = String::with_capacity(parts.iter().map(|part| part.len()).sum());
         for part in parts {

@@ -24,10 +24,7 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// Values of header `name` (ASCII case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().filter(move |(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 
     /// The total size of header names and values, the measure of [`RequestOptions::max_header_bytes`].
@@ -75,7 +72,10 @@ const METHOD_OVERRIDES: [&str; 3] = ["x-http-method-override", "x-http-method", 
 pub fn check_method_overrides(request: &HttpRequest, method: &str) -> Result<(), RequestError> {
     let folded = |name: &str, wanted: &str| {
         name.len() == wanted.len()
-            && name.bytes().zip(wanted.bytes()).all(|(a, b)| (if a == b'_' { b'-' } else { a.to_ascii_lowercase() }) == b)
+            && name
+                .bytes()
+                .zip(wanted.bytes())
+                .all(|(a, b)| (if a == b'_' { b'-' } else { a.to_ascii_lowercase() }) == b)
     };
     for (name, value) in &request.headers {
         if METHOD_OVERRIDES.iter().any(|wanted| folded(name, wanted)) && value.trim_matches([' ', '\t']) != method {

@@ -100,7 +100,13 @@ impl TryFrom<&RawRequestOptions> for RequestOptions {
             merge_slashes: raw.merge_slashes.unwrap_or(true),
             escaped_slashes,
             max_path_bytes: bounded("max_path_bytes", raw.max_path_bytes, DEFAULT_MAX_PATH_BYTES, 256, 65_536)?,
-            max_header_bytes: bounded("max_header_bytes", raw.max_header_bytes, DEFAULT_MAX_HEADER_BYTES, 1024, 1 << 20)?,
+            max_header_bytes: bounded(
+                "max_header_bytes",
+                raw.max_header_bytes,
+                DEFAULT_MAX_HEADER_BYTES,
+                1024,
+                1 << 20,
+            )?,
             allow_utf8_paths: raw.allow_utf8_paths.unwrap_or(false),
         })
     }
@@ -126,7 +132,8 @@ mod tests {
     fn request_options_load_strict_by_default_and_refuse_unknown_actions() {
         let raw: RawRequestOptions = serde_json::from_str("{}").unwrap();
         assert_eq!(RequestOptions::try_from(&raw).unwrap(), RequestOptions::default());
-        let raw: RawRequestOptions = serde_json::from_str(r#"{"path_with_escaped_slashes_action": "KEEP_UNCHANGED"}"#).unwrap();
+        let raw: RawRequestOptions =
+            serde_json::from_str(r#"{"path_with_escaped_slashes_action": "KEEP_UNCHANGED"}"#).unwrap();
         assert_eq!(RequestOptions::try_from(&raw).unwrap_err().field, "path_with_escaped_slashes_action");
         let raw: RawRequestOptions = serde_json::from_str(r#"{"max_header_bytes": 10}"#).unwrap();
         assert_eq!(RequestOptions::try_from(&raw).unwrap_err().field, "max_header_bytes");

@@ -38,7 +38,8 @@ fn is_unreserved(byte: u8) -> bool {
 /// Spring, Rails) read `/pets/%24metadata` as `/pets/$metadata`: one resource must have one spelling, or a Deny
 /// written with one spelling misses the other. Every other character has one spelling too: its escape.
 fn is_path_char(byte: u8) -> bool {
-    is_unreserved(byte) || matches!(byte, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@')
+    is_unreserved(byte)
+        || matches!(byte, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@')
 }
 
 fn hex(digit: u8) -> Option<u8> {
@@ -105,7 +106,11 @@ pub(crate) fn already_normal(raw_path: &str) -> bool {
 }
 
 /// The full pass of [`normalize_path_with`] over a path starting with `/`.
-fn normalize_raw_path(raw_path: &str, query: Option<String>, options: &RequestOptions) -> Result<NormalizedPath, RequestError> {
+fn normalize_raw_path(
+    raw_path: &str,
+    query: Option<String>,
+    options: &RequestOptions,
+) -> Result<NormalizedPath, RequestError> {
     let not_normal = RequestError::Path("not in normal form and normalize_path is off");
     let bytes = raw_path.as_bytes();
     let mut decoded = String::with_capacity(raw_path.len());
@@ -132,7 +137,11 @@ fn normalize_raw_path(raw_path: &str, query: Option<String>, options: &RequestOp
                     return Err(RequestError::Path("encoded `;`"));
                 } else if value >= 0x80 && !options.allow_utf8_paths {
                     return Err(RequestError::Path("encoded non-ASCII and allow_utf8_paths is off"));
-                } else if !options.normalize_path && (is_path_char(value) || high.is_some_and(|d| d.is_ascii_lowercase()) || low.is_some_and(|d| d.is_ascii_lowercase())) {
+                } else if !options.normalize_path
+                    && (is_path_char(value)
+                        || high.is_some_and(|d| d.is_ascii_lowercase())
+                        || low.is_some_and(|d| d.is_ascii_lowercase()))
+                {
                     return Err(not_normal);
                 } else if is_path_char(value) {
                     decoded.push(char::from(value));
@@ -239,7 +248,10 @@ mod tests {
             assert_eq!(normalize_path(wanted).unwrap().path, wanted, "{wanted} is already normal");
         }
         // `%`, `?`, `#` and characters a path must encode keep their escape; their raw forms are refused.
-        assert_eq!(norm("/a%25%3F%23%22%3C%3E%5B%5D%5E%60%7B%7C%7D%20").unwrap(), "/a%25%3F%23%22%3C%3E%5B%5D%5E%60%7B%7C%7D%20");
+        assert_eq!(
+            norm("/a%25%3F%23%22%3C%3E%5B%5D%5E%60%7B%7C%7D%20").unwrap(),
+            "/a%25%3F%23%22%3C%3E%5B%5D%5E%60%7B%7C%7D%20"
+        );
         for raw in ["/a\"b", "/a<b", "/a>b", "/a[b", "/a]b", "/a^b", "/a`b", "/a{b", "/a|b", "/a}b"] {
             assert!(normalize_path(raw).is_err(), "{raw}");
         }
@@ -271,7 +283,11 @@ mod tests {
             RequestOptions::default(),
             RequestOptions { normalize_path: false, ..RequestOptions::default() },
             RequestOptions { merge_slashes: false, ..RequestOptions::default() },
-            RequestOptions { escaped_slashes: EscapedSlashes::UnescapeAndForward, allow_utf8_paths: true, ..RequestOptions::default() },
+            RequestOptions {
+                escaped_slashes: EscapedSlashes::UnescapeAndForward,
+                allow_utf8_paths: true,
+                ..RequestOptions::default()
+            },
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for _ in 0..50_000 {
@@ -290,7 +306,11 @@ mod tests {
                     Some((path, query)) => (path, Some(query.to_owned())),
                     None => (target.as_str(), None),
                 };
-                assert_eq!(normalize_path_with(&target, options), normalize_raw_path(path, query, options), "{target:?} {options:?}");
+                assert_eq!(
+                    normalize_path_with(&target, options),
+                    normalize_raw_path(path, query, options),
+                    "{target:?} {options:?}"
+                );
             }
         }
     }
@@ -318,8 +338,19 @@ mod tests {
     #[test]
     fn refuses_ambiguous_targets() {
         for target in [
-            "pets", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00", "/a%zz", "/a%2", "/..", "/a/../..", "/a;jsessionid=1",
-            "/a#b", "/a b", "/caf\u{e9}",
+            "pets",
+            "/a%2Fb",
+            "/a%5cb",
+            "/a\\b",
+            "/a%00",
+            "/a%zz",
+            "/a%2",
+            "/..",
+            "/a/../..",
+            "/a;jsessionid=1",
+            "/a#b",
+            "/a b",
+            "/caf\u{e9}",
         ] {
             assert!(normalize_path(target).is_err(), "{target}");
         }
@@ -466,7 +497,8 @@ mod tests {
 
     #[test]
     fn escaped_slashes_can_be_unescaped_then_normalised() {
-        let unescape = RequestOptions { escaped_slashes: EscapedSlashes::UnescapeAndForward, ..RequestOptions::default() };
+        let unescape =
+            RequestOptions { escaped_slashes: EscapedSlashes::UnescapeAndForward, ..RequestOptions::default() };
         assert_eq!(with(unescape.clone(), "/pets%2F..%2Fadmin").unwrap(), "/admin");
         assert_eq!(with(unescape.clone(), "/a%2fb").unwrap(), "/a/b");
         assert_eq!(with(unescape.clone(), "/a%2F%2Fb").unwrap(), "/a/b");

@@ -143,7 +143,8 @@ impl RouteTable {
 
     /// The routes that could take `method` on `path` or a lenient spelling of it, in declaration order.
     fn candidates(&self, method: &str, path: &NormalizedPath) -> impl Iterator<Item = &Route> + '_ {
-        let table = self.by_method.iter().find(|(own, _)| **own == *method).map_or(&self.other_methods, |(_, table)| table);
+        let table =
+            self.by_method.iter().find(|(own, _)| **own == *method).map_or(&self.other_methods, |(_, table)| table);
         let first = path.segments().next().unwrap_or("");
         table.for_segment(first).filter_map(|position| self.routes.get(position))
     }
@@ -227,7 +228,8 @@ mod tests {
             let table = RouteTable::new(routes.clone());
             for _ in 0..60 {
                 // Request methods include one no route can name and lower case, which the plain scan also meets.
-                let method = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "get"][rng.gen_range(0..9)];
+                let method =
+                    ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "get"][rng.gen_range(0..9)];
                 let target = target(&mut rng);
                 let path = normalize_path(&target).unwrap();
                 let plain = crate::routes::find(&routes, method, &path).map(|route| route as *const Route);
@@ -235,10 +237,18 @@ mod tests {
                 let offset = |found: Option<*const Route>, base: &[Route]| {
                     found.map(|found| base.iter().position(|route| std::ptr::eq(route, found)).unwrap())
                 };
-                assert_eq!(offset(indexed, table.routes()), offset(plain, &routes), "find {method} {target} in {routes:#?}");
+                assert_eq!(
+                    offset(indexed, table.routes()),
+                    offset(plain, &routes),
+                    "find {method} {target} in {routes:#?}"
+                );
                 let plain = crate::routes::first_lenient(&routes, method, &path).map(|route| route as *const Route);
                 let indexed = table.first_lenient(method, &path).map(|route| route as *const Route);
-                assert_eq!(offset(indexed, table.routes()), offset(plain, &routes), "lenient {method} {target} in {routes:#?}");
+                assert_eq!(
+                    offset(indexed, table.routes()),
+                    offset(plain, &routes),
+                    "lenient {method} {target} in {routes:#?}"
+                );
                 compared += 1;
             }
         }
@@ -247,7 +257,8 @@ mod tests {
 
     #[test]
     fn lenient_spellings_find_routes_filed_under_other_cases_and_methods() {
-        let routes = ["/Pets/{id}", "/{proxy+}"].map(|template| Route::new("ANY", template, RouteAuth::Public).unwrap());
+        let routes =
+            ["/Pets/{id}", "/{proxy+}"].map(|template| Route::new("ANY", template, RouteAuth::Public).unwrap());
         let mut routes = routes.to_vec();
         routes.insert(0, Route::new("GET", "/", RouteAuth::Public).unwrap());
         let table = RouteTable::new(routes);
@@ -260,10 +271,17 @@ mod tests {
 
     #[test]
     fn suffixed_spellings_find_the_route_of_their_stem() {
-        let routes = ["/products", "/products.json", "/{proxy+}"].map(|template| Route::new("GET", template, RouteAuth::Public).unwrap());
+        let routes = ["/products", "/products.json", "/{proxy+}"]
+            .map(|template| Route::new("GET", template, RouteAuth::Public).unwrap());
         let table = RouteTable::new(routes.to_vec());
-        for (target, first) in [("/products.xml", "/products"), ("/Products%20", "/products"), ("/products.", "/products"),
-                                ("/products.json", "/products"), ("/products.json.", "/products"), ("/x.json", "/{proxy+}")] {
+        for (target, first) in [
+            ("/products.xml", "/products"),
+            ("/Products%20", "/products"),
+            ("/products.", "/products"),
+            ("/products.json", "/products"),
+            ("/products.json.", "/products"),
+            ("/x.json", "/{proxy+}"),
+        ] {
             // `/products.json` is a spelling of the earlier `/products` as well as its own route: the first one wins.
             let path = normalize_path(target).unwrap();
             assert_eq!(table.first_lenient("GET", &path).unwrap().template, first, "{target}");

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use super::{Issuer, KeySet, RawJwk, TokenError, TokenUses, TokenVerifier, VerifiedToken, VerifyingKey};
-use authz_testkit::mint::{der_integer, CognitoClaims, DevKey, JwsAlg as MintAlg};
 use crate::token::KeyError;
+use authz_testkit::mint::{der_integer, CognitoClaims, DevKey, JwsAlg as MintAlg};
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jwt_compact::alg::{Hs256, Hs256Key};
@@ -151,7 +151,11 @@ fn c01_alg_none_and_empty_signatures() {
     let f = fixture();
     let claims = access();
     for alg in ["none", "NONE", "None", "nOnE"] {
-        let unsigned = format!("{}.{}.", b64(json!({"alg": alg, "kid": "rsa"}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let unsigned = format!(
+            "{}.{}.",
+            b64(json!({"alg": alg, "kid": "rsa"}).to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         assert_eq!(refused(&unsigned), TokenError::Malformed("empty signature"), "{alg}");
         // With some signature bytes attached, `none` is still not the key's algorithm.
         let signed = f.rsa.sign_with_header(&json!({"alg": alg, "kid": "rsa"}), &claims);
@@ -162,8 +166,19 @@ fn c01_alg_none_and_empty_signatures() {
     let (h, p, _) = segments(&token);
     assert_eq!(refused(&format!("{h}.{p}.")), TokenError::Malformed("empty signature"));
     assert_eq!(refused(&format!("{h}.{p}")), TokenError::Malformed("not three dot-separated segments"));
-    for header in [json!({"kid": "rsa"}), json!({"kid": "rsa", "alg": null}), json!({"kid": "rsa", "alg": ["RS256"]}), json!({"kid": "rsa", "alg": ""})] {
-        assert!(matches!(refused(&f.rsa.sign_with_header(&header, &claims)), TokenError::Malformed(_) | TokenError::AlgorithmMismatch { .. }), "{header}");
+    for header in [
+        json!({"kid": "rsa"}),
+        json!({"kid": "rsa", "alg": null}),
+        json!({"kid": "rsa", "alg": ["RS256"]}),
+        json!({"kid": "rsa", "alg": ""}),
+    ] {
+        assert!(
+            matches!(
+                refused(&f.rsa.sign_with_header(&header, &claims)),
+                TokenError::Malformed(_) | TokenError::AlgorithmMismatch { .. }
+            ),
+            "{header}"
+        );
     }
 }
 
@@ -194,7 +209,10 @@ fn c03_token_alg_other_than_the_keys() {
     jwk["alg"] = "RS256".into();
     let same_key_rs256 = DevKey::from_private_jwk(&jwk).unwrap();
     let honest = same_key_rs256.sign_with_header(&json!({"kid": "ps", "alg": "RS256"}), &access());
-    assert_eq!(refused(&honest), TokenError::AlgorithmMismatch { token: "RS256".into(), key: "PS256", kid: "ps".into() });
+    assert_eq!(
+        refused(&honest),
+        TokenError::AlgorithmMismatch { token: "RS256".into(), key: "PS256", kid: "ps".into() }
+    );
     let dishonest = same_key_rs256.sign_with_header(&json!({"kid": "ps", "alg": "PS256"}), &access());
     assert_eq!(refused(&dishonest), TokenError::BadSignature);
     // RS256 token against the ES256 and EdDSA keys.
@@ -250,7 +268,10 @@ fn c05_embedded_and_remote_keys_are_never_used() {
         let mut header = with(json!({"alg": "ES256", "kid": "ec"}), hint.clone());
         assert_eq!(refused(&f.rogue.sign_with_header(&header, &access())), TokenError::BadSignature, "{hint}");
         header["kid"] = "rogue".into();
-        assert!(matches!(refused(&f.rogue.sign_with_header(&header, &access())), TokenError::UnknownKid { .. }), "{hint}");
+        assert!(
+            matches!(refused(&f.rogue.sign_with_header(&header, &access())), TokenError::UnknownKid { .. }),
+            "{hint}"
+        );
         // Signed by the trusted key, the hint is ignored, as RFC 7515 allows.
         let honest = with(json!({"alg": "ES256", "kid": "ec"}), hint.clone());
         verify(&f.es.sign_with_header(&honest, &access())).unwrap();
@@ -353,10 +374,16 @@ fn c11_issuer_variants() {
         format!("{ISS}#"),
         String::new(),
     ] {
-        assert!(matches!(refused(&f.es.sign(&with(access(), json!({"iss": iss})))), TokenError::UnknownIssuer(_)), "{iss}");
+        assert!(
+            matches!(refused(&f.es.sign(&with(access(), json!({"iss": iss})))), TokenError::UnknownIssuer(_)),
+            "{iss}"
+        );
     }
     assert_eq!(refused(&f.es.sign(&with(access(), json!({"iss": null})))), TokenError::MissingClaim("iss"));
-    assert!(matches!(refused(&f.es.sign(&with(access(), json!({"iss": [ISS]})))), TokenError::InvalidClaim { claim: "iss", .. }));
+    assert!(matches!(
+        refused(&f.es.sign(&with(access(), json!({"iss": [ISS]})))),
+        TokenError::InvalidClaim { claim: "iss", .. }
+    ));
     // Cognito escapes slashes in the raw payload; the comparison is on the decoded string.
     let payload = access().to_string().replace(ISS, &ISS.replace('/', "\\/"));
     assert!(payload.contains("https:\\/\\/"));
@@ -368,20 +395,44 @@ fn c12_token_use_and_client_mixups() {
     let f = fixture();
     let sign = |claims: Value| f.es.sign(&claims);
     for token_use in [json!("refresh"), json!("Access"), json!(""), json!("access ")] {
-        assert!(matches!(refused(&sign(with(access(), json!({"token_use": token_use})))), TokenError::TokenUseNotAllowed(_)));
+        assert!(matches!(
+            refused(&sign(with(access(), json!({"token_use": token_use})))),
+            TokenError::TokenUseNotAllowed(_)
+        ));
     }
     assert_eq!(refused(&sign(with(access(), json!({"token_use": null})))), TokenError::MissingClaim("token_use"));
     for token_use in [json!(["access"]), json!(1), json!(true)] {
-        assert!(matches!(refused(&sign(with(access(), json!({"token_use": token_use})))), TokenError::InvalidClaim { claim: "token_use", .. }));
+        assert!(matches!(
+            refused(&sign(with(access(), json!({"token_use": token_use})))),
+            TokenError::InvalidClaim { claim: "token_use", .. }
+        ));
     }
-    assert_eq!(refused(&sign(with(access(), json!({"client_id": "client-b"})))), TokenError::ClientNotAllowed("client-b".into()));
+    assert_eq!(
+        refused(&sign(with(access(), json!({"client_id": "client-b"})))),
+        TokenError::ClientNotAllowed("client-b".into())
+    );
     assert_eq!(refused(&sign(with(access(), json!({"client_id": null})))), TokenError::MissingClaim("client_id"));
     // An access token's client is `client_id`; an `aud` naming the right client does not stand in for it.
-    assert!(refused(&sign(with(access(), json!({"client_id": "client-b", "aud": CLIENT})))) == TokenError::ClientNotAllowed("client-b".into()));
-    assert_eq!(refused(&sign(with(id_token(), json!({"aud": "client-b"})))), TokenError::ClientNotAllowed("client-b".into()));
-    assert_eq!(refused(&sign(with(id_token(), json!({"aud": null, "client_id": CLIENT})))), TokenError::MissingClaim("aud"));
-    assert!(matches!(refused(&sign(with(id_token(), json!({"aud": [CLIENT, "client-b"]})))), TokenError::InvalidClaim { claim: "aud", .. }));
-    assert!(matches!(refused(&sign(with(id_token(), json!({"aud": []})))), TokenError::InvalidClaim { claim: "aud", .. }));
+    assert!(
+        refused(&sign(with(access(), json!({"client_id": "client-b", "aud": CLIENT}))))
+            == TokenError::ClientNotAllowed("client-b".into())
+    );
+    assert_eq!(
+        refused(&sign(with(id_token(), json!({"aud": "client-b"})))),
+        TokenError::ClientNotAllowed("client-b".into())
+    );
+    assert_eq!(
+        refused(&sign(with(id_token(), json!({"aud": null, "client_id": CLIENT})))),
+        TokenError::MissingClaim("aud")
+    );
+    assert!(matches!(
+        refused(&sign(with(id_token(), json!({"aud": [CLIENT, "client-b"]})))),
+        TokenError::InvalidClaim { claim: "aud", .. }
+    ));
+    assert!(matches!(
+        refused(&sign(with(id_token(), json!({"aud": []})))),
+        TokenError::InvalidClaim { claim: "aud", .. }
+    ));
     verify(&sign(with(id_token(), json!({"aud": [CLIENT]})))).unwrap();
     // An issuer that takes access tokens only refuses an ID token.
     let mut only_access = TokenVerifier { issuers: Vec::new(), skew: 60, max_token_bytes: MAX };
@@ -396,7 +447,13 @@ fn c12_token_use_and_client_mixups() {
     assert_eq!(only_access.verify(&sign(id_token()), NOW).unwrap_err(), TokenError::TokenUseNotAllowed("id".into()));
     only_access.verify(&sign(access()), NOW).unwrap();
     // Malformed identity claims.
-    for (claim, value) in [("cognito:groups", json!("admins")), ("cognito:groups", json!(["a", 1])), ("scope", json!(["a"])), ("sub", json!(1)), ("username", json!(null))] {
+    for (claim, value) in [
+        ("cognito:groups", json!("admins")),
+        ("cognito:groups", json!(["a", 1])),
+        ("scope", json!(["a"])),
+        ("sub", json!(1)),
+        ("username", json!(null)),
+    ] {
         let result = verify(&sign(with(access(), json!({claim: value}))));
         if value.is_null() {
             assert!(result.is_ok(), "{claim}");
@@ -446,7 +503,6 @@ fn p256_high_s(signature: &[u8]) -> Vec<u8> {
     p256::ecdsa::Signature::from_scalars(r.to_bytes(), negated.to_bytes()).unwrap().to_vec()
 }
 
-
 #[test]
 fn c14_ecdsa_edge_cases() {
     let f = fixture();
@@ -482,7 +538,11 @@ fn c14_ecdsa_edge_cases() {
         ("empty body", Vec::new()),
     ];
     for (what, bytes) in forged {
-        let result = if bytes.is_empty() { verify(&format!("{}.", token.rsplit_once('.').unwrap().0)) } else { verify(&with_signature(&token, &bytes)) };
+        let result = if bytes.is_empty() {
+            verify(&format!("{}.", token.rsplit_once('.').unwrap().0))
+        } else {
+            verify(&with_signature(&token, &bytes))
+        };
         assert!(result.is_err(), "{what} was accepted");
     }
     // n - s is as valid as s (ECDSA is malleable; RFC 7515 A.3 itself is high-S): accepted.
@@ -578,7 +638,10 @@ fn c16_weak_rsa_keys_fail_at_load() {
     assert!(matches!(load(json!({"e": ""})), Err(KeyError::Rsa(_))), "e = 0");
     assert!(matches!(load(json!({"e": "AAEAAQ"})), Err(KeyError::Rsa(_))), "leading zero in e");
     let n = URL_SAFE_NO_PAD.decode(f.rsa.public_jwk()["n"].as_str().unwrap()).unwrap();
-    assert!(matches!(load(json!({"n": b64(&[&[0][..], &n[..]].concat())})), Err(KeyError::Rsa(_))), "leading zero in n");
+    assert!(
+        matches!(load(json!({"n": b64(&[&[0][..], &n[..]].concat())})), Err(KeyError::Rsa(_))),
+        "leading zero in n"
+    );
     let mut short_n = n[..255].to_vec();
     short_n[254] |= 1;
     let short = load(json!({"n": b64(&short_n)}));

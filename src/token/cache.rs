@@ -239,7 +239,9 @@ mod tests {
     #[test]
     fn same_text_is_equality() {
         let mut texts: Vec<String> =
-            ["", "a", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "bbcdefghi", "abcdefgh\u{e9}"].map(str::to_owned).to_vec();
+            ["", "a", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "bbcdefghi", "abcdefgh\u{e9}"]
+                .map(str::to_owned)
+                .to_vec();
         texts.push("x".repeat(883));
         for a in &texts {
             for b in &texts {
@@ -262,7 +264,12 @@ mod tests {
         let tail = "x".repeat(HASHED_TAIL);
         let stored = format!("header.payload-alice.{tail}");
         cache.insert(&stored, token(2_000.0), 1_000, 0);
-        for other in [format!("header.payload-mallory.{tail}"), format!("header.payload-alic.{tail}"), tail.clone(), String::new()] {
+        for other in [
+            format!("header.payload-mallory.{tail}"),
+            format!("header.payload-alic.{tail}"),
+            tail.clone(),
+            String::new(),
+        ] {
             assert!(cache.get(&other, 1_000, 0).is_none(), "{other}");
         }
         assert!(matches!(cache.get(&stored, 1_000, 0), Some(Ok(_))));

@@ -35,6 +35,12 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
+    /// `exp`, in whole unix seconds (rounded down, so never later than the claim).
+    pub fn expires_at(&self) -> u64 {
+        // Saturating float-to-int: a NaN or negative `exp` never passed verification anyway.
+        self.expires_at.floor() as u64
+    }
+
     /// Which configured issuer signed it (the exact `iss`).
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -138,12 +144,7 @@ pub fn scope_words(scope: &str) -> Option<Vec<&str>> {
 }
 
 /// Applies every Cognito rule of `issuer` at time `now` (unix seconds) with `skew` seconds of tolerance.
-pub fn validate(
-    issuer: &Issuer,
-    claims: Map<String, Value>,
-    now: u64,
-    skew: u64,
-) -> Result<VerifiedToken, TokenError> {
+pub fn validate(issuer: &Issuer, claims: Map<String, Value>, now: u64, skew: u64) -> Result<VerifiedToken, TokenError> {
     let expires_at = numeric_date(&claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
     let not_before = numeric_date(&claims, "nbf")?;
     let issued_at = numeric_date(&claims, "iat")?;
@@ -200,9 +201,7 @@ pub fn validate(
             }
             groups
         }
-        Some(_) => {
-            return Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" })
-        }
+        Some(_) => return Err(TokenError::InvalidClaim { claim: "cognito:groups", why: "not an array of strings" }),
     };
     let scopes = match string_claim(&claims, "scope")? {
         None => Vec::new(),
@@ -238,13 +237,25 @@ mod tests {
         assert_eq!(scope_words("openid pets/read"), Some(vec!["openid", "pets/read"]));
         assert_eq!(scope_words(" openid  pets/read "), Some(vec!["openid", "pets/read"]));
         assert_eq!(scope_words(""), Some(vec![]));
-        assert_eq!(scope_words("aws.cognito.signin.user.admin https://api.example/x:y~!#$%&'()*+,-./;<=>?@[]^_`{|}"), Some(vec![
-            "aws.cognito.signin.user.admin",
-            "https://api.example/x:y~!#$%&'()*+,-./;<=>?@[]^_`{|}",
-        ]));
+        assert_eq!(
+            scope_words("aws.cognito.signin.user.admin https://api.example/x:y~!#$%&'()*+,-./;<=>?@[]^_`{|}"),
+            Some(vec!["aws.cognito.signin.user.admin", "https://api.example/x:y~!#$%&'()*+,-./;<=>?@[]^_`{|}",])
+        );
         // Whitespace that some readers split on and others do not, and the characters RFC 6749 leaves out.
-        for scope in ["api/read\tadmin", "api/read\u{3000}admin", "api/read\u{a0}admin", "api/read\nadmin", "api/read\radmin",
-            "api/read\u{85}admin", "api/read\u{2028}admin", "a\"b", "a\\b", "caf\u{e9}", "a\u{7f}", "a\u{0}"] {
+        for scope in [
+            "api/read\tadmin",
+            "api/read\u{3000}admin",
+            "api/read\u{a0}admin",
+            "api/read\nadmin",
+            "api/read\radmin",
+            "api/read\u{85}admin",
+            "api/read\u{2028}admin",
+            "a\"b",
+            "a\\b",
+            "caf\u{e9}",
+            "a\u{7f}",
+            "a\u{0}",
+        ] {
             assert_eq!(scope_words(scope), None, "{}", scope.escape_debug());
         }
         assert!(is_scope_token("product-api/read_product"));

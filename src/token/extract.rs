@@ -76,7 +76,8 @@ pub fn bearer_candidate<'a>(mut values: impl Iterator<Item = &'a str>) -> Result
 /// others); or percent-decoded, with `.`, ` ` and `[` read as `_` (PHP's `$_COOKIE`, which decodes names and
 /// turns those characters into `_`: `__Host-id.token` and `__Host-id%5Ftoken` are `__Host-id_token` there).
 fn loosely_named(key: &str, name: &str) -> bool {
-    let invisible = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
+    let invisible =
+        |c: char| c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
     let trimmed = key.trim_matches(invisible);
     let lower = |text: &str| text.chars().flat_map(char::to_lowercase).collect::<String>();
     lower(trimmed) == lower(name) || crate::text::php_key(key) == crate::text::php_key(name)
@@ -153,10 +154,22 @@ mod tests {
     #[test]
     fn cookie_names_php_reads_as_ours_are_copies() {
         let name = "__Host-id_token";
-        for copy in ["__Host-id.token", "__Host-id token", "__Host-id+token", "__Host-id%5Ftoken", "__Host-id%2etoken",
-                     "__Host-id[token", "%5F_Host-id_token", " __Host-id.token"] {
+        for copy in [
+            "__Host-id.token",
+            "__Host-id token",
+            "__Host-id+token",
+            "__Host-id%5Ftoken",
+            "__Host-id%2etoken",
+            "__Host-id[token",
+            "%5F_Host-id_token",
+            " __Host-id.token",
+        ] {
             for header in [format!("{name}=a.b.c; {copy}=d.e.f"), format!("{copy}=d.e.f; {name}=a.b.c")] {
-                assert_eq!(cookie_token([header.as_str()].into_iter(), name), Err(AuthorizationError::RepeatedCookie), "{header}");
+                assert_eq!(
+                    cookie_token([header.as_str()].into_iter(), name),
+                    Err(AuthorizationError::RepeatedCookie),
+                    "{header}"
+                );
             }
         }
         for other in ["__Host-id_tokens", "__Host-idtoken", "__Host-id-token", "__Host-id%5Etoken"] {

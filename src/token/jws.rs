@@ -97,7 +97,7 @@ pub fn parse_jws(token: &str, max_len: usize) -> Result<UntrustedJws<'_>, TokenE
 pub fn parse(token: &str, max_len: usize) -> Result<UntrustedToken<'_>, TokenError> {
     let jws = parse_jws(token, max_len)?;
     let kid = jws.kid.clone().ok_or(TokenError::MissingKid)?;
-    let claims = json::parse_object(&jws.payload)
-        .map_err(|_| TokenError::Malformed("payload is not a strict JSON object"))?;
+    let claims =
+        json::parse_object(&jws.payload).map_err(|_| TokenError::Malformed("payload is not a strict JSON object"))?;
     Ok(UntrustedToken { jws, kid, claims })
 }

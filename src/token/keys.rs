@@ -69,18 +69,9 @@ impl JwsAlg {
 
     /// The algorithm named `name` exactly, if supported.
     pub fn parse_name(name: &str) -> Option<Self> {
-        [
-            Self::Rs256,
-            Self::Rs384,
-            Self::Rs512,
-            Self::Ps256,
-            Self::Ps384,
-            Self::Ps512,
-            Self::Es256,
-            Self::EdDsa,
-        ]
-        .into_iter()
-        .find(|alg| alg.name() == name)
+        [Self::Rs256, Self::Rs384, Self::Rs512, Self::Ps256, Self::Ps384, Self::Ps512, Self::Es256, Self::EdDsa]
+            .into_iter()
+            .find(|alg| alg.name() == name)
     }
 
     fn rsa_padding(self) -> Option<RsaPadding> {
@@ -273,8 +264,7 @@ impl TryFrom<&RawJwk> for VerifyingKey {
                 let x: [u8; 32] = x.as_slice().try_into().map_err(|_| KeyError::NotOnCurve)?;
                 let y: [u8; 32] = y.as_slice().try_into().map_err(|_| KeyError::NotOnCurve)?;
                 let point = p256::EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
-                let key = p256::ecdsa::VerifyingKey::from_encoded_point(&point)
-                    .map_err(|_| KeyError::NotOnCurve)?;
+                let key = p256::ecdsa::VerifyingKey::from_encoded_point(&point).map_err(|_| KeyError::NotOnCurve)?;
                 KeyMaterial::P256(key)
             }
             "OKP" => {

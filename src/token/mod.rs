@@ -7,15 +7,17 @@ mod claims;
 mod extract;
 mod jws;
 mod keys;
+pub mod password;
+pub mod password_cache;
 pub mod remote;
 mod rsa_verify;
 
 #[cfg(test)]
 mod attacks;
 #[cfg(test)]
-mod vectors;
-#[cfg(test)]
 mod rsa_differential;
+#[cfg(test)]
+mod vectors;
 
 pub use cache::{CacheStats, TokenCache};
 pub use claims::{is_scope_token, scope_words, VerifiedToken};

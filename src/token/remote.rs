@@ -166,9 +166,12 @@ pub fn parse_fetched_jwks(bytes: &[u8]) -> Result<KeySet, FetchError> {
     let mut keys = KeySet::default();
     for (index, jwk) in raw.keys.iter().enumerate() {
         let path = format!("keys[{index}]");
-        let key = VerifyingKey::try_from(jwk).map_err(|err| FetchError::Key { path: path.clone(), message: err.to_string() })?;
-        keys.insert(key)
-            .map_err(|kid| FetchError::Key { path: format!("{path}.kid"), message: format!("duplicate kid `{kid}`") })?;
+        let key = VerifyingKey::try_from(jwk)
+            .map_err(|err| FetchError::Key { path: path.clone(), message: err.to_string() })?;
+        keys.insert(key).map_err(|kid| FetchError::Key {
+            path: format!("{path}.kid"),
+            message: format!("duplicate kid `{kid}`"),
+        })?;
     }
     Ok(keys)
 }
@@ -328,7 +331,10 @@ mod tests {
         assert_eq!(remote.authority, "cognito-idp.us-east-1.amazonaws.com");
         assert_eq!(remote.path, "/us-east-1_Example/.well-known/jwks.json");
         assert_eq!((remote.refresh_seconds, remote.timeout_ms), (3600, 2000));
-        assert_eq!(RemoteJwks::try_from(&raw("http://127.0.0.1:5000/p/jwks.json")).unwrap().authority, "127.0.0.1:5000");
+        assert_eq!(
+            RemoteJwks::try_from(&raw("http://127.0.0.1:5000/p/jwks.json")).unwrap().authority,
+            "127.0.0.1:5000"
+        );
         for bad in [
             "cognito-idp.amazonaws.com/x",
             "https://host",
@@ -369,7 +375,9 @@ mod tests {
         assert!(set.get("a").is_some() && set.get("b").is_some());
 
         let refused = |bytes: &[u8]| parse_fetched_jwks(bytes).unwrap_err();
-        assert!(matches!(refused(&jwks(&[a.clone(), a.clone()])), FetchError::Key { path, .. } if path == "keys[1].kid"));
+        assert!(
+            matches!(refused(&jwks(&[a.clone(), a.clone()])), FetchError::Key { path, .. } if path == "keys[1].kid")
+        );
         let mut enc = a.clone();
         enc["use"] = "enc".into();
         assert!(matches!(refused(&jwks(&[enc])), FetchError::Key { path, .. } if path == "keys[0]"));
@@ -385,9 +393,17 @@ mod tests {
         // A duplicate member inside a key: serde would keep the last copy.
         let text = a.to_string();
         let twice = text.replacen('{', r#"{"alg":"RS256","#, 1);
-        assert!(matches!(refused(format!("{{\"keys\":[{twice}]}}").as_bytes()), FetchError::Duplicate { name, .. } if name == "alg"));
+        assert!(
+            matches!(refused(format!("{{\"keys\":[{twice}]}}").as_bytes()), FetchError::Duplicate { name, .. } if name == "alg")
+        );
         assert!(matches!(refused(&vec![b' '; MAX_JWKS_BYTES + 1]), FetchError::TooLarge { .. }));
-        let many: Vec<_> = (0..=MAX_FETCHED_KEYS).map(|i| { let mut k = a.clone(); k["kid"] = format!("k{i}").into(); k }).collect();
+        let many: Vec<_> = (0..=MAX_FETCHED_KEYS)
+            .map(|i| {
+                let mut k = a.clone();
+                k["kid"] = format!("k{i}").into();
+                k
+            })
+            .collect();
         assert_eq!(refused(&jwks(&many)), FetchError::TooMany(MAX_FETCHED_KEYS + 1));
         // A weak RSA key is refused as it is in configuration.
         let weak = serde_json::json!({"kty": "RSA", "kid": "w", "alg": "RS256", "n": "3Q", "e": "AQAB"});
@@ -427,7 +443,8 @@ mod tests {
         let after = good.claimed(101, FetchWhy::UnknownKid, 1000).succeeded(101);
         assert_eq!(after.kid_fetch_at, 101);
         // A flood of made-up kids during the penalty costs nothing more.
-        let fetches = (101..101 + UNKNOWN_KID_PENALTY_SECONDS).filter(|&now| after.due(now, 3600, true).is_some()).count();
+        let fetches =
+            (101..101 + UNKNOWN_KID_PENALTY_SECONDS).filter(|&now| after.due(now, 3600, true).is_some()).count();
         assert_eq!(fetches, 0);
         assert!(!after.kid_fetch_allowed(110));
         assert!(after.kid_fetch_allowed(111));
@@ -438,10 +455,23 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_refuse_other_text() {
-        let record = FetchRecord { generation: 3, fetched_at: 10, attempt_at: 11, kid_fetch_at: 9, lease_until: 14, failed: true };
+        let record = FetchRecord {
+            generation: 3,
+            fetched_at: 10,
+            attempt_at: 11,
+            kid_fetch_at: 9,
+            lease_until: 14,
+            failed: true,
+        };
         let value = record.encode(b"{\"keys\":[]}\n");
         assert_eq!(FetchRecord::decode(&value), Some((record, &b"{\"keys\":[]}\n"[..])));
-        for bad in [&b""[..], b"authz-jwks-1 1 2 3 4 5 0", b"authz-jwks-2 1 2 3 4 5 0\n{}", b"authz-jwks-1 1 2 x 4 5 0\n", b"authz-jwks-1 1 2 3 4\n"] {
+        for bad in [
+            &b""[..],
+            b"authz-jwks-1 1 2 3 4 5 0",
+            b"authz-jwks-2 1 2 3 4 5 0\n{}",
+            b"authz-jwks-1 1 2 x 4 5 0\n",
+            b"authz-jwks-1 1 2 3 4\n",
+        ] {
             assert_eq!(FetchRecord::decode(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
@@ -513,7 +543,9 @@ mod tests {
         let authorizer = crate::Authorizer::from_json(remote_config(Some(&pushed)).as_bytes()).unwrap();
         let set = parse_fetched_jwks(&serde_json::to_vec(&impostor.jwks()).unwrap()).unwrap();
         assert!(authorizer.replace_fetched_keys(0, set));
-        let by = |key: &DevKey| authorizer.decide(&bearer(&key.sign(&Claims::access(ISS, "app", "u", now).to_json())), now).code();
+        let by = |key: &DevKey| {
+            authorizer.decide(&bearer(&key.sign(&Claims::access(ISS, "app", "u", now).to_json())), now).code()
+        };
         assert_eq!(by(&pushed), Code::Allowed);
         assert_eq!(by(&impostor), Code::TokenSignature);
     }

@@ -103,7 +103,9 @@ macro_rules! add_column {
         let mut at = 0;
         #[cfg(target_arch = "wasm32")]
         {
-            use core::arch::wasm32::{u32x4, u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane, u64x2_splat};
+            use core::arch::wasm32::{
+                u32x4, u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane, u64x2_splat,
+            };
             let mut lanes = u64x2_splat(0);
             // Eight products per turn, then four: V8 does not unroll loops, and the loop's own work is a third
             // of a four-product turn. The vectors are built from array values (no `unsafe` load: only the host
@@ -115,7 +117,8 @@ macro_rules! add_column {
                 ) else {
                     break;
                 };
-                let (x, y, z, w) = (u32x4(a0, a1, a2, a3), u32x4(b0, b1, b2, b3), u32x4(a4, a5, a6, a7), u32x4(b4, b5, b6, b7));
+                let (x, y, z, w) =
+                    (u32x4(a0, a1, a2, a3), u32x4(b0, b1, b2, b3), u32x4(a4, a5, a6, a7), u32x4(b4, b5, b6, b7));
                 let first = u64x2_add(u64x2_extmul_low_u32x4(x, y), u64x2_extmul_high_u32x4(x, y));
                 let second = u64x2_add(u64x2_extmul_low_u32x4(z, w), u64x2_extmul_high_u32x4(z, w));
                 lanes = u64x2_add(lanes, u64x2_add(first, second));
@@ -146,7 +149,13 @@ macro_rules! add_column {
 /// The operands of one column of a product: pairs (a[j], b[k-j]) for `j` in `from..to`, with `b_reversed[i] =
 /// b[L-1-i]` so that both are read forwards (pair `j` is `a[j]`, `b_reversed[L-1-k+j]`).
 #[inline(always)]
-fn column<'a, const L: usize>(a: &'a [u32; L], b_reversed: &'a [u32; L], k: usize, from: usize, to: usize) -> (&'a [u32], &'a [u32]) {
+fn column<'a, const L: usize>(
+    a: &'a [u32; L],
+    b_reversed: &'a [u32; L],
+    k: usize,
+    from: usize,
+    to: usize,
+) -> (&'a [u32], &'a [u32]) {
     let start = (L - 1 + from).checked_sub(k);
     match (a.get(from..to), start.and_then(|start| b_reversed.get(start..start + to.saturating_sub(from)))) {
         (Some(a), Some(b)) => (a, b),
@@ -605,12 +614,19 @@ mod tests {
         widest.insert(0, 1);
         assert!(limbs_from_be::<74, 28>(&widest).is_none());
         let odd = limbs_from_be::<3, 27>(&[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap();
-        assert_eq!(limbs_to_be::<3, 27>(&odd, 11).unwrap(), [0, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            limbs_to_be::<3, 27>(&odd, 11).unwrap(),
+            [0, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
     }
 
     /// x^e mod n against num-bigint for a random odd modulus of `bits` bits, random bases (and the extremes 0, 1,
     /// n-1), and exponents that exercise squarings and products in every order.
-    fn powers_agree_with_num_bigint<const L: usize, const W: u32>(rng: &mut rand::rngs::StdRng, bits: usize, all_ones: bool) {
+    fn powers_agree_with_num_bigint<const L: usize, const W: u32>(
+        rng: &mut rand::rngs::StdRng,
+        bits: usize,
+        all_ones: bool,
+    ) {
         use rand::RngCore;
         use rsa::BigUint;
         let mut modulus = vec![0u8; bits.div_ceil(8)];

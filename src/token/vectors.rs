@@ -78,7 +78,11 @@ fn signature_file(name: &str, jwk_field: &str, alg: &str) -> Tally {
                 ("invalid", false) => tally.invalid += 1,
                 ("acceptable", true) => tally.acceptable_accepted.push(id),
                 ("acceptable", false) => tally.acceptable_refused.push(id),
-                (label, _) => wrong.push(format!("tcId {id} ({label}, {}): {}", test["comment"], if accepted { "accepted" } else { "refused" })),
+                (label, _) => wrong.push(format!(
+                    "tcId {id} ({label}, {}): {}",
+                    test["comment"],
+                    if accepted { "accepted" } else { "refused" }
+                )),
             }
         }
     }
@@ -277,7 +281,8 @@ fn check_rfc_example(jwk: Value, token: &str) -> Vec<u8> {
 
 #[test]
 fn rfc7515_a2_rs256() {
-    let payload = check_rfc_example(json!({"kty": "RSA", "alg": "RS256", "n": RFC7515_A2_N, "e": "AQAB"}), RFC7515_A2_JWS);
+    let payload =
+        check_rfc_example(json!({"kty": "RSA", "alg": "RS256", "n": RFC7515_A2_N, "e": "AQAB"}), RFC7515_A2_JWS);
     assert_eq!(payload, b"{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}");
 }
 
@@ -293,7 +298,8 @@ fn rfc7515_a3_es256_high_s() {
 
 #[test]
 fn rfc8037_a4_ed25519() {
-    let payload = check_rfc_example(json!({"kty": "OKP", "alg": "EdDSA", "crv": "Ed25519", "x": RFC8037_X}), RFC8037_JWS);
+    let payload =
+        check_rfc_example(json!({"kty": "OKP", "alg": "EdDSA", "crv": "Ed25519", "x": RFC8037_X}), RFC8037_JWS);
     assert_eq!(payload, b"Example of Ed25519 signing");
 }
 

@@ -125,7 +125,12 @@ pub fn run_case(case: &CorpusCase) -> (usize, Vec<String>) {
             failures.push(format!("{label}: compiled {evaluation:?} differs from linear {linear:?}"));
         }
         if evaluation.decision.as_str() != request.expect.decision {
-            failures.push(format!("{label}: {} ({:?}), expected {}", evaluation.decision.as_str(), evaluation.why(), request.expect.decision));
+            failures.push(format!(
+                "{label}: {} ({:?}), expected {}",
+                evaluation.decision.as_str(),
+                evaluation.why(),
+                request.expect.decision
+            ));
         }
         if let Some(statements) = &request.expect.statements {
             let actual: Vec<String> = evaluation.statements.iter().map(|statement| statement.location()).collect();

@@ -189,7 +189,8 @@ fn expand(text: &str) -> Result<String, String> {
         let after = rest.get(start + "{repeat ".len()..).unwrap_or_default();
         let end = after.find('}').ok_or_else(|| format!("unterminated `{{repeat` in `{text}`"))?;
         let spec = after.get(..end).unwrap_or_default();
-        let (count, unit) = spec.split_once(' ').ok_or_else(|| format!("`{{repeat {spec}}}` is not `{{repeat N TEXT}}`"))?;
+        let (count, unit) =
+            spec.split_once(' ').ok_or_else(|| format!("`{{repeat {spec}}}` is not `{{repeat N TEXT}}`"))?;
         let count: usize = count.parse().map_err(|_| format!("`{count}` is not a count"))?;
         if count.saturating_mul(unit.len()) > 1 << 20 {
             return Err(format!("`{{repeat {count} ...}}` is over 1 MiB"));
@@ -238,11 +239,7 @@ impl Scenario {
         }
         let mut config = raw.config;
         substitute(&mut config, &keys);
-        let cases = raw
-            .cases
-            .iter()
-            .map(|case| Self::case(case, &config, &keys, raw.now))
-            .collect::<Result<_, _>>()?;
+        let cases = raw.cases.iter().map(|case| Self::case(case, &config, &keys, raw.now)).collect::<Result<_, _>>()?;
         Ok(Self { description: raw.description, now: raw.now, config, cases, keys })
     }
 
@@ -272,7 +269,9 @@ impl Scenario {
                 let client = token
                     .client_id
                     .clone()
-                    .or_else(|| issuer_json.and_then(|i| i.pointer("/client_ids/0")).and_then(Value::as_str).map(str::to_owned))
+                    .or_else(|| {
+                        issuer_json.and_then(|i| i.pointer("/client_ids/0")).and_then(Value::as_str).map(str::to_owned)
+                    })
                     .unwrap_or_else(|| "app-client-1".to_owned());
                 let username = token.username.clone().unwrap_or_else(|| "alice".to_owned());
                 let groups: Vec<&str> = token.groups.iter().map(String::as_str).collect();
@@ -287,7 +286,9 @@ impl Scenario {
                         }
                     }
                     "id" => CognitoClaims::id(&issuer, &client, &username, now),
-                    "client_credentials" => CognitoClaims::client_credentials(&issuer, &client, scopes.unwrap_or_default(), now),
+                    "client_credentials" => {
+                        CognitoClaims::client_credentials(&issuer, &client, scopes.unwrap_or_default(), now)
+                    }
                     other => return Err(fail(format!("unknown token kind `{other}`"))),
                 };
                 let iat = now.saturating_add_signed(token.iat_offset);
@@ -302,7 +303,9 @@ impl Scenario {
                 overrides.values_mut().for_each(|value| substitute(value, keys));
                 merge(&mut header, &overrides);
                 let header = match &token.header_raw {
-                    Some(raw) => expand(raw).map_err(fail)?.replace("{kid}", key.kid()).replace("{alg}", key.alg().name()),
+                    Some(raw) => {
+                        expand(raw).map_err(fail)?.replace("{kid}", key.kid()).replace("{alg}", key.alg().name())
+                    }
                     None => header.to_string(),
                 };
                 let mut payload = match &token.payload_raw {
@@ -316,7 +319,8 @@ impl Scenario {
                 };
                 if let Some(members) = &token.claims_raw {
                     let members = expand(members).map_err(fail)?;
-                    let body = payload.strip_suffix('}').ok_or_else(|| fail("claims_raw needs an object payload".into()))?;
+                    let body =
+                        payload.strip_suffix('}').ok_or_else(|| fail("claims_raw needs an object payload".into()))?;
                     payload = format!("{body},{members}}}");
                 }
                 let tamper = token.tamper.iter().map(|name| name.parse::<Tamper>()).collect::<Result<Vec<_>, _>>()?;
@@ -324,7 +328,9 @@ impl Scenario {
             }
         };
         let authorization = match (&raw.authorization, &token) {
-            (Some(template), token) => Some(expand(template).map_err(fail)?.replace("{token}", token.as_deref().unwrap_or_default())),
+            (Some(template), token) => {
+                Some(expand(template).map_err(fail)?.replace("{token}", token.as_deref().unwrap_or_default()))
+            }
             (None, Some(token)) => Some(format!("Bearer {token}")),
             (None, None) => None,
         };
@@ -388,13 +394,18 @@ mod tests {
                         .headers
                         .iter()
                         .filter(|(name, _)| !decision.remove_headers.iter().any(|gone| gone.eq_ignore_ascii_case(name)))
-                        .filter(|(name, _)| !decision.upstream_headers.iter().any(|(set, _)| set.eq_ignore_ascii_case(name)))
+                        .filter(|(name, _)| {
+                            !decision.upstream_headers.iter().any(|(set, _)| set.eq_ignore_ascii_case(name))
+                        })
                         .cloned()
                         .collect();
                     forwarded.extend(decision.upstream_headers.iter().cloned());
                     for (name, value) in &forwarded {
                         if authorizer.is_identity_header(name) {
-                            assert!(decision.upstream_headers.contains(&(name.clone(), value.clone())), "{context}: {name}");
+                            assert!(
+                                decision.upstream_headers.contains(&(name.clone(), value.clone())),
+                                "{context}: {name}"
+                            );
                         }
                     }
                 }
@@ -503,22 +514,45 @@ mod tests {
         let over = authz::config::MAX_CONFIG_BYTES + 1;
         let err = Authorizer::from_json("{".repeat(over).as_bytes()).unwrap_err();
         assert!(err.path == "." && err.message.contains("over"), "{err}");
-        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios/attacks.json")).unwrap();
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/scenarios/attacks.json"),
+        )
+        .unwrap();
         let scenario = Scenario::load(&text).unwrap();
         let mut config = scenario.config_bytes();
         config.resize(authz::config::MAX_CONFIG_BYTES, b' ');
         let authorizer = Authorizer::from_json(&config).unwrap();
-        let request = |path: String, headers: Vec<(String, String)>| HttpRequest { method: "GET".into(), path, headers, ..HttpRequest::default() };
+        let request = |path: String, headers: Vec<(String, String)>| HttpRequest {
+            method: "GET".into(),
+            path,
+            headers,
+            ..HttpRequest::default()
+        };
         let garbage = "%\u{0};".repeat(1 << 20);
         let decision = authorizer.authorize(&request(garbage.clone(), Vec::new()), scenario.now);
-        assert!(matches!(decision.reason, authz::Reason::Request(authz::request::RequestError::PathTooLong { .. })), "{}", decision.reason);
+        assert!(
+            matches!(decision.reason, authz::Reason::Request(authz::request::RequestError::PathTooLong { .. })),
+            "{}",
+            decision.reason
+        );
         assert_eq!(decision.status(), 414);
         let headers = vec![("authorization".to_owned(), garbage.clone()), ("x".to_owned(), garbage)];
         let decision = authorizer.authorize(&request("\\".into(), headers), scenario.now);
-        assert!(matches!(decision.reason, authz::Reason::Request(authz::request::RequestError::HeadersTooLarge { .. })), "{}", decision.reason);
+        assert!(
+            matches!(decision.reason, authz::Reason::Request(authz::request::RequestError::HeadersTooLarge { .. })),
+            "{}",
+            decision.reason
+        );
         assert_eq!(decision.status(), 400);
         let token = "a.".repeat(10_000);
-        let decision = authorizer.authorize(&request("/pets/1".into(), vec![("authorization".into(), format!("Bearer {token}"))]), scenario.now);
-        assert!(matches!(decision.reason, authz::Reason::Token(authz::token::TokenError::TooLarge { .. })), "{}", decision.reason);
+        let decision = authorizer.authorize(
+            &request("/pets/1".into(), vec![("authorization".into(), format!("Bearer {token}"))]),
+            scenario.now,
+        );
+        assert!(
+            matches!(decision.reason, authz::Reason::Token(authz::token::TokenError::TooLarge { .. })),
+            "{}",
+            decision.reason
+        );
     }
 }

@@ -214,7 +214,9 @@ fn identity_safe(value: &str) -> bool {
 /// Every condition key and variable the documents read, once each.
 fn keys_read(documents: &[Document]) -> Vec<&KeyName> {
     let mut keys: Vec<&KeyName> = Vec::new();
-    for key in documents.iter().flat_map(|document| document.statements.iter()).flat_map(|statement| statement.keys_read()) {
+    for key in
+        documents.iter().flat_map(|document| document.statements.iter()).flat_map(|statement| statement.keys_read())
+    {
         if !keys.iter().any(|known| known.lower() == key.lower()) {
             keys.push(key);
         }
@@ -267,20 +269,26 @@ fn show(values: Option<&Values<'_>>) -> String {
 impl FilterCase {
     /// Maps `policy` evaluated for `action` on `resource` with `context` to a request, signing its token with
     /// `key`. A policy the core refuses still gives a case: the filter must refuse its configuration.
-    pub fn new(policy: &Value, resource: &str, action: &str, context: &Value, key: &DevKey) -> Result<Self, ViaRequestError> {
+    pub fn new(
+        policy: &Value,
+        resource: &str,
+        action: &str,
+        context: &Value,
+        key: &DevKey,
+    ) -> Result<Self, ViaRequestError> {
         let ctx = MapContext::from_json(context, "context").map_err(ViaRequestError::Context)?;
         if !action.eq_ignore_ascii_case(INVOKE) {
-            return Err(not_expressible(format!("the filter evaluates every request for `{INVOKE}`, never `{action}`")));
+            return Err(not_expressible(format!(
+                "the filter evaluates every request for `{INVOKE}`, never `{action}`"
+            )));
         }
         let target = MethodArn::parse(resource).ok_or_else(|| {
-            not_expressible(format!(
-                "`{resource}` is not an execute-api method ARN (`{METHOD_ARN_SHAPE}`)"
-            ))
+            not_expressible(format!("`{resource}` is not an execute-api method ARN (`{METHOD_ARN_SHAPE}`)"))
         })?;
 
         let mut claims = context_claims(context)?;
-        let username = single(&ctx, "aws:username")
-            .or_else(|| claims.get("username").and_then(Value::as_str).map(str::to_owned));
+        let username =
+            single(&ctx, "aws:username").or_else(|| claims.get("username").and_then(Value::as_str).map(str::to_owned));
         let now = clock(&ctx);
         claims.entry("iss").or_insert_with(|| ISSUER.into());
         claims.entry("sub").or_insert_with(|| SUBJECT.into());
@@ -302,8 +310,9 @@ impl FilterCase {
             "issuers": [{"issuer": issuer, "jwks": key.jwks(), "token_use": ["access"], "client_ids": [client_id]}],
         });
         // Everything but the policy first: a refusal there means no configuration addresses this case.
-        let base = Config::from_json(config.to_string().as_bytes())
-            .map_err(|err| not_expressible(format!("no configuration accepts `{resource}` with this context: {err}")))?;
+        let base = Config::from_json(config.to_string().as_bytes()).map_err(|err| {
+            not_expressible(format!("no configuration accepts `{resource}` with this context: {err}"))
+        })?;
         if let Value::Object(fields) = &mut config {
             fields.insert("policies".into(), json!({ section: { name.clone(): policy } }));
         }
@@ -315,7 +324,10 @@ impl FilterCase {
         let method = normalize_method(target.method).map_err(|err| not_expressible(format!("`{resource}`: {err}")))?;
         let normalized = normalize_path_with(&path, base.request())
             .map_err(|err| not_expressible(format!("`{resource}`: the path `{path}` is refused: {err}")))?;
-        let arn = base.api().method_arn(method, &normalized).map_err(|err| not_expressible(format!("`{resource}`: {err}")))?;
+        let arn = base
+            .api()
+            .method_arn(method, &normalized)
+            .map_err(|err| not_expressible(format!("`{resource}`: {err}")))?;
         if arn != resource {
             return Err(not_expressible(format!(
                 "no request has the method ARN `{resource}`: `{} {path}` is read as `{arn}`",
@@ -363,7 +375,10 @@ impl FilterCase {
             .chain(verified.groups().iter().map(String::as_str))
             .chain(verified.scopes().iter().map(String::as_str));
         if let Some(unsafe_value) = identity.into_iter().find(|value| !identity_safe(value)) {
-            return Err(not_expressible(format!("`{}` cannot be sent upstream in an identity header", unsafe_value.escape_debug())));
+            return Err(not_expressible(format!(
+                "`{}` cannot be sent upstream in an identity header",
+                unsafe_value.escape_debug()
+            )));
         }
 
         let documents = Document::parse_many(policy, base.api(), "policy");
@@ -424,10 +439,8 @@ impl FilterCase {
     /// The filter's answer (its status, body and logged reason) as a policy decision. Anything but a policy
     /// decision (a 401, a 400, a reason that names no statement) is an error, never a guess.
     pub fn answer(&self, status: u16, body: &[u8], reason: Option<&str>) -> Result<FilterAnswer, String> {
-        let documents = self
-            .documents
-            .as_ref()
-            .map_err(|err| format!("the filter accepted a policy the core refuses: {err}"))?;
+        let documents =
+            self.documents.as_ref().map_err(|err| format!("the filter accepted a policy the core refuses: {err}"))?;
         let reason = reason.ok_or_else(|| format!("the filter answered {status} and logged no decision"))?;
         let unexpected = || format!("the filter answered {status} ({reason}), not a policy decision");
         match status {
@@ -514,10 +527,10 @@ mod tests {
     /// The native authorizer given exactly what the filter is given: the case's configuration, headers,
     /// properties and clock.
     fn decide_natively(case: &FilterCase) -> Result<FilterAnswer, String> {
-        let authorizer = Authorizer::from_json(&case.config).map_err(|err| {
-            case.refusal(&format!("{REFUSAL_LOG_PREFIX}{err}")).unwrap()
-        })?;
-        let property = |path: &[&str]| case.properties.iter().find(|(p, _)| *p == path).map(|(_, v)| v.clone()).unwrap();
+        let authorizer = Authorizer::from_json(&case.config)
+            .map_err(|err| case.refusal(&format!("{REFUSAL_LOG_PREFIX}{err}")).unwrap())?;
+        let property =
+            |path: &[&str]| case.properties.iter().find(|(p, _)| *p == path).map(|(_, v)| v.clone()).unwrap();
         let source = String::from_utf8(property(SOURCE_ADDRESS)).unwrap();
         let header = |name: &str| case.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
         let request = HttpRequest {
@@ -547,7 +560,8 @@ mod tests {
                 for request in &case.requests {
                     let action = request.action.as_deref().unwrap_or(INVOKE);
                     let label = format!("{}: {} ({})", path.display(), case.name, request.resource);
-                    let native = evaluate_standalone(&case.policy, &request.resource, action, &request.context).unwrap();
+                    let native =
+                        evaluate_standalone(&case.policy, &request.resource, action, &request.context).unwrap();
                     match FilterCase::new(&case.policy, &request.resource, action, &request.context, &key) {
                         Ok(mapped) => {
                             expressed += 1;
@@ -568,7 +582,12 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
-        assert!(expressed > 4 * refused.len(), "{expressed} expressed, {} refused:\n{}", refused.len(), refused.join("\n"));
+        assert!(
+            expressed > 4 * refused.len(),
+            "{expressed} expressed, {} refused:\n{}",
+            refused.len(),
+            refused.join("\n")
+        );
     }
 
     #[test]
@@ -581,12 +600,21 @@ mod tests {
         assert_eq!(case.properties, vec![(SOURCE_ADDRESS, b"[2001:db8::1]:53346".to_vec()), (TLS_VERSION, Vec::new())]);
         let names: Vec<&str> = case.headers.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, [":method", ":path", ":authority", ":scheme", "authorization", "user-agent", "referer"]);
-        assert_eq!((case.headers[0].1.as_str(), case.headers[1].1.as_str(), case.headers[3].1.as_str()), ("GET", "/pets/1", "http"));
+        assert_eq!(
+            (case.headers[0].1.as_str(), case.headers[1].1.as_str(), case.headers[3].1.as_str()),
+            ("GET", "/pets/1", "http")
+        );
         let config: Value = serde_json::from_slice(&case.config).unwrap();
-        assert_eq!(config["api"], json!({"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"}));
+        assert_eq!(
+            config["api"],
+            json!({"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"})
+        );
         assert_eq!(config["policies"]["users"]["alice"], allow_all());
         let payload = case.headers[4].1.split('.').nth(1).unwrap();
-        let claims: Value = serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap()).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+        )
+        .unwrap();
         assert_eq!(claims["username"], "alice");
         assert_eq!(claims["scope"], "pets/read pets/write");
         assert_eq!(claims["cognito:groups"], json!(["a", "b"]));
@@ -606,8 +634,11 @@ mod tests {
     #[test]
     fn what_no_request_carries_is_refused() {
         let key = key();
-        let case = |resource: &str, action: &str, context: Value| FilterCase::new(&allow_all(), resource, action, &context, &key);
-        assert!(why(case(RESOURCE, "execute-api:ManageConnections", Value::Null)).contains("never `execute-api:ManageConnections`"));
+        let case = |resource: &str, action: &str, context: Value| {
+            FilterCase::new(&allow_all(), resource, action, &context, &key)
+        };
+        assert!(why(case(RESOURCE, "execute-api:ManageConnections", Value::Null))
+            .contains("never `execute-api:ManageConnections`"));
         assert!(why(case("arn:aws:s3:::bucket/key", INVOKE, Value::Null)).contains("not an execute-api method ARN"));
         let query = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/GET/files/*?$";
         assert!(why(case(query, INVOKE, Value::Null)).contains("is read as"));
@@ -633,10 +664,13 @@ mod tests {
         // A request always has a time and the token's own claims; the context lacks them.
         assert!(why(case(reads("aws:CurrentTime"), Value::Null)).contains("gives as nothing"));
         assert!(why(case(reads("claim:sub"), Value::Null)).contains("policy-case-subject"));
-        assert!(why(case(reads("aws:SourceArn"), json!({"aws:SourceArn": "arn:aws:sns:::t"}))).contains("carry as nothing"));
+        assert!(
+            why(case(reads("aws:SourceArn"), json!({"aws:SourceArn": "arn:aws:sns:::t"}))).contains("carry as nothing")
+        );
         // Spellings the filter writes differently, and values a single header cannot carry.
         assert!(why(case(reads("aws:SourceIp"), json!({"aws:SourceIp": "::ffff:192.0.2.1"}))).contains("`192.0.2.1`"));
-        assert!(why(case(reads("aws:CurrentTime"), json!({"aws:CurrentTime": "2025-01-01T00:00:00.5Z"}))).contains("aws:CurrentTime"));
+        assert!(why(case(reads("aws:CurrentTime"), json!({"aws:CurrentTime": "2025-01-01T00:00:00.5Z"})))
+            .contains("aws:CurrentTime"));
         assert!(why(case(reads("aws:UserAgent"), json!({"aws:UserAgent": ["a", "b"]}))).contains("the list"));
         assert!(why(case(reads("claim:scope"), json!({"claim:scope": "a"}))).contains("the list [`a`]"));
         assert!(why(case(reads("claim:username"), json!({"aws:username": "a", "claim:username": "b"}))).contains("`b`"));
@@ -656,7 +690,10 @@ mod tests {
         let sub = SUBJECT;
         let allowed = format!("`{sub}` allowed by users.u[0].Statement[0] (a, (b))");
         let answer = case.answer(200, b"", Some(&allowed)).unwrap();
-        assert_eq!(answer.statements.iter().map(ToString::to_string).collect::<Vec<_>>(), ["policy[0].Statement[0] (a, (b))"]);
+        assert_eq!(
+            answer.statements.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["policy[0].Statement[0] (a, (b))"]
+        );
         let denied = format!("`{sub}` denied on `{RESOURCE}` by users.u[1].Statement[0], users.u[1].Statement[1] (x)");
         let answer = case.answer(403, EXPLICIT_DENY_BODY.as_bytes(), Some(&denied)).unwrap();
         assert_eq!(answer.decision, PolicyDecision::ExplicitDeny);

@@ -87,9 +87,9 @@ impl Pool {
             bail!("`{arn}`: only user pools in the `aws` partition are imported; write this issuer by hand");
         }
         let id = resource.strip_prefix("userpool/").unwrap_or_default();
-        let well_formed = id
-            .split_once('_')
-            .is_some_and(|(pool_region, rest)| pool_region == *region && !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let well_formed = id.split_once('_').is_some_and(|(pool_region, rest)| {
+            pool_region == *region && !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
         if !well_formed {
             bail!("`{arn}`: `{resource}` is not `userpool/{region}_ID`");
         }
@@ -114,7 +114,10 @@ enum Scheme {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Auth {
     Public,
-    Cognito { scheme: String, scopes: Vec<String> },
+    Cognito {
+        scheme: String,
+        scopes: Vec<String>,
+    },
     /// Secured by something this authorizer cannot check: a valid token is required instead.
     Unreproducible,
 }
@@ -152,7 +155,8 @@ fn overlap(a: &str, b: &str) -> bool {
             _ => false,
         }
     }
-    let split = |path: &str| path.split('/').filter(|segment| !segment.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    let split =
+        |path: &str| path.split('/').filter(|segment| !segment.is_empty()).map(str::to_owned).collect::<Vec<_>>();
     let (a, b) = (split(a), split(b));
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     let b: Vec<&str> = b.iter().map(String::as_str).collect();
@@ -194,7 +198,8 @@ fn import(export: &Value, args: &ApigatewayArgs) -> anyhow::Result<Value> {
         _ => bail!("not an OpenAPI 3.0 or Swagger 2.0 document (no `openapi: 3.x` or `swagger: \"2.0\"`)"),
     };
     let schemes_path = if oas3 { "components.securitySchemes" } else { "securityDefinitions" };
-    let raw_schemes = if oas3 { export.pointer("/components/securitySchemes") } else { export.get("securityDefinitions") };
+    let raw_schemes =
+        if oas3 { export.pointer("/components/securitySchemes") } else { export.get("securityDefinitions") };
     let mut schemes = BTreeMap::new();
     for (name, value) in raw_schemes.and_then(Value::as_object).into_iter().flatten() {
         let path = document::member(schemes_path, name);
@@ -277,7 +282,9 @@ fn scheme(value: &Value) -> anyhow::Result<Scheme> {
             .and_then(|authorizer| authorizer.get("providerARNs"))
             .and_then(Value::as_array)
             .filter(|arns| !arns.is_empty())
-            .ok_or_else(|| anyhow!("x-amazon-apigateway-authorizer.providerARNs: a Cognito authorizer lists its user pools"))?;
+            .ok_or_else(|| {
+                anyhow!("x-amazon-apigateway-authorizer.providerARNs: a Cognito authorizer lists its user pools")
+            })?;
         let mut pools = arns
             .iter()
             .map(|arn| arn.as_str().ok_or_else(|| anyhow!("providerARNs: not a string")).and_then(Pool::parse))
@@ -301,7 +308,9 @@ fn scheme(value: &Value) -> anyhow::Result<Scheme> {
             ),
         };
         let header = match (named, source) {
-            (Some(a), Some(b)) if !a.eq_ignore_ascii_case(&b) => bail!("`name` `{a}` and identitySource header `{b}` disagree"),
+            (Some(a), Some(b)) if !a.eq_ignore_ascii_case(&b) => {
+                bail!("`name` `{a}` and identitySource header `{b}` disagree")
+            }
             (Some(name), _) | (None, Some(name)) => name,
             (None, None) => "Authorization".to_owned(),
         };
@@ -316,7 +325,9 @@ fn scheme(value: &Value) -> anyhow::Result<Scheme> {
     let name = value.get("name").and_then(Value::as_str).unwrap_or_default();
     let what = match (authtype.as_deref(), authorizer_type.as_deref()) {
         (Some("awssigv4"), _) => "IAM authorization (SigV4)".to_owned(),
-        (_, Some(lambda @ ("token" | "request"))) => format!("a Lambda authorizer ({} type)", lambda.to_ascii_uppercase()),
+        (_, Some(lambda @ ("token" | "request"))) => {
+            format!("a Lambda authorizer ({} type)", lambda.to_ascii_uppercase())
+        }
         (Some("custom"), _) => "a Lambda authorizer".to_owned(),
         _ if kind == "apiKey" && name.eq_ignore_ascii_case("x-api-key") => "an API key".to_owned(),
         _ => format!("a `{kind}` security scheme"),
@@ -329,7 +340,12 @@ const INSTEAD: &str = "its route requires a valid token of the user pools instea
 
 /// What a method asks of its caller: its `security` (or the document's), at most one Cognito authorizer; whatever
 /// else it names is reported.
-fn method_auth(export: &Value, operation: &Value, schemes: &BTreeMap<String, Scheme>, at: &str) -> anyhow::Result<Auth> {
+fn method_auth(
+    export: &Value,
+    operation: &Value,
+    schemes: &BTreeMap<String, Scheme>,
+    at: &str,
+) -> anyhow::Result<Auth> {
     let security = operation.get("security").or_else(|| export.get("security"));
     let requirements = match security {
         None => &[][..],
@@ -361,11 +377,15 @@ fn method_auth(export: &Value, operation: &Value, schemes: &BTreeMap<String, Sch
         for (name, scopes) in requirement {
             let scopes = scopes
                 .as_array()
-                .and_then(|scopes| scopes.iter().map(|scope| scope.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                .and_then(|scopes| {
+                    scopes.iter().map(|scope| scope.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()
+                })
                 .ok_or_else(|| anyhow!("security[{index}].{name}: not a list of scopes"))?;
             match schemes.get(name) {
                 None => bail!("security[{index}]: `{name}` is not a defined security scheme"),
-                Some(Scheme::Cognito { .. }) if cognito.is_some() => bail!("security: two Cognito authorizers on one method"),
+                Some(Scheme::Cognito { .. }) if cognito.is_some() => {
+                    bail!("security: two Cognito authorizers on one method")
+                }
                 Some(Scheme::Cognito { .. }) => cognito = Some(Auth::Cognito { scheme: name.clone(), scopes }),
                 Some(Scheme::Other(what)) => others.push(format!("{what} (`{name}`)")),
             }
@@ -379,7 +399,10 @@ fn method_auth(export: &Value, operation: &Value, schemes: &BTreeMap<String, Sch
             Ok(auth)
         }
         None => {
-            report(&format!("{at}: secured by {}, which this authorizer cannot check: {INSTEAD}", others.join(" and ")));
+            report(&format!(
+                "{at}: secured by {}, which this authorizer cannot check: {INSTEAD}",
+                others.join(" and ")
+            ));
             Ok(Auth::Unreproducible)
         }
     }
@@ -428,9 +451,12 @@ fn used_cognito(
 fn api(export: &Value, oas3: bool, args: &ApigatewayArgs) -> anyhow::Result<Value> {
     let (host, base) = if oas3 {
         let server = export.pointer("/servers/0");
-        let mut url = server.and_then(|server| server.get("url")).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let mut url =
+            server.and_then(|server| server.get("url")).and_then(Value::as_str).unwrap_or_default().to_owned();
         // `https://{id}.execute-api.{region}.amazonaws.com/{basePath}` with `variables.basePath.default: /dev`.
-        for (name, variable) in server.and_then(|server| server.get("variables")).and_then(Value::as_object).into_iter().flatten() {
+        for (name, variable) in
+            server.and_then(|server| server.get("variables")).and_then(Value::as_object).into_iter().flatten()
+        {
             if let Some(default) = variable.get("default").and_then(Value::as_str) {
                 url = url.replace(&format!("{{{name}}}"), default.trim_start_matches('/'));
             }
@@ -473,8 +499,12 @@ fn api(export: &Value, oas3: bool, args: &ApigatewayArgs) -> anyhow::Result<Valu
 fn route(method: &str, path: &str, auth: &Auth) -> Value {
     match auth {
         Auth::Public => json!({"method": method, "path": path, "auth": "none"}),
-        Auth::Cognito { scopes, .. } if scopes.is_empty() => json!({"method": method, "path": path, "token_use": ["id"]}),
-        Auth::Cognito { scopes, .. } => json!({"method": method, "path": path, "scopes": scopes, "token_use": ["access"]}),
+        Auth::Cognito { scopes, .. } if scopes.is_empty() => {
+            json!({"method": method, "path": path, "token_use": ["id"]})
+        }
+        Auth::Cognito { scopes, .. } => {
+            json!({"method": method, "path": path, "scopes": scopes, "token_use": ["access"]})
+        }
         Auth::Unreproducible => json!({"method": method, "path": path}),
     }
 }
@@ -489,7 +519,10 @@ fn by_pool<'a>(values: &'a [String], pools: &[Pool], option: &str) -> anyhow::Re
             .ok_or_else(|| anyhow!("{option} `{value}` is not POOL=VALUE"))?;
         if !pools.iter().any(|known| known.id == pool) {
             let known: Vec<&str> = pools.iter().map(|pool| pool.id.as_str()).collect();
-            bail!("{option} `{value}`: the export's authorizers trust no user pool `{pool}` (they trust {})", known.join(", "));
+            bail!(
+                "{option} `{value}`: the export's authorizers trust no user pool `{pool}` (they trust {})",
+                known.join(", ")
+            );
         }
         found.entry(pool).or_default().push(item);
     }
@@ -537,7 +570,9 @@ fn issuers(pools: &[Pool], validation: Option<&str>, args: &ApigatewayArgs) -> a
         if validation.is_some() && clients.contains_key(pool.id.as_str()) {
             report(&format!("user pool `{}`: --client-id replaces the identityValidationExpression", pool.id));
         }
-        issuers.push(json!({"issuer": pool.issuer(), "jwks": keys, "token_use": ["access", "id"], "client_ids": client_ids}));
+        issuers.push(
+            json!({"issuer": pool.issuer(), "jwks": keys, "token_use": ["access", "id"], "client_ids": client_ids}),
+        );
     }
     Ok(issuers)
 }
@@ -548,9 +583,13 @@ mod tests {
 
     #[test]
     fn resources_rank_literal_before_parameter_before_greedy() {
-        let mut paths = vec!["/{proxy+}", "/pets/{id}", "/pets/{id}/{rest+}", "/pets", "/pets/mine", "/{x}/b", "/a/{p+}", "/"];
+        let mut paths =
+            vec!["/{proxy+}", "/pets/{id}", "/pets/{id}/{rest+}", "/pets", "/pets/mine", "/{x}/b", "/a/{p+}", "/"];
         paths.sort_by_key(|path| ranks(path));
-        assert_eq!(paths, vec!["/", "/pets", "/pets/mine", "/pets/{id}", "/pets/{id}/{rest+}", "/a/{p+}", "/{x}/b", "/{proxy+}"]);
+        assert_eq!(
+            paths,
+            vec!["/", "/pets", "/pets/mine", "/pets/{id}", "/pets/{id}/{rest+}", "/a/{p+}", "/{x}/b", "/{proxy+}"]
+        );
     }
 
     #[test]
@@ -566,7 +605,8 @@ mod tests {
 
     #[test]
     fn user_pool_arns_become_issuers() {
-        let pool = Pool::parse("arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123").unwrap_or_else(|err| panic!("{err}"));
+        let pool = Pool::parse("arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC123")
+            .unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(pool.issuer(), "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123");
         for bad in [
             "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/us-east-1_AbC123",

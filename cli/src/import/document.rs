@@ -29,7 +29,10 @@ pub fn parse(bytes: &[u8]) -> anyhow::Result<Value> {
     let json = bytes.iter().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|byte| matches!(byte, b'{' | b'['));
     let result = if json {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        StrictSeed { walk: &walk }.deserialize(&mut de).and_then(|value| de.end().map(|()| value)).map_err(|err| err.to_string())
+        StrictSeed { walk: &walk }
+            .deserialize(&mut de)
+            .and_then(|value| de.end().map(|()| value))
+            .map_err(|err| err.to_string())
     } else {
         let text = std::str::from_utf8(bytes).map_err(|_| anyhow!("YAML must be UTF-8"))?;
         StrictSeed { walk: &walk }.deserialize(yaml_serde::Deserializer::from_str(text)).map_err(|err| err.to_string())
@@ -214,7 +217,8 @@ mod tests {
     fn duplicate_names_are_refused_with_their_path_in_both() {
         let json = parse(br#"{"paths": {"/a": {"get": {"security": [], "security": [{"c": []}]}}}}"#).unwrap_err();
         assert_eq!(json.to_string(), r#"paths["/a"].get: duplicate member name `security`"#);
-        let yaml = parse(b"paths:\n  /a:\n    get:\n      security: []\n      security:\n        - c: []\n").unwrap_err();
+        let yaml =
+            parse(b"paths:\n  /a:\n    get:\n      security: []\n      security:\n        - c: []\n").unwrap_err();
         assert_eq!(yaml.to_string(), r#"paths["/a"].get: duplicate member name `security`"#);
         let top = parse(b"a: 1\nb: [{x: 1, x: 2}]\n").unwrap_err();
         assert_eq!(top.to_string(), "b[0]: duplicate member name `x`");

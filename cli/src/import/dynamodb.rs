@@ -9,7 +9,8 @@ use serde_json::{Map, Number, Value};
 use std::io::Write as _;
 use std::path::PathBuf;
 
-const DYNAMODB_HELP: &str = "SCAN is what `aws dynamodb scan --table-name TABLE --output json` prints: {\"Items\": [...], \
+const DYNAMODB_HELP: &str =
+    "SCAN is what `aws dynamodb scan --table-name TABLE --output json` prints: {\"Items\": [...], \
 \"Count\": N, ...}, each item in DynamoDB's typed JSON (S, N, BOOL, NULL, M, L, SS, NS). Each item gives one \
 document: its --key attribute (a string) names the group, app client or user; its --policy attribute holds the IAM \
 policy document, as a map (M) or as a JSON string (S), or a list of documents. Prints the `policies` section: \
@@ -63,7 +64,10 @@ pub fn run(args: &DynamodbArgs) -> anyhow::Result<Finished> {
         Principals::Users => "users",
     };
     if section.is_empty() {
-        let _ = writeln!(std::io::stderr(), "authz import: the scan holds no items: every principal of this kind gets no policy");
+        let _ = writeln!(
+            std::io::stderr(),
+            "authz import: the scan holds no items: every principal of this kind gets no policy"
+        );
     }
     let mut out = Map::new();
     out.insert(name.to_owned(), Value::Object(section));
@@ -165,7 +169,12 @@ fn policies(scan: &Value, args: &DynamodbArgs) -> anyhow::Result<Map<String, Val
         }
     }
     if !problems.is_empty() {
-        bail!("{} of {} items cannot be imported, nothing printed:\n  {}", problems.len(), items.len(), problems.join("\n  "));
+        bail!(
+            "{} of {} items cannot be imported, nothing printed:\n  {}",
+            problems.len(),
+            items.len(),
+            problems.join("\n  ")
+        );
     }
     Ok(found)
 }
@@ -193,10 +202,16 @@ fn typed(value: &Value, at: &str) -> Result<Value, String> {
             .map(|(index, item)| typed(item, &format!("{at}.L[{index}]")))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        ("SS", Value::Array(items)) => items.iter().map(|item| item.as_str().map(Value::from).ok_or_else(wrong)).collect::<Result<_, _>>().map(Value::Array),
-        ("NS", Value::Array(items)) => {
-            items.iter().map(|item| item.as_str().and_then(number).ok_or_else(wrong)).collect::<Result<_, _>>().map(Value::Array)
-        }
+        ("SS", Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(Value::from).ok_or_else(wrong))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        ("NS", Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().and_then(number).ok_or_else(wrong))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         ("B" | "BS", _) => Err(format!("{at}.{kind}: binary values hold no policy text")),
         _ => Err(wrong()),
     }
@@ -242,7 +257,14 @@ mod tests {
             typed(&value, "v").unwrap(),
             json!({"s": "x", "n": 1.5, "i": -7, "b": true, "z": null, "l": ["a", 2], "ss": ["a", "b"], "ns": [1, 2.5]})
         );
-        for bad in [json!({"S": 1}), json!({"N": "x"}), json!({"S": "a", "N": "1"}), json!({"B": "AA=="}), json!({"NULL": false}), json!("a")] {
+        for bad in [
+            json!({"S": 1}),
+            json!({"N": "x"}),
+            json!({"S": "a", "N": "1"}),
+            json!({"B": "AA=="}),
+            json!({"NULL": false}),
+            json!("a"),
+        ] {
             assert!(typed(&bad, "v").is_err(), "{bad}");
         }
     }

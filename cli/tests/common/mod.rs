@@ -134,9 +134,9 @@ pub fn python_env(requirements: &Path) -> PathBuf {
     let text = std::fs::read_to_string(requirements).unwrap();
     let pins: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).collect();
     let name = format!("python-{}", pins.join("-").replace(['[', ']', '=', '.'], "_"));
-    let tools = std::env::var_os("AUTHZ_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/authz-tools")
-    });
+    let tools = std::env::var_os("AUTHZ_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/authz-tools"));
     let env = tools.join(name);
     let python = env.join("bin/python");
     if python.is_file() && env.join(".complete").is_file() {
@@ -152,7 +152,16 @@ pub fn python_env(requirements: &Path) -> PathBuf {
     };
     run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&env));
     run(std::process::Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--only-binary=:all:", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--only-binary=:all:",
+            "-r",
+        ])
         .arg(requirements));
     std::fs::write(env.join(".complete"), &text).unwrap();
     python

@@ -3,9 +3,9 @@
 //! is the one the filter logged in Envoy), then stops Envoy.
 
 use anyhow::{anyhow, Context as _, Result};
-use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz::Authorizer;
 use authz_e2e::{Harness, Request};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use serde_json::Value;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -50,14 +50,24 @@ fn script() -> Vec<Step> {
     let step = |what, method, path, token| Step { what, method, path, token, headers: &[] };
     vec![
         step("public health check, no token", "GET", "/health", Token::None),
-        step("vet reads a pet", "GET", "/petstore/v1/pets/a1b2", Token::Access { user: "alice", groups: VET, scopes: None }),
+        step(
+            "vet reads a pet",
+            "GET",
+            "/petstore/v1/pets/a1b2",
+            Token::Access { user: "alice", groups: VET, scopes: None },
+        ),
         Step {
             what: "vet sends forged identity headers",
             headers: &[("x-authz-groups", "admins"), ("x_authz_sub", "root")],
             ..step("", "POST", "/petstore/v1/pets", Token::Access { user: "alice", groups: VET, scopes: None })
         },
         step("no token", "GET", "/petstore/v1/pets", Token::None),
-        step("wrong group", "GET", "/petstore/v1/pets", Token::Access { user: "bob", groups: &["cat-groomer"], scopes: None }),
+        step(
+            "wrong group",
+            "GET",
+            "/petstore/v1/pets",
+            Token::Access { user: "bob", groups: &["cat-groomer"], scopes: None },
+        ),
         step(
             "wrong scope",
             "GET",
@@ -78,8 +88,18 @@ fn script() -> Vec<Step> {
             Token::Access { user: "mallory", groups: &["pet-veterinarian", "suspended"], scopes: None },
         ),
         step("ID token on a scoped route", "GET", "/products", Token::Id { user: "bob", groups: &["product-readers"] }),
-        step("path trick: dot segments", "GET", "/petstore/v1/../v2/pets", Token::Access { user: "alice", groups: VET, scopes: None }),
-        step("path trick: encoded slash", "GET", "/petstore/v1%2F..%2Fv2/pets", Token::Access { user: "alice", groups: VET, scopes: None }),
+        step(
+            "path trick: dot segments",
+            "GET",
+            "/petstore/v1/../v2/pets",
+            Token::Access { user: "alice", groups: VET, scopes: None },
+        ),
+        step(
+            "path trick: encoded slash",
+            "GET",
+            "/petstore/v1%2F..%2Fv2/pets",
+            Token::Access { user: "alice", groups: VET, scopes: None },
+        ),
         step(
             "undeclared route (trailing slash)",
             "DELETE",
@@ -146,9 +166,12 @@ fn run() -> Result<()> {
     write_private(&cache.join("config.json"), &serde_json::to_string_pretty(&config)?)?;
     let issuer = config.pointer("/issuers/0/issuer").and_then(Value::as_str).unwrap_or_default().to_owned();
     // The native core decides the same requests, for the rare line the filter's log does not yield.
-    let native = Authorizer::from_json(config_text.as_bytes()).map_err(|err| anyhow!("configuration refused: {err}"))?;
+    let native =
+        Authorizer::from_json(config_text.as_bytes()).map_err(|err| anyhow!("configuration refused: {err}"))?;
 
-    println!("Minted development key `{ISSUER_KID}` (RS256): .cache/demo/dev-key.jwk (private), .cache/demo/jwks.json;");
+    println!(
+        "Minted development key `{ISSUER_KID}` (RS256): .cache/demo/dev-key.jwk (private), .cache/demo/jwks.json;"
+    );
     println!("the petstore scenario's configuration with that key: .cache/demo/config.json.");
     let began = Instant::now();
     let harness = Harness::start(&config_text)?;

@@ -22,9 +22,9 @@
 //! `dist/authz.wasm`; its own figures go to `target/bench/envoy.json`.
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use authz_testkit::mint::{CognitoClaims, DevKey};
 use authz_e2e::bootstrap::{AuthFilter, Bootstrap, LISTENER};
 use authz_e2e::{dist_wasm, locate_envoy, EchoServer, Envoy, Launch, Request};
+use authz_testkit::mint::{CognitoClaims, DevKey};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -91,7 +91,10 @@ fn distinct_tokens(key: &DevKey, issuer: &str, count: usize, now: u64) -> Vec<St
         let handles: Vec<_> = (0..threads)
             .map(|thread| {
                 scope.spawn(move || {
-                    (thread..count).step_by(threads).map(|index| token(key, issuer, &format!("user-{index:05}"), now)).collect::<Vec<_>>()
+                    (thread..count)
+                        .step_by(threads)
+                        .map(|index| token(key, issuer, &format!("user-{index:05}"), now))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -110,7 +113,13 @@ struct Subject {
 }
 
 /// Starts Envoy with `filter` and checks that a request without a token gets `without_token`.
-fn start(binary: &Path, label: &'static str, filter: AuthFilter<'_>, workers: u8, without_token: u16) -> Result<Subject> {
+fn start(
+    binary: &Path,
+    label: &'static str,
+    filter: AuthFilter<'_>,
+    workers: u8,
+    without_token: u16,
+) -> Result<Subject> {
     let upstream = EchoServer::start()?;
     let mut bootstrap = Bootstrap::with_filter(filter, upstream.addr());
     bootstrap.access_log = false;
@@ -210,10 +219,7 @@ fn phase(subjects: &[&Subject], load: &Load<'_>, settings: &Settings) -> Result<
 
 fn print_phase(title: &str, subjects: &[&Subject], rounds: &[Round]) {
     println!("\n{title}");
-    println!(
-        "{:<26} {:>9} {:>13} {:>12} {:>13}",
-        "configuration", "req/s", "CPU µs/req", "added µs", "× (b) req/s"
-    );
+    println!("{:<26} {:>9} {:>13} {:>12} {:>13}", "configuration", "req/s", "CPU µs/req", "added µs", "× (b) req/s");
     let (Some(none), Some(jwt)) = (rounds.first(), rounds.get(1)) else { return };
     for (subject, round) in subjects.iter().zip(rounds) {
         println!(
@@ -230,7 +236,10 @@ fn print_phase(title: &str, subjects: &[&Subject], rounds: &[Round]) {
 
 fn envoy_version(binary: &Path) -> String {
     // `<path>  version: <commit>/1.40.0/Clean/RELEASE/BoringSSL`
-    let output = Command::new(binary).arg("--version").output().map(|output| String::from_utf8_lossy(&output.stdout).into_owned());
+    let output = Command::new(binary)
+        .arg("--version")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned());
     let version = output.ok().and_then(|text| {
         let (_, build) = text.split_once("version: ")?;
         build.split('/').nth(1).map(str::to_owned)
@@ -287,8 +296,15 @@ fn run() -> Result<()> {
     )?;
 
     let none = start(&binary, "(a) no filter", AuthFilter::None, settings.workers, 200)?;
-    let jwt = start(&binary, "(b) jwt_authn", AuthFilter::JwtAuthn { issuer: &issuer, jwks: &jwks }, settings.workers, 401)?;
-    let empty = start(&binary, "(c) empty probe", AuthFilter::Wasm { module: &probe, configuration: "" }, settings.workers, 200)?;
+    let jwt =
+        start(&binary, "(b) jwt_authn", AuthFilter::JwtAuthn { issuer: &issuer, jwks: &jwks }, settings.workers, 401)?;
+    let empty = start(
+        &binary,
+        "(c) empty probe",
+        AuthFilter::Wasm { module: &probe, configuration: "" },
+        settings.workers,
+        200,
+    )?;
     let calls = start(
         &binary,
         "(d) host-call probe",
@@ -296,7 +312,13 @@ fn run() -> Result<()> {
         settings.workers,
         200,
     )?;
-    let authz = start(&binary, "(e) authz.wasm", AuthFilter::Wasm { module: &wasm, configuration: &config_text }, settings.workers, 401)?;
+    let authz = start(
+        &binary,
+        "(e) authz.wasm",
+        AuthFilter::Wasm { module: &wasm, configuration: &config_text },
+        settings.workers,
+        401,
+    )?;
     println!(
         "Envoy {} ({}), {} worker(s); wrk -t1 -c{}, {} s per Envoy and round, best of {} rounds; direct_response route.",
         envoy_version(&binary),
@@ -351,7 +373,11 @@ fn run() -> Result<()> {
         format!("{throughput:.2}"),
         "≥ 0.90",
         Some(throughput >= 0.90),
-        format!("empty probe / jwt_authn {:.2}, host-call probe / jwt_authn {:.2}", cpu(&repeated, 1) / cpu(&repeated, 2), cpu(&repeated, 1) / cpu(&repeated, 3)),
+        format!(
+            "empty probe / jwt_authn {:.2}, host-call probe / jwt_authn {:.2}",
+            cpu(&repeated, 1) / cpu(&repeated, 2),
+            cpu(&repeated, 1) / cpu(&repeated, 3)
+        ),
     );
     let (ours, floor) = (added(&repeated, 4), added(&repeated, 2));
     goal(
@@ -359,7 +385,11 @@ fn run() -> Result<()> {
         format!("+{ours:.1} µs ({:.1}× the empty probe's)", ours / floor),
         "≤ +8 µs (≤ 2× the empty probe's)",
         Some(ours <= 8.0 && ours <= 2.0 * floor),
-        format!("empty probe +{floor:.1} µs, host-call probe +{:.1} µs, jwt_authn +{:.1} µs", added(&repeated, 3), added(&repeated, 1)),
+        format!(
+            "empty probe +{floor:.1} µs, host-call probe +{:.1} µs, jwt_authn +{:.1} µs",
+            added(&repeated, 3),
+            added(&repeated, 1)
+        ),
     );
     let (ours, theirs) = (added(&first, 2), added(&first, 1));
     goal(
@@ -377,7 +407,13 @@ fn run() -> Result<()> {
             Some(new - cached <= 120.0),
             format!("cached token {cached:.1} µs, empty probe {:.1} µs", number("/empty_probe_us").unwrap_or(f64::NAN)),
         ),
-        _ => goal("A new token in the wasmtime host", "not measured (run host-tests/benches/request.rs)".into(), "≤ 120 µs", None, String::new()),
+        _ => goal(
+            "A new token in the wasmtime host",
+            "not measured (run host-tests/benches/request.rs)".into(),
+            "≤ 120 µs",
+            None,
+            String::new(),
+        ),
     }
     let size = std::fs::metadata(&wasm).map(|meta| meta.len()).unwrap_or(0);
     let probe_size = std::fs::metadata(&probe).map(|meta| meta.len()).unwrap_or(0);
@@ -394,9 +430,19 @@ fn run() -> Result<()> {
             format!("{ms:.0} ms, VM memory {:.1} MiB", kib / 1024.0),
             "≤ 20 ms, memory reported",
             Some(ms <= 20.0),
-            format!("petstore {:.2} ms, {:.1} MiB", number("/petstore_load_ms").unwrap_or(f64::NAN), number("/petstore_memory_kib").unwrap_or(f64::NAN) / 1024.0),
+            format!(
+                "petstore {:.2} ms, {:.1} MiB",
+                number("/petstore_load_ms").unwrap_or(f64::NAN),
+                number("/petstore_memory_kib").unwrap_or(f64::NAN) / 1024.0
+            ),
         ),
-        _ => goal("Configuration load in wasm", "not measured (run host-tests/benches/request.rs)".into(), "≤ 20 ms", None, String::new()),
+        _ => goal(
+            "Configuration load in wasm",
+            "not measured (run host-tests/benches/request.rs)".into(),
+            "≤ 20 ms",
+            None,
+            String::new(),
+        ),
     }
     Ok(())
 }

@@ -62,5 +62,4 @@ impl Envoy {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-
 }

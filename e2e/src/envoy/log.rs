@@ -61,8 +61,14 @@ mod tests {
         let logged = AccessLogged::parse(line).unwrap();
         assert_eq!(logged.method, "GET");
         assert_eq!(logged.record.unwrap().code, "token_expired");
-        assert_eq!(AccessLogged::parse("authz-e2e-access GET -"), Some(AccessLogged { method: "GET".into(), record: None }));
-        assert_eq!(AccessLogged::parse("[x][debug][wasm] wasm log authz: authz: 401 GET token_expired: token has expired"), None);
+        assert_eq!(
+            AccessLogged::parse("authz-e2e-access GET -"),
+            Some(AccessLogged { method: "GET".into(), record: None })
+        );
+        assert_eq!(
+            AccessLogged::parse("[x][debug][wasm] wasm log authz: authz: 401 GET token_expired: token has expired"),
+            None
+        );
         assert_eq!(AccessLogged::parse("authz-e2e-access GET {not json"), None);
     }
 }

@@ -24,9 +24,9 @@ mod admin;
 mod locate;
 mod log;
 
+use locate::which;
 pub use locate::{dist_wasm, locate_envoy, validate, Validation};
 pub use log::AccessLogged;
-use locate::which;
 use log::Log;
 
 /// How long Envoy may take to become ready (it usually needs about a second, V8 compiling the module included).
@@ -88,7 +88,14 @@ impl Envoy {
             .arg("--admin-address-path")
             .arg(&admin_file)
             .args(if launch.quiet {
-                ["--log-level", "warning", "--component-log-level", "wasm:warning", "--file-flush-interval-msec", "1000"]
+                [
+                    "--log-level",
+                    "warning",
+                    "--component-log-level",
+                    "wasm:warning",
+                    "--file-flush-interval-msec",
+                    "1000",
+                ]
             } else {
                 ["--log-level", "info", "--component-log-level", "wasm:debug", "--file-flush-interval-msec", "10"]
             })

@@ -18,7 +18,8 @@ pub fn workspace() -> PathBuf {
 /// The module `variable` names, else `default` (relative to the workspace).
 pub fn module(variable: &str, default: &str) -> (PathBuf, Vec<u8>) {
     let path = std::env::var_os(variable).map_or_else(|| workspace().join(default), PathBuf::from);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {} ({e}); run `make bench`", path.display()));
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {} ({e}); run `make bench`", path.display()));
     (path, bytes)
 }
 
@@ -104,7 +105,12 @@ pub struct WasmStages {
 
 impl WasmStages {
     /// Instantiates `module` and sets it up; `Err` with the module's status when it refuses the setup.
-    pub fn new(engine: &wasmtime::Engine, module: &wasmtime::Module, config: &[u8], header_map: &[u8]) -> Result<Self, i32> {
+    pub fn new(
+        engine: &wasmtime::Engine,
+        module: &wasmtime::Module,
+        config: &[u8],
+        header_map: &[u8],
+    ) -> Result<Self, i32> {
         let mut store = wasmtime::Store::new(engine, ());
         let instance = wasmtime::Instance::new(&mut store, module, &[]).unwrap();
         let memory = instance.get_memory(&mut store, "memory").unwrap();
@@ -118,7 +124,8 @@ impl WasmStages {
         };
         let (config_at, config_len) = place(&mut store, config);
         let (map_at, map_len) = place(&mut store, header_map);
-        let status = setup.call(&mut store, (config_at, config_len, map_at, map_len, i64::try_from(NOW).unwrap())).unwrap();
+        let status =
+            setup.call(&mut store, (config_at, config_len, map_at, map_len, i64::try_from(NOW).unwrap())).unwrap();
         if status != 0 {
             return Err(status);
         }

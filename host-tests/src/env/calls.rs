@@ -53,7 +53,14 @@ pub(super) fn http_call(caller: &mut Caller<'_, HostState>, a: &Args<'_>) -> R {
     if let Some(Some(addr)) = cluster {
         let state = caller.data_mut();
         let (headers, root) = (headers.pairs().to_vec(), state.target_root());
-        let call = crate::http_call::PendingCall { token, root, addr, headers, body, timeout: std::time::Duration::from_millis(timeout.into()) };
+        let call = crate::http_call::PendingCall {
+            token,
+            root,
+            addr,
+            headers,
+            body,
+            timeout: std::time::Duration::from_millis(timeout.into()),
+        };
         state.pending_http_calls.push(call);
     }
     if !write_u32(caller, a.w(9), token) {

@@ -14,15 +14,15 @@ use crate::properties;
 use crate::record::{quote, quote_pairs};
 use crate::state::{HostState, LocalReply};
 
-mod logging;
-mod property;
-mod stream;
-mod shared_data;
-mod header_maps;
 mod buffers;
 mod calls;
+mod header_maps;
+mod logging;
 mod metrics;
-use self::{logging::*, property::*, stream::*, shared_data::*, header_maps::*, buffers::*, calls::*, metrics::*};
+mod property;
+mod shared_data;
+mod stream;
+use self::{buffers::*, calls::*, header_maps::*, logging::*, metrics::*, property::*, shared_data::*, stream::*};
 
 /// What a host function hands back: the wasm return value and the decoded record of the call.
 pub(crate) struct Ret {

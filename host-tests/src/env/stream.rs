@@ -11,15 +11,20 @@ pub(super) fn send_local_response(caller: &mut Caller<'_, HostState>, a: &Args<'
     };
     let headers = pairs::decode(&headers);
     let grpc_status = a.w(7);
-    let shown = format!("{}, {}, {}, {}, grpc {}", a.w(0), quote(&details), quote(&body), quote_pairs(&headers), grpc_status as i32);
+    let shown = format!(
+        "{}, {}, {}, {}, grpc {}",
+        a.w(0),
+        quote(&details),
+        quote(&body),
+        quote_pairs(&headers),
+        grpc_status as i32
+    );
     let state = caller.data_mut();
     // Envoy sends the reply after the callback returns, and only from a stream (a root context has no decoder
     // callbacks); either way the filter's return value is overridden with "stop".
     if let Some(stream) = state.target_stream_mut() {
-        let details: String = String::from_utf8_lossy(&details)
-            .chars()
-            .map(|c| if c.is_whitespace() { '_' } else { c })
-            .collect();
+        let details: String =
+            String::from_utf8_lossy(&details).chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect();
         stream.local_replies.push(LocalReply { status: a.w(0), details, body, headers, grpc_status });
     }
     state.stop_iteration = true;

@@ -78,7 +78,11 @@ pub fn request(method: &str, path: &str, extra: &[(&str, &str)]) -> Vec<(String,
 
 /// The names of the callbacks the host made during the last operation.
 pub fn callbacks(plugin: &Plugin) -> Vec<&'static str> {
-    calls(plugin, Direction::HostToVm).iter().map(|c| c.function).filter(|f| !matches!(*f, "malloc" | "proxy_on_memory_allocate")).collect()
+    calls(plugin, Direction::HostToVm)
+        .iter()
+        .map(|c| c.function)
+        .filter(|f| !matches!(*f, "malloc" | "proxy_on_memory_allocate"))
+        .collect()
 }
 
 /// The calls in one direction during the last operation.

@@ -66,7 +66,9 @@ mod tests {
             rewrite_path: Some("/health?x=1".into()),
             challenge: None,
         };
-        let answer = serde_json::from_str::<serde_json::Value>(&EdgeAnswer::from_decision(&decision).to_json().unwrap()).unwrap();
+        let answer =
+            serde_json::from_str::<serde_json::Value>(&EdgeAnswer::from_decision(&decision).to_json().unwrap())
+                .unwrap();
         assert_eq!(
             answer,
             json!({"status": 200, "decision": "allow", "code": "public_route", "reason": "public route `/health`",
@@ -86,7 +88,10 @@ mod tests {
             challenge: Some("Bearer realm=\"a/dev\"".into()),
         };
         let answer = EdgeAnswer::from_decision(&decision);
-        assert_eq!((answer.status, answer.decision, answer.body), (401, "unauthorized", Some(crate::decision::UNAUTHORIZED_BODY)));
+        assert_eq!(
+            (answer.status, answer.decision, answer.body),
+            (401, "unauthorized", Some(crate::decision::UNAUTHORIZED_BODY))
+        );
         assert_eq!(answer.code, "token_missing");
         assert_eq!(
             answer.headers,
@@ -100,6 +105,9 @@ mod tests {
         decision.outcome = Outcome::ExplicitDeny;
         decision.challenge = None;
         let answer = EdgeAnswer::from_decision(&decision);
-        assert_eq!((answer.status, answer.decision, answer.body), (403, "deny", Some(crate::decision::EXPLICIT_DENY_BODY)));
+        assert_eq!(
+            (answer.status, answer.decision, answer.body),
+            (403, "deny", Some(crate::decision::EXPLICIT_DENY_BODY))
+        );
     }
 }

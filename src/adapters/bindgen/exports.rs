@@ -137,7 +137,10 @@ fn headers(value: &JsValue) -> Result<Vec<(String, String)>, JsValue> {
             }
         } else {
             let name = name.escape_debug().to_string();
-            return Err(error(&format!("headers[\"{name}\"] must be a string or a list of strings, not {}", kind(&values))));
+            return Err(error(&format!(
+                "headers[\"{name}\"] must be a string or a list of strings, not {}",
+                kind(&values)
+            )));
         }
     }
     Ok(headers)
@@ -152,10 +155,14 @@ fn now(value: &JsValue) -> Result<u64, JsValue> {
     }
     match value.as_f64() {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, non-negative and below 2^53
-        Some(seconds) if seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= MAX_SAFE_INTEGER => {
+        Some(seconds)
+            if seconds.is_finite() && seconds >= 0.0 && seconds.fract() == 0.0 && seconds <= MAX_SAFE_INTEGER =>
+        {
             Ok(seconds as u64)
         }
-        Some(seconds) => Err(error(&format!("now must be whole unix seconds (Math.floor(Date.now() / 1000)), not {seconds}"))),
+        Some(seconds) => {
+            Err(error(&format!("now must be whole unix seconds (Math.floor(Date.now() / 1000)), not {seconds}")))
+        }
         None => Err(error(&format!("now must be a number of unix seconds, not {}", kind(value)))),
     }
 }
@@ -221,13 +228,16 @@ impl EdgeAuthorizer {
         let (edge, now) = read_request(&request)?;
         let request = edge.into_http_request().map_err(|err| error(&err.to_string()))?;
         let decision = self.inner.authorize(&request, now);
-        let text = EdgeAnswer::from_decision(&decision).to_json().map_err(|err| error(&format!("cannot render the answer: {err}")))?;
+        let text = EdgeAnswer::from_decision(&decision)
+            .to_json()
+            .map_err(|err| error(&format!("cannot render the answer: {err}")))?;
         Ok(JSON::parse(&text)?.unchecked_into())
     }
 
     /// The configuration's warnings (policy statements that can never match, and the like), to log once.
     pub fn warnings(&self) -> StringList {
-        let list: Array = self.inner.config().warnings().iter().map(|warning| JsValue::from_str(&warning.to_string())).collect();
+        let list: Array =
+            self.inner.config().warnings().iter().map(|warning| JsValue::from_str(&warning.to_string())).collect();
         list.unchecked_into()
     }
 }

@@ -82,7 +82,13 @@ impl EdgeRequest {
         }
         headers.push((":scheme".to_owned(), scheme.to_owned()));
         headers.extend(rest);
-        Ok(HttpRequest { method: self.method, path: self.path, headers, source_ip, secure_transport: self.secure_transport })
+        Ok(HttpRequest {
+            method: self.method,
+            path: self.path,
+            headers,
+            source_ip,
+            secure_transport: self.secure_transport,
+        })
     }
 }
 
@@ -129,7 +135,10 @@ mod tests {
     fn the_scheme_follows_secure_transport_and_no_host_means_no_authority() {
         let mut plain = edge(&[]);
         plain.secure_transport = Some(false);
-        assert_eq!(pairs(&plain.into_http_request().unwrap()), [(":method", "GET"), (":path", "/a?b"), (":scheme", "http")]);
+        assert_eq!(
+            pairs(&plain.into_http_request().unwrap()),
+            [(":method", "GET"), (":path", "/a?b"), (":scheme", "http")]
+        );
         let unknown = edge(&[]).into_http_request().unwrap();
         assert_eq!(unknown.secure_transport, None);
         assert_eq!(unknown.headers.last().unwrap(), &(":scheme".to_owned(), "https".to_owned()));
@@ -143,13 +152,19 @@ mod tests {
             (edge(&[("", "x")]), InputError::HeaderName(String::new())),
             (edge(&[("x", "a\r\nx-authz-sub: root")]), InputError::HeaderValue("x".into())),
             (edge(&[("x", "a\0")]), InputError::HeaderValue("x".into())),
-            (EdgeRequest { source_ip: Some("192.0.2.1:80".into()), ..edge(&[]) }, InputError::SourceIp("192.0.2.1:80".into())),
+            (
+                EdgeRequest { source_ip: Some("192.0.2.1:80".into()), ..edge(&[]) },
+                InputError::SourceIp("192.0.2.1:80".into()),
+            ),
         ];
         for (request, error) in cases {
             assert_eq!(request.into_http_request().unwrap_err(), error);
         }
         let long = "é".repeat(100);
         let err = EdgeRequest { source_ip: Some(long), ..edge(&[]) }.into_http_request().unwrap_err();
-        assert_eq!(err.to_string(), format!("sourceIp `{}` is not an IP address (no port, no brackets)", "é".repeat(64)));
+        assert_eq!(
+            err.to_string(),
+            format!("sourceIp `{}` is not an IP address (no port, no brackets)", "é".repeat(64))
+        );
     }
 }

@@ -83,7 +83,14 @@ impl Sources {
             .enumerate()
             .filter_map(|(issuer, config)| {
                 let remote = config.remote()?.clone();
-                Some(Source { issuer, key: remote.shared_key(), remote, generation: None, record: FetchRecord::default(), kid_wanted: false })
+                Some(Source {
+                    issuer,
+                    key: remote.shared_key(),
+                    remote,
+                    generation: None,
+                    record: FetchRecord::default(),
+                    kid_wanted: false,
+                })
             })
             .collect();
         Self { sources, waiters: Vec::new(), calls: Vec::new(), metrics }
@@ -111,7 +118,8 @@ impl Sources {
     /// refused now; if so, the fetch is asked for. Source index when it should.
     pub fn should_wait(&mut self, authorizer: &Authorizer, issuer: &str, now: u64) -> Option<usize> {
         let issuers = authorizer.config().verifier().issuers();
-        let index = self.sources.iter().position(|source| issuers.get(source.issuer).is_some_and(|i| i.issuer() == issuer))?;
+        let index =
+            self.sources.iter().position(|source| issuers.get(source.issuer).is_some_and(|i| i.issuer() == issuer))?;
         let fetching = self.calls.iter().any(|&(_, s)| s == index);
         let source = self.sources.get_mut(index)?;
         let record = source.record;
@@ -131,7 +139,9 @@ impl Sources {
 
     /// Keeps a paused request until [`Self::settled`] hands it back.
     pub fn wait(&mut self, context_id: u32, source: usize, now: u64, core: RequestCore) {
-        let Some(lease) = self.sources.get(source).map(|s| u64::from(s.remote.timeout_ms).div_ceil(1000)) else { return };
+        let Some(lease) = self.sources.get(source).map(|s| u64::from(s.remote.timeout_ms).div_ceil(1000)) else {
+            return;
+        };
         let generation = self.sources.get(source).and_then(|s| s.generation);
         let deadline = now.saturating_add(lease).saturating_add(WAIT_MARGIN_SECONDS);
         self.waiters.push(Waiter { context_id, source, since: now, deadline, generation, core });
@@ -146,7 +156,10 @@ impl Sources {
     /// Whether the root context should tick fast: requests wait, a fetch is wanted, or no keys arrived yet.
     pub fn wants_fast_tick(&self) -> bool {
         !self.waiters.is_empty()
-            || self.sources.iter().any(|source| source.kid_wanted || (source.generation.is_none() && !source.record.failed))
+            || self
+                .sources
+                .iter()
+                .any(|source| source.kid_wanted || (source.generation.is_none() && !source.record.failed))
     }
 
     /// On the root context's tick: loads what other VMs fetched, then starts the fetches that are due and that
@@ -199,7 +212,13 @@ impl Sources {
 
     /// Writes the record of source `index` as `change` makes it from the current one (with `document` in place of
     /// the last good one when given), retrying when another VM wrote first. The record written, if any.
-    fn update(&mut self, index: usize, authorizer: &Authorizer, change: impl Fn(&FetchRecord) -> FetchRecord, document: Option<&[u8]>) -> Option<FetchRecord> {
+    fn update(
+        &mut self,
+        index: usize,
+        authorizer: &Authorizer,
+        change: impl Fn(&FetchRecord) -> FetchRecord,
+        document: Option<&[u8]>,
+    ) -> Option<FetchRecord> {
         for _ in 0..CAS_ATTEMPTS {
             let (record, cas, old) = self.sync(index, authorizer)?;
             let next = change(&record);
@@ -298,20 +317,24 @@ impl Sources {
     fn failed(&mut self, index: usize, authorizer: &Authorizer, err: &FetchError) {
         super::Metrics::bump(self.metrics.failed);
         let cluster = self.sources.get(index).map(|s| s.remote.cluster.clone()).unwrap_or_default();
-        host::log(Level::Error, &format!("authz: JWKS fetch from cluster `{cluster}` failed: {err}; the keys in service stay"));
+        host::log(
+            Level::Error,
+            &format!("authz: JWKS fetch from cluster `{cluster}` failed: {err}; the keys in service stay"),
+        );
         self.update(index, authorizer, FetchRecord::failed, None);
     }
 
     /// The waiting requests that can be decided now: their keys changed, a fetch ended since they came, or they
     /// waited long enough.
     pub fn settled(&mut self, now: u64) -> Vec<Waiter> {
-        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut self.waiters).into_iter().partition(|waiter| {
-            let Some(source) = self.sources.get(waiter.source) else { return true };
-            let in_flight = self.calls.iter().any(|&(_, s)| s == waiter.source) || source.record.fetching(now);
-            source.generation != waiter.generation
-                || (!in_flight && source.record.attempt_at >= waiter.since && !source.kid_wanted)
-                || now >= waiter.deadline
-        });
+        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) =
+            std::mem::take(&mut self.waiters).into_iter().partition(|waiter| {
+                let Some(source) = self.sources.get(waiter.source) else { return true };
+                let in_flight = self.calls.iter().any(|&(_, s)| s == waiter.source) || source.record.fetching(now);
+                source.generation != waiter.generation
+                    || (!in_flight && source.record.attempt_at >= waiter.since && !source.kid_wanted)
+                    || now >= waiter.deadline
+            });
         self.waiters = waiting;
         ready
     }

@@ -67,7 +67,12 @@ extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
-    fn proxy_get_property(path_data: *const u8, path_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
     fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
@@ -96,7 +101,13 @@ extern "C" {
         return_value_size: *mut usize,
         return_cas: *mut u32,
     ) -> u32;
-    fn proxy_set_shared_data(key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize, cas: u32) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_continue_stream(stream_type: u32) -> u32;
 }
@@ -158,7 +169,13 @@ pub fn header_map_bytes(map: Map) -> Result<Vec<u8>, HostStatus> {
 pub fn replace_request_header(name: &str, value: &str) -> Result<(), HostStatus> {
     // SAFETY: both pointers and lengths describe live strings for the duration of the call.
     check(unsafe {
-        proxy_replace_header_map_value(Map::RequestHeaders as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+        proxy_replace_header_map_value(
+            Map::RequestHeaders as u32,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
     })
 }
 
@@ -265,7 +282,9 @@ pub fn http_call_status() -> Option<u32> {
     let name = ":status";
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: the name is live for the call; the host writes an allocation pointer and its length.
-    let status = unsafe { proxy_get_header_map_value(HTTP_CALL_RESPONSE_HEADERS, name.as_ptr(), name.len(), &mut data, &mut size) };
+    let status = unsafe {
+        proxy_get_header_map_value(HTTP_CALL_RESPONSE_HEADERS, name.as_ptr(), name.len(), &mut data, &mut size)
+    };
     if status != OK {
         return None;
     }
@@ -312,4 +331,29 @@ pub fn set_effective_context(id: u32) -> Result<(), HostStatus> {
 pub fn continue_request() -> Result<(), HostStatus> {
     // SAFETY: a plain value.
     check(unsafe { proxy_continue_stream(STREAM_HTTP_REQUEST) })
+}
+
+/// Unix time in nanoseconds, from the host's clock.
+pub fn now_nanos() -> Result<u64, HostStatus> {
+    let mut nanos = 0u64;
+    // SAFETY: the host writes one u64 into `nanos`.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    Ok(nanos)
+}
+
+/// Starts an HTTP call with a body (see [`http_call`]); the host copies the body during the call.
+pub fn http_call_with_body(
+    cluster: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout_ms: u32,
+) -> Result<u32, HostStatus> {
+    proxy_wasm::hostcalls::dispatch_http_call(
+        cluster,
+        headers.to_vec(),
+        Some(body),
+        Vec::new(),
+        std::time::Duration::from_millis(u64::from(timeout_ms)),
+    )
+    .map_err(|status| HostStatus(status as u32))
 }

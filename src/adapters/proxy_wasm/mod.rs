@@ -4,6 +4,7 @@
 
 mod fetch;
 mod host;
+mod password;
 
 use super::header_map::{decode_header_map, decode_request};
 use crate::config::LogLevel as ConfiguredLevel;
@@ -41,6 +42,8 @@ struct Metrics {
     cache_eviction: Option<u32>,
     /// `jwks_fetch`, `jwks_fetch_success`, `jwks_fetch_failed`, `jwks_loaded`, `jwks_paused`.
     fetch: fetch::FetchMetrics,
+    /// `password_exchange`, its outcomes by kind, `password_cache_hit`.
+    password: password::PasswordMetrics,
 }
 
 /// The counters' prefix.
@@ -67,6 +70,7 @@ impl Metrics {
                 loaded: counter("jwks_loaded"),
                 paused: counter("jwks_paused"),
             },
+            password: password::PasswordMetrics::define(counter),
         }
     }
 
@@ -125,6 +129,8 @@ fn details(code: Code) -> &'static str {
         Code::HeadersTooLarge => "authz_headers_too_large",
         Code::UriTooLong => "authz_uri_too_long",
         Code::InternalError => "authz_internal_error",
+        Code::PasswordRefused => "authz_password_refused",
+        Code::PasswordExchangeFailed => "authz_password_exchange_failed",
     }
 }
 
@@ -159,6 +165,8 @@ struct FilterRoot {
     scratch: Rc<RefCell<Scratch>>,
     /// The cache counts of `authorizer` already added to Envoy's counters.
     flushed: CacheStats,
+    /// The password cache hits of `authorizer` already added to Envoy's counters.
+    flushed_password_hits: u64,
     /// The key sources of `authorizer` that are fetched (`remote_jwks`), shared with its requests.
     sources: Option<Rc<RefCell<fetch::Sources>>>,
     /// The tick period asked for last.
@@ -172,7 +180,7 @@ fn resume(waiters: Vec<fetch::Waiter>) {
             // The request ended meanwhile.
             continue;
         }
-        if let Decided::Act(Action::Continue) = waiter.core.decide(|_, _, _| None) {
+        if let Decided::Act(Action::Continue) = waiter.core.decide(|_, _, _| None, false) {
             if let Err(status) = host::continue_request() {
                 host::log(Level::Error, &format!("authz: cannot resume a request: status {}", status.0));
             }
@@ -186,7 +194,10 @@ impl FilterRoot {
         if self.tick_millis != millis {
             match host::set_tick_period(millis) {
                 Ok(()) => self.tick_millis = millis,
-                Err(status) => host::log(Level::Warn, &format!("authz: no tick, so no cache counters or key refresh: status {}", status.0)),
+                Err(status) => host::log(
+                    Level::Warn,
+                    &format!("authz: no tick, so no cache counters or key refresh: status {}", status.0),
+                ),
             }
         }
     }
@@ -208,6 +219,9 @@ impl FilterRoot {
             let now = authorizer.cache_stats();
             self.metrics.add_cache(self.flushed, now);
             self.flushed = now;
+            let hits = authorizer.password_cache_hits();
+            Metrics::add(self.metrics.password.cache_hit, hits.saturating_sub(self.flushed_password_hits));
+            self.flushed_password_hits = hits;
         }
     }
 }
@@ -223,7 +237,9 @@ impl Context for FilterRoot {
     }
 
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, _body_size: usize, _num_trailers: usize) {
-        let (Some(sources), Some(authorizer), Ok(now)) = (self.sources.clone(), self.authorizer.clone(), host::now_seconds()) else {
+        let (Some(sources), Some(authorizer), Ok(now)) =
+            (self.sources.clone(), self.authorizer.clone(), host::now_seconds())
+        else {
             return;
         };
         if let Ok(mut sources) = sources.try_borrow_mut() {
@@ -248,13 +264,23 @@ impl RootContext for FilterRoot {
             }
         };
         match Authorizer::from_json(&bytes) {
-            Ok(authorizer) => {
+            Ok(mut authorizer) => {
+                if authorizer.config().password_auth().is_some() {
+                    // Without a key no password is remembered, and Basic requests are refused (503).
+                    match password::vm_key(&bytes) {
+                        Some(key) => authorizer = authorizer.with_password_key(key),
+                        None => {
+                            host::log(Level::Error, "authz: cannot read the clock: Basic credentials will be refused")
+                        }
+                    }
+                }
                 for warning in authorizer.config().warnings() {
                     host::log(Level::Warn, &format!("authz: configuration warning: {warning}"));
                 }
                 // The replaced configuration's cache counts go out first; the new cache starts from zero.
                 self.flush_cache_stats();
                 self.flushed = CacheStats::default();
+                self.flushed_password_hits = 0;
                 let authorizer = Rc::new(authorizer);
                 self.authorizer = Some(Rc::clone(&authorizer));
                 // Requests that waited under the replaced configuration are decided by it now.
@@ -287,7 +313,9 @@ impl RootContext for FilterRoot {
 
     fn on_tick(&mut self) {
         self.flush_cache_stats();
-        let (Some(sources), Some(authorizer), Ok(now)) = (self.sources.clone(), self.authorizer.clone(), host::now_seconds()) else {
+        let (Some(sources), Some(authorizer), Ok(now)) =
+            (self.sources.clone(), self.authorizer.clone(), host::now_seconds())
+        else {
             return;
         };
         if let Ok(mut sources) = sources.try_borrow_mut() {
@@ -306,6 +334,7 @@ impl RootContext for FilterRoot {
             },
             context_id,
             sources: self.sources.clone(),
+            exchange: None,
         }))
     }
 
@@ -331,6 +360,8 @@ enum Decided {
     Act(Action),
     /// Wait for a fetch of the keys of this source (an index into `fetch::Sources`), at this time.
     Wait(usize, u64),
+    /// Wait for this password exchange, which the request's own context started.
+    Exchange(password::Pending),
 }
 
 /// What a request needs to be decided, by its own callback or later by the root context.
@@ -346,9 +377,29 @@ struct FilterRequest {
     core: RequestCore,
     context_id: u32,
     sources: Option<Rc<RefCell<fetch::Sources>>>,
+    /// The password exchange this request waits for.
+    exchange: Option<password::Pending>,
 }
 
 impl Context for FilterRequest {
+    /// The answer of this request's password exchange: decided again now, without another exchange.
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, _body_size: usize, _num_trailers: usize) {
+        let Some(pending) = self.exchange.take() else { return };
+        let (Some(authorizer), Ok(now)) = (self.core.authorizer.clone(), host::now_seconds()) else {
+            self.core.internal_error("cannot read the clock after a password exchange");
+            return;
+        };
+        if !password::finish(&pending, token_id, &authorizer, &self.core.metrics.password, now) {
+            self.exchange = Some(pending);
+            return;
+        }
+        if let Decided::Act(Action::Continue) = self.core.decide(|_, _, _| None, false) {
+            if let Err(status) = host::continue_request() {
+                host::log(Level::Error, &format!("authz: cannot resume a request: status {}", status.0));
+            }
+        }
+    }
+
     fn on_done(&mut self) -> bool {
         if let Some(sources) = &self.sources {
             if let Ok(mut sources) = sources.try_borrow_mut() {
@@ -357,6 +408,18 @@ impl Context for FilterRequest {
         }
         true
     }
+}
+
+/// Overwrites what may hold a password once a request is decided: its `Authorization` values in the reused
+/// scratch request, and the header map read from the host (the host's own copy is beyond the VM's reach).
+fn wipe_credentials(request: &mut HttpRequest, bytes: &mut Vec<u8>) {
+    use zeroize::Zeroize as _;
+    for (name, value) in &mut request.headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            value.zeroize();
+        }
+    }
+    bytes.zeroize();
 }
 
 fn source_ip() -> Option<IpAddr> {
@@ -387,7 +450,9 @@ impl RequestCore {
     /// Answers locally and stops the request for good.
     fn respond(&self, reply: LocalReply<'_>) -> Action {
         self.stage.set(Stage::Refused);
-        if let Err(err) = host::send_local_response(reply.status, reply.details, reply.headers, reply.body, Some(reply.grpc_status)) {
+        if let Err(err) =
+            host::send_local_response(reply.status, reply.details, reply.headers, reply.body, Some(reply.grpc_status))
+        {
             // Without a local reply the stream must still not reach the upstream: stay paused.
             host::log(Level::Error, &format!("authz: local reply failed: status {}", err.0));
         }
@@ -451,12 +516,13 @@ struct LocalReply<'a> {
 
 impl RequestCore {
     /// Decides the request whose headers the host calls act on; `may_wait` says, for a token whose `kid` an issuer
-    /// lacks, whether to wait for a fetch of that issuer's keys instead (nothing is logged, recorded or counted then).
-    fn decide(&self, may_wait: impl FnOnce(&Authorizer, &str, u64) -> Option<usize>) -> Decided {
+    /// lacks, whether to wait for a fetch of that issuer's keys instead (nothing is logged, recorded or counted then);
+    /// `may_exchange`, for a password not exchanged yet, whether to start its exchange and wait for it.
+    fn decide(&self, may_wait: impl FnOnce(&Authorizer, &str, u64) -> Option<usize>, may_exchange: bool) -> Decided {
         let Some(authorizer) = self.authorizer.clone() else {
             return Decided::Act(self.internal_error("no configuration loaded"));
         };
-        let Ok(bytes) = host::header_map_bytes(Map::RequestHeaders) else {
+        let Ok(mut bytes) = host::header_map_bytes(Map::RequestHeaders) else {
             return Decided::Act(self.internal_error("cannot read the request headers"));
         };
         let Ok(now) = host::now_seconds() else {
@@ -476,7 +542,18 @@ impl RequestCore {
         // Only what some policy can read is looked up: each is a host call on every request.
         request.secure_transport = if authorizer.reads_secure_transport() { secure_transport() } else { None };
         request.source_ip = if authorizer.reads_source_address() { source_ip() } else { None };
-        let verdict = authorizer.decide(request, now);
+        let mut verdict = authorizer.decide(request, now);
+        let passwords = authorizer.config().password_auth().is_some();
+        if may_exchange && verdict.needs_password_exchange() {
+            drop(verdict);
+            let pending = password::start(&authorizer, request, &self.metrics.password, now);
+            if let Some(pending) = pending {
+                wipe_credentials(request, &mut bytes);
+                return Decided::Exchange(pending);
+            }
+            // The call could not start: the failure is remembered, and this decision refuses the request.
+            verdict = authorizer.decide(request, now);
+        }
         if let Some(source) = verdict.unknown_key_issuer().and_then(|issuer| may_wait(&authorizer, issuer, now)) {
             return Decided::Wait(source, now);
         }
@@ -488,7 +565,13 @@ impl RequestCore {
         if let Some(level) = if verdict.is_allowed() { levels.allow } else { levels.deny } {
             log.clear();
             // Writing into a String cannot fail.
-            let _ = write!(log, "authz: {} {} {code}: {}", verdict.status(), crate::text::Untrusted(&request.method), verdict.reason());
+            let _ = write!(
+                log,
+                "authz: {} {} {code}: {}",
+                verdict.status(),
+                crate::text::Untrusted(&request.method),
+                verdict.reason()
+            );
             host::log(host_level(level), log);
         }
         record(json);
@@ -517,7 +600,11 @@ impl RequestCore {
             })
         };
         drop(verdict);
-        if bytes.len() > SCRATCH_KEEP_BYTES {
+        let large = bytes.len() > SCRATCH_KEEP_BYTES;
+        if passwords {
+            wipe_credentials(request, &mut bytes);
+        }
+        if large {
             *request = HttpRequest::default();
             *json = String::new();
             *log = String::new();
@@ -532,11 +619,18 @@ impl HttpContext for FilterRequest {
         let may_wait = |authorizer: &Authorizer, issuer: &str, now: u64| {
             sources.as_ref()?.try_borrow_mut().ok()?.should_wait(authorizer, issuer, now)
         };
-        match self.core.decide(may_wait) {
+        match self.core.decide(may_wait, true) {
             Decided::Act(action) => action,
+            Decided::Exchange(pending) => {
+                self.exchange = Some(pending);
+                self.core.stage.set(Stage::Waiting);
+                Action::Pause
+            }
             Decided::Wait(source, now) => {
                 let Some(sources) = &self.sources else { return self.core.internal_error("no key sources") };
-                let Ok(mut sources) = sources.try_borrow_mut() else { return self.core.internal_error("key sources busy") };
+                let Ok(mut sources) = sources.try_borrow_mut() else {
+                    return self.core.internal_error("key sources busy");
+                };
                 sources.wait(self.context_id, source, now, self.core.clone());
                 self.core.stage.set(Stage::Waiting);
                 // The root context decides it when the fetch ends; it should look soon.

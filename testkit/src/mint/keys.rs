@@ -49,7 +49,8 @@ impl DevKey {
     /// A fresh RSA key of `bits` bits for an RS* or PS* algorithm.
     pub fn generate_rsa_with(kid: &str, bits: usize, alg: JwsAlg) -> Result<Self, MintError> {
         let rsa = rsa_alg(alg).ok_or_else(|| MintError::Generate(format!("{} is not an RSA algorithm", alg.name())))?;
-        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).map_err(|err| MintError::Generate(err.to_string()))?;
+        let key =
+            RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).map_err(|err| MintError::Generate(err.to_string()))?;
         Ok(Self { kid: kid.to_owned(), alg, secret: Secret::Rsa { key: Box::new(key), alg: rsa } })
     }
 
@@ -136,7 +137,8 @@ impl DevKey {
     /// Reads a key written by [`DevKey::private_jwk`].
     pub fn from_private_jwk(jwk: &Value) -> Result<Self, MintError> {
         let field = |name: &str| -> Result<Vec<u8>, MintError> {
-            let text = jwk.get(name).and_then(Value::as_str).ok_or_else(|| MintError::Read(format!("`{name}` is missing")))?;
+            let text =
+                jwk.get(name).and_then(Value::as_str).ok_or_else(|| MintError::Read(format!("`{name}` is missing")))?;
             URL_SAFE_NO_PAD.decode(text).map_err(|_| MintError::Read(format!("`{name}` is not base64url")))
         };
         let text = |name: &str| jwk.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -152,7 +154,9 @@ impl DevKey {
             }
             "EC" => {
                 let d: [u8; 32] = field("d")?.try_into().map_err(|_| MintError::Read("`d` is not 32 bytes".into()))?;
-                Secret::Es256(p256::ecdsa::SigningKey::from_bytes(&d.into()).map_err(|err| MintError::Read(err.to_string()))?)
+                Secret::Es256(
+                    p256::ecdsa::SigningKey::from_bytes(&d.into()).map_err(|err| MintError::Read(err.to_string()))?,
+                )
             }
             "OKP" => {
                 let d: [u8; 32] = field("d")?.try_into().map_err(|_| MintError::Read("`d` is not 32 bytes".into()))?;

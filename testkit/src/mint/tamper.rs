@@ -129,9 +129,15 @@ impl DevKey {
     pub fn forge(&self, header: &str, payload: &str, tamper: &[Tamper]) -> Result<String, MintError> {
         let has = |t: Tamper| tamper.contains(&t);
         let header = if has(Tamper::PadHeader) { pad_json_to(header, 1) } else { header.to_owned() };
-        let payload = if has(Tamper::PadPayload) || has(Tamper::TrailingBitsPayload) { pad_json_to(payload, 1) } else { payload.to_owned() };
-        let header_b64 = if has(Tamper::PadHeader) { URL_SAFE.encode(header.as_bytes()) } else { b64(header.as_bytes()) };
-        let mut payload_b64 = if has(Tamper::PadPayload) { URL_SAFE.encode(payload.as_bytes()) } else { b64(payload.as_bytes()) };
+        let payload = if has(Tamper::PadPayload) || has(Tamper::TrailingBitsPayload) {
+            pad_json_to(payload, 1)
+        } else {
+            payload.to_owned()
+        };
+        let header_b64 =
+            if has(Tamper::PadHeader) { URL_SAFE.encode(header.as_bytes()) } else { b64(header.as_bytes()) };
+        let mut payload_b64 =
+            if has(Tamper::PadPayload) { URL_SAFE.encode(payload.as_bytes()) } else { b64(payload.as_bytes()) };
         if has(Tamper::TrailingBitsPayload) {
             payload_b64 = set_unused_bit(&payload_b64).ok_or_else(|| MintError::Generate("no unused bits".into()))?;
         }
@@ -151,7 +157,9 @@ impl DevKey {
                     }
                     bytes
                 }
-                Tamper::TruncateSignature => signature.get(..signature.len().saturating_sub(1)).unwrap_or_default().to_vec(),
+                Tamper::TruncateSignature => {
+                    signature.get(..signature.len().saturating_sub(1)).unwrap_or_default().to_vec()
+                }
                 Tamper::ExtendSignature => [signature, vec![0]].concat(),
                 Tamper::PrependZero => [vec![0], signature].concat(),
                 Tamper::ZeroSignature => vec![0; signature.len()],
@@ -163,7 +171,8 @@ impl DevKey {
                 Tamper::EcdsaSIsN => [ecdsa_halves(&signature)?.0, &P256_ORDER[..]].concat(),
                 Tamper::EcdsaHighS => {
                     ecdsa_halves(&signature)?;
-                    let parsed = p256::ecdsa::Signature::from_slice(&signature).map_err(|err| MintError::Generate(err.to_string()))?;
+                    let parsed = p256::ecdsa::Signature::from_slice(&signature)
+                        .map_err(|err| MintError::Generate(err.to_string()))?;
                     let (r, s) = parsed.split_scalars();
                     p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-s).to_bytes())
                         .map_err(|err| MintError::Generate(err.to_string()))?
