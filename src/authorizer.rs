@@ -411,22 +411,34 @@ impl Authorizer {
     /// Ends an exchange at `now` with the IdP's answer ([`crate::token::password::parse_initiate_auth`]): the token
     /// is verified like any bearer token, then remembered (for `cache_seconds`, never past its `exp`); a failure, or
     /// a token that fails verification, puts the username in its penalty period. The failure, for counters and logs.
+    ///
+    /// A token signed with a key this configuration lacks (a pool's first key fetch not in yet, or a rotation) says
+    /// nothing against the password, which the IdP accepted: it is remembered unverified for
+    /// [`KEY_WAIT_SECONDS`], with no penalty, so that the host can wait for the keys and decide again
+    /// ([`Exchanged::KeyUnknown`]). Every use verifies it again, as every remembered token is, so it is never
+    /// taken unverified: until its key arrives it is refused (`token_unknown_key`).
     pub fn finish_exchange(
         &self,
         key: &LoginKey,
         answer: Result<String, ExchangeFailure>,
         now: u64,
-    ) -> Result<(), ExchangeFailure> {
+    ) -> Result<Exchanged, ExchangeFailure> {
         let Some(auth) = self.config.password_auth() else { return Err(ExchangeFailure::Unsupported) };
         let checked = answer.and_then(|token| match self.verify_token(&token, now) {
-            Ok(verified) => Ok((verified.expires_at(), token)),
+            Ok(verified) => {
+                let until = now.saturating_add(auth.cache_seconds).min(verified.expires_at());
+                Ok((Exchanged::Verified, until, token))
+            }
+            Err(Reason::Token(TokenError::UnknownKid { .. })) => {
+                Ok((Exchanged::KeyUnknown, now.saturating_add(KEY_WAIT_SECONDS), token))
+            }
             Err(Reason::Token(err)) => Err(ExchangeFailure::Token(err)),
             Err(other) => Err(ExchangeFailure::Unparseable(other.to_string())),
         });
         match checked {
-            Ok((expires_at, token)) => {
-                self.passwords.remember(key, token, now.saturating_add(auth.cache_seconds).min(expires_at), now);
-                Ok(())
+            Ok((exchanged, until, token)) => {
+                self.passwords.remember(key, token, until, now);
+                Ok(exchanged)
             }
             Err(failure) => {
                 self.passwords.penalize(key.username(), failure.clone(), now);
@@ -439,6 +451,21 @@ impl Authorizer {
     pub fn password_cache_hits(&self) -> u64 {
         self.passwords.hits()
     }
+}
+
+/// How long a token whose key this configuration lacks is remembered after its exchange: longer than the longest
+/// wait for a key fetch (`timeout_ms` at most 60 s, plus the adapter's margin), so that the request that waited
+/// finds it; then the password is exchanged again.
+pub const KEY_WAIT_SECONDS: u64 = 64;
+
+/// What a password exchange the IdP answered with a token came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchanged {
+    /// The token verified, and is remembered.
+    Verified,
+    /// The token names a key this configuration lacks; it is remembered unverified for [`KEY_WAIT_SECONDS`] and the
+    /// username is not penalized. A host that fetches keys waits for them, then decides again.
+    KeyUnknown,
 }
 
 /// What a host sends to exchange one request's password, and what the answer is remembered by.
@@ -542,6 +569,26 @@ mod tests {
     }
 
     #[test]
+    fn a_token_of_a_key_not_fetched_yet_is_kept_unverified_and_penalizes_no_one() {
+        use crate::decision::Code;
+        let key = DevKey::generate_es256("k1").unwrap();
+        let authorizer = password_authorizer(&key, true);
+        let alice = basic("alice", "right");
+        let exchange = authorizer.start_exchange(&alice).unwrap();
+        let unknown = DevKey::generate_es256("k2").unwrap();
+        let token = unknown.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).to_json());
+        assert_eq!(authorizer.finish_exchange(&exchange.key, Ok(token), NOW), Ok(Exchanged::KeyUnknown));
+        // Remembered, but verified on every use: refused by its key, with the issuer a host may fetch keys of.
+        let verdict = authorizer.decide(&alice, NOW + 1);
+        assert_eq!((verdict.status(), verdict.code()), (401, Code::TokenUnknownKey));
+        assert_eq!(verdict.unknown_key_issuer(), Some(ISSUER));
+        drop(verdict);
+        // No penalty: another password of the username is exchanged; and the kept token ends.
+        assert!(authorizer.decide(&basic("alice", "other"), NOW + 1).needs_password_exchange());
+        assert!(authorizer.decide(&alice, NOW + KEY_WAIT_SECONDS).needs_password_exchange());
+    }
+
+    #[test]
     fn a_password_is_exchanged_then_its_token_verified_and_remembered() {
         use crate::decision::Code;
         use crate::token::password::ExchangeFailure;
@@ -559,7 +606,7 @@ mod tests {
         let token = key.sign(
             &CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).valid(NOW, NOW + 30).to_json(),
         );
-        authorizer.finish_exchange(&exchange.key, Ok(token), NOW).unwrap();
+        assert_eq!(authorizer.finish_exchange(&exchange.key, Ok(token), NOW), Ok(Exchanged::Verified));
         let decision = authorizer.authorize(&alice, NOW + 1);
         assert_eq!(decision.code(), Code::Allowed, "{}", decision.reason);
         assert_eq!(authorizer.password_cache_hits(), 0, "the request that made the exchange");

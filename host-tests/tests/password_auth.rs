@@ -327,3 +327,78 @@ fn without_password_auth_basic_is_refused_as_before() {
     assert_eq!((*status, details.as_str()), (401, "authz_token_malformed"));
     assert_eq!(plugin.pending_http_calls(), 0);
 }
+
+/// `password_auth` beside `remote_jwks` on the fake, which serves the JWKS on its `GET`s (`status` for it).
+fn remote_vm(idp: &FakeIdp) -> Plugin {
+    let mut config = config(&DevKey::generate_es256("unused").unwrap(), 2000);
+    config["issuers"][0].as_object_mut().unwrap().remove("jwks");
+    config["issuers"][0]["remote_jwks"] = json!({"cluster": "cognito_jwks", "uri": format!("http://{}/pool/.well-known/jwks.json", idp.addr), "timeout_ms": 1000});
+    let host = FilterHost::load(&filter_wasm()).unwrap();
+    host.set_cluster("cognito_idp", idp.addr);
+    host.set_cluster("cognito_jwks", idp.addr);
+    let (mut plugin, configured) = host.start(b"", config.to_string().as_bytes()).unwrap();
+    assert!(configured, "{:?}", messages(&plugin));
+    plugin.set_time_nanos(NOW * 1_000_000_000);
+    plugin
+}
+
+/// A fake that signs `alice` in with `right pw` (a token of `key`) and serves JWKS `status`, `keys` on a `GET`.
+fn idp_with_keys(key: &DevKey, jwks_status: u16) -> FakeIdp {
+    let token = key.sign(&CognitoClaims::access(ISSUER, CLIENT, "alice", NOW).groups(&["readers"]).to_json());
+    let jwks = json!({"keys": [key.public_jwk()]}).to_string();
+    FakeIdp::start(move |body| match (body, body["AuthParameters"]["PASSWORD"].as_str()) {
+        (Value::Null, _) => (jwks_status, jwks.clone(), Duration::ZERO),
+        (_, Some("right pw")) => tokens(&token),
+        _ => error(400, "NotAuthorizedException"),
+    })
+}
+
+#[test]
+fn a_password_exchanged_before_the_first_keys_waits_for_them() {
+    let key = DevKey::generate_es256("k1").unwrap();
+    let idp = idp_with_keys(&key, 200);
+    let mut plugin = remote_vm(&idp);
+    let authorization = basic("alice", "right pw");
+    // The exchange ends before the first tick, so before any key: the request waits for the fetch as a bearer
+    // token with an unknown `kid` does, and is decided when it ends.
+    let id = match plugin.start_request(&request("GET", "/pets", &[("authorization", &authorization)])).unwrap() {
+        Started::Waiting(id) => id,
+        Started::Done(outcome) => panic!("decided before the keys: {outcome:?} {:?}", messages(&plugin)),
+    };
+    assert_eq!(idp.calls(), 1, "the exchange");
+    assert!(plugin.tick().unwrap());
+    let outcome = plugin.outcome(id).unwrap();
+    let HttpOutcome::Continue { request_headers, .. } = &outcome else { panic!("{outcome:?} {:?}", messages(&plugin)) };
+    assert!(request_headers.iter().all(|(name, _)| name != "authorization"), "{request_headers:?}");
+    assert!(request_headers.iter().any(|(name, value)| name == "x-authz-username" && value == "alice"));
+    assert_eq!(idp.calls(), 2, "the exchange and the fetch");
+    // Remembered: no call again.
+    assert_eq!(status(&send(&mut plugin, "alice", "right pw")), 200);
+    assert_eq!(idp.calls(), 2);
+    no_password_anywhere(&plugin, "right pw");
+}
+
+#[test]
+fn a_password_whose_keys_cannot_be_fetched_is_refused_without_penalizing_the_username() {
+    let key = DevKey::generate_es256("k1").unwrap();
+    let idp = idp_with_keys(&key, 500);
+    let mut plugin = remote_vm(&idp);
+    let authorization = basic("alice", "right pw");
+    let id = match plugin.start_request(&request("GET", "/pets", &[("authorization", &authorization)])).unwrap() {
+        Started::Waiting(id) => id,
+        Started::Done(outcome) => panic!("decided before the keys: {outcome:?} {:?}", messages(&plugin)),
+    };
+    plugin.tick().unwrap();
+    let outcome = plugin.outcome(id).unwrap();
+    let HttpOutcome::LocalResponse { status, details, .. } = &outcome else { panic!("allowed: {outcome:?}") };
+    assert_eq!((*status, details.as_str()), (401, "authz_token_unknown_key"), "{:?}", messages(&plugin));
+    assert_eq!(idp.calls(), 2, "the exchange and the fetch");
+    // A key the filter lacks says nothing about the password: the username is not in a penalty, so another
+    // password of it is exchanged (and refused by the IdP), not refused without a call.
+    let calls = idp.calls();
+    let refused = send(&mut plugin, "alice", "other pw");
+    let HttpOutcome::LocalResponse { details, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!(details, "authz_password_refused");
+    assert_eq!(idp.calls(), calls + 1, "{:?}", messages(&plugin));
+    assert_eq!(counter(&plugin, "allowed"), 0);
+}
