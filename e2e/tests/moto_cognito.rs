@@ -229,7 +229,7 @@ fn cognito_emulator_tokens_with_keys_the_filter_fetches_in_envoy_and_in_wasmtime
             harness.send(&Request::new("GET", path).header("authorization", &format!("Bearer {token}"))).unwrap();
         assert_eq!(u32::from(exchange.response.status), *status, "Envoy, {what}: {:?}", exchange.decision);
     }
-    // Basic clients, once the keys are in (a password exchanged before them is the next commit's case).
+    // Basic clients, once the keys are in (an exchange before them is the fresh VM's case, at the end).
     for (what, username, password, status, code) in PASSWORD_CASES {
         let request = Request::new("GET", "/pets/1").header("authorization", &basic(username, password));
         let exchange = harness.send(&request).unwrap();
@@ -305,5 +305,32 @@ fn cognito_emulator_tokens_with_keys_the_filter_fetches_in_envoy_and_in_wasmtime
             }
             other => panic!("wasmtime, Basic, {what}: {other:?}"),
         }
+    }
+
+    // A fresh host (a VM on the same one would find the keys its first VM shared) whose first request is a Basic
+    // client's: the exchange ends before the first key fetch, so the request waits for the fetch (as a bearer token
+    // with an unknown `kid` does) and is decided when it ends.
+    let host = authz_host::FilterHost::load(&std::fs::read(workspace().join("dist/authz.wasm")).unwrap()).unwrap();
+    host.set_cluster("cognito_jwks", moto.addr);
+    host.set_cluster("cognito_idp", moto.addr);
+    let (mut fresh, configured) = host.start(b"", config.as_bytes()).unwrap();
+    assert!(configured);
+    let authorization = basic("alice", "Passw0rd!alice");
+    let headers = [
+        (":method", "GET"),
+        (":path", "/pets/1"),
+        (":authority", "api"),
+        (":scheme", "https"),
+        ("authorization", &authorization),
+    ];
+    let authz_host::Started::Waiting(id) = fresh.start_request(&headers).unwrap() else {
+        panic!("wasmtime, Basic before the keys: decided before them");
+    };
+    assert!(fresh.tick().unwrap());
+    match fresh.outcome(id).unwrap() {
+        authz_host::HttpOutcome::Continue { request_headers, .. } => {
+            check_upstream("wasmtime, Basic before the keys", &request_headers, "alice")
+        }
+        other => panic!("wasmtime, Basic before the keys: {other:?}"),
     }
 }
