@@ -21,11 +21,24 @@ struct Challenges {
     insufficient_scope: String,
 }
 
+impl Challenges {
+    /// The `Bearer` challenges of `realm`, each after `before` (another challenge and `, `, or nothing).
+    fn new(before: &str, realm: &str) -> Self {
+        Self {
+            plain: format!("{before}Bearer realm=\"{realm}\""),
+            invalid_token: format!("{before}Bearer realm=\"{realm}\", error=\"invalid_token\""),
+            insufficient_scope: format!("{before}Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
+        }
+    }
+}
+
 /// A compiled configuration, shared read-only by every request.
 #[derive(Debug)]
 pub struct Authorizer {
     config: Config,
     challenges: Challenges,
+    /// The same after a `Basic` challenge: the 401s of requests with Basic credentials when `password_auth` is set.
+    basic_challenges: Challenges,
     tokens: TokenCache,
     /// Exchanged passwords (`password_auth`); without a key from the host, none are exchanged.
     passwords: PasswordCache,
@@ -44,11 +57,10 @@ impl Authorizer {
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Self {
         let realm = format!("{}/{}", config.api().api_id, config.api().stage);
-        let challenges = Challenges {
-            plain: format!("Bearer realm=\"{realm}\""),
-            invalid_token: format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
-            insufficient_scope: format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
-        };
+        let challenges = Challenges::new("", &realm);
+        // A client that sent `Basic` credentials (`password_auth`) is told Basic is taken too, first, as its own
+        // scheme: several challenges may share one field (RFC 9110 §11.6.1; RFC 7617 for `Basic` and `charset`).
+        let basic_challenges = Challenges::new(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\", "), &realm);
         let tokens = TokenCache::new(config.token_cache_size());
         let reads = |kind| config.policies().is_some_and(|policies| policies.reads(kind));
         let reads_source_address = config.source_ip().xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
@@ -56,6 +68,7 @@ impl Authorizer {
         Self {
             config,
             challenges,
+            basic_challenges,
             tokens,
             passwords: PasswordCache::default(),
             reads_source_address,
@@ -277,8 +290,9 @@ impl Authorizer {
         let exchanged: String;
         let basic = self.config.password_auth().and_then(|_| basic_credentials(request));
         let password_path = basic.is_some();
+        let challenges = if password_path { &self.basic_challenges } else { &self.challenges };
         let candidate = match basic {
-            Some(Err(err)) => return Verdict::unauthorized(Reason::BadBasic(err), &self.challenges.plain),
+            Some(Err(err)) => return Verdict::unauthorized(Reason::BadBasic(err), &challenges.plain),
             Some(Ok(login)) => match self.passwords.lookup(&login, now) {
                 Lookup::Token(token) => {
                     exchanged = token;
@@ -306,22 +320,20 @@ impl Authorizer {
         };
         let candidate = match candidate {
             Ok(candidate) => candidate,
-            Err(err) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
+            Err(err) => return Verdict::unauthorized(refused_source(err), &challenges.plain),
         };
         let verified = match self.verify_token(candidate, now) {
             Ok(verified) => verified,
             // A token with bytes no JWS holds is a malformed header, as before any cache existed.
-            Err(Reason::Authorization(err)) => {
-                return Verdict::unauthorized(refused_source(err), &self.challenges.plain)
-            }
-            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
+            Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &challenges.plain),
+            Err(reason) => return Verdict::unauthorized(reason, &challenges.invalid_token),
         };
         for rules in route.into_iter().chain(lenient) {
             if let RouteAuth::Token { token_use: Some(allowed), .. } = &rules.auth {
                 if !allowed.allows(verified.token_use()) {
                     let reason =
                         Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
-                    return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+                    return Verdict::unauthorized(reason, &challenges.invalid_token);
                 }
             }
             let required = rules.scopes();
@@ -330,11 +342,11 @@ impl Authorizer {
             }
             if verified.token_use() != TokenUse::Access {
                 let reason = Reason::NotAnAccessToken { route: rules.template.clone() };
-                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
+                return Verdict::unauthorized(reason, &challenges.insufficient_scope);
             }
             if !required.iter().any(|scope| verified.scopes().contains(scope)) {
                 let reason = Reason::MissingScope { route: rules.template.clone(), required: required.to_vec() };
-                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
+                return Verdict::unauthorized(reason, &challenges.insufficient_scope);
             }
         }
 
@@ -370,11 +382,11 @@ impl Authorizer {
         let names = self.config.identity_headers();
         if let Some(header) = unsafe_identity_header(names, &verified) {
             let reason = Reason::IdentityNotHeaderSafe { header: header.to_owned() };
-            return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+            return Verdict::unauthorized(reason, &challenges.invalid_token);
         }
         let claims = match claim_headers(names, &verified) {
             Ok(claims) => claims,
-            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
+            Err(reason) => return Verdict::unauthorized(reason, &challenges.invalid_token),
         };
         // On the password path the `Authorization` header holds the password: it never goes upstream.
         Verdict::allowed(names, verified, claims, statements, self.removals(request, !password_path), rewrite_path)
@@ -385,7 +397,7 @@ impl Authorizer {
         let refuses = failure.refuses_credentials();
         let reason = Reason::Password { username: username.to_owned(), failure, penalized };
         if refuses {
-            Verdict::unauthorized(reason, &self.challenges.plain)
+            Verdict::unauthorized(reason, &self.basic_challenges.plain)
         } else {
             Verdict::refuse(Outcome::Unavailable, reason)
         }
@@ -628,6 +640,10 @@ mod tests {
         );
         let refused = authorizer.authorize(&bob, NOW + 1);
         assert_eq!((refused.status(), refused.code()), (401, Code::PasswordRefused));
+        assert_eq!(
+            refused.challenge.as_deref(),
+            Some(r#"Basic realm="a1b2c3d4e5/dev", charset="UTF-8", Bearer realm="a1b2c3d4e5/dev""#)
+        );
         assert!(!refused.reason.to_string().contains("guess"), "{}", refused.reason);
         assert!(authorizer.decide(&bob, NOW + 10).needs_password_exchange());
         // The IdP failing: 503, never allowed.

@@ -239,6 +239,11 @@ fn cognito_emulator_tokens_with_keys_the_filter_fetches_in_envoy_and_in_wasmtime
             (status, code),
             "Envoy, Basic, {what}: {decision:?}"
         );
+        if status == 401 {
+            // Basic offered beside Bearer in one field (RFC 9110 §11.6.1).
+            let challenge = exchange.response.header("www-authenticate").unwrap_or_default();
+            assert!(challenge.starts_with("Basic realm=") && challenge.contains(", Bearer realm="), "{challenge}");
+        }
         if status == 200 {
             let upstream = exchange.upstream.as_ref().unwrap();
             check_upstream(&format!("Envoy, Basic, {what}"), &upstream.headers, username);

@@ -220,8 +220,19 @@ fn wrong_credentials_are_refused_then_penalized_without_a_call() {
     let (_host, mut plugin) = vm(&key, idp.addr, 2000);
     let refused = send(&mut plugin, "bob", "guess1");
     assert_eq!(status(&refused), 401);
-    let HttpOutcome::LocalResponse { details, .. } = &refused else { unreachable!() };
+    let HttpOutcome::LocalResponse { details, headers, .. } = &refused else { unreachable!() };
     assert_eq!(details, "authz_password_refused");
+    // Basic is offered beside Bearer, in one field (RFC 9110 §11.6.1 allows several challenges there).
+    let challenges: Vec<&str> =
+        headers.iter().filter(|(name, _)| name == "www-authenticate").map(|(_, value)| value.as_str()).collect();
+    assert_eq!(challenges, [r#"Basic realm="a1b2c3d4e5/dev", charset="UTF-8", Bearer realm="a1b2c3d4e5/dev""#]);
+    // A bearer client is challenged as before.
+    let bearer = plugin.start_request(&request("GET", "/pets", &[("authorization", "Bearer x.y.z")])).unwrap();
+    let Started::Done(HttpOutcome::LocalResponse { status: 401, headers, .. }) = &bearer else { panic!("{bearer:?}") };
+    let challenges: Vec<&str> =
+        headers.iter().filter(|(name, _)| name == "www-authenticate").map(|(_, value)| value.as_str()).collect();
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    assert!(challenges[0].starts_with("Bearer realm=\"a1b2c3d4e5/dev\""), "{challenges:?}");
     // Within the penalty period: refused at once, whatever the password, with no call.
     for guess in ["guess2", "guess3", "guess4"] {
         assert_eq!(status(&send(&mut plugin, "bob", guess)), 401);
