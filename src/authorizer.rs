@@ -21,11 +21,24 @@ struct Challenges {
     insufficient_scope: String,
 }
 
+impl Challenges {
+    /// The `Bearer` challenges of `realm`, each after `before` (another challenge and `, `, or nothing).
+    fn new(before: &str, realm: &str) -> Self {
+        Self {
+            plain: format!("{before}Bearer realm=\"{realm}\""),
+            invalid_token: format!("{before}Bearer realm=\"{realm}\", error=\"invalid_token\""),
+            insufficient_scope: format!("{before}Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
+        }
+    }
+}
+
 /// A compiled configuration, shared read-only by every request.
 #[derive(Debug)]
 pub struct Authorizer {
     config: Config,
     challenges: Challenges,
+    /// The same after a `Basic` challenge: the 401s of requests with Basic credentials when `password_auth` is set.
+    basic_challenges: Challenges,
     tokens: TokenCache,
     /// Exchanged passwords (`password_auth`); without a key from the host, none are exchanged.
     passwords: PasswordCache,
@@ -44,11 +57,10 @@ impl Authorizer {
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Self {
         let realm = format!("{}/{}", config.api().api_id, config.api().stage);
-        let challenges = Challenges {
-            plain: format!("Bearer realm=\"{realm}\""),
-            invalid_token: format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
-            insufficient_scope: format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\""),
-        };
+        let challenges = Challenges::new("", &realm);
+        // A client that sent `Basic` credentials (`password_auth`) is told Basic is taken too, first, as its own
+        // scheme: several challenges may share one field (RFC 9110 §11.6.1; RFC 7617 for `Basic` and `charset`).
+        let basic_challenges = Challenges::new(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\", "), &realm);
         let tokens = TokenCache::new(config.token_cache_size());
         let reads = |kind| config.policies().is_some_and(|policies| policies.reads(kind));
         let reads_source_address = config.source_ip().xff_num_trusted_hops == 0 && reads(KeyKind::SourceIp);
@@ -56,6 +68,7 @@ impl Authorizer {
         Self {
             config,
             challenges,
+            basic_challenges,
             tokens,
             passwords: PasswordCache::default(),
             reads_source_address,
@@ -277,8 +290,9 @@ impl Authorizer {
         let exchanged: String;
         let basic = self.config.password_auth().and_then(|_| basic_credentials(request));
         let password_path = basic.is_some();
+        let challenges = if password_path { &self.basic_challenges } else { &self.challenges };
         let candidate = match basic {
-            Some(Err(err)) => return Verdict::unauthorized(Reason::BadBasic(err), &self.challenges.plain),
+            Some(Err(err)) => return Verdict::unauthorized(Reason::BadBasic(err), &challenges.plain),
             Some(Ok(login)) => match self.passwords.lookup(&login, now) {
                 Lookup::Token(token) => {
                     exchanged = token;
@@ -306,22 +320,20 @@ impl Authorizer {
         };
         let candidate = match candidate {
             Ok(candidate) => candidate,
-            Err(err) => return Verdict::unauthorized(refused_source(err), &self.challenges.plain),
+            Err(err) => return Verdict::unauthorized(refused_source(err), &challenges.plain),
         };
         let verified = match self.verify_token(candidate, now) {
             Ok(verified) => verified,
             // A token with bytes no JWS holds is a malformed header, as before any cache existed.
-            Err(Reason::Authorization(err)) => {
-                return Verdict::unauthorized(refused_source(err), &self.challenges.plain)
-            }
-            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
+            Err(Reason::Authorization(err)) => return Verdict::unauthorized(refused_source(err), &challenges.plain),
+            Err(reason) => return Verdict::unauthorized(reason, &challenges.invalid_token),
         };
         for rules in route.into_iter().chain(lenient) {
             if let RouteAuth::Token { token_use: Some(allowed), .. } = &rules.auth {
                 if !allowed.allows(verified.token_use()) {
                     let reason =
                         Reason::RouteTokenUse { route: rules.template.clone(), token_use: verified.token_use() };
-                    return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+                    return Verdict::unauthorized(reason, &challenges.invalid_token);
                 }
             }
             let required = rules.scopes();
@@ -330,11 +342,11 @@ impl Authorizer {
             }
             if verified.token_use() != TokenUse::Access {
                 let reason = Reason::NotAnAccessToken { route: rules.template.clone() };
-                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
+                return Verdict::unauthorized(reason, &challenges.insufficient_scope);
             }
             if !required.iter().any(|scope| verified.scopes().contains(scope)) {
                 let reason = Reason::MissingScope { route: rules.template.clone(), required: required.to_vec() };
-                return Verdict::unauthorized(reason, &self.challenges.insufficient_scope);
+                return Verdict::unauthorized(reason, &challenges.insufficient_scope);
             }
         }
 
@@ -370,11 +382,11 @@ impl Authorizer {
         let names = self.config.identity_headers();
         if let Some(header) = unsafe_identity_header(names, &verified) {
             let reason = Reason::IdentityNotHeaderSafe { header: header.to_owned() };
-            return Verdict::unauthorized(reason, &self.challenges.invalid_token);
+            return Verdict::unauthorized(reason, &challenges.invalid_token);
         }
         let claims = match claim_headers(names, &verified) {
             Ok(claims) => claims,
-            Err(reason) => return Verdict::unauthorized(reason, &self.challenges.invalid_token),
+            Err(reason) => return Verdict::unauthorized(reason, &challenges.invalid_token),
         };
         // On the password path the `Authorization` header holds the password: it never goes upstream.
         Verdict::allowed(names, verified, claims, statements, self.removals(request, !password_path), rewrite_path)
@@ -385,7 +397,7 @@ impl Authorizer {
         let refuses = failure.refuses_credentials();
         let reason = Reason::Password { username: username.to_owned(), failure, penalized };
         if refuses {
-            Verdict::unauthorized(reason, &self.challenges.plain)
+            Verdict::unauthorized(reason, &self.basic_challenges.plain)
         } else {
             Verdict::refuse(Outcome::Unavailable, reason)
         }
@@ -411,22 +423,34 @@ impl Authorizer {
     /// Ends an exchange at `now` with the IdP's answer ([`crate::token::password::parse_initiate_auth`]): the token
     /// is verified like any bearer token, then remembered (for `cache_seconds`, never past its `exp`); a failure, or
     /// a token that fails verification, puts the username in its penalty period. The failure, for counters and logs.
+    ///
+    /// A token signed with a key this configuration lacks (a pool's first key fetch not in yet, or a rotation) says
+    /// nothing against the password, which the IdP accepted: it is remembered unverified for
+    /// [`KEY_WAIT_SECONDS`], with no penalty, so that the host can wait for the keys and decide again
+    /// ([`Exchanged::KeyUnknown`]). Every use verifies it again, as every remembered token is, so it is never
+    /// taken unverified: until its key arrives it is refused (`token_unknown_key`).
     pub fn finish_exchange(
         &self,
         key: &LoginKey,
         answer: Result<String, ExchangeFailure>,
         now: u64,
-    ) -> Result<(), ExchangeFailure> {
+    ) -> Result<Exchanged, ExchangeFailure> {
         let Some(auth) = self.config.password_auth() else { return Err(ExchangeFailure::Unsupported) };
         let checked = answer.and_then(|token| match self.verify_token(&token, now) {
-            Ok(verified) => Ok((verified.expires_at(), token)),
+            Ok(verified) => {
+                let until = now.saturating_add(auth.cache_seconds).min(verified.expires_at());
+                Ok((Exchanged::Verified, until, token))
+            }
+            Err(Reason::Token(TokenError::UnknownKid { .. })) => {
+                Ok((Exchanged::KeyUnknown, now.saturating_add(KEY_WAIT_SECONDS), token))
+            }
             Err(Reason::Token(err)) => Err(ExchangeFailure::Token(err)),
             Err(other) => Err(ExchangeFailure::Unparseable(other.to_string())),
         });
         match checked {
-            Ok((expires_at, token)) => {
-                self.passwords.remember(key, token, now.saturating_add(auth.cache_seconds).min(expires_at), now);
-                Ok(())
+            Ok((exchanged, until, token)) => {
+                self.passwords.remember(key, token, until, now);
+                Ok(exchanged)
             }
             Err(failure) => {
                 self.passwords.penalize(key.username(), failure.clone(), now);
@@ -439,6 +463,21 @@ impl Authorizer {
     pub fn password_cache_hits(&self) -> u64 {
         self.passwords.hits()
     }
+}
+
+/// How long a token whose key this configuration lacks is remembered after its exchange: longer than the longest
+/// wait for a key fetch (`timeout_ms` at most 60 s, plus the adapter's margin), so that the request that waited
+/// finds it; then the password is exchanged again.
+pub const KEY_WAIT_SECONDS: u64 = 64;
+
+/// What a password exchange the IdP answered with a token came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchanged {
+    /// The token verified, and is remembered.
+    Verified,
+    /// The token names a key this configuration lacks; it is remembered unverified for [`KEY_WAIT_SECONDS`] and the
+    /// username is not penalized. A host that fetches keys waits for them, then decides again.
+    KeyUnknown,
 }
 
 /// What a host sends to exchange one request's password, and what the answer is remembered by.
@@ -542,6 +581,26 @@ mod tests {
     }
 
     #[test]
+    fn a_token_of_a_key_not_fetched_yet_is_kept_unverified_and_penalizes_no_one() {
+        use crate::decision::Code;
+        let key = DevKey::generate_es256("k1").unwrap();
+        let authorizer = password_authorizer(&key, true);
+        let alice = basic("alice", "right");
+        let exchange = authorizer.start_exchange(&alice).unwrap();
+        let unknown = DevKey::generate_es256("k2").unwrap();
+        let token = unknown.sign(&CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).to_json());
+        assert_eq!(authorizer.finish_exchange(&exchange.key, Ok(token), NOW), Ok(Exchanged::KeyUnknown));
+        // Remembered, but verified on every use: refused by its key, with the issuer a host may fetch keys of.
+        let verdict = authorizer.decide(&alice, NOW + 1);
+        assert_eq!((verdict.status(), verdict.code()), (401, Code::TokenUnknownKey));
+        assert_eq!(verdict.unknown_key_issuer(), Some(ISSUER));
+        drop(verdict);
+        // No penalty: another password of the username is exchanged; and the kept token ends.
+        assert!(authorizer.decide(&basic("alice", "other"), NOW + 1).needs_password_exchange());
+        assert!(authorizer.decide(&alice, NOW + KEY_WAIT_SECONDS).needs_password_exchange());
+    }
+
+    #[test]
     fn a_password_is_exchanged_then_its_token_verified_and_remembered() {
         use crate::decision::Code;
         use crate::token::password::ExchangeFailure;
@@ -559,7 +618,7 @@ mod tests {
         let token = key.sign(
             &CognitoClaims::access(ISSUER, "app", "alice", NOW).groups(&["readers"]).valid(NOW, NOW + 30).to_json(),
         );
-        authorizer.finish_exchange(&exchange.key, Ok(token), NOW).unwrap();
+        assert_eq!(authorizer.finish_exchange(&exchange.key, Ok(token), NOW), Ok(Exchanged::Verified));
         let decision = authorizer.authorize(&alice, NOW + 1);
         assert_eq!(decision.code(), Code::Allowed, "{}", decision.reason);
         assert_eq!(authorizer.password_cache_hits(), 0, "the request that made the exchange");
@@ -581,6 +640,10 @@ mod tests {
         );
         let refused = authorizer.authorize(&bob, NOW + 1);
         assert_eq!((refused.status(), refused.code()), (401, Code::PasswordRefused));
+        assert_eq!(
+            refused.challenge.as_deref(),
+            Some(r#"Basic realm="a1b2c3d4e5/dev", charset="UTF-8", Bearer realm="a1b2c3d4e5/dev""#)
+        );
         assert!(!refused.reason.to_string().contains("guess"), "{}", refused.reason);
         assert!(authorizer.decide(&bob, NOW + 10).needs_password_exchange());
         // The IdP failing: 503, never allowed.

@@ -22,7 +22,7 @@ pub use adapters::header_map;
 #[doc(hidden)]
 pub mod stages;
 
-pub use authorizer::Authorizer;
+pub use authorizer::{Authorizer, Exchanged};
 pub use config::{Config, ConfigError};
 pub use decision::{Decision, Outcome, Reason};
 pub use request::HttpRequest;

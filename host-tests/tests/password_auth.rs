@@ -220,8 +220,19 @@ fn wrong_credentials_are_refused_then_penalized_without_a_call() {
     let (_host, mut plugin) = vm(&key, idp.addr, 2000);
     let refused = send(&mut plugin, "bob", "guess1");
     assert_eq!(status(&refused), 401);
-    let HttpOutcome::LocalResponse { details, .. } = &refused else { unreachable!() };
+    let HttpOutcome::LocalResponse { details, headers, .. } = &refused else { unreachable!() };
     assert_eq!(details, "authz_password_refused");
+    // Basic is offered beside Bearer, in one field (RFC 9110 §11.6.1 allows several challenges there).
+    let challenges: Vec<&str> =
+        headers.iter().filter(|(name, _)| name == "www-authenticate").map(|(_, value)| value.as_str()).collect();
+    assert_eq!(challenges, [r#"Basic realm="a1b2c3d4e5/dev", charset="UTF-8", Bearer realm="a1b2c3d4e5/dev""#]);
+    // A bearer client is challenged as before.
+    let bearer = plugin.start_request(&request("GET", "/pets", &[("authorization", "Bearer x.y.z")])).unwrap();
+    let Started::Done(HttpOutcome::LocalResponse { status: 401, headers, .. }) = &bearer else { panic!("{bearer:?}") };
+    let challenges: Vec<&str> =
+        headers.iter().filter(|(name, _)| name == "www-authenticate").map(|(_, value)| value.as_str()).collect();
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    assert!(challenges[0].starts_with("Bearer realm=\"a1b2c3d4e5/dev\""), "{challenges:?}");
     // Within the penalty period: refused at once, whatever the password, with no call.
     for guess in ["guess2", "guess3", "guess4"] {
         assert_eq!(status(&send(&mut plugin, "bob", guess)), 401);
@@ -326,4 +337,79 @@ fn without_password_auth_basic_is_refused_as_before() {
     let HttpOutcome::LocalResponse { status, details, .. } = &outcome else { panic!("{outcome:?}") };
     assert_eq!((*status, details.as_str()), (401, "authz_token_malformed"));
     assert_eq!(plugin.pending_http_calls(), 0);
+}
+
+/// `password_auth` beside `remote_jwks` on the fake, which serves the JWKS on its `GET`s (`status` for it).
+fn remote_vm(idp: &FakeIdp) -> Plugin {
+    let mut config = config(&DevKey::generate_es256("unused").unwrap(), 2000);
+    config["issuers"][0].as_object_mut().unwrap().remove("jwks");
+    config["issuers"][0]["remote_jwks"] = json!({"cluster": "cognito_jwks", "uri": format!("http://{}/pool/.well-known/jwks.json", idp.addr), "timeout_ms": 1000});
+    let host = FilterHost::load(&filter_wasm()).unwrap();
+    host.set_cluster("cognito_idp", idp.addr);
+    host.set_cluster("cognito_jwks", idp.addr);
+    let (mut plugin, configured) = host.start(b"", config.to_string().as_bytes()).unwrap();
+    assert!(configured, "{:?}", messages(&plugin));
+    plugin.set_time_nanos(NOW * 1_000_000_000);
+    plugin
+}
+
+/// A fake that signs `alice` in with `right pw` (a token of `key`) and serves JWKS `status`, `keys` on a `GET`.
+fn idp_with_keys(key: &DevKey, jwks_status: u16) -> FakeIdp {
+    let token = key.sign(&CognitoClaims::access(ISSUER, CLIENT, "alice", NOW).groups(&["readers"]).to_json());
+    let jwks = json!({"keys": [key.public_jwk()]}).to_string();
+    FakeIdp::start(move |body| match (body, body["AuthParameters"]["PASSWORD"].as_str()) {
+        (Value::Null, _) => (jwks_status, jwks.clone(), Duration::ZERO),
+        (_, Some("right pw")) => tokens(&token),
+        _ => error(400, "NotAuthorizedException"),
+    })
+}
+
+#[test]
+fn a_password_exchanged_before_the_first_keys_waits_for_them() {
+    let key = DevKey::generate_es256("k1").unwrap();
+    let idp = idp_with_keys(&key, 200);
+    let mut plugin = remote_vm(&idp);
+    let authorization = basic("alice", "right pw");
+    // The exchange ends before the first tick, so before any key: the request waits for the fetch as a bearer
+    // token with an unknown `kid` does, and is decided when it ends.
+    let id = match plugin.start_request(&request("GET", "/pets", &[("authorization", &authorization)])).unwrap() {
+        Started::Waiting(id) => id,
+        Started::Done(outcome) => panic!("decided before the keys: {outcome:?} {:?}", messages(&plugin)),
+    };
+    assert_eq!(idp.calls(), 1, "the exchange");
+    assert!(plugin.tick().unwrap());
+    let outcome = plugin.outcome(id).unwrap();
+    let HttpOutcome::Continue { request_headers, .. } = &outcome else { panic!("{outcome:?} {:?}", messages(&plugin)) };
+    assert!(request_headers.iter().all(|(name, _)| name != "authorization"), "{request_headers:?}");
+    assert!(request_headers.iter().any(|(name, value)| name == "x-authz-username" && value == "alice"));
+    assert_eq!(idp.calls(), 2, "the exchange and the fetch");
+    // Remembered: no call again.
+    assert_eq!(status(&send(&mut plugin, "alice", "right pw")), 200);
+    assert_eq!(idp.calls(), 2);
+    no_password_anywhere(&plugin, "right pw");
+}
+
+#[test]
+fn a_password_whose_keys_cannot_be_fetched_is_refused_without_penalizing_the_username() {
+    let key = DevKey::generate_es256("k1").unwrap();
+    let idp = idp_with_keys(&key, 500);
+    let mut plugin = remote_vm(&idp);
+    let authorization = basic("alice", "right pw");
+    let id = match plugin.start_request(&request("GET", "/pets", &[("authorization", &authorization)])).unwrap() {
+        Started::Waiting(id) => id,
+        Started::Done(outcome) => panic!("decided before the keys: {outcome:?} {:?}", messages(&plugin)),
+    };
+    plugin.tick().unwrap();
+    let outcome = plugin.outcome(id).unwrap();
+    let HttpOutcome::LocalResponse { status, details, .. } = &outcome else { panic!("allowed: {outcome:?}") };
+    assert_eq!((*status, details.as_str()), (401, "authz_token_unknown_key"), "{:?}", messages(&plugin));
+    assert_eq!(idp.calls(), 2, "the exchange and the fetch");
+    // A key the filter lacks says nothing about the password: the username is not in a penalty, so another
+    // password of it is exchanged (and refused by the IdP), not refused without a call.
+    let calls = idp.calls();
+    let refused = send(&mut plugin, "alice", "other pw");
+    let HttpOutcome::LocalResponse { details, .. } = &refused else { panic!("{refused:?}") };
+    assert_eq!(details, "authz_password_refused");
+    assert_eq!(idp.calls(), calls + 1, "{:?}", messages(&plugin));
+    assert_eq!(counter(&plugin, "allowed"), 0);
 }

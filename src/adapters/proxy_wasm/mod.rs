@@ -393,7 +393,10 @@ impl Context for FilterRequest {
             self.exchange = Some(pending);
             return;
         }
-        if let Decided::Act(Action::Continue) = self.core.decide(|_, _, _| None, false) {
+        // A token whose key is not fetched yet waits for the fetch as a bearer token's would (decided when it ends,
+        // never allowed because it failed); it has not waited for keys before.
+        let decided = self.core.decide(self.may_wait(), false);
+        if let Action::Continue = self.act(decided) {
             if let Err(status) = host::continue_request() {
                 host::log(Level::Error, &format!("authz: cannot resume a request: status {}", status.0));
             }
@@ -555,6 +558,10 @@ impl RequestCore {
             verdict = authorizer.decide(request, now);
         }
         if let Some(source) = verdict.unknown_key_issuer().and_then(|issuer| may_wait(&authorizer, issuer, now)) {
+            drop(verdict);
+            if passwords {
+                wipe_credentials(request, &mut bytes);
+            }
             return Decided::Wait(source, now);
         }
         let code = verdict.code();
@@ -613,13 +620,18 @@ impl RequestCore {
     }
 }
 
-impl HttpContext for FilterRequest {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+impl FilterRequest {
+    /// Whether a token whose `kid` an issuer lacks should wait for a fetch of that issuer's keys: the source when so.
+    fn may_wait(&self) -> impl FnOnce(&Authorizer, &str, u64) -> Option<usize> {
         let sources = self.sources.clone();
-        let may_wait = |authorizer: &Authorizer, issuer: &str, now: u64| {
+        move |authorizer: &Authorizer, issuer: &str, now: u64| {
             sources.as_ref()?.try_borrow_mut().ok()?.should_wait(authorizer, issuer, now)
-        };
-        match self.core.decide(may_wait, true) {
+        }
+    }
+
+    /// Carries out a decision: what to tell the host now (`Pause` while the request waits).
+    fn act(&mut self, decided: Decided) -> Action {
+        match decided {
             Decided::Act(action) => action,
             Decided::Exchange(pending) => {
                 self.exchange = Some(pending);
@@ -640,6 +652,13 @@ impl HttpContext for FilterRequest {
                 Action::Pause
             }
         }
+    }
+}
+
+impl HttpContext for FilterRequest {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let decided = self.core.decide(self.may_wait(), true);
+        self.act(decided)
     }
 
     /// A body arriving while the headers wait must not let them go on (Envoy continues paused headers when a body

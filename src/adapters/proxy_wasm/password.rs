@@ -103,7 +103,9 @@ pub(super) fn start(
     }
 }
 
-/// The answer of `pending`'s call, read and handed to the authorizer. Whether the token was this call's.
+/// The answer of `pending`'s call, read and handed to the authorizer (which remembers it, or penalizes the username;
+/// a token of a key not fetched yet is remembered unverified, and the caller may wait for the keys). Whether the
+/// token was this call's.
 pub(super) fn finish(
     pending: &Pending,
     token: u32,
@@ -119,7 +121,15 @@ pub(super) fn finish(
     let answer = parse_initiate_auth(host::http_call_status(), &body);
     drop(body);
     match authorizer.finish_exchange(&pending.key, answer, now) {
-        Ok(()) => Metrics::bump(metrics.success),
+        Ok(crate::Exchanged::Verified) => Metrics::bump(metrics.success),
+        // Not a failure of the password: the request waits for the keys (or is refused `token_unknown_key`).
+        Ok(crate::Exchanged::KeyUnknown) => {
+            let user = crate::text::Untrusted(pending.key.username());
+            host::log(
+                Level::Info,
+                &format!("authz: password exchange for `{user}` brought a token of a key not fetched yet"),
+            );
+        }
         Err(failure) => {
             metrics.failed(&failure);
             // The username is the client's own claim; the password is in no log line.
