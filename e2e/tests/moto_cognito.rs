@@ -32,41 +32,9 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A virtual environment with the pinned requirements, made once and reused (as `cli/tests/common` makes the
-/// DynamoDB one); `.complete` is written last, so a half-made one is made again.
+/// A virtual environment with the pinned requirements, made once and reused (see [`authz_testkit::python`]).
 fn python_env(requirements: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(requirements).unwrap();
-    let pins: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).collect();
-    let name = format!("python-{}", pins.join("-").replace(['[', ']', '=', '.', ','], "_"));
-    let tools = std::env::var_os("AUTHZ_TOOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/authz-tools"));
-    let env = tools.join(name);
-    let python = env.join("bin/python");
-    if python.is_file() && env.join(".complete").is_file() {
-        return env;
-    }
-    let _ = std::fs::remove_dir_all(&env);
-    std::fs::create_dir_all(&tools).unwrap();
-    let run = |command: &mut Command| {
-        let output = command.output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
-        assert!(output.status.success(), "{command:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    };
-    run(Command::new("python3").args(["-m", "venv"]).arg(&env));
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--only-binary=:all:",
-            "-r",
-        ])
-        .arg(requirements));
-    std::fs::write(env.join(".complete"), &text).unwrap();
-    env
+    authz_testkit::python::python_env(requirements).unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// `moto_server` on 127.0.0.1, stopped when dropped.

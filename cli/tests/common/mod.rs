@@ -127,42 +127,7 @@ pub fn authz_without_stdout(args: &[&str]) -> Run {
     Run { code: status.code(), stdout: String::new(), stderr: String::from_utf8(stderr).expect("stderr is UTF-8") }
 }
 
-/// A virtual environment with the pins of `requirements` (a pip requirements file), made once under the tools
-/// cache (`AUTHZ_TOOLS_DIR`, or `~/.cache/authz-tools` as the Makefile's other tools) and reused while the pins
-/// stay the same. Returns its `python`.
+/// The `python` of a virtual environment with the pins of `requirements` (see [`authz_testkit::python`]).
 pub fn python_env(requirements: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(requirements).unwrap();
-    let pins: Vec<&str> = text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()).collect();
-    let name = format!("python-{}", pins.join("-").replace(['[', ']', '=', '.'], "_"));
-    let tools = std::env::var_os("AUTHZ_TOOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/authz-tools"));
-    let env = tools.join(name);
-    let python = env.join("bin/python");
-    if python.is_file() && env.join(".complete").is_file() {
-        return python;
-    }
-    // Half made (an earlier run stopped during the install): made again; `.complete` is written last.
-    let _ = std::fs::remove_dir_all(&env);
-    std::fs::create_dir_all(&tools).unwrap();
-    let run = |command: &mut std::process::Command| {
-        let output = command.output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
-        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "{command:?} failed:\n{said}");
-    };
-    run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&env));
-    run(std::process::Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--only-binary=:all:",
-            "-r",
-        ])
-        .arg(requirements));
-    std::fs::write(env.join(".complete"), &text).unwrap();
-    python
+    authz_testkit::python::python_env(requirements).unwrap_or_else(|err| panic!("{err}")).join("bin/python")
 }
