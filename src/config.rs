@@ -19,7 +19,7 @@ const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// A configuration that cannot be loaded, named by the path of the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}: {}", crate::text::OneLine(path), crate::text::OneLine(message))]
 pub struct ConfigError {
     /// Dotted path into the configuration, `issuers[0].jwks.keys[2].n`; `.` for the document itself.
     pub path: String,
@@ -29,6 +29,16 @@ pub struct ConfigError {
 impl ConfigError {
     fn at(path: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Self { path: path.into(), message: message.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    #[test]
+    fn an_error_quoting_a_value_stays_one_line() {
+        let err =
+            super::ConfigError::at("issuers[0].remote_jwks.uri", "`https://a/b\r\nx-evil: 1\u{0}\u{2028}` is bad");
+        assert_eq!(err.to_string(), r"issuers[0].remote_jwks.uri: `https://a/b\r\nx-evil: 1\u{0}\u{2028}` is bad");
     }
 }
 

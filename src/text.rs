@@ -1,6 +1,7 @@
 //! Text from outside, rendered safely into log lines and reasons.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 /// How many characters of an untrusted value a reason shows.
 const SHOWN: usize = 64;
@@ -25,6 +26,25 @@ impl fmt::Display for Untrusted<'_> {
         }
         if chars.next().is_some() {
             f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+/// Operator-written text (a configuration value quoted in an error) as one log line shows it: control characters
+/// and the Unicode line and paragraph separators escaped (`\r\n` as `\r\n`, NUL as `\u{0}`), everything else as
+/// it is, so a value cannot split one error into lines that read like others.
+#[derive(Debug, Clone, Copy)]
+pub struct OneLine<'a>(pub &'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
         }
         Ok(())
     }

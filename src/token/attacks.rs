@@ -314,6 +314,7 @@ fn c09_jwk_use_key_ops_and_alg_are_enforced_at_load() {
     assert!(matches!(load(json!({"key_ops": ["encrypt", "decrypt"]})), Err(KeyError::NoVerifyOp)));
     assert!(matches!(load(json!({"key_ops": []})), Err(KeyError::NoVerifyOp)));
     assert!(load(json!({"key_ops": ["sign", "verify"]})).is_ok());
+    assert!(matches!(load(json!({"kid": ""})), Err(KeyError::EmptyKid)), "pushed or fetched, a key needs a name");
     assert!(matches!(load(json!({"alg": null})), Err(KeyError::Missing("alg"))));
     assert!(matches!(load(json!({"alg": "HS256"})), Err(KeyError::UnsupportedAlg(_))));
     assert!(matches!(load(json!({"alg": "none"})), Err(KeyError::UnsupportedAlg(_))));

@@ -131,6 +131,8 @@ pub enum KeyError {
     NotOnCurve,
     #[error("invalid Ed25519 public key")]
     BadEd25519,
+    #[error("`kid` is empty: every key needs a name tokens can give")]
+    EmptyKid,
 }
 
 fn b64(field: &'static str, value: &str) -> Result<Vec<u8>, KeyError> {
@@ -212,6 +214,9 @@ impl TryFrom<&RawJwk> for VerifyingKey {
     type Error = KeyError;
 
     fn try_from(raw: &RawJwk) -> Result<Self, KeyError> {
+        if raw.kid.is_empty() {
+            return Err(KeyError::EmptyKid);
+        }
         if let Some(use_) = &raw.use_ {
             if use_ != "sig" {
                 return Err(KeyError::NotSig(use_.clone()));
