@@ -187,6 +187,18 @@ fn the_authorizer_header_becomes_the_token_source_and_a_validation_expression_ne
     let run = import(&path, &["--jwks", &jwks_arg, "--client-id", "eu-west-1_Small=web"]).expect_code(0);
     let config: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(config["issuers"][0]["client_ids"], json!(["web"]));
+
+    // --remote-jwks: the filter fetches each pool's keys from its published JWKS through the named cluster; the
+    // result loads as the filter loads it.
+    std::fs::write(&path, small_export(cognito(json!({})), json!([{"Users": []}]))).unwrap();
+    let run = import(&path, &["--remote-jwks", "cognito_jwks"]).expect_code(0);
+    let config: Value = serde_json::from_str(&run.stdout).unwrap();
+    let uri = format!("{issuer}/.well-known/jwks.json");
+    assert_eq!(config["issuers"][0]["remote_jwks"], json!({"cluster": "cognito_jwks", "uri": uri}));
+    assert!(config["issuers"][0].get("jwks").is_none(), "{config}");
+    std::fs::write(&config_path, &run.stdout).unwrap();
+    authz(&["config", "validate", arg(&config_path)], "").expect_code(0);
+    import(&path, &["--remote-jwks", "cognito_jwks", "--jwks", &jwks_arg]).expect_code(2);
 }
 
 #[test]
@@ -200,7 +212,10 @@ fn what_cannot_be_said_as_api_gateway_says_it_stops_the_import() {
     std::fs::write(&path, small_export(cognito(json!({})), json!([{"Users": []}]))).unwrap();
     let run = import(&path, &[]).expect_code(2);
     assert!(
-        run.stderr.contains("no keys for user pool `eu-west-1_Small`: save https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Small/.well-known/jwks.json"),
+        run.stderr.contains("no keys for user pool `eu-west-1_Small`: pass --remote-jwks CLUSTER")
+            && run
+                .stderr
+                .contains("save https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Small/.well-known/jwks.json"),
         "{}",
         run.stderr
     );

@@ -25,12 +25,13 @@ What it becomes:
   API key                       left open (an API key next to a Cognito authorizer is reported and not checked)
   a method a resource lacks     `auth: undeclared` where a more general resource would take the path: 403
                                 Missing Authentication Token, as API Gateway answers
-  providerARNs                  issuers https://cognito-idp.REGION.amazonaws.com/POOL, keys from --jwks
+  providerARNs                  issuers https://cognito-idp.REGION.amazonaws.com/POOL, keys from --jwks or --remote-jwks
   the authorizer's header       `token_source` when it is not Authorization
 
 The API's region, id and stage come from the export (`servers` or `host` and `basePath`) unless given; the account \
 id is never in an export. Each user pool's keys come from --jwks POOL=FILE, the pool's public JWKS, published at \
-https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json. Without --client-id, every app client of a \
+https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json, or the filter fetches them itself through the \
+Envoy cluster --remote-jwks names. Without --client-id, every app client of a \
 pool is accepted (`client_ids: null`), as API Gateway's authorizer accepts them. The configuration is loaded as the \
 filter loads it before it is printed; anything it cannot say as API Gateway does stops the import with an error.";
 
@@ -57,6 +58,10 @@ pub struct ApigatewayArgs {
     /// https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json. Needed for every pool.
     #[arg(long = "jwks", value_name = "POOL=FILE")]
     jwks: Vec<String>,
+    /// Instead of --jwks: the Envoy cluster (TLS to cognito-idp.REGION.amazonaws.com) through which the filter
+    /// fetches every pool's keys itself (`remote_jwks`, refreshed hourly, fetched again for a new `kid`).
+    #[arg(long = "remote-jwks", value_name = "CLUSTER", conflicts_with = "jwks")]
+    remote_jwks: Option<String>,
     /// An accepted app client of a pool: POOL=CLIENT, repeatable. Without any for a pool, every client of it
     /// is accepted, as in API Gateway.
     #[arg(long = "client-id", value_name = "POOL=CLIENT")]
@@ -535,20 +540,27 @@ fn issuers(pools: &[Pool], validation: Option<&str>, args: &ApigatewayArgs) -> a
     let clients = by_pool(&args.client_ids, pools, "--client-id")?;
     let mut issuers = Vec::new();
     for pool in pools {
-        let file = match jwks.get(pool.id.as_str()).map(Vec::as_slice) {
-            Some([file]) => *file,
-            Some(_) => bail!("--jwks names user pool `{}` more than once", pool.id),
-            None => bail!(
-                "no keys for user pool `{}`: save {}/.well-known/jwks.json and pass --jwks {}=FILE",
+        let keys = match (&args.remote_jwks, jwks.get(pool.id.as_str()).map(Vec::as_slice)) {
+            (Some(cluster), _) => {
+                let uri = format!("{}/.well-known/jwks.json", pool.issuer());
+                ("remote_jwks", json!({"cluster": cluster, "uri": uri}))
+            }
+            (None, Some([file])) => {
+                let keys = document::read(std::path::Path::new(file))?;
+                if !keys.get("keys").is_some_and(Value::is_array) {
+                    bail!("`{file}` is not a JWKS (`{{\"keys\": [...]}}`)");
+                }
+                ("jwks", keys)
+            }
+            (None, Some(_)) => bail!("--jwks names user pool `{}` more than once", pool.id),
+            (None, None) => bail!(
+                "no keys for user pool `{}`: pass --remote-jwks CLUSTER for the filter to fetch them, or save \
+                 {}/.well-known/jwks.json and pass --jwks {}=FILE",
                 pool.id,
                 pool.issuer(),
                 pool.id
             ),
         };
-        let keys = document::read(std::path::Path::new(file))?;
-        if !keys.get("keys").is_some_and(Value::is_array) {
-            bail!("`{file}` is not a JWKS (`{{\"keys\": [...]}}`)");
-        }
         let client_ids = match clients.get(pool.id.as_str()) {
             Some(ids) => json!(ids),
             None => {
@@ -570,9 +582,13 @@ fn issuers(pools: &[Pool], validation: Option<&str>, args: &ApigatewayArgs) -> a
         if validation.is_some() && clients.contains_key(pool.id.as_str()) {
             report(&format!("user pool `{}`: --client-id replaces the identityValidationExpression", pool.id));
         }
-        issuers.push(
-            json!({"issuer": pool.issuer(), "jwks": keys, "token_use": ["access", "id"], "client_ids": client_ids}),
-        );
+        let (field, keys) = keys;
+        let mut issuer = serde_json::Map::new();
+        issuer.insert("issuer".into(), json!(pool.issuer()));
+        issuer.insert(field.into(), keys);
+        issuer.insert("token_use".into(), json!(["access", "id"]));
+        issuer.insert("client_ids".into(), client_ids);
+        issuers.push(Value::Object(issuer));
     }
     Ok(issuers)
 }
