@@ -854,6 +854,22 @@ impl Config {
                 "routes: none declared: every request needs a valid token, whatever its method and path".to_owned(),
             );
         }
+        for (index, issuer) in self.verifier.issuers().iter().enumerate() {
+            let Some(remote) = issuer.remote() else { continue };
+            // A Cognito pool publishes its keys at `{issuer}/.well-known/jwks.json`; another URL is another key set.
+            let Some(pool) = issuer.issuer().strip_prefix("https://") else { continue };
+            let Some((host, pool_id)) = pool.split_once('/') else { continue };
+            let published = (host, format!("/{pool_id}/.well-known/jwks.json"));
+            if host.starts_with("cognito-idp.") && (remote.authority.as_str(), remote.path.clone()) != published {
+                notes.push(format!(
+                    "issuers[{index}].remote_jwks.uri: `https://{}{}` is not the pool's published key set \
+                     (`{}/.well-known/jwks.json`): whatever keys it serves verify this issuer's tokens",
+                    remote.authority,
+                    remote.path,
+                    issuer.issuer()
+                ));
+            }
+        }
         notes
     }
 
@@ -1388,6 +1404,15 @@ mod tests {
         assert!(err.path.starts_with("issuers[0]"), "{err}");
         let err = only_remote(r#""policies": null"#).unwrap_err();
         assert_eq!(err.path, "issuers[0].jwks");
+        // The pool's own published key set passes quietly; any other URL is noted, since its keys verify the pool.
+        let remote_notes = |uri: &str| {
+            let notes =
+                only_remote(&format!(r#""remote_jwks": {{"cluster": "idp", "uri": "{uri}"}}"#)).unwrap().notes();
+            notes.into_iter().filter(|note| note.starts_with("issuers[0].remote_jwks.uri")).count()
+        };
+        assert_eq!(remote_notes("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_A/.well-known/jwks.json"), 0);
+        assert_eq!(remote_notes("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_B/.well-known/jwks.json"), 1);
+        assert_eq!(remote_notes("https://keys.example/us-east-1_A/.well-known/jwks.json"), 1);
     }
 
     #[test]
