@@ -53,21 +53,7 @@ impl fmt::Display for OneLine<'_> {
 /// A name (of a cookie, or a query parameter) as PHP keys `$_COOKIE` and `$_GET` with it: percent-decoded (`+` is a space), leading spaces dropped, and
 /// `.`, ` ` and `[` turned into `_`; letter case folded as well, for readers that ignore it.
 pub(crate) fn php_key(name: &str) -> String {
-    let mut bytes = Vec::with_capacity(name.len());
-    let mut rest = name.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        let hex = |at: usize| tail.get(at).and_then(|digit| char::from(*digit).to_digit(16));
-        match (byte, hex(0), hex(1)) {
-            (b'%', Some(high), Some(low)) => {
-                bytes.push(u8::try_from(high * 16 + low).unwrap_or(b'%'));
-                rest = tail.get(2..).unwrap_or_default();
-            }
-            _ => {
-                bytes.push(if byte == b'+' { b' ' } else { byte });
-                rest = tail;
-            }
-        }
-    }
+    let bytes: Vec<u8> = php_decoded(name).collect();
     String::from_utf8_lossy(&bytes)
         .trim_start_matches(' ')
         .chars()
@@ -76,9 +62,74 @@ pub(crate) fn php_key(name: &str) -> String {
         .collect()
 }
 
+/// Whether [`php_key`] of `name` is `wanted`, without building it (request paths call this for every query
+/// parameter). `wanted` must be ASCII with no letter that is the lower case of a non-ASCII character (only `k`
+/// and `å` are), so that every byte of `name` outside ASCII makes the answer no, as it does in [`php_key`].
+pub(crate) fn php_key_is(name: &str, wanted: &str) -> bool {
+    let folded = php_decoded(name).skip_while(|byte| *byte == b' ').map(|byte| match byte {
+        b'.' | b' ' | b'[' => b'_',
+        other => other.to_ascii_lowercase(),
+    });
+    folded.eq(wanted.bytes())
+}
+
+/// The bytes of `name` percent-decoded as PHP decodes names (`+` is a space, a `%` without two hex digits stays).
+fn php_decoded(name: &str) -> impl Iterator<Item = u8> + '_ {
+    let mut rest = name.as_bytes();
+    std::iter::from_fn(move || {
+        let (&byte, tail) = rest.split_first()?;
+        let hex = |at: usize| tail.get(at).and_then(|digit| char::from(*digit).to_digit(16));
+        Some(match (byte, hex(0), hex(1)) {
+            (b'%', Some(high), Some(low)) => {
+                rest = tail.get(2..).unwrap_or_default();
+                u8::try_from(high * 16 + low).unwrap_or(b'%')
+            }
+            _ => {
+                rest = tail;
+                if byte == b'+' {
+                    b' '
+                } else {
+                    byte
+                }
+            }
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn php_key_is_answers_as_php_key_does() {
+        let names = [
+            "_method",
+            "_METHOD",
+            "%5Fmethod",
+            "%5fMeThOd",
+            ".method",
+            " method",
+            "+method",
+            "  _method",
+            "[method",
+            "_method ",
+            "_metho",
+            "_methods",
+            "_m%65thod",
+            "_m%C3%A9thod",
+            "_m\u{e9}thod",
+            "%",
+            "%5",
+            "%zz_method",
+            "",
+            "_me\u{212a}hod",
+            "_m%00ethod",
+            "x_method",
+        ];
+        for name in names {
+            assert_eq!(php_key_is(name, "_method"), php_key(name) == "_method", "{name:?}");
+        }
+    }
 
     #[test]
     fn escapes_what_could_forge_a_line_and_truncates() {

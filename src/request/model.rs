@@ -88,7 +88,7 @@ pub fn check_method_overrides(request: &HttpRequest, method: &str) -> Result<(),
     let query = query.split_once('#').map_or(query, |(query, _)| query);
     for pair in query.split(['&', ';']) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if name.len() < 24 && crate::text::php_key(name) == "_method" {
+        if crate::text::php_key_is(name, "_method") {
             let value = crate::text::php_key(value);
             if !value.trim().eq_ignore_ascii_case(method) {
                 return Err(RequestError::MethodOverride);
