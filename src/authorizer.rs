@@ -8,7 +8,7 @@ use crate::routes::{Route, RouteAuth};
 use crate::token::password::{parse_basic, BasicError, ExchangeFailure, Login};
 use crate::token::password_cache::{LoginKey, Lookup, PasswordCache};
 use crate::token::{
-    bearer_candidate, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken,
+    bearer_candidate, carries_token, check_token_chars, cookie_token, TokenCache, TokenError, TokenUse, VerifiedToken,
 };
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -129,8 +129,8 @@ impl Authorizer {
     /// The request's own header names to remove before it goes upstream, each once: every one an upstream could
     /// take for an identity header; the token's header unless `verified` says the filter verified its token and
     /// `forward_token` lets it go on (an unverified token could pass upstream for a checked one); and, when the
-    /// token comes from elsewhere (`token_source`), an `Authorization` header carrying a `Bearer` credential, which
-    /// the filter never verified and an upstream could take for the one it did. Other `Authorization` schemes
+    /// token comes from elsewhere (`token_source`), an `Authorization` header carrying a token (`carries_token`),
+    /// which the filter never verified and an upstream could take for the one it did. Other `Authorization` schemes
     /// (`Basic` for the upstream's own use) go on.
     fn removals<'a>(&self, request: &'a HttpRequest, verified: bool) -> Vec<&'a str> {
         let (token_header, other_source) = match self.config.token_source() {
@@ -144,7 +144,7 @@ impl Authorizer {
         for (name, value) in &request.headers {
             let remove = self.is_identity_header(name)
                 || token_header.is_some_and(|token| same_header_field(name, token))
-                || (other_source && same_header_field(name, "authorization") && is_bearer(value));
+                || (other_source && same_header_field(name, "authorization") && carries_token(value));
             if remove && !names.contains(&name.as_str()) {
                 names.push(name);
             }
@@ -494,13 +494,6 @@ fn basic_credentials(request: &HttpRequest) -> Option<Result<Login, BasicError>>
         request.headers.iter().filter(|(name, _)| same_header_field(name, "authorization")).map(|(_, value)| value);
     let (Some(value), None) = (values.next(), values.next()) else { return None };
     parse_basic(value)
-}
-
-/// Whether an `Authorization` value carries a `Bearer` credential (the scheme in any ASCII case, RFC 9110 §11.1).
-fn is_bearer(value: &str) -> bool {
-    let value = value.trim_start_matches([' ', '\t']);
-    value.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
-        && value.get(6..).is_none_or(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 #[cfg(test)]

@@ -71,6 +71,16 @@ pub fn bearer_candidate<'a>(mut values: impl Iterator<Item = &'a str>) -> Result
     Ok(token)
 }
 
+/// Whether an `Authorization` value carries a token or says it does: the `Bearer` scheme (any ASCII case, RFC 9110
+/// §11.1), with or without a credential, or a bare token as [`bearer_candidate`] takes one. Other schemes (`Basic`)
+/// do not.
+pub fn carries_token(value: &str) -> bool {
+    let trimmed = value.trim_start_matches([' ', '\t']);
+    let bearer = trimmed.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
+        && trimmed.get(6..).is_none_or(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
+    bearer || bearer_candidate(std::iter::once(value)).is_ok()
+}
+
 /// Whether a cookie name is `name` to a lenient reader: Unicode whitespace, controls and invisible format
 /// characters (zero-width spaces, the byte-order mark) trimmed from both ends, letter case ignored (Express and
 /// others); or percent-decoded, with `.`, ` ` and `[` read as `_` (PHP's `$_COOKIE`, which decodes names and

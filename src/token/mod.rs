@@ -21,7 +21,9 @@ mod vectors;
 
 pub use cache::{CacheStats, TokenCache};
 pub use claims::{is_scope_token, scope_words, VerifiedToken};
-pub use extract::{bearer_candidate, bearer_token, check_token_chars, cookie_token, header_token, AuthorizationError};
+pub use extract::{
+    bearer_candidate, bearer_token, carries_token, check_token_chars, cookie_token, header_token, AuthorizationError,
+};
 pub use keys::{JwsAlg, KeyError, KeySet, RawJwk, RawJwks, VerifyingKey};
 
 /// Which Cognito token kind a token says it is (`token_use`).
