@@ -72,6 +72,8 @@ pub struct RawConfig {
     pub bypass_cors_preflight: Option<bool>,
     /// The level of each request's decision log line, by decision.
     pub decision_log: Option<RawDecisionLog>,
+    /// Which decisions leave their record in the host's filter state: `"all"` (default), `"refusals"` or `"off"`.
+    pub decision_record: Option<String>,
     /// Username/password clients: `Authorization: Basic` exchanged with Cognito for an access token.
     pub password_auth: Option<crate::token::password::RawPasswordAuth>,
 }
@@ -122,6 +124,30 @@ pub struct DecisionLog {
 impl Default for DecisionLog {
     fn default() -> Self {
         Self { allow: None, deny: Some(LogLevel::Info) }
+    }
+}
+
+/// Which requests leave a decision record (`wasm.authz.decision` in Envoy's filter state, for access logs): writing
+/// it is one host call on every request, the largest single one after the header map in Envoy's measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecisionRecord {
+    /// Every decision (default).
+    #[default]
+    All,
+    /// Refusals and internal errors only: allowed requests skip the record and its formatting.
+    Refusals,
+    /// None.
+    Off,
+}
+
+impl DecisionRecord {
+    /// Whether a decision that `allowed` (or refused) is recorded.
+    pub fn records(self, allowed: bool) -> bool {
+        match self {
+            Self::All => true,
+            Self::Refusals => !allowed,
+            Self::Off => false,
+        }
     }
 }
 
@@ -294,6 +320,7 @@ pub struct Config {
     forward_token: ForwardToken,
     bypass_cors_preflight: bool,
     decision_log: DecisionLog,
+    decision_record: DecisionRecord,
     password_auth: Option<crate::token::password::PasswordAuth>,
 }
 
@@ -363,6 +390,10 @@ impl Config {
         self.decision_log
     }
 
+    pub fn decision_record(&self) -> DecisionRecord {
+        self.decision_record
+    }
+
     /// Where `Authorization: Basic` credentials are exchanged; `None` when they are refused.
     pub fn password_auth(&self) -> Option<&crate::token::password::PasswordAuth> {
         self.password_auth.as_ref()
@@ -412,6 +443,15 @@ fn validate_decision_log(raw: Option<&RawDecisionLog>) -> Result<DecisionLog, Co
         allow: level("allow", raw.allow.as_ref(), defaults.allow)?,
         deny: level("deny", raw.deny.as_ref(), defaults.deny)?,
     })
+}
+
+fn validate_decision_record(raw: Option<&str>) -> Result<DecisionRecord, ConfigError> {
+    match raw {
+        None | Some("all") => Ok(DecisionRecord::All),
+        Some("refusals") => Ok(DecisionRecord::Refusals),
+        Some("off") => Ok(DecisionRecord::Off),
+        Some(other) => Err(ConfigError::at("decision_record", format!("`{other}` is not `all`, `refusals` or `off`"))),
+    }
 }
 
 fn check_chars(path: &str, value: &str, what: &str, ok: impl Fn(u8) -> bool) -> Result<(), ConfigError> {
@@ -1009,6 +1049,7 @@ impl Config {
             .as_ref()
             .and_then(|source| errors.keep(validate_forward_token(raw.forward_token.as_deref(), source)));
         let decision_log = errors.keep(validate_decision_log(raw.decision_log.as_ref()));
+        let decision_record = errors.keep(validate_decision_record(raw.decision_record.as_deref()));
         let password_auth = match &raw.password_auth {
             None => Some(None),
             Some(password) => errors.keep(validate_password_auth(password, token_source.as_ref())).map(Some),
@@ -1027,6 +1068,7 @@ impl Config {
             token_source,
             forward_token,
             decision_log,
+            decision_record,
             source_ip,
             password_auth,
         ) {
@@ -1040,6 +1082,7 @@ impl Config {
                 Some(token_source),
                 Some(forward_token),
                 Some(decision_log),
+                Some(decision_record),
                 Some(source_ip),
                 Some(password_auth),
             ) if errors.0.is_empty() => Ok(Self {
@@ -1055,6 +1098,7 @@ impl Config {
                 forward_token,
                 bypass_cors_preflight: raw.bypass_cors_preflight.unwrap_or(false),
                 decision_log,
+                decision_record,
                 password_auth,
             }),
             _ => Err(errors.0),
@@ -1218,6 +1262,24 @@ mod tests {
     /// Adds `member` (JSON text) at the top level of the base configuration.
     fn with(member: &str) -> Result<Config, ConfigError> {
         load(|text| text.replacen(r#""routes""#, &format!(r#"{member}, "routes""#), 1))
+    }
+
+    #[test]
+    fn the_decision_record_is_all_refusals_or_off() {
+        assert_eq!(load(|text| text).unwrap().decision_record(), DecisionRecord::All);
+        for (written, read) in
+            [("all", DecisionRecord::All), ("refusals", DecisionRecord::Refusals), ("off", DecisionRecord::Off)]
+        {
+            let config = with(&format!(r#""decision_record": "{written}""#)).unwrap();
+            assert_eq!(config.decision_record(), read, "{written}");
+        }
+        for bad in [r#""denials""#, r#""All""#, "true", r#"{"allow": false}"#] {
+            let err = with(&format!(r#""decision_record": {bad}"#)).map(|_| ()).unwrap_err();
+            assert_eq!(err.path, "decision_record", "{bad}: {err}");
+        }
+        assert!(DecisionRecord::All.records(true) && DecisionRecord::All.records(false));
+        assert!(!DecisionRecord::Refusals.records(true) && DecisionRecord::Refusals.records(false));
+        assert!(!DecisionRecord::Off.records(true) && !DecisionRecord::Off.records(false));
     }
 
     #[test]

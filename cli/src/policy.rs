@@ -157,7 +157,8 @@ fn through_filter(host: &FilterHost, key: &DevKey, line: &PolicyLine) -> anyhow:
         Ok(case) => case,
         Err(err) => return Ok(PolicyAnswer::errors(vec![err.to_string()])),
     };
-    let (mut plugin, configured) = host.start(b"", &case.config).context("the filter failed to start")?;
+    let config = crate::wasm::recording_every_decision(&case.config)?;
+    let (mut plugin, configured) = host.start(b"", &config).context("the filter failed to start")?;
     if !configured {
         let mut errors: Vec<String> = plugin.logs().iter().filter_map(|line| case.refusal(&line.message)).collect();
         if errors.is_empty() {

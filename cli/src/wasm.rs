@@ -34,13 +34,24 @@ fn errors_since(logs: &[LogLine], from: usize) -> String {
     }
 }
 
+/// `config` with every decision recorded (`decision_record: "all"`): the CLI reads each answer from the filter's
+/// decision record, whatever the configuration asks of Envoy. Only that member changes; the document was read
+/// strictly (duplicate names refused) before it gets here.
+pub fn recording_every_decision(config: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut document: serde_json::Value = serde_json::from_slice(config).context("the configuration is not JSON")?;
+    let members = document.as_object_mut().context("the configuration is not a JSON object")?;
+    members.insert("decision_record".to_owned(), serde_json::Value::from("all"));
+    Ok(serde_json::to_vec(&document)?)
+}
+
 impl WasmEngine {
     /// Loads the module at `path` and configures it with `config`, which `authorizer` was compiled from.
     pub fn load(path: &Path, config: &[u8], authorizer: &Authorizer) -> anyhow::Result<Self> {
         let wasm = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
         let host = FilterHost::load(&wasm).with_context(|| format!("`{}` does not load", path.display()))?;
+        let config = recording_every_decision(config)?;
         let (plugin, configured) =
-            host.start(b"", config).with_context(|| format!("`{}` failed to start", path.display()))?;
+            host.start(b"", &config).with_context(|| format!("`{}` failed to start", path.display()))?;
         if !configured {
             bail!("`{}` refused the configuration: {}", path.display(), errors_since(plugin.logs(), 0));
         }

@@ -40,3 +40,29 @@ fn grpc_refusals_are_refusals_in_both_engines() {
     assert_eq!(filtered[1]["headers"]["grpc-status"], "7", "{}", filtered[1]);
     assert_eq!(filtered[2]["headers"]["grpc-status"], "3", "{}", filtered[2]);
 }
+
+#[test]
+fn the_filter_is_read_whatever_decision_record_says() {
+    let dir = scratch("record-off");
+    let config = dir.join("config.json");
+    let key = authz_testkit::mint::DevKey::generate_es256("k1").unwrap();
+    let text = json!({
+        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
+        "issuers": [{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_G", "jwks": key.jwks(),
+                     "token_use": ["access"], "client_ids": ["app"]}],
+        "routes": [{"method": "GET", "path": "/health", "auth": "none"}, {"method": "GET", "path": "/pets"}],
+        "decision_record": "off"
+    });
+    std::fs::write(&config, text.to_string()).unwrap();
+    let lines = [
+        json!({"method": "GET", "path": "/health", "now": 1_763_800_000}),
+        json!({"method": "GET", "path": "/pets", "now": 1_763_800_000}),
+    ]
+    .map(|line| line.to_string())
+    .join("\n");
+    let wasm = filter_wasm();
+    let filtered =
+        authz(&["check", "--config", arg(&config), "--wasm", arg(&wasm)], &lines).expect_code(0).json_lines();
+    let statuses: Vec<u64> = filtered.iter().map(|answer| answer["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [200, 401], "{filtered:?}");
+}

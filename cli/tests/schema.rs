@@ -223,6 +223,8 @@ fn refused_by_both() -> Vec<(&'static str, Value)> {
         ("an unknown forward_token", with("/forward_token", json!("always"))),
         ("an unknown log level", with("/decision_log", json!({"deny": "loud"}))),
         ("a decision_log member", with("/decision_log", json!({"refuse": "info"}))),
+        ("an unknown decision_record", with("/decision_record", json!("denials"))),
+        ("a decision_record flag", with("/decision_record", json!(false))),
         ("an upper-case identity header", with("/identity_headers", json!({"sub": "X-Sub"}))),
         ("too many trusted hops", with("/source_ip", json!({"xff_num_trusted_hops": 17}))),
         ("all_issuers in an issuer's policies", with("/issuers/0/policies", json!({"all_issuers": true}))),

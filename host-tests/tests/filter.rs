@@ -670,6 +670,27 @@ fn last_record(plugin: &Plugin) -> DecisionRecord {
 }
 
 #[test]
+fn decision_record_refusals_or_off_skips_the_host_call() {
+    let token = bearer(&access("alice", &["pet-veterinarian"]));
+    let writes = |plugin: &Plugin| plugin.host_calls().iter().filter(|c| c.function == "proxy_set_property").count();
+    for (mode, allowed_writes, refused_writes) in [("all", 1, 1), ("refusals", 0, 1), ("off", 0, 0)] {
+        let mut config = config(petstore_policies());
+        config["decision_record"] = json!(mode);
+        let mut plugin = plugin_with(&config);
+        plugin.http_request(&get("/petstore/v1/pets", Some(&token))).unwrap();
+        assert_eq!(allowed_writes, writes(&plugin), "{mode}, allowed: {}", show(&plugin));
+        assert_eq!(plugin.filter_state("authz.decision").is_some(), allowed_writes == 1, "{mode}");
+        // The decision itself does not change: the identity still goes upstream.
+        assert!(plugin.host_calls().iter().any(|c| c.function == "proxy_add_header_map_value"), "{mode}");
+        plugin.http_request(&get("/petstore/v2/pets", Some(&token))).unwrap();
+        assert_eq!(refused_writes, writes(&plugin), "{mode}, refused: {}", show(&plugin));
+        if refused_writes == 1 {
+            assert_eq!(last_record(&plugin).code, "implicit_deny", "{mode}");
+        }
+    }
+}
+
+#[test]
 fn every_request_records_its_decision_for_access_logs() {
     let mut plugin = plugin();
     let token = bearer(&access("alice", &["pet-veterinarian"]));

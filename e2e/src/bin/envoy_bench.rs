@@ -319,6 +319,19 @@ fn run() -> Result<()> {
         settings.workers,
         401,
     )?;
+    // The same configuration without a decision record for allowed requests (`decision_record: "refusals"`).
+    let mut quiet = config.clone();
+    if let Some(members) = quiet.as_object_mut() {
+        members.insert("decision_record".into(), Value::from("refusals"));
+    }
+    let quiet_text = quiet.to_string();
+    let unrecorded = start(
+        &binary,
+        "(f) authz.wasm, refusals recorded",
+        AuthFilter::Wasm { module: &wasm, configuration: &quiet_text },
+        settings.workers,
+        401,
+    )?;
     println!(
         "Envoy {} ({}), {} worker(s); wrk -t1 -c{}, {} s per Envoy and round, best of {} rounds; direct_response route.",
         envoy_version(&binary),
@@ -334,7 +347,7 @@ fn run() -> Result<()> {
         settings.tokens
     );
 
-    let all = [&none, &jwt, &empty, &calls, &authz];
+    let all = [&none, &jwt, &empty, &calls, &authz, &unrecorded];
     let repeated = phase(&all, &Load::Token(&cached), &settings)?;
     let new_token = [&none, &jwt, &authz];
     let first = phase(&new_token, &Load::Script { script: &script, tokens: &tokens }, &settings)?;
@@ -344,7 +357,8 @@ fn run() -> Result<()> {
     print_phase("A new token on every request", &new_token, &first);
     println!(
         "\n(b) checks the signature, issuer and expiry. (e) also checks token_use and the client, maps the group to its \
-         IAM policy, evaluates it, adds six identity headers after removing any client copy, and records its decision."
+         IAM policy, evaluates it, adds six identity headers after removing any client copy, and records its decision. \
+         (f) is (e) with `decision_record: \"refusals\"`: an allowed request writes no record."
     );
 
     let cpu = |rounds: &[Round], index: usize| rounds.get(index).map_or(f64::NAN, |round| round.cpu_us);
@@ -352,6 +366,7 @@ fn run() -> Result<()> {
     let results = json!({
         "cached": {"none_us": cpu(&repeated, 0), "jwt_authn_us": cpu(&repeated, 1), "empty_probe_us": cpu(&repeated, 2),
                    "host_call_probe_us": cpu(&repeated, 3), "authz_us": cpu(&repeated, 4),
+                   "authz_refusals_recorded_us": cpu(&repeated, 5),
                    "per_second": repeated.iter().map(|round| round.per_second).collect::<Vec<_>>()},
         "new_token": {"none_us": cpu(&first, 0), "jwt_authn_us": cpu(&first, 1), "authz_us": cpu(&first, 2),
                       "per_second": first.iter().map(|round| round.per_second).collect::<Vec<_>>()},
@@ -386,9 +401,11 @@ fn run() -> Result<()> {
         "≤ +8 µs (≤ 2× the empty probe's)",
         Some(ours <= 8.0 && ours <= 2.0 * floor),
         format!(
-            "empty probe +{floor:.1} µs, host-call probe +{:.1} µs, jwt_authn +{:.1} µs",
+            "empty probe +{floor:.1} µs, host-call probe +{:.1} µs, jwt_authn +{:.1} µs; with `decision_record: \
+             \"refusals\"` +{:.1} µs",
             added(&repeated, 3),
-            added(&repeated, 1)
+            added(&repeated, 1),
+            added(&repeated, 5)
         ),
     );
     let (ours, theirs) = (added(&first, 2), added(&first, 1));

@@ -465,7 +465,10 @@ impl RequestCore {
     /// Refuses the request without a decision (500, gRPC INTERNAL).
     fn internal_error(&self, why: &str) -> Action {
         host::log(Level::Error, &format!("authz: {why}; request refused"));
-        record(&DecisionRecord::internal_error(why).to_json());
+        // Without a configuration nothing says the record is off: it is written.
+        if self.authorizer.as_ref().is_none_or(|authorizer| authorizer.config().decision_record().records(false)) {
+            record(&DecisionRecord::internal_error(why).to_json());
+        }
         self.metrics.count(Code::InternalError);
         self.respond(LocalReply {
             status: 500,
@@ -565,7 +568,10 @@ impl RequestCore {
             return Decided::Wait(source, now);
         }
         let code = verdict.code();
-        verdict.write_record(json);
+        let recorded = authorizer.config().decision_record().records(verdict.is_allowed());
+        if recorded {
+            verdict.write_record(json);
+        }
         let levels = authorizer.config().decision_log();
         // Straight to the host, which drops a line below its level: asking for the level first would cost a host
         // call whenever the line is wanted, and save one only when it is not.
@@ -581,7 +587,9 @@ impl RequestCore {
             );
             host::log(host_level(level), log);
         }
-        record(json);
+        if recorded {
+            record(json);
+        }
         self.metrics.count(code);
         let action = if verdict.is_allowed() {
             match self.forward(&verdict) {
