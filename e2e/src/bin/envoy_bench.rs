@@ -1,5 +1,5 @@
 //! `make bench-envoy`: what the filter costs inside real Envoy, next to Envoy's own JWT filter and to two probe
-//! filters, all measured in the same run on the same machine. Five Envoys, one worker each (`BENCH_WORKERS`), whose
+//! filters, all measured in the same run on the same machine. Six Envoys, one worker each (`BENCH_WORKERS`), whose
 //! route answers by itself (`direct_response`), so that nothing but Envoy and its filter does the work:
 //!
 //! - (a) no filter: the baseline every "added" figure is against;
@@ -8,7 +8,9 @@
 //! - (c) the empty probe (`e2e/probe`, the proxy-wasm SDK's dispatch and nothing else): the sandbox's own floor;
 //! - (d) the probe making exactly the filter's host calls for this request (`authz_probe::FILTER_CALLS`, checked
 //!   against the filter by `host-tests/benches/request.rs`): the host-call floor;
-//! - (e) `dist/authz.wasm` with the petstore configuration and its policies, under which the request is allowed.
+//! - (e) `dist/authz.wasm` with the petstore configuration and its policies, under which the request is allowed;
+//! - (f) the same with `decision_record: "refusals"` (no record for an allowed request);
+//! - (g) only with `AUTHZ_COMPARE_WASM=module`: another build of the filter, interleaved with (e) in both phases.
 //!
 //! Load comes from `wrk` (one thread, `BENCH_CONNECTIONS` connections, default 8): first the same token on every
 //! request (both filters then answer from their caches), then a new token on every request (a Lua script cycles
@@ -332,6 +334,17 @@ fn run() -> Result<()> {
         settings.workers,
         401,
     )?;
+    // Another build of the filter, measured interleaved with this one in both phases (before/after a change).
+    let compared = match std::env::var_os("AUTHZ_COMPARE_WASM") {
+        Some(module) => Some(start(
+            &binary,
+            "(g) AUTHZ_COMPARE_WASM",
+            AuthFilter::Wasm { module: Path::new(&module), configuration: &config_text },
+            settings.workers,
+            401,
+        )?),
+        None => None,
+    };
     println!(
         "Envoy {} ({}), {} worker(s); wrk -t1 -c{}, {} s per Envoy and round, best of {} rounds; direct_response route.",
         envoy_version(&binary),
@@ -347,9 +360,13 @@ fn run() -> Result<()> {
         settings.tokens
     );
 
-    let all = [&none, &jwt, &empty, &calls, &authz, &unrecorded];
+    let mut all = vec![&none, &jwt, &empty, &calls, &authz, &unrecorded];
+    let mut new_token = vec![&none, &jwt, &authz];
+    if let Some(compared) = &compared {
+        all.push(compared);
+        new_token.push(compared);
+    }
     let repeated = phase(&all, &Load::Token(&cached), &settings)?;
-    let new_token = [&none, &jwt, &authz];
     let first = phase(&new_token, &Load::Script { script: &script, tokens: &tokens }, &settings)?;
     let _ = std::fs::remove_dir_all(&scratch);
 
