@@ -56,6 +56,10 @@ pub enum AuthFilter<'a> {
     /// Envoy's native JWT filter requiring, on every path, a token from `issuer` (`Authorization: Bearer`) signed by
     /// a key of `jwks` (JSON, inline), with its cache of verified tokens on (100 tokens, its default size).
     JwtAuthn { issuer: &'a str, jwks: &'a str },
+    /// The native stack doing this filter's job: `jwt_authn` as above that also puts the token's claims in dynamic
+    /// metadata (`jwt_payload`) and six of them in request headers (`claim_to_headers`), followed by `rbac`, the
+    /// YAML of one or more `envoy.filters.http.rbac` entries at the `http_filters` indentation that read them.
+    JwtAuthnRbac { issuer: &'a str, jwks: &'a str, rbac: &'a str },
     /// None: the router alone.
     None,
 }
@@ -267,6 +271,31 @@ impl Bootstrap<'_> {
                 issuer = quoted(issuer),
                 jwks = quoted(jwks),
             ),
+            AuthFilter::JwtAuthnRbac { issuer, jwks, rbac } => format!(
+                r#"        - name: envoy.filters.http.jwt_authn
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+            providers:
+              pool:
+                issuer: {issuer}
+                local_jwks: {{inline_string: {jwks}}}
+                forward: true
+                jwt_cache_config: {{jwt_cache_size: 100}}
+                payload_in_metadata: jwt_payload
+                claim_to_headers:
+                - {{header_name: x-authz-sub, claim_name: sub}}
+                - {{header_name: x-authz-username, claim_name: username}}
+                - {{header_name: x-authz-groups, claim_name: "cognito:groups"}}
+                - {{header_name: x-authz-client-id, claim_name: client_id}}
+                - {{header_name: x-authz-issuer, claim_name: iss}}
+                - {{header_name: x-authz-token-use, claim_name: token_use}}
+            rules:
+            - match: {{prefix: "/"}}
+              requires: {{provider_name: pool}}
+{rbac}"#,
+                issuer = quoted(issuer),
+                jwks = quoted(jwks),
+            ),
             AuthFilter::None => String::new(),
         }
     }
@@ -359,6 +388,17 @@ mod tests {
         assert!(jwt.contains("issuer: \"https://issuer\"\n"), "{jwt}");
         assert!(jwt.contains(r#"local_jwks: {inline_string: "{\"keys\": []}"}"#), "{jwt}");
         assert!(!jwt.contains("envoy.filters.http.wasm"), "{jwt}");
+        let rbac = "        - name: envoy.filters.http.rbac\n";
+        let native = Bootstrap::with_filter(
+            AuthFilter::JwtAuthnRbac { issuer: "https://issuer", jwks: r#"{"keys": []}"#, rbac },
+            upstream,
+        )
+        .render();
+        assert!(native.contains("payload_in_metadata: jwt_payload\n"), "{native}");
+        assert_eq!(native.matches("{header_name: x-authz-").count(), 6, "{native}");
+        let order = ["envoy.filters.http.jwt_authn", "envoy.filters.http.rbac", "envoy.filters.http.router"]
+            .map(|name| native.find(name).unwrap_or(usize::MAX));
+        assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{native}");
         let bare = Bootstrap::with_filter(AuthFilter::None, upstream).render();
         assert!(bare.contains("\n          http_filters:\n          - name: envoy.filters.http.router\n"), "{bare}");
         assert!(!bare.contains("jwt_authn") && !bare.contains("envoy.filters.http.wasm"), "{bare}");

@@ -1,10 +1,12 @@
 //! `make bench-envoy`: what the filter costs inside real Envoy, next to Envoy's own JWT filter and to two probe
-//! filters, all measured in the same run on the same machine. Six Envoys, one worker each (`BENCH_WORKERS`), whose
+//! filters, all measured in the same run on the same machine. Seven Envoys, one worker each (`BENCH_WORKERS`), whose
 //! route answers by itself (`direct_response`), so that nothing but Envoy and its filter does the work:
 //!
 //! - (a) no filter: the baseline every "added" figure is against;
 //! - (b) `envoy.filters.http.jwt_authn` requiring a token signed by the same RSA key (inline `local_jwks`, its cache
 //!   of verified tokens on);
+//! - (b2) the native stack for the filter's job: that `jwt_authn` also writing six claims to headers and the payload
+//!   to metadata, then RBAC filters saying what the petstore policies say (`PETSTORE_RBAC`);
 //! - (c) the empty probe (`e2e/probe`, the proxy-wasm SDK's dispatch and nothing else): the sandbox's own floor;
 //! - (d) the probe making exactly the filter's host calls for this request (`authz_probe::FILTER_CALLS`, checked
 //!   against the filter by `host-tests/benches/request.rs`): the host-call floor;
@@ -81,6 +83,60 @@ fn configuration(key: &DevKey) -> Result<Value> {
     *jwks = key.jwks();
     Ok(config)
 }
+
+/// What the petstore configuration's policies say, as Envoy's RBAC filters say it after `jwt_authn` (the native
+/// stack users compare with): the `suspended` group denied everything, then the groups', client's and user's allows
+/// by path prefix and method. Claims are read from `jwt_authn`'s `jwt_payload` metadata.
+const PETSTORE_RBAC: &str = r#"        - name: envoy.filters.http.rbac
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+            rules:
+              action: DENY
+              policies:
+                suspended:
+                  permissions: [{any: true}]
+                  principals:
+                  - metadata:
+                      filter: envoy.filters.http.jwt_authn
+                      path: [{key: jwt_payload}, {key: "cognito:groups"}]
+                      value: {list_match: {one_of: {string_match: {exact: suspended}}}}
+        - name: envoy.filters.http.rbac
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+            rules:
+              action: ALLOW
+              policies:
+                pet-veterinarian:
+                  permissions:
+                  - url_path: {path: {prefix: /petstore/v1/}}
+                  - and_rules:
+                      rules:
+                      - header: {name: ":method", string_match: {exact: GET}}
+                      - url_path: {path: {exact: /petstore/v2/status}}
+                  principals:
+                  - metadata:
+                      filter: envoy.filters.http.jwt_authn
+                      path: [{key: jwt_payload}, {key: "cognito:groups"}]
+                      value: {list_match: {one_of: {string_match: {exact: pet-veterinarian}}}}
+                product-readers:
+                  permissions: [{url_path: {path: {prefix: /products}}}]
+                  principals:
+                  - metadata:
+                      filter: envoy.filters.http.jwt_authn
+                      path: [{key: jwt_payload}, {key: "cognito:groups"}]
+                      value: {list_match: {one_of: {string_match: {exact: product-readers}}}}
+                carol:
+                  permissions:
+                  - and_rules:
+                      rules:
+                      - header: {name: ":method", string_match: {exact: GET}}
+                      - url_path: {path: {prefix: /petstore/v2/pets/carol}}
+                  principals:
+                  - metadata:
+                      filter: envoy.filters.http.jwt_authn
+                      path: [{key: jwt_payload}, {key: username}]
+                      value: {string_match: {exact: carol}}
+"#;
 
 fn token(key: &DevKey, issuer: &str, user: &str, now: u64) -> String {
     key.sign(&CognitoClaims::access(issuer, CLIENT, user, now).groups(&[GROUP]).to_json())
@@ -300,6 +356,13 @@ fn run() -> Result<()> {
     let none = start(&binary, "(a) no filter", AuthFilter::None, settings.workers, 200)?;
     let jwt =
         start(&binary, "(b) jwt_authn", AuthFilter::JwtAuthn { issuer: &issuer, jwks: &jwks }, settings.workers, 401)?;
+    let native = start(
+        &binary,
+        "(b2) jwt_authn + RBAC",
+        AuthFilter::JwtAuthnRbac { issuer: &issuer, jwks: &jwks, rbac: PETSTORE_RBAC },
+        settings.workers,
+        401,
+    )?;
     let empty = start(
         &binary,
         "(c) empty probe",
@@ -345,6 +408,25 @@ fn run() -> Result<()> {
         )?),
         None => None,
     };
+    // Every authorizing subject allows the benchmark's request and refuses what the policies refuse: otherwise a
+    // mistyped RBAC rule (or a filter refusing everything) would be measured as cheap.
+    let suspended = key.sign(&CognitoClaims::access(&issuer, CLIENT, "mallory", now).groups(&["suspended"]).to_json());
+    let mut authorizing = vec![&jwt, &native, &authz, &unrecorded];
+    authorizing.extend(compared.as_ref());
+    for subject in authorizing {
+        let ask = |path: &str, token: &str| {
+            authz_e2e::http::send(
+                subject.addr,
+                &Request::new("GET", path).header("authorization", &format!("Bearer {token}")),
+            )
+            .map(|response| response.status)
+        };
+        let answers = [ask(TARGET, &cached)?, ask("/petstore/v2/pets", &cached)?, ask(TARGET, &suspended)?];
+        let expected: [u16; 3] = if std::ptr::eq(subject, &jwt) { [200, 200, 200] } else { [200, 403, 403] };
+        if answers != expected {
+            bail!("{}: answered {answers:?} where {expected:?} was expected", subject.label);
+        }
+    }
     println!(
         "Envoy {} ({}), {} worker(s); wrk -t1 -c{}, {} s per Envoy and round, best of {} rounds; direct_response route.",
         envoy_version(&binary),
@@ -360,8 +442,8 @@ fn run() -> Result<()> {
         settings.tokens
     );
 
-    let mut all = vec![&none, &jwt, &empty, &calls, &authz, &unrecorded];
-    let mut new_token = vec![&none, &jwt, &authz];
+    let mut all = vec![&none, &jwt, &empty, &calls, &authz, &unrecorded, &native];
+    let mut new_token = vec![&none, &jwt, &authz, &native];
     if let Some(compared) = &compared {
         all.push(compared);
         new_token.push(compared);
@@ -375,7 +457,9 @@ fn run() -> Result<()> {
     println!(
         "\n(b) checks the signature, issuer and expiry. (e) also checks token_use and the client, maps the group to its \
          IAM policy, evaluates it, adds six identity headers after removing any client copy, and records its decision. \
-         (f) is (e) with `decision_record: \"refusals\"`: an allowed request writes no record."
+         (f) is (e) with `decision_record: \"refusals\"`: an allowed request writes no record. (b2) is the native \
+         stack for the same job: jwt_authn putting six claims in headers and the payload in metadata, then two RBAC \
+         filters saying what the petstore policies say."
     );
 
     let cpu = |rounds: &[Round], index: usize| rounds.get(index).map_or(f64::NAN, |round| round.cpu_us);
@@ -383,9 +467,10 @@ fn run() -> Result<()> {
     let results = json!({
         "cached": {"none_us": cpu(&repeated, 0), "jwt_authn_us": cpu(&repeated, 1), "empty_probe_us": cpu(&repeated, 2),
                    "host_call_probe_us": cpu(&repeated, 3), "authz_us": cpu(&repeated, 4),
-                   "authz_refusals_recorded_us": cpu(&repeated, 5),
+                   "authz_refusals_recorded_us": cpu(&repeated, 5), "jwt_authn_rbac_us": cpu(&repeated, 6),
                    "per_second": repeated.iter().map(|round| round.per_second).collect::<Vec<_>>()},
         "new_token": {"none_us": cpu(&first, 0), "jwt_authn_us": cpu(&first, 1), "authz_us": cpu(&first, 2),
+                      "jwt_authn_rbac_us": cpu(&first, 3),
                       "per_second": first.iter().map(|round| round.per_second).collect::<Vec<_>>()},
     });
     let out = workspace().join("target/bench");
@@ -406,9 +491,10 @@ fn run() -> Result<()> {
         "≥ 0.90",
         Some(throughput >= 0.90),
         format!(
-            "empty probe / jwt_authn {:.2}, host-call probe / jwt_authn {:.2}",
+            "empty probe / jwt_authn {:.2}, host-call probe / jwt_authn {:.2}; ours / (jwt_authn + RBAC) {:.2}",
             cpu(&repeated, 1) / cpu(&repeated, 2),
-            cpu(&repeated, 1) / cpu(&repeated, 3)
+            cpu(&repeated, 1) / cpu(&repeated, 3),
+            cpu(&repeated, 6) / cpu(&repeated, 4)
         ),
     );
     let (ours, floor) = (added(&repeated, 4), added(&repeated, 2));
@@ -418,10 +504,11 @@ fn run() -> Result<()> {
         "≤ +8 µs (≤ 2× the empty probe's)",
         Some(ours <= 8.0 && ours <= 2.0 * floor),
         format!(
-            "empty probe +{floor:.1} µs, host-call probe +{:.1} µs, jwt_authn +{:.1} µs; with `decision_record: \
-             \"refusals\"` +{:.1} µs",
+            "empty probe +{floor:.1} µs, host-call probe +{:.1} µs, jwt_authn +{:.1} µs, jwt_authn + RBAC +{:.1} µs; \
+             with `decision_record: \"refusals\"` +{:.1} µs",
             added(&repeated, 3),
             added(&repeated, 1),
+            added(&repeated, 6),
             added(&repeated, 5)
         ),
     );
@@ -431,7 +518,7 @@ fn run() -> Result<()> {
         format!("+{ours:.0} / +{theirs:.0} µs = {:.2}×", ours / theirs),
         "≤ 1.5×",
         Some(ours / theirs <= 1.5),
-        format!("jwt_authn +{theirs:.1} µs"),
+        format!("jwt_authn +{theirs:.1} µs, jwt_authn + RBAC +{:.1} µs", added(&first, 3)),
     );
     match (number("/new_token_us"), number("/cached_us")) {
         (Some(new), Some(cached)) => goal(
