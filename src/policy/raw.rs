@@ -59,7 +59,7 @@ pub(crate) enum Object<T> {
 #[derive(Debug)]
 pub(crate) enum RawStatements<'de> {
     List(Vec<Object<RawStatement<'de>>>),
-    One(RawStatement<'de>),
+    One(Box<RawStatement<'de>>),
     Other,
 }
 
@@ -77,7 +77,7 @@ pub(crate) struct RawDocument<'de> {
 /// What a group, client or user holds: one document, or a list of them.
 #[derive(Debug)]
 pub(crate) enum RawDocuments<'de> {
-    One(Object<RawDocument<'de>>),
+    One(Box<Object<RawDocument<'de>>>),
     List(Vec<Object<RawDocument<'de>>>),
 }
 
@@ -321,7 +321,7 @@ impl<'de> Visitor<'de> for StatementsSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         Ok(match StatementSeed.visit_map(map)? {
-            Object::Object(statement) => RawStatements::One(statement),
+            Object::Object(statement) => RawStatements::One(Box::new(statement)),
             Object::Other => RawStatements::Other,
         })
     }
@@ -377,7 +377,7 @@ impl<'de> Visitor<'de> for DocumentsVisitor {
         f.write_str("any JSON value")
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(RawDocuments::One(Object::Other))
+        Ok(RawDocuments::One(Box::new(Object::Other)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(2));
@@ -387,7 +387,7 @@ impl<'de> Visitor<'de> for DocumentsVisitor {
         Ok(RawDocuments::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        DocumentSeed.visit_map(map).map(RawDocuments::One)
+        DocumentSeed.visit_map(map).map(|document| RawDocuments::One(Box::new(document)))
     }
-    other_shapes!(RawDocuments<'de>, RawDocuments::One(Object::Other));
+    other_shapes!(RawDocuments<'de>, RawDocuments::One(Box::new(Object::Other)));
 }
