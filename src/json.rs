@@ -524,6 +524,36 @@ mod tests {
         assert!(check_unique_names(format!(r#"{{"a":{{{}}}}}"#, members.join(",")).as_bytes()).is_ok());
     }
 
+    /// The path of a typed read's error, and `describe`'s message: the path first, none at the top level.
+    #[test]
+    fn typed_read_errors_are_named_by_their_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Key {
+            kty: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Set {
+            keys: Vec<Key>,
+        }
+        let fail = |text: &str| {
+            let err = serde_json::from_str::<Set>(text).unwrap_err();
+            (path_of(text.as_bytes(), &err), describe(text.as_bytes(), &err))
+        };
+        let (path, message) = fail("{\n  \"keys\": [\n    {\"kty\": \"RSA\"},\n    {\"kty\": 7}\n  ]\n}");
+        assert_eq!(path, "keys[1].kty");
+        assert!(message.starts_with("keys[1].kty: invalid type: integer `7`"), "{message}");
+        assert_eq!(fail(r#"{"keys": [{"kty": "EC", "k\u0069d": "a"}]}"#).0, "keys[0].kid");
+        assert_eq!(fail(r#"{"keys": [{}]}"#).0, "keys[0]");
+        assert_eq!(fail(r#"{"keys": [[]]}"#).0, "keys[0]");
+        let (path, message) = fail(r#"{}"#);
+        assert_eq!(path, ".");
+        assert!(message.starts_with("missing field `keys`"), "{message}");
+    }
+
     #[test]
     fn unique_names_pass_and_syntax_errors_are_not_duplicates() {
         assert!(check_unique_names(br#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}"#).is_ok());
