@@ -149,6 +149,202 @@ fn render_path(steps: &[Step<'_>]) -> String {
     path
 }
 
+/// The path of the value a typed read of `bytes` failed at (`issuers[0].jwks.keys[2].kty`; `.` for the document
+/// itself), found from the position serde_json gives the error.
+///
+/// This is what `serde_path_to_error` did, without wrapping every deserializer and visitor of every configuration
+/// type in a second, path-tracking copy (about 90 KB of the filter's code): serde_json places each error at the
+/// last byte it read, so one scan of the text up to that byte knows where it was. Type errors end on the value
+/// (its path), unknown fields on the member name (the path with that name), missing fields on the object's `}`
+/// (the object's path). Only called for a document that failed, so its cost is no load's.
+pub fn path_of(bytes: &[u8], err: &serde_json::Error) -> String {
+    if err.line() == 0 {
+        return ".".to_owned();
+    }
+    // The line's first byte, then the last byte read on it (column 0: none yet).
+    let line_start = if err.line() == 1 {
+        0
+    } else {
+        bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'\n')
+            .nth(err.line() - 2)
+            .map_or(bytes.len(), |(at, _)| at + 1)
+    };
+    render_path(&steps_at(bytes, line_start + err.column().saturating_sub(1), !err.is_data()))
+}
+
+/// [`path_of`] and the error, as a message: `keys[0].kty: invalid type: ...` (the error alone at the top level).
+pub fn describe(bytes: &[u8], err: &serde_json::Error) -> String {
+    match path_of(bytes, err) {
+        path if path == "." => err.to_string(),
+        path => format!("{path}: {err}"),
+    }
+}
+
+/// The path at byte `offset`: a scan of the tokens before it that keeps a step per open container (the member
+/// being read, or the index of the element). A token that holds `offset` ends the scan with its own path: a
+/// member name's path includes the name, a closing bracket's is its container's. A `syntax` error between a name
+/// and its `:`, between an array's `[` or `,` and the next element, or after a whole value, is the container's
+/// (serde_json reads those outside the member or element). The text may be malformed: the scan then stops wherever the text stops
+/// making sense.
+fn steps_at(bytes: &[u8], offset: usize, syntax: bool) -> Vec<Step<'_>> {
+    /// What the innermost open object expects next.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Expect {
+        Name,
+        Value,
+    }
+    let mut steps: Vec<Step<'_>> = Vec::new();
+    // Per open container: `Some(expect)` for an object, `None` for an array.
+    let mut open: Vec<Option<Expect>> = Vec::new();
+    // A member name was read and its `:` not yet.
+    let mut before_colon = false;
+    // An array was opened or a `,` read in one, and no element has started since: serde_json reads the next
+    // element's first byte (or the end of the text) as the array's own.
+    let mut before_element = false;
+    // A member's or element's value was read whole: serde_json reads what follows (`,` or a closing bracket, or
+    // the end of the text) as its container's.
+    let mut after_value = false;
+    let mut at = 0;
+    loop {
+        while bytes.get(at).is_some_and(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) {
+            at += 1;
+        }
+        let Some(&byte) = bytes.get(at) else { break };
+        if at > offset {
+            break;
+        }
+        let in_object = open.last().copied().flatten();
+        before_element = false;
+        after_value = false;
+        match byte {
+            b'{' => {
+                if at == offset {
+                    break;
+                }
+                open.push(Some(Expect::Name));
+                at += 1;
+            }
+            b'[' => {
+                // An error that ends on `[` is about the first element, which serde_json looked at without reading
+                // it (a value of the wrong type is refused when it starts with `[` or `{`).
+                open.push(None);
+                steps.push(Step::Index(0));
+                before_element = true;
+                if at == offset {
+                    break;
+                }
+                at += 1;
+            }
+            b'}' | b']' => {
+                // A bracket that closes nothing open is where a syntax error is.
+                if (byte == b'}') != in_object.is_some() || open.is_empty() {
+                    break;
+                }
+                // The member or element being read is over: the bracket belongs to its container.
+                if in_object == Some(Expect::Value) || byte == b']' {
+                    steps.pop();
+                }
+                open.pop();
+                if at == offset {
+                    break;
+                }
+                after_value = true;
+                at += 1;
+            }
+            b',' => {
+                match (in_object, open.last()) {
+                    (Some(_), _) => {
+                        if in_object == Some(Expect::Value) {
+                            steps.pop();
+                        }
+                        if let Some(last) = open.last_mut() {
+                            *last = Some(Expect::Name);
+                        }
+                    }
+                    (None, Some(None)) => {
+                        if let Some(Step::Index(index)) = steps.last_mut() {
+                            *index += 1;
+                        }
+                        before_element = true;
+                    }
+                    _ => {}
+                }
+                if at == offset {
+                    break;
+                }
+                at += 1;
+            }
+            b':' => {
+                // Read: what ends on it (the text cut short) is the member's value's.
+                before_colon = false;
+                if at == offset {
+                    break;
+                }
+                at += 1;
+            }
+            b'"' => {
+                let end = string_end(bytes, at);
+                if in_object == Some(Expect::Name) {
+                    let raw = bytes.get(at..end).unwrap_or_default();
+                    // A name with escapes is shown decoded, as serde reads it; one that cannot be read (cut short,
+                    // a bad escape) as `?`, as `serde_path_to_error` showed it.
+                    let name = serde_json::from_slice::<Cow<'_, str>>(raw);
+                    let read = name.is_ok();
+                    steps.push(Step::Member(name.unwrap_or(Cow::Borrowed("?"))));
+                    if let Some(last) = open.last_mut() {
+                        *last = Some(Expect::Value);
+                    }
+                    // Inside the name: its own error. On its closing quote: an unknown name (a data error), or
+                    // the end of the text (a syntax error, the object's).
+                    before_colon = read && offset + 1 >= end;
+                    if offset < end {
+                        break;
+                    }
+                    before_colon = true;
+                } else if offset < end {
+                    break;
+                } else {
+                    after_value = true;
+                }
+                at = end;
+            }
+            _ => {
+                // A number or literal: up to the next delimiter.
+                let end = bytes
+                    .iter()
+                    .skip(at)
+                    .position(|byte| matches!(byte, b',' | b'}' | b']' | b':' | b' ' | b'\t' | b'\n' | b'\r' | b'"'))
+                    .map_or(bytes.len(), |length| at + length.max(1));
+                if offset < end {
+                    break;
+                }
+                after_value = true;
+                at = end;
+            }
+        }
+    }
+    if syntax && (before_colon || before_element || after_value) {
+        steps.pop();
+    }
+    steps
+}
+
+/// The byte after the string starting at `start` (its closing quote's successor), or the end of `bytes`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut at = start + 1;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
 /// Walks a whole JSON document and refuses any object that names a member twice, saying where. Values are
 /// skipped, not built, so the walk costs a parse; the document is then read as usual (serde keeps no copy).
 pub fn check_unique_names(bytes: &[u8]) -> Result<(), NameCheckError> {
@@ -326,6 +522,36 @@ mod tests {
         let late = format!(r#"{{"a":{{{},"m39":2}}}}"#, members.join(","));
         assert_eq!(duplicate(&late).name, "m39");
         assert!(check_unique_names(format!(r#"{{"a":{{{}}}}}"#, members.join(",")).as_bytes()).is_ok());
+    }
+
+    /// The path of a typed read's error, and `describe`'s message: the path first, none at the top level.
+    #[test]
+    fn typed_read_errors_are_named_by_their_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Key {
+            kty: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Set {
+            keys: Vec<Key>,
+        }
+        let fail = |text: &str| {
+            let err = serde_json::from_str::<Set>(text).unwrap_err();
+            (path_of(text.as_bytes(), &err), describe(text.as_bytes(), &err))
+        };
+        let (path, message) = fail("{\n  \"keys\": [\n    {\"kty\": \"RSA\"},\n    {\"kty\": 7}\n  ]\n}");
+        assert_eq!(path, "keys[1].kty");
+        assert!(message.starts_with("keys[1].kty: invalid type: integer `7`"), "{message}");
+        assert_eq!(fail(r#"{"keys": [{"kty": "EC", "k\u0069d": "a"}]}"#).0, "keys[0].kid");
+        assert_eq!(fail(r#"{"keys": [{}]}"#).0, "keys[0]");
+        assert_eq!(fail(r#"{"keys": [[]]}"#).0, "keys[0]");
+        let (path, message) = fail(r#"{}"#);
+        assert_eq!(path, ".");
+        assert!(message.starts_with("missing field `keys`"), "{message}");
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! the work does not grow (an index or a map finds what the request needs), the size ratio where it must grow
 //! linearly. `BENCH_ROUNDS` (default 5) and `BENCH_SECONDS` (each measurement's share of a round, default 0.05)
 //! set the length; `AUTHZ_WASM` and `AUTHZ_STAGES_WASM` choose the modules. The table is also written to
-//! `target/bench/scaling.json`.
+//! `target/bench/scaling.json`. `AUTHZ_SCALING_ONLY=load` runs the configuration rows alone, and
+//! `AUTHZ_WASM_BEFORE=PATH` loads each configuration in that module too, in the same rounds (alternating which of
+//! the two goes first), so that a change to the load is measured against the build before it on one machine state.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod workload;
@@ -75,6 +77,9 @@ struct Point {
     best_native: f64,
     best_wasm: f64,
     wasm_memory: usize,
+    /// The same load in `AUTHZ_WASM_BEFORE`'s module, when one is given.
+    best_before: f64,
+    before_memory: usize,
 }
 
 struct Row {
@@ -95,6 +100,8 @@ fn point(size: usize, config: &Value, headers: Vec<(String, String)>) -> Point {
         best_native: f64::INFINITY,
         best_wasm: f64::INFINITY,
         wasm_memory: 0,
+        best_before: f64::INFINITY,
+        before_memory: 0,
     }
 }
 
@@ -312,8 +319,7 @@ fn run_profile(rows: &[Row], profile: &str) {
                 let at = thread_cpu_ns();
                 authz::json::check_unique_names(bytes).unwrap();
                 let names = thread_cpu_ns();
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                let raw: authz::config::RawConfig = serde_path_to_error::deserialize(&mut de).unwrap();
+                let raw: authz::config::RawConfig = serde_json::from_slice(bytes).unwrap();
                 let read = thread_cpu_ns();
                 drop(std::hint::black_box(authz::Config::try_from(&raw).unwrap()));
                 drop(raw);
@@ -350,6 +356,13 @@ fn main() {
     let stages_module = wasmtime::Module::new(&engine, &stages).unwrap();
     let key = DevKey::generate_rsa("k1").unwrap();
     let mut rows = rows(&key);
+    if std::env::var("AUTHZ_SCALING_ONLY").is_ok_and(|only| only == "load") {
+        rows.retain(|row| row.measure == Measure::Load);
+    }
+    let before = std::env::var_os("AUTHZ_WASM_BEFORE").map(|_| {
+        let (path, bytes) = module("AUTHZ_WASM_BEFORE", "");
+        (path, FilterHost::load(&bytes).unwrap())
+    });
     let rounds = setting("BENCH_ROUNDS", 5.0) as usize;
     let share = Duration::from_secs_f64(setting("BENCH_SECONDS", 0.05));
 
@@ -370,7 +383,7 @@ fn main() {
         }
     }
 
-    for _ in 0..rounds {
+    for round in 0..rounds {
         for row in &mut rows {
             for point in &mut row.points {
                 match row.measure {
@@ -386,12 +399,31 @@ fn main() {
                         let authorizer = Authorizer::from_json(point.config.as_bytes()).unwrap();
                         point.best_native = point.best_native.min((thread_cpu_ns() - cpu) as f64);
                         drop(authorizer);
-                        let cpu = thread_cpu_ns();
-                        let (mut plugin, configured) = filter_host.start(b"", point.config.as_bytes()).unwrap();
-                        point.best_wasm = point.best_wasm.min((thread_cpu_ns() - cpu) as f64);
-                        assert!(configured, "{} at {}: the filter refused the configuration", row.axis, point.size);
-                        plugin.set_log_level(LogLevel::Info);
-                        point.wasm_memory = plugin.memory_bytes();
+                        let load = |host: &FilterHost| {
+                            let cpu = thread_cpu_ns();
+                            let (mut plugin, configured) = host.start(b"", point.config.as_bytes()).unwrap();
+                            let ns = (thread_cpu_ns() - cpu) as f64;
+                            assert!(configured, "{} at {}: the filter refused the configuration", row.axis, point.size);
+                            plugin.set_log_level(LogLevel::Info);
+                            (ns, plugin.memory_bytes())
+                        };
+                        let (first, second) = match &before {
+                            Some((_, host)) if round % 2 == 1 => {
+                                let first = load(host);
+                                (Some(first), load(&filter_host))
+                            }
+                            Some((_, host)) => {
+                                let now = load(&filter_host);
+                                (Some(load(host)), now)
+                            }
+                            None => (None, load(&filter_host)),
+                        };
+                        point.best_wasm = point.best_wasm.min(second.0);
+                        point.wasm_memory = second.1;
+                        if let Some((ns, memory)) = first {
+                            point.best_before = point.best_before.min(ns);
+                            point.before_memory = memory;
+                        }
                     }
                 }
             }
@@ -455,6 +487,26 @@ fn main() {
                 point.config.len(),
                 point.wasm_memory / 1024
             );
+        }
+        if let Some((path, _)) = &before {
+            println!(
+                "\n{}: {} (before) against {} (now), same rounds:",
+                row.axis,
+                path.display(),
+                filter_path.display()
+            );
+            for point in &row.points {
+                println!(
+                    "  {:>5} {}: wasm {:>10.2} → {:>10.2} µs (×{:.2}), VM memory {:>6} → {:>6} KiB",
+                    point.size,
+                    row.unit,
+                    point.best_before / 1e3,
+                    point.best_wasm / 1e3,
+                    point.best_wasm / point.best_before,
+                    point.before_memory / 1024,
+                    point.wasm_memory / 1024
+                );
+            }
         }
     }
     let out = workload::workspace().join("target/bench");

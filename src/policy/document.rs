@@ -4,11 +4,12 @@ use super::condition::Condition;
 use super::context::ConditionContext;
 use super::error::{error, error_at, Path, PolicyError};
 use super::pattern::{ArnFields, ArnPattern, Pattern};
+use super::raw::{read_documents, Object, RawDocument, RawDocuments, RawStatement, RawStatements, Text, Texts};
 use super::spelling;
 use super::truth::Truth;
 use super::INVOKE;
 use crate::request::ApiTarget;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// API Gateway's limit on one `Resource` value.
 pub const MAX_RESOURCE_CHARS: usize = 512;
@@ -179,40 +180,44 @@ pub struct Document {
 
 /// Values that may be written as one string or a list of strings, each passed to `parse` with its path.
 fn strings<T>(
-    value: &Value,
+    value: &Texts<'_>,
     path: &Path<'_>,
     mut parse: impl FnMut(&str, &Path<'_>) -> Result<T, PolicyError>,
 ) -> Result<Vec<T>, PolicyError> {
     match value {
-        Value::String(one) => Ok(vec![parse(one, path)?]),
-        Value::Array(items) if !items.is_empty() => items
+        Texts::One(one) => Ok(vec![parse(one, path)?]),
+        Texts::List(items) if !items.is_empty() => items
             .iter()
             .enumerate()
             .map(|(index, item)| {
                 let item_path = Path::Index(path, index);
-                item.as_str()
-                    .ok_or_else(|| error_at(&item_path, "expected a string"))
-                    .and_then(|text| parse(text, &item_path))
+                match item {
+                    Text::Text(text) => parse(text, &item_path),
+                    Text::Other => Err(error_at(&item_path, "expected a string")),
+                }
             })
             .collect(),
-        Value::Array(_) => Err(error_at(path, "expected at least one value")),
-        _ => Err(error_at(path, "expected a string or a list of strings")),
+        Texts::List(_) => Err(error_at(path, "expected at least one value")),
+        Texts::Other => Err(error_at(path, "expected a string or a list of strings")),
     }
 }
 
 /// Exactly one of two mutually exclusive keys (`Action`/`NotAction`, `Resource`/`NotResource`): whether it is
 /// the negative one, its value and its name.
-fn one_of<'a>(
-    statement: &'a Map<String, Value>,
-    positive: &'static str,
-    negative: &'static str,
+fn one_of<'a, 'de>(
+    positive: (&'static str, &'a Option<Texts<'de>>),
+    negative: (&'static str, &'a Option<Texts<'de>>),
     path: &Path<'_>,
-) -> Result<(bool, &'a Value, &'static str), PolicyError> {
-    match (statement.get(positive), statement.get(negative)) {
-        (Some(value), None) => Ok((false, value, positive)),
-        (None, Some(value)) => Ok((true, value, negative)),
-        (Some(_), Some(_)) => Err(error_at(path, format!("`{positive}` and `{negative}` cannot both be present"))),
-        (None, None) => Err(error_at(path, format!("one of `{positive}` or `{negative}` is required"))),
+) -> Result<(bool, &'a Texts<'de>, &'static str), PolicyError> {
+    match (positive, negative) {
+        ((name, Some(value)), (_, None)) => Ok((false, value, name)),
+        ((_, None), (name, Some(value))) => Ok((true, value, name)),
+        ((positive, Some(_)), (negative, Some(_))) => {
+            Err(error_at(path, format!("`{positive}` and `{negative}` cannot both be present")))
+        }
+        ((positive, None), (negative, None)) => {
+            Err(error_at(path, format!("one of `{positive}` or `{negative}` is required")))
+        }
     }
 }
 
@@ -289,42 +294,44 @@ fn parse_resource(
 }
 
 fn parse_statement(
-    value: &Value,
+    statement: &RawStatement<'_>,
     api: &ApiTarget,
     version: Version,
     path: &Path<'_>,
 ) -> Result<Statement, PolicyError> {
-    let statement = value.as_object().ok_or_else(|| error_at(path, "expected an object"))?;
-    for key in statement.keys() {
-        match key.as_str() {
-            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition" => {}
-            "Principal" | "NotPrincipal" => {
-                return Err(error_at(&Path::Key(path, key), "an identity policy has no principal"))
-            }
-            other => return Err(error_at(&Path::Key(path, other), "unknown statement element")),
-        }
+    if let Some(name) = statement.duplicate {
+        return Err(error_at(path, format!("duplicate member name `{name}`")));
     }
-    let sid = match statement.get("Sid") {
+    if let Some(name) = &statement.refused {
+        let message = match &**name {
+            "Principal" | "NotPrincipal" => "an identity policy has no principal",
+            _ => "unknown statement element",
+        };
+        return Err(error_at(&Path::Key(path, name), message));
+    }
+    let sid = match &statement.sid {
         None => None,
-        Some(Value::String(sid)) => Some(sid.clone()),
-        Some(_) => return Err(error_at(&Path::Key(path, "Sid"), "expected a string")),
+        Some(Text::Text(sid)) => Some(sid.as_ref().to_owned()),
+        Some(Text::Other) => return Err(error_at(&Path::Key(path, "Sid"), "expected a string")),
     };
-    let effect = match statement.get("Effect") {
-        Some(Value::String(effect)) if effect == "Allow" => Effect::Allow,
-        Some(Value::String(effect)) if effect == "Deny" => Effect::Deny,
+    let effect = match &statement.effect {
+        Some(Text::Text(effect)) if effect == "Allow" => Effect::Allow,
+        Some(Text::Text(effect)) if effect == "Deny" => Effect::Deny,
         Some(_) => return Err(error_at(&Path::Key(path, "Effect"), "must be exactly `Allow` or `Deny`")),
         None => return Err(error_at(path, "`Effect` is required")),
     };
-    let (negated, actions, element) = one_of(statement, "Action", "NotAction", path)?;
+    let (negated, actions, element) =
+        one_of(("Action", &statement.action), ("NotAction", &statement.not_action), path)?;
     let patterns =
         strings(actions, &Path::Key(path, element), |pattern, item_path| parse_action(pattern, version, item_path))?;
     let action = ActionMatch::new(negated, patterns);
-    let (negated, resources, element) = one_of(statement, "Resource", "NotResource", path)?;
+    let (negated, resources, element) =
+        one_of(("Resource", &statement.resource), ("NotResource", &statement.not_resource), path)?;
     let patterns = strings(resources, &Path::Key(path, element), |pattern, item_path| {
         parse_resource(pattern, api, version, item_path)
     })?;
     let resource = ResourceMatch { negated, patterns };
-    let conditions = match statement.get("Condition") {
+    let conditions = match &statement.condition {
         None => Vec::new(),
         Some(block) => Condition::parse_block_at(block, version, api.partition, &Path::Key(path, "Condition"))?,
     };
@@ -361,49 +368,69 @@ impl std::fmt::Display for StatementPath<'_> {
 
 impl Document {
     /// Validates one document found at `path`; `api` expands `execute-api:/...` shorthand resources.
-    pub fn parse(value: &Value, api: &ApiTarget, path: &str) -> Result<Self, PolicyError> {
-        let document = value.as_object().ok_or_else(|| error(path, "expected a policy document object"))?;
-        for key in document.keys() {
-            if !matches!(key.as_str(), "Version" | "Id" | "Statement") {
-                return Err(error(&format!("{path}.{key}"), "unknown policy element"));
-            }
+    fn parse(raw: &Object<RawDocument<'_>>, api: &ApiTarget, path: &str) -> Result<Self, PolicyError> {
+        let Object::Object(document) = raw else { return Err(error(path, "expected a policy document object")) };
+        if let Some(name) = document.duplicate {
+            return Err(error(path, format!("duplicate member name `{name}`")));
         }
-        let version = match document.get("Version") {
+        if let Some(name) = &document.refused {
+            return Err(error(&format!("{path}.{name}"), "unknown policy element"));
+        }
+        let version = match &document.version {
             None => Version::V2008_10_17,
-            Some(Value::String(version)) if version == "2012-10-17" => Version::V2012_10_17,
-            Some(Value::String(version)) if version == "2008-10-17" => Version::V2008_10_17,
+            Some(Text::Text(version)) if version == "2012-10-17" => Version::V2012_10_17,
+            Some(Text::Text(version)) if version == "2008-10-17" => Version::V2008_10_17,
             Some(_) => return Err(error(&format!("{path}.Version"), "must be `2012-10-17` or `2008-10-17`")),
         };
-        if let Some(id) = document.get("Id") {
-            if !id.is_string() {
-                return Err(error(&format!("{path}.Id"), "expected a string"));
-            }
+        if let Some(Text::Other) = document.id {
+            return Err(error(&format!("{path}.Id"), "expected a string"));
         }
         let root = Path::Root(path);
         let statement_path = Path::Key(&root, "Statement");
-        let statements = match document.get("Statement") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| parse_statement(item, api, version, &Path::Index(&statement_path, index)))
-                .collect::<Result<_, _>>()?,
-            Some(one @ Value::Object(_)) => vec![parse_statement(one, api, version, &statement_path)?],
-            Some(_) => return Err(error_at(&statement_path, "expected a statement or a list of statements")),
+        let (statements, listed) = match &document.statement {
+            Some(RawStatements::List(items)) => {
+                let mut statements = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let item_path = Path::Index(&statement_path, index);
+                    let Object::Object(item) = item else { return Err(error_at(&item_path, "expected an object")) };
+                    statements.push(parse_statement(item, api, version, &item_path)?);
+                }
+                (statements, true)
+            }
+            Some(RawStatements::One(one)) => (vec![parse_statement(one, api, version, &statement_path)?], false),
+            Some(RawStatements::Other) => {
+                return Err(error_at(&statement_path, "expected a statement or a list of statements"))
+            }
             None => return Err(error(path, "`Statement` is required")),
         };
-        let listed = matches!(document.get("Statement"), Some(Value::Array(_)));
         Ok(Self { version, statements, listed })
     }
 
-    /// A document, or a list of documents, as written under a group, client or user.
+    /// A document, or a list of documents, as written under a group, client or user (a `Value`: the CLI's and
+    /// the tests' policies).
     pub fn parse_many(value: &Value, api: &ApiTarget, path: &str) -> Result<Vec<Self>, PolicyError> {
-        match value {
-            Value::Array(items) => items
+        let raw = read_documents(value).map_err(|err| error(path, err.to_string()))?;
+        Self::parse_raw(&raw, api, path)
+    }
+
+    /// A document, or a list of documents, read straight from its JSON text; and whether it was a list.
+    pub(crate) fn parse_many_json(text: &str, api: &ApiTarget, path: &str) -> Result<(Vec<Self>, bool), PolicyError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let raw = read_documents(&mut deserializer)
+            .and_then(|raw| deserializer.end().map(|()| raw))
+            .map_err(|err| error(path, err.to_string()))?;
+        let listed = matches!(raw, RawDocuments::List(_));
+        Ok((Self::parse_raw(&raw, api, path)?, listed))
+    }
+
+    fn parse_raw(raw: &RawDocuments<'_>, api: &ApiTarget, path: &str) -> Result<Vec<Self>, PolicyError> {
+        match raw {
+            RawDocuments::List(items) => items
                 .iter()
                 .enumerate()
                 .map(|(index, item)| Self::parse(item, api, &format!("{path}[{index}]")))
                 .collect(),
-            other => Ok(vec![Self::parse(other, api, path)?]),
+            RawDocuments::One(one) => Ok(vec![Self::parse(one, api, path)?]),
         }
     }
 

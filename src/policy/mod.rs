@@ -15,6 +15,7 @@ mod explain;
 mod index;
 mod lint;
 mod pattern;
+mod raw;
 mod reads;
 mod scoped;
 mod spelling;
@@ -45,7 +46,6 @@ use crate::request::ApiTarget;
 use document::{Applies, PolicyRequest, Undecidable};
 use index::StatementIndex;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, DefaultHasher};
 
@@ -252,10 +252,9 @@ fn compile_section(
     let mut section = Sources::with_capacity_and_hasher(raw.len(), BuildHasherDefault::default());
     for (name, text) in raw {
         let name_path = format!("{path}.{name}");
-        // The text was read as JSON already, so this only fails past serde_json's nesting limit.
-        let value: Value = serde_json::from_str(text.get()).map_err(|err| error::error(&name_path, err.to_string()))?;
-        let documents = Document::parse_many(&value, api, &name_path)?;
-        lint::lint(&Document::locate(&documents, &name_path, value.is_array()), Some(api), warnings);
+        // The text was read as JSON already, so reading it fails only past serde_json's nesting limit.
+        let (documents, listed) = Document::parse_many_json(text.get(), api, &name_path)?;
+        lint::lint(&Document::locate(&documents, &name_path, listed), Some(api), warnings);
         section.insert(name.clone(), Source::new(documents, *next_id));
         *next_id += 1;
     }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn api() -> ApiTarget {
     ApiTarget {
@@ -623,4 +623,84 @@ fn misspelt_resources_are_refused_and_variables_stay_in_their_segment() {
     assert_eq!(as_user("jos\u{e9}", "users/jos%C3%A9/secret").decision, PolicyDecision::ExplicitDeny);
     assert_eq!(as_user("..", "users/x/secret").decision, PolicyDecision::ExplicitDeny);
     assert_eq!(as_user("bob/docs", "pets/1").decision, PolicyDecision::ImplicitDeny);
+}
+
+/// Documents are read from their text in document order, but judged as a whole: the errors and their order do not
+/// depend on the order the elements are written in.
+#[test]
+fn documents_read_from_text_are_judged_whatever_the_order_of_their_elements() {
+    let from_text = |text: &str| {
+        let raw: RawPolicies = serde_json::from_str(text).unwrap();
+        PolicyStore::compile(&raw, &api(), "policies").map(|_| ()).unwrap_err()
+    };
+    // `Version` after `Statement` still decides whether `${...}` is a variable.
+    let err = from_text(
+        r#"{"groups": {"g": {"Statement": [{"Effect": "Allow", "Action": "execute-api:${aws:username}", "Resource": "*"}], "Version": "2012-10-17"}}}"#,
+    );
+    assert_eq!(
+        (err.path.as_str(), err.message.as_str()),
+        ("policies.groups.g.Statement[0].Action", "policy variables are not allowed in actions")
+    );
+    // Of several names that are no element, the first in byte order, before any element's value is judged.
+    let err = from_text(
+        r#"{"groups": {"g": {"Version": "2012-10-17", "Statement": {"Zeta": 1, "Effect": "Maybe", "Principal": "*", "Alpha": 2}}}}"#,
+    );
+    assert_eq!(
+        (err.path.as_str(), err.message.as_str()),
+        ("policies.groups.g.Statement.Alpha", "unknown statement element")
+    );
+    let err =
+        from_text(r#"{"groups": {"g": {"Version": "2012-10-17", "Statement": {"Resource": "*", "Principal": "*"}}}}"#);
+    assert_eq!(err.path, "policies.groups.g.Statement.Principal");
+    let err = from_text(r#"{"groups": {"g": [{"Statement": [], "b": 1, "a": 2}]}}"#);
+    assert_eq!((err.path.as_str(), err.message.as_str()), ("policies.groups.g[0].a", "unknown policy element"));
+    // A `RawPolicies` read without the configuration's check for duplicate names still refuses them.
+    let err = from_text(
+        r#"{"groups": {"g": {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Effect": "Allow"}]}}}"#,
+    );
+    assert_eq!(
+        (err.path.as_str(), err.message.as_str()),
+        ("policies.groups.g.Statement[0]", "duplicate member name `Effect`")
+    );
+    let err = from_text(r#"{"groups": {"g": {"Version": "2012-10-17", "Version": "2008-10-17", "Statement": []}}}"#);
+    assert_eq!((err.path.as_str(), err.message.as_str()), ("policies.groups.g", "duplicate member name `Version`"));
+    // Elements of the wrong type, in whatever shape, are named with their path.
+    for (statement, path, message) in [
+        (
+            r#"{"Effect": ["Allow"], "Action": "*", "Resource": "*"}"#,
+            "policies.groups.g.Statement.Effect",
+            "must be exactly `Allow` or `Deny`",
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": {"a": [1]}, "Resource": "*"}"#,
+            "policies.groups.g.Statement.Action",
+            "expected a string or a list of strings",
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": ["*", null], "Resource": "*"}"#,
+            "policies.groups.g.Statement.Action[1]",
+            "expected a string",
+        ),
+        (
+            r#"{"Effect": "Allow", "Action": "*", "Resource": []}"#,
+            "policies.groups.g.Statement.Resource",
+            "expected at least one value",
+        ),
+        (
+            r#"{"Sid": 1, "Effect": "Allow", "Action": "*", "Resource": "*"}"#,
+            "policies.groups.g.Statement.Sid",
+            "expected a string",
+        ),
+    ] {
+        let err = from_text(&format!(r#"{{"groups": {{"g": {{"Statement": {statement}}}}}}}"#));
+        assert_eq!((err.path.as_str(), err.message.as_str()), (path, message), "{statement}");
+    }
+    let err =
+        from_text(r#"{"groups": {"g": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, "x"]}}}"#);
+    assert_eq!((err.path.as_str(), err.message.as_str()), ("policies.groups.g.Statement[1]", "expected an object"));
+    let err = from_text(r#"{"groups": {"g": [1]}}"#);
+    assert_eq!(
+        (err.path.as_str(), err.message.as_str()),
+        ("policies.groups.g[0]", "expected a policy document object")
+    );
 }

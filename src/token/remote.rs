@@ -155,7 +155,8 @@ pub fn parse_fetched_jwks(bytes: &[u8]) -> Result<KeySet, FetchError> {
         Err(crate::json::NameCheckError::Syntax(err)) => return Err(FetchError::Json(err.to_string())),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let raw: RawJwks = serde_path_to_error::deserialize(&mut de).map_err(|err| FetchError::Json(err.to_string()))?;
+    let raw = <RawJwks as serde::Deserialize>::deserialize(&mut de)
+        .map_err(|err| FetchError::Json(crate::json::describe(bytes, &err)))?;
     de.end().map_err(|err| FetchError::Json(err.to_string()))?;
     if raw.keys.is_empty() {
         return Err(FetchError::Empty);
