@@ -138,7 +138,7 @@ bench: wasm $(PROBE_WASM) $(STAGES_WASM)
 bench-edge: edge edge-deps cli
 	node edge/bench/bench.mjs
 
-## Real Envoy five ways, one worker each, same run: no filter (the baseline), envoy.filters.http.jwt_authn with the
+## Real Envoy seven ways, one worker each, same run: no filter (the baseline), envoy.filters.http.jwt_authn with the
 ## same RSA key, the empty probe, the host-call probe, dist/authz.wasm; wrk with a repeated and with new tokens.
 bench-envoy: wasm $(PROBE_WASM)
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
