@@ -77,6 +77,11 @@ impl Authorizer {
     }
 
     /// The compiled configuration.
+    /// The configuration's warnings, moved out ([`Config::take_warnings`]).
+    pub fn take_warnings(&mut self) -> Vec<crate::policy::PolicyWarning> {
+        self.config.take_warnings()
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -870,6 +870,11 @@ impl Config {
         self.policies.as_ref().map_or(&[], ScopedPolicies::warnings)
     }
 
+    /// The warnings, moved out: a host that has logged them once need not keep them for the VM's life.
+    pub fn take_warnings(&mut self) -> Vec<PolicyWarning> {
+        self.policies.as_mut().map(ScopedPolicies::take_warnings).unwrap_or_default()
+    }
+
     /// Consequences of a valid configuration worth telling its author (`authz config validate` prints them).
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();

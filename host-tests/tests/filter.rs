@@ -670,6 +670,26 @@ fn last_record(plugin: &Plugin) -> DecisionRecord {
 }
 
 #[test]
+fn configuration_warnings_are_logged_up_to_a_cap_then_counted() {
+    // 25 statements that can never match an execute-api request: 25 warnings.
+    let groups: serde_json::Map<String, Value> = (0..25)
+        .map(|i| {
+            let document = json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"
+            }]});
+            (format!("group-{i:02}"), document)
+        })
+        .collect();
+    let plugin = plugin_with(&config(Value::Object(groups)));
+    let lines = messages(&plugin);
+    let each = lines.iter().filter(|line| line.contains("authz: configuration warning: ")).count();
+    assert_eq!(each, 20, "{lines:#?}");
+    let counted: Vec<&String> = lines.iter().filter(|line| line.contains("more configuration warnings")).collect();
+    assert_eq!(counted.len(), 1, "{lines:#?}");
+    assert!(counted[0].contains("authz: 5 more configuration warnings"), "{counted:?}");
+}
+
+#[test]
 fn decision_record_refusals_or_off_skips_the_host_call() {
     let token = bearer(&access("alice", &["pet-veterinarian"]));
     let writes = |plugin: &Plugin| plugin.host_calls().iter().filter(|c| c.function == "proxy_set_property").count();

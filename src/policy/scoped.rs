@@ -33,6 +33,11 @@ impl ScopedPolicies {
         &self.warnings
     }
 
+    /// The warnings, moved out (a host that has logged them need not keep them).
+    pub fn take_warnings(&mut self) -> Vec<PolicyWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+
     /// Evaluates `action` on `arn` for a principal of issuer `issuer`: the shared documents and the issuer's own,
     /// as one set (any Deny wins, then any Allow, else the implicit deny). A principal with no section is
     /// implicitly denied.
