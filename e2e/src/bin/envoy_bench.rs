@@ -17,6 +17,9 @@
 //! time per request is the CPU time the Envoy process used over the round divided by the requests it served: on
 //! a shared machine that is steadier than 1 / (requests per second), which the table also shows.
 //!
+//! With `AUTHZ_BASELINE_WASM` set, a sixth Envoy runs that module with the same configuration, as (f), in the same
+//! rounds: a change is measured against the build before it, never against another run.
+//!
 //! The run ends with the goals of issue 8 in one table, next to their baselines, adding what
 //! `host-tests/benches/request.rs` wrote to `target/bench/wasmtime.json` in the same `make bench` and the size of
 //! `dist/authz.wasm`; its own figures go to `target/bench/envoy.json`.
@@ -319,6 +322,17 @@ fn run() -> Result<()> {
         settings.workers,
         401,
     )?;
+    // Another build of the filter beside this one, in the same rounds, when a change is being measured.
+    let baseline = match std::env::var_os("AUTHZ_BASELINE_WASM") {
+        Some(module) => Some(start(
+            &binary,
+            "(f) AUTHZ_BASELINE_WASM",
+            AuthFilter::Wasm { module: Path::new(&module), configuration: &config_text },
+            settings.workers,
+            401,
+        )?),
+        None => None,
+    };
     println!(
         "Envoy {} ({}), {} worker(s); wrk -t1 -c{}, {} s per Envoy and round, best of {} rounds; direct_response route.",
         envoy_version(&binary),
@@ -334,9 +348,9 @@ fn run() -> Result<()> {
         settings.tokens
     );
 
-    let all = [&none, &jwt, &empty, &calls, &authz];
+    let all: Vec<&Subject> = [&none, &jwt, &empty, &calls, &authz].into_iter().chain(baseline.as_ref()).collect();
     let repeated = phase(&all, &Load::Token(&cached), &settings)?;
-    let new_token = [&none, &jwt, &authz];
+    let new_token: Vec<&Subject> = [&none, &jwt, &authz].into_iter().chain(baseline.as_ref()).collect();
     let first = phase(&new_token, &Load::Script { script: &script, tokens: &tokens }, &settings)?;
     let _ = std::fs::remove_dir_all(&scratch);
 
