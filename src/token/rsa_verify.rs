@@ -102,10 +102,9 @@ const PAD: usize = 8;
 /// Pairs of limbs per turn of a column's loop.
 const TURN: usize = 8;
 
-/// `len` rounded up to whole turns.
-fn whole_turns(len: usize) -> usize {
-    len.div_ceil(TURN) * TURN
-}
+/// Pairs per turn of a column's loop as built: wasm32's loop takes whole turns of [`TURN`]; natively a column is
+/// one loop over its exact length, which LLVM vectorises for the host (tests run both ways).
+const BUILT_TURN: usize = if cfg!(target_arch = "wasm32") { TURN } else { 1 };
 
 /// Adds Σ x[t]·y[t] over `len` pairs (a multiple of [`TURN`]) from `x[x_at..]` and `y[y_at..]` to `$lanes`.
 /// Limbs hold at most 28 bits, so every product is below 2^56 and a whole column sums without a carry to track
@@ -117,20 +116,18 @@ macro_rules! add_pairs {
     ($lanes:ident, $zero:ident, $x:expr, $x_at:expr, $y:expr, $y_at:expr, $len:expr) => {{
         let (x, y, x_at, y_at, len): (&[u32], &[u32], usize, usize, usize) = ($x, $y, $x_at, $y_at, $len);
         if let (Some(x), Some(y)) = (x.get(x_at..x_at + len), y.get(y_at..y_at + len)) {
-            let mut at = 0;
-            while at < len {
-                // LLVM turns four adjacent `u32`s into one `v128.load` (no `unsafe` load: only the host module may
-                // use `unsafe`).
-                let (Some(&[x0, x1, x2, x3, x4, x5, x6, x7]), Some(&[y0, y1, y2, y3, y4, y5, y6, y7])) = (
-                    x.get(at..at + TURN).and_then(|chunk| <&[u32; TURN]>::try_from(chunk).ok()),
-                    y.get(at..at + TURN).and_then(|chunk| <&[u32; TURN]>::try_from(chunk).ok()),
-                ) else {
-                    break;
-                };
-                #[cfg(target_arch = "wasm32")]
-                {
-                    use core::arch::wasm32::{
-                        u32x4, u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, v128_xor,
+            #[cfg(target_arch = "wasm32")]
+            {
+                use core::arch::wasm32::{u32x4, u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, v128_xor};
+                let mut at = 0;
+                while at < len {
+                    // LLVM turns four adjacent `u32`s into one `v128.load` (no `unsafe` load: only the host module
+                    // may use `unsafe`).
+                    let (Some(&[x0, x1, x2, x3, x4, x5, x6, x7]), Some(&[y0, y1, y2, y3, y4, y5, y6, y7])) = (
+                        x.get(at..at + TURN).and_then(|chunk| <&[u32; TURN]>::try_from(chunk).ok()),
+                        y.get(at..at + TURN).and_then(|chunk| <&[u32; TURN]>::try_from(chunk).ok()),
+                    ) else {
+                        break;
                     };
                     // XOR with a zero LLVM cannot see: otherwise it folds each half's widening into its own load
                     // (`v128.load32x2_u`) and multiplies with `i64x2.mul`, which x64 engines emulate in eight
@@ -144,13 +141,13 @@ macro_rules! add_pairs {
                     let first = u64x2_add(u64x2_extmul_low_u32x4(a, b), u64x2_extmul_high_u32x4(a, b));
                     let second = u64x2_add(u64x2_extmul_low_u32x4(c, d), u64x2_extmul_high_u32x4(c, d));
                     $lanes = u64x2_add($lanes, u64x2_add(first, second));
+                    at += TURN;
                 }
-                #[cfg(not(target_arch = "wasm32"))]
-                {
-                    let products = [(x0, y0), (x1, y1), (x2, y2), (x3, y3), (x4, y4), (x5, y5), (x6, y6), (x7, y7)];
-                    $lanes += products.iter().map(|&(x, y)| u64::from(x) * u64::from(y)).sum::<u64>();
-                }
-                at += TURN;
+            }
+            // Natively, the whole column at once: LLVM vectorises this loop for the host's own SIMD.
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                $lanes += x.iter().zip(y).map(|(&x, &y)| u64::from(x) * u64::from(y)).sum::<u64>();
             }
         }
     }};
@@ -216,6 +213,8 @@ struct Montgomery<const L: usize, const W: u32, const S: usize> {
     n_reversed: [u32; S],
     /// -n^-1 mod 2^W.
     n0: u32,
+    /// Pairs per turn: columns are read in lengths rounded up to a multiple of it ([`BUILT_TURN`]).
+    turn: usize,
     /// R^2 mod n, which takes a number into Montgomery form.
     r2: [u32; L],
 }
@@ -236,8 +235,17 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
     /// The parameters of `n`, or `None` if it is even (Montgomery arithmetic needs n odd) or below 3, or if `S`
     /// is not L + 2·PAD.
     fn new(n: [u32; L]) -> Option<Self> {
+        Self::with_turn(n, BUILT_TURN)
+    }
+
+    /// As [`Self::new`], columns read in multiples of `turn` pairs: a power of two, at most PAD, a multiple of
+    /// [`TURN`] on wasm32.
+    fn with_turn(n: [u32; L], turn: usize) -> Option<Self> {
         let low = *n.first()?;
         if S != L + 2 * PAD || low & 1 == 0 || (n.iter().skip(1).all(|&limb| limb == 0) && low < 3) {
+            return None;
+        }
+        if !turn.is_power_of_two() || turn > PAD || !turn.is_multiple_of(BUILT_TURN) {
             return None;
         }
         // Newton's iteration doubles the correct low bits of the inverse each step: 1 → 2 → ... → 32 (n odd).
@@ -245,7 +253,8 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
         for _ in 0..5 {
             inverse = inverse.wrapping_mul(2u32.wrapping_sub(low.wrapping_mul(inverse)));
         }
-        let mut params = Self { n, n_reversed: padded(&n, true), n0: inverse.wrapping_neg() & Self::MASK, r2: [0; L] };
+        let mut params =
+            Self { n, n_reversed: padded(&n, true), n0: inverse.wrapping_neg() & Self::MASK, turn, r2: [0; L] };
         // R·2^k mod n by doubling, with W·L = k·2^m and k odd; then m Montgomery squarings double the exponent
         // of 2 each time (x·x/R): R·2^(k·2^m) = R·R.
         let bits = W as usize * L;
@@ -302,6 +311,15 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
         }
     }
 
+    /// `len` rounded up to whole turns.
+    #[inline(always)]
+    fn whole_turns(&self, len: usize) -> usize {
+        // On wasm32 the turn can only be TURN (a multiple of it, at most PAD): a constant for the compiler.
+        let turn = if cfg!(target_arch = "wasm32") { TURN } else { self.turn };
+        // A power of two (checked at construction): no division per column.
+        (len + turn - 1) & !(turn - 1)
+    }
+
     /// The pairs (j, k-j) of column `k` with both limbs below L: `j` from `lo` to `hi`.
     #[inline(always)]
     fn bounds(k: usize) -> (usize, usize) {
@@ -338,7 +356,7 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
         let mut acc = 0u64;
         for k in 0..2 * L {
             let (lo, hi) = Self::bounds(k);
-            let (x_at, y_at, len) = (PAD + lo, PAD + L - 1 - k + lo, whole_turns(hi - lo));
+            let (x_at, y_at, len) = (PAD + lo, PAD + L - 1 - k + lo, self.whole_turns(hi - lo));
             let mut lanes = zero_lanes!();
             add_pairs!(lanes, zero, &a, x_at, &b, y_at, len);
             add_pairs!(lanes, zero, &m, x_at, &self.n_reversed, y_at, len);
@@ -364,7 +382,7 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
             // The column's pairs (j, k-j) with j < k-j, both below L, doubled; read in whole turns that end at
             // the middle, so the extra pairs lie before `lo`, where one limb is padding.
             let middle = k.div_ceil(2).max(lo);
-            let cross = whole_turns(middle - lo);
+            let cross = self.whole_turns(middle - lo);
             let mut lanes = zero_lanes!();
             add_pairs!(lanes, zero, &a, PAD + middle - cross, &a_reversed, PAD + L - 1 - k + middle - cross, cross);
             acc += lanes_sum!(lanes, 1);
@@ -373,7 +391,7 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
                 acc += x * x;
             }
             let mut lanes = zero_lanes!();
-            add_pairs!(lanes, zero, &m, PAD + lo, &self.n_reversed, PAD + L - 1 - k + lo, whole_turns(hi - lo));
+            add_pairs!(lanes, zero, &m, PAD + lo, &self.n_reversed, PAD + L - 1 - k + lo, self.whole_turns(hi - lo));
             acc += lanes_sum!(lanes, 0);
             self.end_column(&mut acc, &mut m, &mut out, k);
         }
@@ -680,7 +698,9 @@ mod tests {
         let unused = 8 * modulus.len() - bits;
         modulus[0] = (modulus[0] & (0xff >> unused)) | (0x80 >> unused);
         *modulus.last_mut().unwrap() |= 1;
-        let params = Montgomery::<L, W, S>::new(limbs_from_be::<L, W>(&modulus).unwrap()).unwrap();
+        let limbs = limbs_from_be::<L, W>(&modulus).unwrap();
+        // As built, and with the columns in wasm32's whole turns (natively: the padded lengths wasm32 reads).
+        let ways = [Montgomery::<L, W, S>::new(limbs).unwrap(), Montgomery::<L, W, S>::with_turn(limbs, TURN).unwrap()];
         let n = BigUint::from_bytes_be(&modulus);
         for round in 0..6 {
             let mut x = vec![0u8; modulus.len()];
@@ -696,9 +716,11 @@ mod tests {
                     continue;
                 }
                 let expected = x.modpow(&BigUint::from(exponent), &n);
-                let got = params.power(&limbs_from_be::<L, W>(&x.to_bytes_be()).unwrap(), exponent);
-                let got = BigUint::from_bytes_be(&limbs_to_be::<L, W>(&got, modulus.len()).unwrap());
-                assert_eq!(got, expected, "{bits} bits, e = {exponent}, round {round}");
+                for params in &ways {
+                    let got = params.power(&limbs_from_be::<L, W>(&x.to_bytes_be()).unwrap(), exponent);
+                    let got = BigUint::from_bytes_be(&limbs_to_be::<L, W>(&got, modulus.len()).unwrap());
+                    assert_eq!(got, expected, "{bits} bits, e = {exponent}, round {round}, turn {}", params.turn);
+                }
             }
         }
     }
@@ -740,11 +762,14 @@ mod tests {
     }
 
     #[test]
-    fn padded_widths_must_be_the_limbs_and_both_paddings() {
+    fn padded_widths_and_turns_must_fit_the_padding() {
         let n = limbs_from_be::<74, 28>(&[0xff; 256]).unwrap();
         assert!(Montgomery::<74, 28, 90>::new(n).is_some());
         assert!(Montgomery::<74, 28, 89>::new(n).is_none());
         assert!(Montgomery::<74, 28, 91>::new(n).is_none());
+        assert!(Montgomery::<74, 28, 90>::with_turn(n, 0).is_none());
+        assert!(Montgomery::<74, 28, 90>::with_turn(n, PAD + 1).is_none());
+        assert!(Montgomery::<74, 28, 90>::with_turn(n, 6).is_none());
     }
 
     #[test]
