@@ -142,25 +142,49 @@ fn per_iteration(rounds: usize, iterations: u32, mut run: impl FnMut(u32) -> u32
 fn stage_table(config: &str, headers: &[(String, String)], rounds: usize) -> Value {
     use authz::stages::{encode, Stage, Stages};
     let map = encode(headers);
+    // The same inputs for other engines (host-tests/benches/stages-v8.mjs runs the module in Node's V8).
+    let out = workload::workspace().join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("stages-config.json"), config).unwrap();
+    std::fs::write(out.join("stages-map.bin"), &map).unwrap();
     let mut native = Stages::new(config.as_bytes(), map.clone(), NOW).unwrap();
     let (path, bytes) = module("AUTHZ_STAGES_WASM", "dist/bench/stages.wasm");
-    let engine = wasmtime::Engine::default();
-    let module = wasmtime::Module::new(&engine, &bytes).unwrap();
-    let mut wasm = workload::WasmStages::new(&engine, &module, config.as_bytes(), &map)
-        .expect("the stages module refused its setup");
+    // Twice: in a plain engine, and interrupted at epochs as the filter host runs (and as Envoy's V8 checks for
+    // interrupts): each loop turn then also reads the epoch, which is what loops cost inside a host.
+    let instance = |epochs: bool| {
+        let mut engine_config = wasmtime::Config::new();
+        engine_config.epoch_interruption(epochs);
+        let engine = wasmtime::Engine::new(&engine_config).unwrap();
+        let module = wasmtime::Module::new(&engine, &bytes).unwrap();
+        workload::WasmStages::new(&engine, &module, config.as_bytes(), &map)
+            .expect("the stages module refused its setup")
+    };
+    let (mut wasm, mut epochs) = (instance(false), instance(true));
 
     println!(
-        "\nStages of the cached request ({}): the same code natively and in wasmtime, no host calls",
+        "\nStages of the cached request ({}): the same code natively and in wasmtime (plain, and with epoch \
+         interruption as in the filter host), no host calls",
         path.display()
     );
-    println!("{:<42} {:>12} {:>12} {:>8}", "stage", "native µs", "wasm µs", "× native");
+    println!("{:<42} {:>12} {:>12} {:>8} {:>14}", "stage", "native µs", "wasm µs", "× native", "epochs µs");
     let mut rows = serde_json::Map::new();
     for (number, stage) in Stage::ALL.iter().enumerate() {
         let iterations = if matches!(stage, Stage::Verify | Stage::Signature) { 100 } else { 20_000 };
         let native_ns = per_iteration(rounds, iterations, |n| native.run(*stage, n));
         let wasm_ns = per_iteration(rounds, iterations, |n| wasm.run(number, n));
-        println!("{:<42} {:>12.3} {:>12.3} {:>8.2}", stage.name(), native_ns / 1e3, wasm_ns / 1e3, wasm_ns / native_ns);
-        rows.insert(format!("{stage:?}"), json!({"native_us": native_ns / 1e3, "wasm_us": wasm_ns / 1e3}));
+        let epochs_ns = per_iteration(rounds, iterations, |n| epochs.run(number, n));
+        println!(
+            "{:<42} {:>12.3} {:>12.3} {:>8.2} {:>14.3}",
+            stage.name(),
+            native_ns / 1e3,
+            wasm_ns / 1e3,
+            wasm_ns / native_ns,
+            epochs_ns / 1e3
+        );
+        rows.insert(
+            format!("{stage:?}"),
+            json!({"native_us": native_ns / 1e3, "wasm_us": wasm_ns / 1e3, "wasm_epochs_us": epochs_ns / 1e3}),
+        );
     }
     Value::Object(rows)
 }

@@ -12,7 +12,7 @@
 //!   against the filter by `host-tests/benches/request.rs`): the host-call floor;
 //! - (e) `dist/authz.wasm` with the petstore configuration and its policies, under which the request is allowed;
 //! - (f) the same with `decision_record: "refusals"` (no record for an allowed request);
-//! - (g) only with `AUTHZ_COMPARE_WASM=module`: another build of the filter, interleaved with (e) in both phases.
+//! - (g) only with `AUTHZ_BASELINE_WASM=module`: another build of the filter, interleaved with (e) in both phases.
 //!
 //! Load comes from `wrk` (one thread, `BENCH_CONNECTIONS` connections, default 8): first the same token on every
 //! request (both filters then answer from their caches), then a new token on every request (a Lua script cycles
@@ -398,10 +398,10 @@ fn run() -> Result<()> {
         401,
     )?;
     // Another build of the filter, measured interleaved with this one in both phases (before/after a change).
-    let compared = match std::env::var_os("AUTHZ_COMPARE_WASM") {
+    let compared = match std::env::var_os("AUTHZ_BASELINE_WASM") {
         Some(module) => Some(start(
             &binary,
-            "(g) AUTHZ_COMPARE_WASM",
+            "(g) AUTHZ_BASELINE_WASM",
             AuthFilter::Wasm { module: Path::new(&module), configuration: &config_text },
             settings.workers,
             401,
