@@ -6,18 +6,26 @@ mod common;
 use common::{arg, authz, filter_wasm, scratch};
 use serde_json::json;
 
-#[test]
-fn grpc_refusals_are_refusals_in_both_engines() {
-    let dir = scratch("grpc");
-    let config = dir.join("config.json");
+/// A configuration file in a scratch directory `name`: one issuer with a fresh ES256 key, and `members` (routes and
+/// the like) at the top level.
+fn config_file(name: &str, members: serde_json::Value) -> std::path::PathBuf {
+    let config = scratch(name).join("config.json");
     let key = authz_testkit::mint::DevKey::generate_es256("k1").unwrap();
-    let text = json!({
+    let mut text = json!({
         "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
         "issuers": [{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_G", "jwks": key.jwks(),
-                     "token_use": ["access"], "client_ids": ["app"]}],
-        "routes": [{"method": "POST", "path": "/pkg.Service/{method}"}]
+                     "token_use": ["access"], "client_ids": ["app"]}]
     });
+    for (name, value) in members.as_object().unwrap() {
+        text[name] = value.clone();
+    }
     std::fs::write(&config, text.to_string()).unwrap();
+    config
+}
+
+#[test]
+fn grpc_refusals_are_refusals_in_both_engines() {
+    let config = config_file("grpc", json!({"routes": [{"method": "POST", "path": "/pkg.Service/{method}"}]}));
     let lines = [
         json!({"method": "POST", "path": "/pkg.Service/Get", "headers": {"content-type": "application/grpc"}, "now": 1_763_800_000}),
         json!({"method": "POST", "path": "/other", "headers": {"content-type": "application/grpc+proto"}, "now": 1_763_800_000}),
@@ -43,17 +51,13 @@ fn grpc_refusals_are_refusals_in_both_engines() {
 
 #[test]
 fn the_filter_is_read_whatever_decision_record_says() {
-    let dir = scratch("record-off");
-    let config = dir.join("config.json");
-    let key = authz_testkit::mint::DevKey::generate_es256("k1").unwrap();
-    let text = json!({
-        "api": {"region": "us-east-1", "account_id": "123456789012", "api_id": "a1b2c3d4e5", "stage": "dev"},
-        "issuers": [{"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_G", "jwks": key.jwks(),
-                     "token_use": ["access"], "client_ids": ["app"]}],
-        "routes": [{"method": "GET", "path": "/health", "auth": "none"}, {"method": "GET", "path": "/pets"}],
-        "decision_record": "off"
-    });
-    std::fs::write(&config, text.to_string()).unwrap();
+    let config = config_file(
+        "record-off",
+        json!({
+            "routes": [{"method": "GET", "path": "/health", "auth": "none"}, {"method": "GET", "path": "/pets"}],
+            "decision_record": "off"
+        }),
+    );
     let lines = [
         json!({"method": "GET", "path": "/health", "now": 1_763_800_000}),
         json!({"method": "GET", "path": "/pets", "now": 1_763_800_000}),

@@ -91,6 +91,41 @@ pub struct Bootstrap<'a> {
     pub extra_clusters: &'a [(&'a str, SocketAddr)],
 }
 
+/// What the native stack's `jwt_authn` adds to its provider: the payload in dynamic metadata for RBAC, and the six
+/// claims this filter sends upstream as headers.
+const CLAIMS_OUT: &str = r#"                payload_in_metadata: jwt_payload
+                claim_to_headers:
+                - {header_name: x-authz-sub, claim_name: sub}
+                - {header_name: x-authz-username, claim_name: username}
+                - {header_name: x-authz-groups, claim_name: "cognito:groups"}
+                - {header_name: x-authz-client-id, claim_name: client_id}
+                - {header_name: x-authz-issuer, claim_name: iss}
+                - {header_name: x-authz-token-use, claim_name: token_use}
+"#;
+
+/// Envoy's `jwt_authn` requiring a token of `issuer` signed by a key of `jwks` on every path, with `provider_extra`
+/// (YAML lines at the provider's indentation) in its provider and `then` (`http_filters` entries) after it.
+fn jwt_authn(issuer: &str, jwks: &str, provider_extra: &str, then: &str) -> String {
+    format!(
+        r#"        - name: envoy.filters.http.jwt_authn
+          typed_config:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+            providers:
+              pool:
+                issuer: {issuer}
+                local_jwks: {{inline_string: {jwks}}}
+                # The upstream receives the same headers as behind the other filters.
+                forward: true
+                jwt_cache_config: {{jwt_cache_size: 100}}
+{provider_extra}            rules:
+            - match: {{prefix: "/"}}
+              requires: {{provider_name: pool}}
+{then}"#,
+        issuer = quoted(issuer),
+        jwks = quoted(jwks),
+    )
+}
+
 impl<'a> Bootstrap<'a> {
     /// The filter with `plugin_configuration` in front of `upstream`, at an edge, plain HTTP only.
     pub fn new(wasm: &'a Path, plugin_configuration: &'a str, upstream: SocketAddr) -> Self {
@@ -253,49 +288,8 @@ impl Bootstrap<'_> {
                 configuration = quoted(configuration),
                 wasm = quoted(&module.to_string_lossy()),
             ),
-            AuthFilter::JwtAuthn { issuer, jwks } => format!(
-                r#"        - name: envoy.filters.http.jwt_authn
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
-            providers:
-              pool:
-                issuer: {issuer}
-                local_jwks: {{inline_string: {jwks}}}
-                # The upstream receives the same headers as behind the other filters.
-                forward: true
-                jwt_cache_config: {{jwt_cache_size: 100}}
-            rules:
-            - match: {{prefix: "/"}}
-              requires: {{provider_name: pool}}
-"#,
-                issuer = quoted(issuer),
-                jwks = quoted(jwks),
-            ),
-            AuthFilter::JwtAuthnRbac { issuer, jwks, rbac } => format!(
-                r#"        - name: envoy.filters.http.jwt_authn
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
-            providers:
-              pool:
-                issuer: {issuer}
-                local_jwks: {{inline_string: {jwks}}}
-                forward: true
-                jwt_cache_config: {{jwt_cache_size: 100}}
-                payload_in_metadata: jwt_payload
-                claim_to_headers:
-                - {{header_name: x-authz-sub, claim_name: sub}}
-                - {{header_name: x-authz-username, claim_name: username}}
-                - {{header_name: x-authz-groups, claim_name: "cognito:groups"}}
-                - {{header_name: x-authz-client-id, claim_name: client_id}}
-                - {{header_name: x-authz-issuer, claim_name: iss}}
-                - {{header_name: x-authz-token-use, claim_name: token_use}}
-            rules:
-            - match: {{prefix: "/"}}
-              requires: {{provider_name: pool}}
-{rbac}"#,
-                issuer = quoted(issuer),
-                jwks = quoted(jwks),
-            ),
+            AuthFilter::JwtAuthn { issuer, jwks } => jwt_authn(issuer, jwks, "", ""),
+            AuthFilter::JwtAuthnRbac { issuer, jwks, rbac } => jwt_authn(issuer, jwks, CLAIMS_OUT, rbac),
             AuthFilter::None => String::new(),
         }
     }
