@@ -1354,6 +1354,25 @@ mod tests {
     }
 
     #[test]
+    fn text_errors_inside_a_policy_document_name_their_field() {
+        // Read from the document's own text: the path goes on inside it, and no line or column counted from the
+        // document's start (not the file's) is quoted.
+        let cases = [
+            (r#""Effect": "Deny", "Sid": "\ud800","#, "policies.groups.g.Statement[0].Sid"),
+            (r#""Effect": "Deny", "Sid": 1.5e999999,"#, "policies.groups.g.Statement[0].Sid"),
+        ];
+        for (replacement, path) in cases {
+            let err = load(|text| text.replacen(r#""Effect": "Deny","#, replacement, 1)).map(|_| ()).unwrap_err();
+            assert_eq!(err.path, path, "{replacement}: {err}");
+            assert!(!err.message.contains(" at line "), "{replacement}: {err}");
+        }
+        let deep = format!(r#""Effect": "Deny", "Sid": {}1{},"#, "[".repeat(200), "]".repeat(200));
+        let err = load(|text| text.replacen(r#""Effect": "Deny","#, &deep, 1)).map(|_| ()).unwrap_err();
+        assert!(err.path.starts_with("policies.groups.g.Statement[0].Sid"), "{err}");
+        assert!(!err.message.contains(" at line "), "{err}");
+    }
+
+    #[test]
     fn the_decision_record_is_all_refusals_or_off() {
         assert_eq!(load(|text| text).unwrap().decision_record(), DecisionRecord::All);
         for (written, read) in

@@ -183,6 +183,23 @@ pub fn describe(bytes: &[u8], err: &serde_json::Error) -> String {
     }
 }
 
+/// For an error in a document embedded in a larger one at `outer` (a policy document under
+/// `policies.groups.NAME`, read from its own text): the whole path, `outer` joined with the error's path inside
+/// the document, and the error without serde_json's line and column, which count from the document's own start
+/// and would point to the wrong place in the file.
+pub fn describe_within(outer: &str, bytes: &[u8], err: &serde_json::Error) -> (String, String) {
+    let inner = path_of(bytes, err);
+    let path = match inner.as_str() {
+        "." => outer.to_owned(),
+        _ if inner.starts_with('[') => format!("{outer}{inner}"),
+        _ => format!("{outer}.{inner}"),
+    };
+    let text = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    let message = text.strip_suffix(position.as_str()).unwrap_or(&text).to_owned();
+    (path, message)
+}
+
 /// The path at byte `offset`: a scan of the tokens before it that keeps a step per open container (the member
 /// being read, or the index of the element). A token that holds `offset` ends the scan with its own path: a
 /// member name's path includes the name, a closing bracket's is its container's. A `syntax` error between a name

@@ -416,9 +416,11 @@ impl Document {
     /// A document, or a list of documents, read straight from its JSON text; and whether it was a list.
     pub(crate) fn parse_many_json(text: &str, api: &ApiTarget, path: &str) -> Result<(Vec<Self>, bool), PolicyError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let raw = read_documents(&mut deserializer)
-            .and_then(|raw| deserializer.end().map(|()| raw))
-            .map_err(|err| error(path, err.to_string()))?;
+        let raw =
+            read_documents(&mut deserializer).and_then(|raw| deserializer.end().map(|()| raw)).map_err(|err| {
+                let (at, message) = crate::json::describe_within(path, text.as_bytes(), &err);
+                error(&at, message)
+            })?;
         let listed = matches!(raw, RawDocuments::List(_));
         Ok((Self::parse_raw(&raw, api, path)?, listed))
     }

@@ -344,7 +344,7 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
     fn pair_of_columns(&self, k: usize) -> (usize, usize, usize) {
         let (lo, _) = Self::bounds(k);
         let (_, hi) = Self::bounds(k + 1);
-        (PAD + lo, PAD + L - 1 - k + lo, self.whole_turns(hi - lo))
+        (PAD + lo, PAD + L - 1 + lo - k, self.whole_turns(hi - lo))
     }
 
     /// Column k + 1's pair (k, 1) of m·n, which was read while m[k] was still zero (below L; none above).
@@ -422,7 +422,8 @@ impl<const L: usize, const W: u32, const S: usize> Montgomery<L, W, S> {
             let top = k / 2 + 1;
             let turns = self.whole_turns(top - lo);
             let (mut cross, mut cross_next) = (zero_lanes!(), zero_lanes!());
-            let (x_at, y_at) = (PAD + top - turns, PAD + L - 1 - k + top - turns);
+            // Summed in this order, no partial sum is negative (wrapping in a release build would hide it).
+            let (x_at, y_at) = (PAD + top - turns, PAD + L - 1 + top - turns - k);
             add_pairs!(cross, cross_next, zero, &a, x_at, &a_reversed, y_at, turns);
             let half = u64::from(a.get(PAD + k / 2).copied().unwrap_or(0));
             acc += lanes_sum!(cross, 1) - half * half + lanes_sum!(first, 0);
