@@ -103,10 +103,10 @@ impl Metrics {
 /// on this tick, not per request: a cached request would otherwise pay a second host call.
 const CACHE_FLUSH_MILLIS: u32 = 1000;
 
-/// Envoy's `%RESPONSE_CODE_DETAILS%` for a local reply: `authz_` and the code.
 /// Configuration warnings logged one per line at load; the rest are counted in one more line.
 const LOGGED_WARNINGS: usize = 20;
 
+/// Envoy's `%RESPONSE_CODE_DETAILS%` for a local reply: `authz_` and the code.
 fn details(code: Code) -> &'static str {
     match code {
         Code::Allowed => "authz_allowed",
@@ -582,10 +582,6 @@ impl RequestCore {
             return Decided::Wait(source, now);
         }
         let code = verdict.code();
-        let recorded = authorizer.config().decision_record().records(verdict.is_allowed());
-        if recorded {
-            verdict.write_record(json);
-        }
         let levels = authorizer.config().decision_log();
         // Straight to the host, which drops a line below its level: asking for the level first would cost a host
         // call whenever the line is wanted, and save one only when it is not.
@@ -601,7 +597,8 @@ impl RequestCore {
             );
             host::log(host_level(level), log);
         }
-        if recorded {
+        if authorizer.config().decision_record().records(verdict.is_allowed()) {
+            verdict.write_record(json);
             record(json);
         }
         self.metrics.count(code);
